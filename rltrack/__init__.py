@@ -1,0 +1,44 @@
+"""rltrack: a local-first experiment tracker for reinforcement learning and robotics.
+
+Training (``sim``) and real-robot telemetry (``real``) land in the same runs of one local
+store; nothing needs a network.
+
+Example:
+    >>> import rltrack, tempfile
+    >>> run = rltrack.init(project="cartpole", config={"lr": 3e-4}, dir=tempfile.mkdtemp(), system_metrics=False)
+    >>> run.log({"train/loss": 0.25})
+    >>> run.finish()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rltrack._run import Run
+from rltrack._session import finish, init, log
+from rltrack.api import Api
+from rltrack.errors import RltrackError
+from rltrack.media import Histogram, Image, Video
+
+__all__ = [
+    "Api",
+    "Histogram",
+    "Image",
+    "RltrackError",
+    "Run",
+    "Video",
+    "finish",
+    "init",
+    "log",
+    "run",
+]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # `rltrack.run` is the current run of this context (None when there is none), like `wandb.run`.
+    if name == "run":
+        from rltrack._session import current
+
+        return current()
+    raise AttributeError(f"module 'rltrack' has no attribute {name!r}")

@@ -1,0 +1,52 @@
+"""The run that ``init(mode="disabled")`` returns: every call is a cheap no-op."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rltrack._run import Run
+from rltrack._state import Config, Summary, SummaryMode
+
+__all__ = ["DisabledRun"]
+
+
+class DisabledRun(Run):
+    """A run that stores nothing, so scripts keep working with tracking switched off."""
+
+    def __init__(self, *, project: str, name: str, id: str, config: Mapping[str, Any]) -> None:
+        # Deliberately skips Run.__init__: no store, no threads.
+        self.id = id
+        self.name = name
+        self.project = project
+        self.group = None
+        self.source = "sim"
+        self.dir = Path.cwd()
+        self.step = 0
+        self._finished = False
+        self._observers = []
+        self._summary = Summary()
+        self._config = Config(config, lambda _snapshot: None)
+        self._sampler = None
+        self._metrics = {}
+
+    def log(
+        self, data: Mapping[str, Any], step: int | None = None, commit: bool = True, *, t_ns: int | None = None
+    ) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def define_metric(
+        self, key: str, *, summary: SummaryMode = "last", goal: str | None = None, step_metric: str | None = None
+    ) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def flush(self) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def finish(self, exit_code: int = 0, *, state: str | None = None, reason: str | None = None) -> None:
+        """Mark the run finished; nothing is stored."""
+        self._finished = True
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} (disabled)>"

@@ -1,0 +1,259 @@
+"""``Run``: one training run (or one robot session) being logged."""
+
+from __future__ import annotations
+
+import operator
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from rltrack._state import Config, Summary, SummaryMode
+from rltrack._values import prepare
+from rltrack._writer import BackgroundWriter
+from rltrack.errors import InvalidValueError, RltrackError, RunFinishedError
+from rltrack.store.writer import StoreWriter
+from rltrack.types import RUN_STATES
+
+__all__ = ["Run"]
+
+_PLAIN = (float, int)
+
+
+class Run:
+    """A run being logged: values, media, config and summary go into the store.
+
+    Create it with :func:`rltrack.init`. ``log()`` only checks and enqueues; a background
+    thread stores values at least every second. ``flush()`` and ``finish()`` block until
+    everything logged before them is stored.
+
+    Example:
+        >>> import rltrack, tempfile
+        >>> with rltrack.init(project="demo", dir=tempfile.mkdtemp(), system_metrics=False) as run:
+        ...     run.log({"train/loss": 0.5})
+    """
+
+    def __init__(
+        self,
+        store: StoreWriter,
+        *,
+        id: str,
+        name: str,
+        project: str,
+        group: str | None,
+        source: str,
+        run_dir: Path,
+        config: Mapping[str, Any],
+        summary: Mapping[str, Any],
+        step: int,
+        owner: bool,
+        metadata: Callable[[], dict[str, Any]] | None,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.project = project
+        self.group = group
+        self.source = source
+        self.dir = run_dir
+        self.step = step
+        self._finished = False
+        self._known: set[str] = set()
+        #: Called in ``log()`` with (numeric values, step); sweeps report to their pruner here.
+        self._observers: list[Callable[[Mapping[str, float], int], None]] = []
+        self._summary = Summary(summary)
+        self._writer = BackgroundWriter(
+            store, run_id=id, source=source, run_dir=run_dir, summary=self._summary, owner=owner, metadata=metadata
+        )
+        self._queue = self._writer.queue
+        self._config = Config(config, self._writer.set_config)
+        self._sampler: Any = None
+        self._metrics: dict[str, dict[str, Any]] = {}
+
+    # ---- logging ------------------------------------------------------------------------------
+
+    def log(
+        self,
+        data: Mapping[str, Any],
+        step: int | None = None,
+        commit: bool = True,
+        *,
+        t_ns: int | None = None,
+    ) -> None:
+        """Record values (and media) at a step.
+
+        Values are numbers (int, float, bool, numpy or torch scalars; NaN and ±inf are kept)
+        or media (:class:`rltrack.Video`, :class:`rltrack.Image`, :class:`rltrack.Histogram`).
+        Nested dicts flatten with ``/``. With ``step=None`` the run's own counter is used and,
+        if ``commit``, advanced by one; an explicit ``step`` moves the counter there. A key
+        logged twice at one step keeps both points (history returns both, in order; the
+        summary sees the later one).
+
+        Args:
+            data: Key to value.
+            step: The x-axis position (SB3: total env timesteps). Defaults to ``run.step``.
+            commit: Advance the step counter after this call (``False`` adds more values to
+                the same step in a later call).
+            t_ns: Event time in integer ns since the epoch (robot time); defaults to now.
+
+        Raises:
+            RunFinishedError: the run has finished.
+            InvalidKeyError: a key is empty, too long, has control characters, is reserved
+                or nests too deep.
+            InvalidValueError: a value is neither a number nor media, or ``step`` is not an
+                integer.
+        """
+        if self._finished:
+            raise RunFinishedError(
+                f"run {self.id!r} has finished; log() after finish() is refused: start a new run with "
+                "rltrack.init() or continue this one with rltrack.init(id=..., resume='allow')"
+            )
+        if step is None:
+            step = self.step
+        elif step.__class__ is not int:
+            step = _check_step(step)
+        if t_ns is None:
+            t_ns = time.time_ns()
+        # Fast path: every key seen before and every value a plain float/int. Anything else
+        # (first sight of a key, numpy/torch scalars, nesting, media) goes through prepare().
+        known = self._known
+        if data.__class__ is dict:
+            for key, value in data.items():
+                if key not in known or value.__class__ not in _PLAIN:
+                    numbers = self._prepare(data, step, t_ns)
+                    break
+            else:
+                numbers = dict(data)
+        else:
+            numbers = self._prepare(data, step, t_ns)
+        if numbers:
+            self._queue.append((step, t_ns, numbers))
+            if len(self._queue) >= 20_000:
+                self._writer.kick()
+            if self._observers:
+                for observer in self._observers:
+                    observer(numbers, step)
+        self.step = step + 1 if commit else step
+
+    def _prepare(self, data: Mapping[str, Any], step: int, t_ns: int) -> dict[str, float | int]:
+        numbers, media = prepare(data, self._known)
+        for key, obj in media:
+            self._writer.add_media(key, step, t_ns, obj)
+        return numbers
+
+    def _start_system_metrics(self, interval_s: float) -> None:
+        from rltrack.system_metrics import SystemMetricsThread
+
+        self._sampler = SystemMetricsThread(interval_s, self._log_system, self._writer.report)
+        self._sampler.start()
+
+    def _log_system(self, values: dict[str, float]) -> None:
+        # Sampler thread: keys are rltrack's own, so they skip validation; the step is
+        # wherever training is now, and the step counter is left alone.
+        if not self._finished:
+            self._queue.append((self.step, time.time_ns(), values))
+
+    def define_metric(
+        self,
+        key: str,
+        *,
+        summary: SummaryMode = "last",
+        goal: str | None = None,
+        step_metric: str | None = None,
+    ) -> None:
+        """Say how a key is summarised (``"train/*"`` globs work) and which way is better.
+
+        Args:
+            key: The key or a glob pattern.
+            summary: ``last`` (default), ``min``, ``max``, ``mean``, ``first`` or ``none``.
+            goal: ``"minimize"`` or ``"maximize"``; stored in the run's metadata for the
+                dashboard and sweeps.
+            step_metric: Another key to use as this key's x-axis in the dashboard.
+        """
+        if goal not in (None, "minimize", "maximize"):
+            raise InvalidValueError(f"define_metric goal={goal!r} must be 'minimize', 'maximize' or None")
+        self._summary.define(key, summary)
+        self._metrics[key] = {"summary": summary, "goal": goal, "step_metric": step_metric}
+        self._writer.add_metadata({"metrics": dict(self._metrics)})
+
+    @property
+    def config(self) -> Config:
+        """The run's hyperparameters (dict-like; every change is stored)."""
+        return self._config
+
+    @property
+    def summary(self) -> Summary:
+        """One value per key (last by default); exact after ``flush()``."""
+        return self._summary
+
+    @property
+    def finished(self) -> bool:
+        """Whether ``finish()`` has been called."""
+        return self._finished
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Block until everything logged so far (media included) is stored."""
+        if not self._finished:
+            self._writer.flush()
+
+    def finish(self, exit_code: int = 0, *, state: str | None = None, reason: str | None = None) -> None:
+        """Store everything, then mark the run finished (or failed when ``exit_code`` is non-zero).
+
+        Calling it again does nothing.
+
+        Args:
+            exit_code: 0 for success; anything else marks the run ``failed``.
+            state: Override the final state (integrations use ``"pruned"``, ``"failed"``).
+            reason: A short reason shown with a failed or pruned run.
+        """
+        if self._finished:
+            return
+        if state is None:
+            state = "finished" if exit_code == 0 else "failed"
+        if state not in RUN_STATES or state == "running":
+            raise InvalidValueError(f"finish(state={state!r}) must be one of finished, failed, crashed, pruned")
+        if state == "failed" and reason is None:
+            reason = f"exit code {exit_code}"
+        self._finished = True
+        if self._sampler is not None:
+            self._sampler.stop()
+        self._writer.close()
+        try:
+            self._writer.end(state=state, reason=reason, exit_code=exit_code)
+        except (RltrackError, sqlite3.Error, OSError) as err:
+            # Finishing must never raise into training: counted and warned instead.
+            self._writer.report("finish", err)
+        from rltrack import _session
+
+        _session.forget(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None:
+            self.finish()
+        else:
+            self.finish(1, reason=f"{type(exc).__name__}: {exc}"[:500])
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "running"
+        return f"<Run {self.id} name={self.name!r} project={self.project!r} source={self.source!r} {state}>"
+
+
+def _check_step(step: object) -> int:
+    try:
+        value = operator.index(step)  # type: ignore[arg-type]  # numpy ints and friends
+    except TypeError:
+        raise InvalidValueError(
+            f"log() step must be an integer, got {step!r} ({type(step).__name__}); pass an int such as "
+            "model.num_timesteps"
+        ) from None
+    if value < 0:
+        raise InvalidValueError(f"log() step must be >= 0, got {value!r}")
+    return value

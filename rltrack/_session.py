@@ -1,0 +1,307 @@
+"""``init()`` and the module-level ``log``/``finish``: a thin layer over :class:`Run` and a contextvar.
+
+Also the process-exit safety net: every live run is flushed and finished at interpreter exit
+(failed when an exception ended the program) and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rltrack._disabled import DisabledRun
+from rltrack._metadata import collect_metadata
+from rltrack._run import Run
+from rltrack.errors import InvalidValueError, RltrackError, RunExistsError, RunNotFoundError
+from rltrack.store.database import Database
+from rltrack.store.liveness import is_alive, process_started_ns
+from rltrack.store.paths import resolve_root
+from rltrack.store.reader import CRASH_AFTER_S
+from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
+from rltrack.types import DEFAULT_SOURCE
+
+__all__ = ["current", "finish", "forget", "init", "log"]
+
+_current: ContextVar[Run | None] = ContextVar("rltrack_run", default=None)
+_live: weakref.WeakSet[Run] = weakref.WeakSet()
+_databases: dict[Path, Database] = {}
+_db_lock = threading.Lock()
+_hooks_installed = False
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_MODES = ("offline", "online", "disabled")
+_RESUMES = ("never", "allow", "must")
+_ADJECTIVES = ("brisk", "calm", "eager", "bold", "quiet", "swift", "steady", "lucid", "nimble", "vivid")
+_NOUNS = ("falcon", "otter", "comet", "lynx", "heron", "rover", "pendulum", "gecko", "kestrel", "walker")
+
+
+def init(
+    project: str | None = None,
+    *,
+    name: str | None = None,
+    id: str | None = None,
+    group: str | None = None,
+    tags: Sequence[str] | None = None,
+    config: Mapping[str, Any] | argparse.Namespace | None = None,
+    notes: str | None = None,
+    job_type: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    mode: str | None = None,
+    resume: str | None = None,
+    source: str = DEFAULT_SOURCE,
+    system_metrics: bool | float = True,
+) -> Run:
+    """Start a run (or attach to one) and make it the current run.
+
+    Everything logged lands in the store folder ``dir`` (default ``$RLTRACK_DIR`` or
+    ``./rltrack-runs``). ``RLTRACK_PROJECT``, ``RLTRACK_MODE``, ``RLTRACK_RUN_ID`` and
+    ``RLTRACK_RESUME`` fill arguments left as None.
+
+    Args:
+        project: Project name (default ``"default"``).
+        name: Display name (default: generated, e.g. ``brisk-falcon-3``).
+        id: Run id (url-safe, up to 64 characters); generated when None.
+        group: Group of related runs (seeds, sweep trials).
+        tags: Labels to filter by.
+        config: Hyperparameters (a mapping or an ``argparse.Namespace``).
+        notes: Free text.
+        job_type: ``train``, ``eval``, ``deploy``, ...
+        dir: Store folder.
+        mode: ``offline`` (the local store, default), ``disabled`` (every call a no-op) or
+            ``online`` (an rltrack server; not available yet).
+        resume: ``never`` (default: a new run; an existing ``id`` is an error), ``allow``
+            (continue ``id`` if it exists) or ``must`` (``id`` must exist). A second process
+            may attach to a running run under another ``source``.
+        source: What writes: ``sim`` for training, ``real`` for the robot, or a short name.
+        system_metrics: Sample CPU/memory/disk/network/GPU every 10 s (True), every N
+            seconds (a number) or not at all (False).
+
+    Returns:
+        The run, also reachable as ``rltrack.run``.
+
+    Raises:
+        RunExistsError: ``id`` exists and ``resume`` is ``never``.
+        RunNotFoundError: ``resume="must"`` and no run has ``id``.
+        StoreError: the store folder is not writable or not an rltrack store.
+        InvalidValueError: an argument has the wrong type or value.
+    """
+    mode = _choice("mode", mode or os.environ.get("RLTRACK_MODE") or "offline", _MODES)
+    resume = _choice("resume", resume or os.environ.get("RLTRACK_RESUME") or "never", _RESUMES)
+    project = _text("project", project or os.environ.get("RLTRACK_PROJECT") or "default")
+    id = id or os.environ.get("RLTRACK_RUN_ID") or None
+    if id is not None and not (isinstance(id, str) and _ID_RE.match(id)):
+        raise InvalidValueError(f"init(id={id!r}) must be 1-64 letters, digits, '-' or '_'")
+    if not (isinstance(source, str) and _SOURCE_RE.match(source)):
+        raise InvalidValueError(f"init(source={source!r}) must be 1-32 letters, digits, '-' or '_' such as 'real'")
+    config_dict = _config_dict(config)
+    tag_tuple = _tags(tags)
+    interval = _interval(system_metrics)
+    if mode == "disabled":
+        run: Run = DisabledRun(project=project, name=name or "disabled", id=id or "disabled", config=config_dict)
+        _current.set(run)
+        return run
+    if mode == "online":
+        raise RltrackError(
+            "init(mode='online') needs an rltrack server, which this version cannot talk to yet; "
+            "use mode='offline' (the default) and `rltrack sync` later"
+        )
+    root = resolve_root(dir)
+    store = StoreWriter(_database(root))
+    who = WriterInfo(
+        host=os.uname().nodename, pid=os.getpid(), pid_started_ns=process_started_ns(), now_ns=time.time_ns()
+    )
+    if id is not None and store.run_exists(id):
+        if resume == "never":
+            raise RunExistsError(
+                f"run id {id!r} already exists in {str(store.db.path)!r}; pass resume='allow' to continue it "
+                "or choose another id"
+            )
+        attached = store.attach_run(id, source, who, owner_alive=_owner_alive(store, id, source, who))
+        if config_dict:
+            attached.config.update(config_dict)
+        run = Run(
+            store, id=id, name=attached.name, project=attached.project, group=attached.group, source=source,
+            run_dir=root / "runs" / id, config=attached.config, summary=attached.summary,
+            step=attached.next_step, owner=attached.owner, metadata=None,
+        )
+        if config_dict:
+            run.config.update(config_dict)
+    else:
+        if resume == "must":
+            raise RunNotFoundError(
+                f"init(resume='must') but no run has id {id!r} in {str(store.db.path)!r}; "
+                "check the id (rltrack runs ls) or use resume='allow'"
+            )
+        id = id or _new_id()
+        name = _text("name", name) if name else _new_name(store, project)
+        store.create_run(
+            NewRun(id=id, project=project, name=name, group=group, job_type=job_type, notes=notes,
+                   tags=tag_tuple, config=config_dict, source=source),
+            who,
+        )
+        run = Run(
+            store, id=id, name=name, project=project, group=group, source=source, run_dir=root / "runs" / id,
+            config=config_dict, summary={}, step=0, owner=True, metadata=collect_metadata,
+        )
+    run.dir.mkdir(parents=True, exist_ok=True)
+    if interval is not None:
+        run._start_system_metrics(interval)
+    _live.add(run)
+    _current.set(run)
+    _install_exit_hooks()
+    return run
+
+
+def _owner_alive(store: StoreWriter, run_id: str, source: str, who: WriterInfo) -> bool:
+    owner = store.owner_of(run_id)
+    if owner is None or owner.state != "running":
+        return False
+    if owner.host == who.host:
+        alive = is_alive(owner.pid, owner.pid_started_ns)
+    else:
+        alive = time.time_ns() - owner.heartbeat_ns < CRASH_AFTER_S * 1e9
+    if alive and source == owner.source:
+        raise RltrackError(
+            f"run {run_id!r} is being written under source {source!r} by pid {owner.pid} on {owner.host!r}; "
+            "attach with another source (e.g. source='real') or wait until it finishes"
+        )
+    return alive
+
+
+def _database(root: Path) -> Database:
+    key = root.resolve()
+    with _db_lock:
+        db = _databases.get(key)
+        if db is None:
+            db = _databases[key] = Database(root)
+        return db
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidValueError(f"init({name}={value!r}) must be one of {', '.join(map(repr, allowed))}")
+    return str(value)
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 128 or any(ord(c) < 32 for c in value):
+        raise InvalidValueError(
+            f"init({name}={value!r}) must be a non-empty string of at most 128 printable characters"
+        )
+    return value
+
+
+def _config_dict(config: object) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, argparse.Namespace):
+        return dict(vars(config))
+    if isinstance(config, Mapping):
+        return {str(k): v for k, v in config.items()}
+    raise InvalidValueError(f"init(config={config!r}) must be a mapping or argparse.Namespace")
+
+
+def _tags(tags: object) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):  # type: ignore[attr-defined]
+        raise InvalidValueError(f"init(tags={tags!r}) must be a list of strings such as ['ppo', 'baseline']")
+    return tuple(tags)  # type: ignore[arg-type]  # checked above
+
+
+def _interval(system_metrics: object) -> float | None:
+    if system_metrics is True:
+        return 10.0
+    if system_metrics is False or system_metrics is None:
+        return None
+    if isinstance(system_metrics, (int, float)) and system_metrics > 0:
+        return float(system_metrics)
+    raise InvalidValueError(
+        f"init(system_metrics={system_metrics!r}) must be True, False or a sampling interval in seconds (> 0)"
+    )
+
+
+def _new_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+def _new_name(store: StoreWriter, project: str) -> str:
+    number = store.count_runs(project) + 1
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{number}"
+
+
+def current() -> Run | None:
+    """Return the current run of this context, or None."""
+    return _current.get()
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
+    """Log to the current run (see :meth:`Run.log`)."""
+    run = _current.get()
+    if run is None:
+        raise RltrackError("rltrack.log() called with no current run; call rltrack.init() first")
+    run.log(data, step, commit)
+
+
+def finish(exit_code: int = 0) -> None:
+    """Finish the current run (see :meth:`Run.finish`); does nothing when there is none."""
+    run = _current.get()
+    if run is not None:
+        run.finish(exit_code)
+
+
+def forget(run: Run) -> None:
+    """Drop a finished run from the live set and, if current, from the context."""
+    _live.discard(run)
+    if _current.get() is run:
+        _current.set(None)
+
+
+def _install_exit_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_finish_all_at_exit)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous not in (signal.SIG_IGN, None):
+            signal.signal(signal.SIGTERM, _make_sigterm_handler(previous))
+
+
+def _finish_all_at_exit() -> None:
+    error = getattr(sys, "last_value", None)  # set when an uncaught exception ended the program
+    for run in list(_live):
+        if error is not None:
+            run.finish(1, reason=f"{type(error).__name__}: {error}"[:500])
+        else:
+            run.finish(0)
+
+
+def _make_sigterm_handler(previous: Any) -> Any:
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        for run in list(_live):
+            run.finish(143, state="failed", reason="terminated by SIGTERM")
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            # Default action: die by the signal, as the caller expects.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return on_sigterm

@@ -1,0 +1,185 @@
+"""A run's config and summary: dict-like views that the background writer persists."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any, Literal
+
+from rltrack.errors import InvalidValueError
+
+__all__ = ["SUMMARY_MODES", "Config", "Summary", "SummaryMode"]
+
+SummaryMode = Literal["last", "min", "max", "mean", "first", "none"]
+SUMMARY_MODES: tuple[str, ...] = ("last", "min", "max", "mean", "first", "none")
+
+
+class Config(MutableMapping[str, Any]):
+    """The run's hyperparameters; every change is stored (within a flush interval).
+
+    Nested dicts are kept as given. Values must be JSON-friendly; anything else is stored
+    as its ``repr``.
+    """
+
+    def __init__(self, initial: Mapping[str, Any], on_change: Callable[[dict[str, Any]], None]) -> None:
+        self._data = dict(initial)
+        self._lock = threading.Lock()
+        self._on_change = on_change
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            snapshot = dict(self._data)
+        self._on_change(snapshot)
+
+    def __delitem__(self, key: str) -> None:
+        with self._lock:
+            del self._data[key]
+            snapshot = dict(self._data)
+        self._on_change(snapshot)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Set several keys at once (one write)."""
+        with self._lock:
+            self._data.update(*args, **kwargs)
+            snapshot = dict(self._data)
+        self._on_change(snapshot)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getattr__(self, name: str) -> Any:
+        # wandb-style `run.config.lr`; dunder lookups must still fail normally.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._data[name]
+        except KeyError:
+            raise AttributeError(f"config has no key {name!r}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a copy as a plain dict."""
+        return dict(self._data)
+
+    def __repr__(self) -> str:
+        return f"Config({self._data!r})"
+
+
+class Summary(MutableMapping[str, Any]):
+    """One value per key describing the run: the last logged value unless ``define_metric`` says otherwise.
+
+    The background writer updates it as values are stored, so it is exact after
+    ``flush()``. Values set by hand stay until that key is logged again.
+    """
+
+    def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(initial or {})
+        self._modes: dict[str, SummaryMode] = {}
+        self._patterns: list[tuple[str, SummaryMode]] = []
+        self._resolved: dict[str, SummaryMode] = {}
+        self._sums: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self.dirty = False
+
+    def define(self, key: str, mode: str) -> None:
+        """Set how ``key`` (or a glob such as ``"train/*"``) is summarised."""
+        if mode not in SUMMARY_MODES:
+            raise InvalidValueError(
+                f"define_metric summary={mode!r} is not one of {', '.join(SUMMARY_MODES)}; pick one of those"
+            )
+        with self._lock:
+            if any(c in key for c in "*?["):
+                self._patterns.append((key, mode))  # type: ignore[arg-type]  # checked above
+            else:
+                self._modes[key] = mode  # type: ignore[assignment]  # checked above
+            self._resolved.clear()
+
+    def mode(self, key: str) -> SummaryMode:
+        """Return how ``key`` is summarised."""
+        found = self._resolved.get(key)
+        if found is not None:
+            return found
+        explicit = self._modes.get(key)
+        mode: SummaryMode = explicit if explicit is not None else next(
+            (m for p, m in self._patterns if fnmatch.fnmatchcase(key, p)), "last"
+        )
+        self._resolved[key] = mode
+        return mode
+
+    def absorb(self, key: str, values: Any) -> None:
+        """Fold a stored array of ``key``'s new values into the summary (writer thread)."""
+        import numpy as np
+
+        mode = self.mode(key)
+        if mode == "none" or values.size == 0:
+            return
+        finite = values[np.isfinite(values)]
+        with self._lock:
+            old = self._data.get(key)
+            if mode == "last":
+                new: Any = _plain(values[-1])
+            elif mode == "first":
+                new = old if old is not None else _plain(values[0])
+            elif mode in ("min", "max"):
+                if finite.size == 0:
+                    return
+                cand = _plain(finite.min() if mode == "min" else finite.max())
+                if isinstance(old, (int, float)) and math.isfinite(old):
+                    cand = min(float(old), cand) if mode == "min" else max(float(old), cand)
+                new = cand
+            else:  # mean of finite values
+                total, count = self._sums.get(key, (0.0, 0))
+                total, count = total + float(finite.sum()), count + int(finite.size)
+                self._sums[key] = (total, count)
+                if count == 0:
+                    return
+                new = total / count
+            self._data[key] = new
+            self.dirty = True
+
+    def count(self, key: str, increment: int = 1) -> None:
+        """Add to an internal counter such as ``_rltrack/errors/store-write``."""
+        with self._lock:
+            self._data[key] = int(self._data.get(key, 0)) + increment
+            self.dirty = True
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return a copy and clear the dirty flag (the writer is about to store it)."""
+        with self._lock:
+            self.dirty = False
+            return dict(self._data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self.dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        with self._lock:
+            del self._data[key]
+            self.dirty = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict(self._data))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Summary({self._data!r})"
+
+
+def _plain(value: Any) -> float:
+    # Values are stored as float64, so the summary reports floats too.
+    return float(value)

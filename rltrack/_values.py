@@ -1,0 +1,143 @@
+"""Checking what ``log()`` receives: keys, numbers, nesting and media.
+
+Runs in the caller's thread on every ``log()``, so the common case (known keys, plain
+floats/ints) stays out of here: :meth:`rltrack.Run.log` only calls :func:`prepare` when it
+meets a key it has not validated yet or a value that is not a plain ``float``/``int``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from rltrack.errors import InvalidKeyError, InvalidValueError
+from rltrack.types import Media
+
+__all__ = ["MAX_DEPTH", "MAX_KEY_LENGTH", "RESERVED_KEYS", "check_key", "prepare"]
+
+#: Longest key accepted, in characters.
+MAX_KEY_LENGTH = 256
+#: Deepest nesting of dicts that ``log()`` flattens (``{"a": {"b": {...}}}`` is depth 2 at "b").
+MAX_DEPTH = 8
+#: Names the history table uses for its own columns, so they cannot be keys.
+RESERVED_KEYS = frozenset({"step", "t_ns"})
+#: Prefix rltrack keeps for its own counters in the summary.
+RESERVED_PREFIX = "_rltrack/"
+
+
+def check_key(key: object) -> str:
+    """Return ``key`` if it can be stored, else raise :class:`InvalidKeyError` saying why."""
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"log() keys must be strings, got {key!r} ({type(key).__name__}); convert it with str()")
+    if not key:
+        raise InvalidKeyError("log() got an empty key ''; give every value a name such as 'train/loss'")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKeyError(
+            f"log() key {key[:40]!r}... is {len(key)} characters long; keep keys at most {MAX_KEY_LENGTH}"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise InvalidKeyError(f"log() key {key!r} contains control characters; remove them")
+    if key.startswith("/") or key.endswith("/") or "//" in key:
+        raise InvalidKeyError(f"log() key {key!r} has an empty '/'-separated part; write it like 'train/loss'")
+    if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIX):
+        raise InvalidKeyError(
+            f"log() key {key!r} is reserved by rltrack ({', '.join(sorted(RESERVED_KEYS))} and "
+            f"'{RESERVED_PREFIX}*'); rename it"
+        )
+    return key
+
+
+def to_number(key: str, value: object) -> float | int:
+    """Convert a scalar (bool, int, float, numpy or torch scalar) to a Python number."""
+    if value.__class__ is float or value.__class__ is int:
+        return value  # type: ignore[return-value,unused-ignore]  # narrowed by the class test above
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            number = item()
+        except (ValueError, RuntimeError) as err:
+            # torch raises RuntimeError, numpy ValueError, for arrays with more than one element.
+            raise InvalidValueError(
+                f"log() value for {key!r} is an array with more than one element ({_describe(value)}); "
+                "log a scalar, or wrap it in rltrack.Histogram(...)"
+            ) from err
+        if isinstance(number, bool):
+            return int(number)
+        if isinstance(number, (int, float)):
+            return number
+    raise InvalidValueError(
+        f"log() value for {key!r} is {_describe(value)}, not a number or media object; log an int, float, "
+        "bool, numpy/torch scalar, rltrack.Video, rltrack.Image or rltrack.Histogram"
+    )
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def prepare(
+    data: Mapping[str, Any], known: set[str]
+) -> tuple[dict[str, float | int], list[tuple[str, Media]]]:
+    """Flatten, check and convert one ``log()`` call.
+
+    Returns:
+        The numeric values by flat key, and the media objects with their keys.
+
+    Raises:
+        InvalidKeyError: a key is empty, too long, has control characters, is reserved or
+            nests deeper than :data:`MAX_DEPTH`.
+        InvalidValueError: a value is neither a number nor a media object.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidValueError(
+            f"log() takes a mapping of key to value, got {_describe(data)}; call run.log({{'key': value}})"
+        )
+    numbers: dict[str, float | int] = {}
+    media: list[tuple[str, Media]] = []
+    _walk(data, "", 1, known, numbers, media)
+    return numbers, media
+
+
+def _walk(
+    data: Mapping[str, Any],
+    prefix: str,
+    depth: int,
+    known: set[str],
+    numbers: dict[str, float | int],
+    media: list[tuple[str, Media]],
+) -> None:
+    for raw_key, value in data.items():
+        if not isinstance(raw_key, str):
+            check_key(raw_key)  # raises with the right message
+        key = prefix + raw_key
+        if isinstance(value, Mapping):
+            if depth >= MAX_DEPTH:
+                raise InvalidKeyError(
+                    f"log() data nests deeper than {MAX_DEPTH} levels at {key!r}; flatten it or use "
+                    "'/'-separated keys"
+                )
+            _walk(value, key + "/", depth + 1, known, numbers, media)
+            continue
+        if key not in known:
+            check_key(key)
+        if value.__class__ in _PLAIN or hasattr(value, "item") or not isinstance(value, Media):
+            numbers[key] = to_number(key, value)
+            known.add(key)
+        else:
+            media.append((key, value))
+
+
+_PLAIN = (float, int, bool)
+
+
+def is_finite(value: float) -> bool:
+    """Return whether ``value`` is neither NaN nor infinite (summary statistics skip those)."""
+    return math.isfinite(value)
