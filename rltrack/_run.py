@@ -5,10 +5,11 @@ from __future__ import annotations
 import operator
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rltrack._state import Config, Summary, SummaryMode
 from rltrack._values import prepare
@@ -16,6 +17,9 @@ from rltrack._writer import BackgroundWriter
 from rltrack.errors import InvalidValueError, RltrackError, RunFinishedError
 from rltrack.store.writer import StoreWriter
 from rltrack.types import RUN_STATES
+
+if TYPE_CHECKING:
+    from rltrack.artifacts import Artifact, ArtifactVersion
 
 __all__ = ["Run"]
 
@@ -59,6 +63,7 @@ class Run:
         self.dir = run_dir
         self.step = step
         self._finished = False
+        self._store = store
         self._known: set[str] = set()
         #: Called in ``log()`` with (numeric values, step); sweeps report to their pruner here.
         self._observers: list[Callable[[Mapping[str, float], int], None]] = []
@@ -176,6 +181,25 @@ class Run:
         self._summary.define(key, summary)
         self._metrics[key] = {"summary": summary, "goal": goal, "step_metric": step_metric}
         self._writer.add_metadata({"metrics": dict(self._metrics)})
+
+    def log_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        type: str | None = None,  # noqa: A002 - wandb-compatible argument name
+        aliases: Sequence[str] = (),
+    ) -> ArtifactVersion:
+        """Store files as a new version of an artifact (content-addressed; see :mod:`rltrack.artifacts`)."""
+        from rltrack.artifacts import log_artifact
+
+        return log_artifact(self, artifact_or_path, name=name, type=type, aliases=aliases)
+
+    def use_artifact(self, ref: str) -> ArtifactVersion:
+        """Record that this run used an artifact version (``"name"``, ``"name:alias"`` or ``"name:v3"``)."""
+        from rltrack.artifacts import use_artifact
+
+        return use_artifact(self, ref)
 
     @property
     def config(self) -> Config:
