@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import operator
+import os
 import sqlite3
 import time
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -187,7 +187,7 @@ class Run:
         artifact_or_path: Artifact | str | os.PathLike[str],
         *,
         name: str | None = None,
-        type: str | None = None,  # noqa: A002 - wandb-compatible argument name
+        type: str | None = None,
         aliases: Sequence[str] = (),
     ) -> ArtifactVersion:
         """Store files as a new version of an artifact (content-addressed; see :mod:`rltrack.artifacts`)."""

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd  # type: ignore[import-untyped]  # pandas ships no stubs; only used as a return type
 
+    from rltrack.artifacts import ArtifactVersion
+
 __all__ = ["Api", "MediaView", "RunView"]
 
 
@@ -176,6 +178,18 @@ class Api:
     ) -> list[RunView]:
         """Return runs, newest first; every filter given must match (all ``tags`` must be present)."""
         return [RunView(self.reader, r) for r in self.reader.runs(project, group=group, tags=tags, state=state)]
+
+    def artifacts(self, name: str | None = None, *, type: str | None = None) -> list[ArtifactVersion]:
+        """Return artifact versions, optionally of one name or type (see :mod:`rltrack.artifacts`)."""
+        from rltrack.artifacts import list_artifacts
+
+        return list_artifacts(self.reader.db, name, type=type)
+
+    def artifact(self, ref: str) -> ArtifactVersion:
+        """Return one artifact version by ``"name"``, ``"name:alias"`` or ``"name:vN"``."""
+        from rltrack.artifacts import get_artifact
+
+        return get_artifact(self.reader.db, ref)
 
     def run(self, id: str) -> RunView:
         """Return one run.
