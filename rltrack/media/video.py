@@ -1,0 +1,540 @@
+"""Browser-playable rollout videos: :class:`Video` (a whole clip) and :class:`VideoStream` (frame by frame).
+
+Every video is stored as H.264 (libx264, yuv420p) in MP4 with the moov atom first
+(``movflags=+faststart``), encoded with PyAV: the only format every mainstream browser plays
+(see shared/reference/video-and-system-metrics.md). PyAV and numpy are imported only inside
+functions, so ``import rltrack`` stays cheap; PyAV comes with the ``video`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import threading
+import weakref
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from rltrack.errors import InvalidValueError, RltrackError
+from rltrack.media.image import check_caption, check_file, to_numpy
+
+if TYPE_CHECKING:
+    import queue
+    from fractions import Fraction
+
+    import numpy as np
+    from numpy.typing import NDArray
+
+# fractions, queue, shutil and tempfile are imported where used: `import rltrack` must stay cheap.
+
+__all__ = ["Video", "VideoStream"]
+
+# x264 settings measured in the reference: crf 23 / veryfast costs ~1.3 ms per 600x400 frame on
+# 2 cores; thread_type AUTO (frame threads) makes files ~25 % smaller than PyAV's default SLICE.
+_CRF = "23"
+_PRESET = "veryfast"
+# PyAV's from_ndarray formats by channel count.
+_PIX_FMT_BY_CHANNELS = {1: "gray", 3: "rgb24", 4: "rgba"}
+
+
+def import_av() -> ModuleType:
+    """Import PyAV, or raise an error that names the extra to install."""
+    try:
+        import av
+    except ImportError as err:
+        raise RltrackError(
+            "rltrack video needs PyAV, which is not installed; run `pip install 'rltrack[video]'`"
+        ) from err
+    return av
+
+
+def check_fps(fps: object) -> Fraction:
+    """Return ``fps`` as an exact Fraction (29.97 -> 2997/100) after checking it is positive."""
+    from fractions import Fraction
+
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)) or not 0 < fps <= 1000:
+        raise InvalidValueError(f"fps={fps!r} is not a number in (0, 1000]; pass frames per second, e.g. 30")
+    return Fraction(fps).limit_denominator(1001)
+
+
+def check_frame_array(arr: Any, what: str, ndim: int) -> Any:
+    """Check the dtype and shape of frames with ``ndim`` axes plus optional channels (1 is dropped)."""
+    import numpy as np
+
+    if arr.dtype != np.uint8:
+        raise InvalidValueError(
+            f"{what} has dtype {str(arr.dtype)!r}; pass uint8 pixels, e.g. "
+            "(frames * 255).round().astype(np.uint8) for floats in [0, 1]"
+        )
+    if arr.ndim == ndim + 1 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if not (arr.ndim == ndim or (arr.ndim == ndim + 1 and arr.shape[-1] in (3, 4))):
+        axes = "(T, H, W)" if ndim == 3 else "(H, W)"
+        raise InvalidValueError(
+            f"{what} has shape {arr.shape!r}; pass {axes} greyscale or {axes[:-1]}, 3) RGB, channels last"
+        )
+    if 0 in arr.shape:
+        raise InvalidValueError(f"{what} has shape {arr.shape!r} with no pixels; pass at least one frame")
+    return arr
+
+
+class H264Writer:
+    """Encodes uint8 frames, one at a time, into an H.264 MP4 file; odd sizes are edge-padded to even."""
+
+    def __init__(self, path: pathlib.Path, fps: Fraction) -> None:
+        self.path = path
+        self.fps = fps
+        self.frames = 0
+        self.width = 0
+        self.height = 0
+        self.codecs: str | None = None
+        self._av: ModuleType | None = None
+        self._container: Any = None
+        self._stream: Any = None
+        self._shape: tuple[int, ...] = ()
+        self._pad: Any = None
+
+    def _open(self, shape: tuple[int, ...]) -> None:
+        import numpy as np
+
+        av = self._av = import_av()
+        h, w = shape[:2]
+        # libx264 with yuv420p refuses odd sizes (avcodec_open2 fails), so pad by one edge row/column.
+        self.height, self.width = h + (h & 1), w + (w & 1)
+        if (self.height, self.width) != (h, w):
+            self._pad = np.empty((self.height, self.width, *shape[2:]), dtype=np.uint8)
+        self._shape = shape
+        self._container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
+        options = {"crf": _CRF, "preset": _PRESET}
+        stream = self._container.add_stream("libx264", rate=self.fps, options=options)
+        stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
+        stream.thread_type = "AUTO"
+        self._stream = stream
+
+    def write(self, frame: NDArray[np.uint8]) -> None:
+        """Encode one frame of the shape of the first one: (H, W) or (H, W, C) with C in 1, 3, 4."""
+        if self._container is None:
+            self._open(frame.shape)
+        elif frame.shape != self._shape:
+            raise InvalidValueError(
+                f"frame {self.frames} has shape {frame.shape!r} but the video's first frame has "
+                f"{self._shape!r}; pass frames of one size"
+            )
+        if self._pad is not None:
+            h, w = self._shape[:2]
+            self._pad[:h, :w] = frame
+            self._pad[:h, w:] = frame[:, -1:]  # no-op when the width is even
+            self._pad[h:] = self._pad[h - 1 : h]
+            frame = self._pad
+        channels = 1 if frame.ndim == 2 else frame.shape[2]
+        assert self._av is not None
+        vf = self._av.VideoFrame.from_ndarray(frame, format=_PIX_FMT_BY_CHANNELS[channels])
+        vf.pts = self.frames
+        self._container.mux(self._stream.encode(vf))
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (moov goes to the front here)."""
+        if self._container is None:
+            raise RltrackError(f"video {str(self.path)!r} has no frames; add at least one frame and retry")
+        self._container.mux(self._stream.encode())
+        self.codecs = _avc1_codecs(self._stream.codec_context.extradata)
+        self._container.close()
+        self._container = None
+
+    def abort(self) -> None:
+        """Close without caring about the result and remove the partial file."""
+        container, self._container = self._container, None
+        if container is not None:
+            # The partial file is deleted next, so an error while closing it is moot.
+            with contextlib.suppress(Exception):
+                container.close()
+        self.path.unlink(missing_ok=True)
+
+    def meta(self) -> dict[str, object]:
+        """Describe the finished file for the store (and the dashboard's ``<source type>``)."""
+        meta: dict[str, object] = {
+            "width": self.width,
+            "height": self.height,
+            "fps": float(self.fps),
+            "frames": self.frames,
+            "duration_s": float(self.frames / self.fps),
+            "codec": "h264",
+            "pix_fmt": "yuv420p",
+            "format": "mp4",
+        }
+        if self.codecs:
+            meta["mime"] = f'video/mp4; codecs="{self.codecs}"'
+        return meta
+
+
+def _avc1_codecs(extradata: bytes | None) -> str | None:
+    """Return the RFC 6381 codecs string (e.g. ``avc1.64001E``) from H.264 extradata, if present."""
+    if not extradata:
+        return None
+    if extradata[0] == 1 and len(extradata) >= 4:  # avcC record: profile, constraints, level
+        return "avc1." + extradata[1:4].hex().upper()
+    start = extradata.find(b"\x00\x00\x01")
+    while start != -1 and start + 6 < len(extradata):
+        if extradata[start + 3] & 0x1F == 7:  # sequence parameter set NAL unit
+            return "avc1." + extradata[start + 4 : start + 7].hex().upper()
+        start = extradata.find(b"\x00\x00\x01", start + 3)
+    return None
+
+
+def _finish_into(writer: H264Writer, dest_dir: pathlib.Path, stem: str) -> tuple[str, dict[str, object]]:
+    name = stem + ".mp4"
+    os.replace(writer.path, dest_dir / name)
+    return name, writer.meta()
+
+
+class Video:
+    """A video logged as a browser-playable H.264 MP4 file.
+
+    Accepts uint8 frames as a numpy array of shape (T, H, W, 3) (RGB), (T, H, W) (greyscale),
+    (T, H, W, 1) or (T, H, W, 4) (alpha dropped), a list of (H, W[, C]) frames, or the path of
+    an existing video file. Arrays are copied when the Video is made (the caller may reuse its
+    buffer) and encoded later on rltrack's media thread; odd widths/heights are padded by one
+    edge pixel. An ``.mp4`` that already holds yuv420p H.264 is copied as is; any other file is
+    transcoded (at its average frame rate, or ``fps`` if it has none). For long episodes, use
+    :class:`VideoStream` instead, which never holds the whole clip in memory.
+
+    Example:
+        >>> import numpy as np
+        >>> Video(np.zeros((8, 64, 64, 3), dtype=np.uint8), fps=30, caption="episode 3").kind
+        'video'
+    """
+
+    kind: str = "video"
+
+    def __init__(self, frames_or_path: object, fps: float = 30, caption: str | None = None) -> None:
+        """Validate the frames or file now; encoding happens in :meth:`write`.
+
+        Args:
+            frames_or_path: uint8 frames (see the class docstring) or a video file path.
+            fps: Frames per second (for a file, used only if the file has no frame rate).
+            caption: Optional text shown with the video.
+
+        Raises:
+            InvalidValueError: Wrong dtype or shape, unequal frame sizes, no frames, a bad
+                ``fps``, or a missing file.
+        """
+        self.caption: str | None = check_caption(caption)
+        self.fps: Fraction = check_fps(fps)
+        self._path: pathlib.Path | None = None
+        self._frames: NDArray[np.uint8] | None = None
+        if isinstance(frames_or_path, (str, os.PathLike)):
+            self._path = check_file(frames_or_path, "Video")
+        else:
+            self._frames = _check_frames(frames_or_path)
+
+    def write(self, dest_dir: pathlib.Path, stem: str) -> tuple[str, dict[str, object]]:
+        """Encode (or copy) the video into ``dest_dir / (stem + ".mp4")`` and return (name, meta).
+
+        Args:
+            dest_dir: Existing folder to write into.
+            stem: File name without extension.
+
+        Returns:
+            The file name and ``{"width", "height", "fps", "frames", "duration_s", "codec",
+            "pix_fmt", "format"}`` plus ``"mime"`` (with the RFC 6381 codecs string) when known.
+        """
+        if self._path is not None:
+            return _write_file(self._path, self.fps, dest_dir, stem)
+        assert self._frames is not None  # one of the two is always set by __init__
+        writer = H264Writer(dest_dir / (stem + ".mp4.part"), self.fps)
+        try:
+            for frame in self._frames:
+                writer.write(frame)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        return _finish_into(writer, dest_dir, stem)
+
+    def __repr__(self) -> str:
+        source = str(self._path) if self._frames is None else f"array{self._frames.shape}"
+        return f"Video({source}, fps={float(self.fps):g}, caption={self.caption!r})"
+
+
+def _check_frames(value: object) -> NDArray[np.uint8]:
+    import numpy as np
+
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise InvalidValueError("Video got an empty list of frames; pass at least one frame")
+        frames = [to_numpy(f) for f in value]
+        shapes = {f.shape for f in frames}
+        if len(shapes) > 1:
+            raise InvalidValueError(
+                f"Video frames have different shapes {sorted(shapes)!r}; pass frames of one size"
+            )
+        dtypes = {f.dtype for f in frames}
+        arr = np.stack(frames) if len(dtypes) == 1 else np.asarray(frames, dtype=object)
+        if arr.dtype == object:
+            raise InvalidValueError(
+                f"Video frames have dtypes {sorted(str(d) for d in dtypes)!r}; pass uint8 frames"
+            )
+        owned = True
+    else:
+        arr = to_numpy(value)
+        owned = False
+    if arr.ndim < 3:
+        raise InvalidValueError(
+            f"Video frames have shape {arr.shape!r}; pass (T, H, W, 3) RGB or (T, H, W) greyscale frames"
+        )
+    arr = check_frame_array(arr, "Video frames", 3)
+    # Own a C-contiguous copy: encoding happens later on another thread, and the caller may
+    # reuse its buffer meanwhile. A list of frames was already stacked into a new array.
+    out: NDArray[np.uint8] = np.ascontiguousarray(arr) if owned else np.array(arr, order="C", copy=True)
+    return out
+
+
+def _write_file(
+    src: pathlib.Path, fps: Fraction, dest_dir: pathlib.Path, stem: str
+) -> tuple[str, dict[str, object]]:
+    """Copy an H.264/yuv420p MP4 as is; transcode anything else to one."""
+    import shutil
+    from fractions import Fraction
+
+    av = import_av()
+    try:
+        container = av.open(str(src))
+    except av.FFmpegError as err:
+        raise InvalidValueError(
+            f"Video file {str(src)!r} cannot be read as a video ({err}); pass a video file"
+        ) from err
+    with container:
+        if not container.streams.video:
+            raise InvalidValueError(f"Video file {str(src)!r} has no video stream; pass a video file")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        is_mp4 = "mp4" in container.format.name.split(",") and src.suffix.lower() in (".mp4", ".m4v")
+        if is_mp4 and ctx.name == "h264" and ctx.pix_fmt == "yuv420p":
+            rate = stream.average_rate or fps
+            frames = int(stream.frames) or sum(1 for packet in container.demux(stream) if packet.size)
+            name = stem + ".mp4"
+            tmp = dest_dir / (name + ".part")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest_dir / name)
+            meta: dict[str, object] = {
+                "width": int(ctx.width),
+                "height": int(ctx.height),
+                "fps": float(rate),
+                "frames": frames,
+                "duration_s": float(frames / Fraction(rate)),
+                "codec": "h264",
+                "pix_fmt": "yuv420p",
+                "format": "mp4",
+            }
+            codecs = _avc1_codecs(ctx.extradata)
+            if codecs:
+                meta["mime"] = f'video/mp4; codecs="{codecs}"'
+            return name, meta
+        rate = stream.average_rate
+        writer = H264Writer(dest_dir / (stem + ".mp4.part"), Fraction(rate) if rate else fps)
+        try:
+            for frame in container.decode(stream):
+                writer.write(frame.to_ndarray(format="rgb24"))
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+    return _finish_into(writer, dest_dir, stem)
+
+
+_CLOSE = object()  # queue sentinel: the producer is done
+
+
+class _StreamState:
+    """What the encoder thread shares with its VideoStream; holds no reference to the stream itself."""
+
+    def __init__(self, fps: Fraction, max_queue: int) -> None:
+        import queue
+        import tempfile
+
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        fd, tmp = tempfile.mkstemp(prefix="rltrack-stream-", suffix=".mp4")
+        os.close(fd)
+        self.writer = H264Writer(pathlib.Path(tmp), fps)
+        self.error: BaseException | None = None
+        self.discard = False
+
+    def run(self) -> None:
+        """Encode queued frames until the close sentinel; after an error, drain so producers never block."""
+        while True:
+            item = self.queue.get()
+            if item is _CLOSE:
+                break
+            if self.error is None:
+                try:
+                    self.writer.write(item)  # type: ignore[arg-type]  # only add_frame puts arrays here
+                except BaseException as err:  # reported by VideoStream.write() on the media thread
+                    self.error = err
+        if self.error is None and self.writer.frames:
+            try:
+                self.writer.close()
+            except BaseException as err:
+                self.error = err
+        if self.discard or self.error is not None or not self.writer.frames:
+            self.writer.abort()
+
+
+def _abandon(state: _StreamState, thread: threading.Thread | None) -> None:
+    """Finaliser of a VideoStream that was never written: stop the thread and delete the temp file."""
+    state.discard = True
+    if thread is None:
+        state.writer.path.unlink(missing_ok=True)
+    else:
+        state.queue.put(_CLOSE)
+
+
+class VideoStream:
+    """A video encoded while it is recorded: frames go to an encoder thread, never all into memory.
+
+    :meth:`add_frame` puts each frame on a bounded queue (``max_queue`` frames) that an encoder
+    thread drains into a temporary H.264 MP4 file. When the encoder falls behind, ``add_frame``
+    blocks until there is room (backpressure: no frame is ever dropped). Call :meth:`close` (or
+    leave a ``with`` block) when the episode ends, then log the stream like a :class:`Video`;
+    logging an open stream closes it. Frames come from one thread; all must have the shape of
+    the first, uint8 (H, W) or (H, W, C) with C in 1, 3, 4. An encoder error does not reach the
+    training loop: later frames are discarded and the error is raised when the stream is written
+    (where the run reports it as a warning).
+
+    Example:
+        >>> import numpy as np
+        >>> with VideoStream(fps=30, caption="episode 1") as stream:
+        ...     for _ in range(4):
+        ...         stream.add_frame(np.zeros((48, 64, 3), dtype=np.uint8))
+        >>> stream.frames
+        4
+    """
+
+    kind: str = "video"
+
+    def __init__(self, fps: float = 30, caption: str | None = None, max_queue: int = 64) -> None:
+        """Validate the settings; the encoder thread starts with the first frame.
+
+        Args:
+            fps: Frames per second.
+            caption: Optional text shown with the video.
+            max_queue: Frames that may wait for the encoder before ``add_frame`` blocks.
+
+        Raises:
+            InvalidValueError: A bad ``fps``, ``caption`` or ``max_queue``.
+        """
+        self.caption: str | None = check_caption(caption)
+        self.fps: Fraction = check_fps(fps)
+        if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+            raise InvalidValueError(f"max_queue={max_queue!r} is not a positive int; pass e.g. 64")
+        self._max_queue = max_queue
+        self._state: _StreamState | None = None
+        self._thread: threading.Thread | None = None
+        self._shape: tuple[int, ...] | None = None
+        self._closed = False
+        self._written = False
+        self._frames = 0
+        # Held while a frame is put, so close() never slips its sentinel in front of a frame.
+        self._lock = threading.Lock()
+
+    @property
+    def frames(self) -> int:
+        """Number of frames added so far."""
+        return self._frames
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
+
+    def add_frame(self, frame: object, *, copy: bool = True) -> None:
+        """Queue one uint8 frame for encoding; blocks while ``max_queue`` frames are waiting.
+
+        Args:
+            frame: uint8 array (H, W) or (H, W, C), C in 1, 3, 4, of the first frame's shape.
+            copy: Copy the frame before queueing it (the default, ~30 µs for 600x400 RGB). Pass
+                False only for a fresh array you will not modify again, e.g. ``env.render()``'s.
+
+        Raises:
+            InvalidValueError: Wrong dtype or shape, or a shape other than the first frame's.
+            RltrackError: The stream is already closed.
+        """
+        import numpy as np
+
+        arr = check_frame_array(to_numpy(frame), "VideoStream frame", 2)
+        if self._shape is None:
+            self._shape = arr.shape
+        elif arr.shape != self._shape:
+            raise InvalidValueError(
+                f"VideoStream frame has shape {arr.shape!r} but the first frame had {self._shape!r}; "
+                "pass frames of one size"
+            )
+        arr = np.array(arr, order="C", copy=True) if copy else np.ascontiguousarray(arr)
+        with self._lock:
+            if self._closed:
+                raise RltrackError(f"{self!r} is closed; start a new VideoStream for more frames")
+            state = self._ensure_started()
+            if state.error is None:
+                state.queue.put(arr)
+            self._frames += 1
+
+    def _ensure_started(self) -> _StreamState:
+        if self._state is None:
+            self._state = _StreamState(self.fps, self._max_queue)
+            self._thread = threading.Thread(target=self._state.run, name="rltrack-video-stream", daemon=True)
+            self._thread.start()
+            weakref.finalize(self, _abandon, self._state, self._thread)
+        return self._state
+
+    def close(self) -> None:
+        """Finish encoding and wait for it; closing twice is a no-op."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._state is not None and self._thread is not None:
+            self._state.queue.put(_CLOSE)
+            self._thread.join()
+
+    def write(self, dest_dir: pathlib.Path, stem: str) -> tuple[str, dict[str, object]]:
+        """Close the stream if needed and move its MP4 to ``dest_dir / (stem + ".mp4")``.
+
+        Args:
+            dest_dir: Existing folder to move the file into.
+            stem: File name without extension.
+
+        Returns:
+            The file name and the same meta as :meth:`Video.write`.
+
+        Raises:
+            RltrackError: The stream had no frames, was already written, or its encoder failed.
+        """
+        self.close()
+        state = self._state
+        if state is None or (not state.writer.frames and state.error is None):
+            raise RltrackError(f"{self!r} has no frames; add frames before logging it")
+        if state.error is not None:
+            raise RltrackError(f"{self!r} failed to encode: {state.error!r}") from state.error
+        if self._written:
+            raise RltrackError(f"{self!r} was already logged; log a VideoStream once")
+        import shutil
+
+        name = stem + ".mp4"
+        # The temp file may sit on another file system: copy to a part file, then rename.
+        tmp = dest_dir / (name + ".part")
+        shutil.move(str(state.writer.path), tmp)
+        os.replace(tmp, dest_dir / name)
+        self._written = True
+        return name, state.writer.meta()
+
+    def __enter__(self) -> VideoStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VideoStream(fps={float(self.fps):g}, caption={self.caption!r}, frames={self._frames})"
