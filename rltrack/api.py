@@ -15,7 +15,7 @@ from rltrack.store.reader import RunRow, StoreReader
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
-    import pandas as pd  # type: ignore[import-untyped]  # pandas ships no stubs; only used as a return type
+    import pandas as pd
 
     from rltrack.artifacts import ArtifactVersion
 

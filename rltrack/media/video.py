@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
+import struct
 import threading
 import weakref
 from types import ModuleType, TracebackType
@@ -316,7 +317,10 @@ def _write_file(
             frames = int(stream.frames) or sum(1 for packet in container.demux(stream) if packet.size)
             name = stem + ".mp4"
             tmp = dest_dir / (name + ".part")
-            shutil.copyfile(src, tmp)
+            if _moov_first(src):
+                shutil.copyfile(src, tmp)
+            else:
+                _remux_faststart(av, src, tmp)
             os.replace(tmp, dest_dir / name)
             meta: dict[str, object] = {
                 "width": int(ctx.width),
@@ -342,6 +346,41 @@ def _write_file(
             writer.abort()
             raise
     return _finish_into(writer, dest_dir, stem)
+
+
+def _moov_first(path: pathlib.Path) -> bool:
+    """Whether an MP4's ``moov`` box comes before ``mdat`` (reads only the top-level box headers)."""
+    with open(path, "rb") as f:
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                return False
+            size, kind = struct.unpack(">I4s", head)
+            if kind in (b"moov", b"mdat"):
+                return bool(kind == b"moov")
+            if size == 1:  # 64-bit size follows the type
+                (size,) = struct.unpack(">Q", f.read(8))
+                f.seek(size - 16, os.SEEK_CUR)
+            elif size >= 8:
+                f.seek(size - 8, os.SEEK_CUR)
+            else:  # 0 = box runs to the end of the file
+                return False
+
+
+def _remux_faststart(av: ModuleType, src: pathlib.Path, dest: pathlib.Path) -> None:
+    """Copy the H.264 video packets (no re-encode) into a new MP4 with moov first; other streams are dropped."""
+    # moviepy / Gymnasium RecordVideo and PyAV without +faststart leave moov at the end, which
+    # makes browsers fetch the whole file before playback starts.
+    with av.open(str(src)) as source, av.open(
+        str(dest), mode="w", format="mp4", options={"movflags": "+faststart"}
+    ) as out:
+        stream = source.streams.video[0]
+        out_stream = out.add_stream_from_template(stream)
+        for packet in source.demux(stream):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = out_stream
+            out.mux(packet)
 
 
 _CLOSE = object()  # queue sentinel: the producer is done

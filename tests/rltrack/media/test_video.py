@@ -184,3 +184,21 @@ def test_bad_frames_raise(value, kwargs, match) -> None:
 def test_missing_file_raises(tmp_path: pathlib.Path, name: str) -> None:
     with pytest.raises(InvalidValueError, match=r"Video path .* is not an existing file"):
         Video(tmp_path / name)
+
+
+def test_h264_mp4_with_moov_at_the_end_is_remuxed_with_faststart(
+    tmp_path, dest_dir, decode_video, write_test_video, solid_frames
+) -> None:
+    source = tmp_path / "record_video.mp4"  # as moviepy / Gymnasium RecordVideo write it
+    write_test_video(source, "libx264", solid_frames([RED, GREEN, BLUE, WHITE, RED], 32, 32), fps=50)
+    before = decode_video(source)
+    assert before.top_level_boxes.index("mdat") < before.top_level_boxes.index("moov")
+
+    name, meta = Video(source).write(dest_dir, "remuxed")
+
+    after = decode_video(dest_dir / name)
+    assert after.top_level_boxes.index("moov") < after.top_level_boxes.index("mdat")
+    # Packets are copied, not re-encoded: the decoded pixels are identical.
+    np.testing.assert_array_equal(after.frames, before.frames)
+    assert after.average_rate == 50
+    assert (meta["frames"], meta["fps"]) == (5, 50.0)
