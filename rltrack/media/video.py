@@ -22,10 +22,14 @@ from rltrack.media.image import check_caption, check_file, to_numpy
 
 if TYPE_CHECKING:
     import queue
+    from collections.abc import Sequence
     from fractions import Fraction
 
     import numpy as np
     from numpy.typing import NDArray
+
+    # A (T, H, W[, C]) array or a list of (H, W[, C]) arrays: both iterate frame by frame.
+    Frames = NDArray[np.uint8] | Sequence[NDArray[np.uint8]]
 
 # fractions, queue, shutil and tempfile are imported where used: `import rltrack` must stay cheap.
 
@@ -114,7 +118,9 @@ class H264Writer:
         self._stream = stream
 
     def write(self, frame: NDArray[np.uint8]) -> None:
-        """Encode one frame of the shape of the first one: (H, W) or (H, W, C) with C in 1, 3, 4."""
+        """Encode one frame of the shape of the first one: (H, W) or (H, W, C) with C in 3, 4."""
+        import numpy as np
+
         if self._container is None:
             self._open(frame.shape)
         elif frame.shape != self._shape:
@@ -128,6 +134,8 @@ class H264Writer:
             self._pad[:h, w:] = frame[:, -1:]  # no-op when the width is even
             self._pad[h:] = self._pad[h - 1 : h]
             frame = self._pad
+        else:
+            frame = np.ascontiguousarray(frame)  # a no-op unless the caller passed a strided view
         channels = 1 if frame.ndim == 2 else frame.shape[2]
         assert self._av is not None
         vf = self._av.VideoFrame.from_ndarray(frame, format=_PIX_FMT_BY_CHANNELS[channels])
@@ -195,10 +203,12 @@ class Video:
 
     Accepts uint8 frames as a numpy array of shape (T, H, W, 3) (RGB), (T, H, W) (greyscale),
     (T, H, W, 1) or (T, H, W, 4) (alpha dropped), a list of (H, W[, C]) frames, or the path of
-    an existing video file. Arrays are copied when the Video is made (the caller may reuse its
-    buffer) and encoded later on rltrack's media thread; odd widths/heights are padded by one
-    edge pixel. An ``.mp4`` that already holds yuv420p H.264 is copied as is; any other file is
-    transcoded (at its average frame rate, or ``fps`` if it has none). For long episodes, use
+    an existing video file. Frames are checked now and encoded later on rltrack's media thread;
+    they are **not copied** (a 300-frame 600x400 clip is 216 MB, ~0.5 s to copy), so don't
+    write into them until ``run.flush()`` returns, or pass ``frames.copy()`` if you reuse a
+    buffer. Odd widths/heights are padded by one edge pixel. An ``.mp4`` holding yuv420p H.264
+    is copied (remuxed to put moov first if needed, never re-encoded); any other file is
+    transcoded at its average frame rate (or ``fps`` if it has none). For long episodes, use
     :class:`VideoStream` instead, which never holds the whole clip in memory.
 
     Example:
@@ -224,7 +234,7 @@ class Video:
         self.caption: str | None = check_caption(caption)
         self.fps: Fraction = check_fps(fps)
         self._path: pathlib.Path | None = None
-        self._frames: NDArray[np.uint8] | None = None
+        self._frames: Frames | None = None
         if isinstance(frames_or_path, (str, os.PathLike)):
             self._path = check_file(frames_or_path, "Video")
         else:
@@ -255,40 +265,34 @@ class Video:
         return _finish_into(writer, dest_dir, stem)
 
     def __repr__(self) -> str:
-        source = str(self._path) if self._frames is None else f"array{self._frames.shape}"
+        frames = self._frames
+        source = str(self._path) if frames is None else f"{len(frames)} frames of {frames[0].shape!r}"
         return f"Video({source}, fps={float(self.fps):g}, caption={self.caption!r})"
 
 
-def _check_frames(value: object) -> NDArray[np.uint8]:
-    import numpy as np
-
+def _check_frames(value: object) -> Frames:
+    """Validate frames without copying them: an array (T, H, W[, C]) or a list of (H, W[, C]) arrays."""
     if isinstance(value, (list, tuple)):
         if not value:
             raise InvalidValueError("Video got an empty list of frames; pass at least one frame")
         frames = [to_numpy(f) for f in value]
-        shapes = {f.shape for f in frames}
-        if len(shapes) > 1:
-            raise InvalidValueError(
-                f"Video frames have different shapes {sorted(shapes)!r}; pass frames of one size"
-            )
-        dtypes = {f.dtype for f in frames}
-        arr = np.stack(frames) if len(dtypes) == 1 else np.asarray(frames, dtype=object)
-        if arr.dtype == object:
-            raise InvalidValueError(
-                f"Video frames have dtypes {sorted(str(d) for d in dtypes)!r}; pass uint8 frames"
-            )
-        owned = True
-    else:
-        arr = to_numpy(value)
-        owned = False
+        first = frames[0]
+        for i, f in enumerate(frames):
+            if f.shape != first.shape or f.dtype != first.dtype:
+                raise InvalidValueError(
+                    f"Video frame {i} is {f.dtype}{f.shape!r} but frame 0 is {first.dtype}{first.shape!r}; "
+                    "pass uint8 frames of one size"
+                )
+        check_frame_array(first, "Video frame 0", 2)
+        if first.ndim == 3 and first.shape[2] == 1:
+            frames = [f[:, :, 0] for f in frames]
+        return frames
+    arr = to_numpy(value)
     if arr.ndim < 3:
         raise InvalidValueError(
-            f"Video frames have shape {arr.shape!r}; pass (T, H, W, 3) RGB or (T, H, W) greyscale frames"
+            f"Video array has shape {arr.shape!r}; pass (T, H, W, 3) RGB or (T, H, W) greyscale frames"
         )
-    arr = check_frame_array(arr, "Video frames", 3)
-    # Own a C-contiguous copy: encoding happens later on another thread, and the caller may
-    # reuse its buffer meanwhile. A list of frames was already stacked into a new array.
-    out: NDArray[np.uint8] = np.ascontiguousarray(arr) if owned else np.array(arr, order="C", copy=True)
+    out: NDArray[np.uint8] = check_frame_array(arr, "Video array", 3)
     return out
 
 

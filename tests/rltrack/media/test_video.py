@@ -100,15 +100,23 @@ def test_rgba_alpha_is_dropped(dest_dir, decode_video) -> None:
     assert np.abs(mean_colour(decoded.frames[0]) - GREEN).max() < TOLERANCE
 
 
-def test_frames_are_copied_when_the_video_is_made(dest_dir, decode_video, solid_frames) -> None:
-    frames = solid_frames([RED, RED], 16, 16)
-    video = Video(frames)
-    frames[:] = BLUE  # the caller reuses its buffer before the media thread encodes
+def test_strided_views_are_encoded(dest_dir, decode_video, solid_frames) -> None:
+    frames = solid_frames([RED, GREEN, BLUE, WHITE], 32, 48)
+    view = frames[::2, ::2, ::-1]  # every other frame and row, mirrored: not contiguous
 
-    video.write(dest_dir, "copy")
+    Video(view).write(dest_dir, "view")
 
-    decoded = decode_video(dest_dir / "copy.mp4")
-    assert np.abs(mean_colour(decoded.frames[0]) - RED).max() < TOLERANCE
+    decoded = decode_video(dest_dir / "view.mp4")
+    assert decoded.frames.shape == (2, 16, 48, 3)
+    assert np.abs(mean_colour(decoded.frames[1]) - BLUE).max() < TOLERANCE
+
+
+def test_list_frames_are_checked_without_stacking(dest_dir, decode_video, solid_frames) -> None:
+    frames = [f[..., :1] for f in solid_frames([RED, GREEN], 16, 16)]  # (H, W, 1) greyscale
+
+    Video(frames).write(dest_dir, "list")
+
+    assert decode_video(dest_dir / "list.mp4").frames.shape == (2, 16, 16, 3)
 
 
 def test_fractional_fps_is_kept_exactly(dest_dir, decode_video, solid_frames) -> None:
@@ -165,11 +173,17 @@ def test_reading_a_file_that_is_not_a_video_raises_on_write(tmp_path, dest_dir) 
     [
         (np.zeros((2, 8, 8, 3), dtype=np.float32), {}, r"dtype 'float32'; pass uint8"),
         (np.zeros((2, 3, 8, 8), dtype=np.uint8), {}, r"shape \(2, 3, 8, 8\).*channels last"),
-        (np.zeros((8, 8), dtype=np.uint8), {}, r"shape \(8, 8\); pass \(T, H, W, 3\)"),
+        (np.zeros((8, 8), dtype=np.uint8), {}, r"Video array has shape \(8, 8\); pass \(T, H, W, 3\)"),
         (np.zeros((0, 8, 8, 3), dtype=np.uint8), {}, r"no pixels"),
         ([], {}, r"empty list of frames"),
-        ([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 6, 3), np.uint8)], {}, r"different shapes"),
-        ([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.int64)], {}, r"dtypes .*pass uint8"),
+        (
+            [np.zeros((8, 8, 3), np.uint8), np.zeros((8, 6, 3), np.uint8)],
+            {},
+            r"Video frame 1 is uint8\(8, 6, 3\) but frame 0 is uint8\(8, 8, 3\); pass uint8 frames of one size",
+        ),
+        ([np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.int64)], {}, r"frame 1 is int64\(8, 8, 3\)"),
+        ([np.zeros((8, 8, 3), np.float32)], {}, r"Video frame 0 has dtype 'float32'"),
+        ([np.zeros((8, 8, 2), np.uint8)], {}, r"Video frame 0 has shape \(8, 8, 2\)"),
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), {"fps": 0}, r"fps=0 is not a number"),
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), {"fps": "30"}, r"fps='30' is not a number"),
         (np.zeros((2, 8, 8, 3), dtype=np.uint8), {"caption": 3}, r"caption=3 is not a string"),
