@@ -1,0 +1,264 @@
+"""The ``mirror`` node: thin rclpy glue that feeds robot topics into a run as source ``real``.
+
+``ros2 run rltrack_ros mirror --ros-args -p run:=<id> -p topics:="['/odom', '/joint_states']"``
+
+Parameters: ``run`` (attach to this run id), or ``project``/``name`` (start a new run) with
+``sim_run`` (the training run it belongs to); ``source`` (default ``real``); ``policy`` (artifact
+ref the robot runs, e.g. ``ppo-policy:latest``; real episodes are placed at its training step);
+``dir`` (store folder); ``topics`` (names) and ``config`` (topic YAML, see :mod:`.topics`);
+``distro`` (typestore, default ``$ROS_DISTRO``); ``qos_warn_s``; ``queue_size``.
+
+Subscriptions are ``raw=True``: the bytes go through a bounded queue (:class:`.sink.Sink`) to the
+same decoder the bag importer uses. QoS follows the publishers seen on the graph (best-effort if
+any publisher is, transient-local only if all are) and is re-chosen when publishers change;
+after ``qos_warn_s`` seconds with a publisher but no message the node warns that QoS may not
+match. SIGINT/SIGTERM stop spinning, then everything queued is logged and the run flushed.
+Only API present in Humble's rclpy is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import rclpy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
+from rclpy.node import Node  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
+
+import rltrack
+from rltrack.errors import RltrackError, RltrackWarning
+
+from .decode import Decoder
+from .mirror import COUNTER_PREFIX, Mirror
+from .sink import Sink
+from .topics import MirrorConfig, QosOverride, load_config, parse_config
+
+__all__ = ["MirrorNode", "main"]
+
+_STRINGS = ("run", "project", "name", "sim_run", "source", "policy", "dir", "config", "distro")
+
+
+@dataclass
+class _Subscription:
+    handle: Any
+    msgtype: str
+    reliability: str
+    durability: str
+    since: float  # monotonic time of subscribing
+    received: int = 0
+    warned: bool = False
+
+
+class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any where rclpy is not installed
+    """Subscribe to the configured topics and mirror them into an rltrack run."""
+
+    def __init__(self, node_name: str = "rltrack_mirror") -> None:
+        super().__init__(node_name)
+        for name in _STRINGS:
+            self.declare_parameter(name, "real" if name == "source" else "")
+        self.declare_parameter("topics", rclpy.Parameter.Type.STRING_ARRAY)
+        self.declare_parameter("qos_warn_s", 5.0)
+        self.declare_parameter("queue_size", 10_000)
+        self.declare_parameter("discovery_period_s", 0.5)
+        self.declare_parameter("system_metrics", True)
+        p = {name: str(self.get_parameter(name).value or "") for name in _STRINGS}
+        self.config = self._load_config(p)
+        self.run = self._open_run(p)
+        step = self._use_policy(p["policy"]) if p["policy"] else None
+        decoder = Decoder.for_distro(self.config.distro, self.config.msg_dirs)
+        self.mirror = Mirror(self.run, self.config, decoder, step_offset=step)
+        self.sink = Sink(self.mirror, maxsize=int(self.get_parameter("queue_size").value))
+        self.qos_warn_s = float(self.get_parameter("qos_warn_s").value)
+        self.subs: dict[str, _Subscription] = {}
+        self._bad_types: set[str] = set()
+        self._closed = False
+        self.timer = self.create_timer(float(self.get_parameter("discovery_period_s").value), self.discover)
+        self.get_logger().info(
+            f"mirroring {self.config.wanted() or 'all topics'} into run {self.run.id!r} as source {self.run.source!r}"
+        )
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _load_config(self, p: dict[str, str]) -> MirrorConfig:
+        config = load_config(p["config"]) if p["config"] else parse_config({})
+        try:
+            topics = list(self.get_parameter("topics").value or [])
+        except rclpy.exceptions.ParameterUninitializedException:
+            topics = []
+        config = config.with_topics(topics)
+        if p["distro"] or not p["config"]:
+            from dataclasses import replace
+
+            config = replace(config, distro=p["distro"] or os.environ.get("ROS_DISTRO") or config.distro)
+        return config
+
+    def _open_run(self, p: dict[str, str]) -> Any:
+        metrics = bool(self.get_parameter("system_metrics").value)
+        common: dict[str, Any] = {"dir": p["dir"] or None, "source": p["source"] or "real", "system_metrics": metrics}
+        if p["run"]:
+            return rltrack.init(id=p["run"], resume="must", **common)
+        config = {"sim_run": p["sim_run"]} if p["sim_run"] else None
+        return rltrack.init(project=p["project"] or None, name=p["name"] or None, job_type="deploy",
+                            config=config, **common)
+
+    def _use_policy(self, ref: str) -> int | None:
+        """Record the deployed policy as lineage and return its training step, if known."""
+        self.run.config["policy"] = ref
+        use = getattr(self.run, "use_artifact", None)
+        try:
+            if use is None:
+                raise RltrackError("this rltrack has no artifacts API (run.use_artifact)")
+            version = use(ref)
+        except (RltrackError, ImportError) as err:
+            self.get_logger().warn(f"policy {ref!r} not recorded as lineage ({err}); episodes use robot steps")
+            return None
+        step = (getattr(version, "metadata", None) or {}).get("step")
+        return int(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None
+
+    # -- graph --------------------------------------------------------------------------------
+
+    def discover(self) -> None:
+        """Subscribe to wanted topics that have publishers; re-choose QoS; warn on silent topics."""
+        now = time.monotonic()
+        for topic, types in self.get_topic_names_and_types():
+            if not self.mirror.wants(topic):
+                continue
+            cfg = self.config.topic(topic)
+            assert cfg is not None  # wants() said so
+            msgtype = cfg.type or (types[0] if types else "")
+            if msgtype.count("/") == 1:
+                msgtype = msgtype.replace("/", "/msg/")
+            infos = self.get_publishers_info_by_topic(topic)
+            if not infos or msgtype in self._bad_types:
+                continue
+            reliability, durability, depth = _choose_qos(infos, cfg.qos)
+            sub = self.subs.get(topic)
+            if sub is not None and (sub.reliability, sub.durability) == (reliability, durability):
+                self._check_silent(topic, sub, len(infos), infos, now)
+                continue
+            if sub is not None:
+                self.destroy_subscription(sub.handle)  # publishers changed: re-subscribe with matching QoS
+            self._subscribe(topic, msgtype, reliability, durability, depth, now)
+
+    def _subscribe(self, topic: str, msgtype: str, reliability: str, durability: str, depth: int, now: float) -> None:
+        msg_class = self._message_class(msgtype)
+        if msg_class is None:
+            return
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=depth,
+            reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort" else ReliabilityPolicy.RELIABLE,
+            durability=(DurabilityPolicy.TRANSIENT_LOCAL if durability == "transient_local"
+                        else DurabilityPolicy.VOLATILE),
+        )  # fmt: skip
+        state = _Subscription(None, msgtype, reliability, durability, now)
+        offer = self.sink.offer
+        clock = time.time_ns
+
+        def callback(data: bytes) -> None:
+            state.received += 1
+            offer(topic, msgtype, data, clock())
+
+        state.handle = self.create_subscription(msg_class, topic, callback, qos, raw=True)
+        self.subs[topic] = state
+        self.get_logger().info(f"subscribed {topic} [{msgtype}] reliability={reliability} durability={durability}")
+
+    def _message_class(self, msgtype: str) -> Any:
+        pkg, _, name = msgtype.split("/")
+        try:
+            return getattr(importlib.import_module(f"{pkg}.msg"), name)
+        except (ImportError, AttributeError) as err:
+            self._bad_types.add(msgtype)
+            self.get_logger().warn(f"cannot subscribe to {msgtype!r} ({err}); source the workspace that defines it")
+            return None
+
+    def _check_silent(self, topic: str, sub: _Subscription, publishers: int, infos: Any, now: float) -> None:
+        if sub.received or sub.warned or now - sub.since < self.qos_warn_s:
+            return
+        sub.warned = True
+        offered = sorted({_policy_name(i.qos_profile.reliability) for i in infos})
+        self.get_logger().warn(
+            f"{topic}: {publishers} publisher(s) but no message in {now - sub.since:.0f} s; QoS may not match "
+            f"(we subscribe {sub.reliability}/{sub.durability}, publishers offer {'/'.join(offered)}); "
+            "a reliable subscriber gets nothing from a best-effort publisher. Check the topic's qos setting."
+        )
+        self.run.summary[f"{COUNTER_PREFIX}/qos_warnings/{topic.strip('/')}"] = 1
+
+    # -- shutdown -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Log everything queued, store the counters and finish this source of the run."""
+        if self._closed:
+            return
+        self._closed = True
+        self.sink.close()
+        received = {t.strip("/"): s.received for t, s in self.subs.items()}
+        self.mirror.write_counters(
+            {f"{COUNTER_PREFIX}/dropped": sum(self.sink.dropped.values())}
+            | {f"{COUNTER_PREFIX}/subscribed/{t}": n for t, n in received.items()}
+        )
+        self.run.finish()
+
+
+def _policy_name(policy: Any) -> str:
+    return str(getattr(policy, "name", policy)).lower()
+
+
+def _choose_qos(infos: Any, override: QosOverride | None) -> tuple[str, str, int]:
+    """Pick reliability/durability every publisher can serve, unless the config overrides it."""
+    rels = [_policy_name(i.qos_profile.reliability) for i in infos]
+    durs = [_policy_name(i.qos_profile.durability) for i in infos]
+    reliability = "best_effort" if any(r == "best_effort" for r in rels) else "reliable"
+    durability = "transient_local" if durs and all(d == "transient_local" for d in durs) else "volatile"
+    depth = 100
+    if override is not None:
+        reliability = override.reliability or reliability
+        durability = override.durability or durability
+        depth = override.depth or depth
+    return reliability, durability, depth
+
+
+def _executor() -> Any:
+    # The C++ EventsExecutor (Jazzy+, experimental) costs a fraction of the Python executors per
+    # message; Humble has only the Python ones.
+    try:
+        from rclpy.experimental import EventsExecutor  # type: ignore[import-not-found, unused-ignore]
+
+        return EventsExecutor()
+    except ImportError:
+        from rclpy.executors import SingleThreadedExecutor  # type: ignore[import-not-found, unused-ignore]
+
+        return SingleThreadedExecutor()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the mirror node until SIGINT/SIGTERM, then flush and finish."""
+    from rclpy.executors import ExternalShutdownException  # type: ignore[import-not-found, unused-ignore]
+
+    rclpy.init(args=sys.argv if argv is None else argv)
+    warnings.simplefilter("default", RltrackWarning)
+    node = None
+    executor = _executor()
+    try:
+        node = MirrorNode()
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # rclpy's handler shut the context down on SIGINT/SIGTERM; flush below
+    finally:
+        if node is not None:
+            node.close()
+            node.get_logger().info(f"run {node.run.id!r} flushed: {dict(node.mirror.counts.logged)}")
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
