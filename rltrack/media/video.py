@@ -427,10 +427,10 @@ class _StreamState:
 def _abandon(state: _StreamState, thread: threading.Thread | None) -> None:
     """Finaliser of a VideoStream that was never written: stop the thread and delete the temp file."""
     state.discard = True
-    if thread is None:
-        state.writer.path.unlink(missing_ok=True)
+    if thread is not None and thread.is_alive():
+        state.queue.put(_CLOSE)  # the thread finishes, sees `discard` and deletes the file
     else:
-        state.queue.put(_CLOSE)
+        state.writer.path.unlink(missing_ok=True)  # already moved if the stream was written
 
 
 class VideoStream:

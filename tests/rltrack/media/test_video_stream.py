@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,20 @@ def test_encoder_error_reaches_write_not_add_frame(dest_dir) -> None:
     assert info.value.__cause__ is not None
     assert not temp_file.exists()
     assert list(dest_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("close_first", [False, True])
+def test_a_stream_dropped_without_logging_deletes_its_temp_file(close_first) -> None:
+    stream = VideoStream()
+    stream.add_frame(frame(RED))
+    if close_first:
+        stream.close()
+    thread, temp_file = stream._thread, stream._state.writer.path  # type: ignore[union-attr]
+    assert temp_file.exists()
+
+    del stream
+    gc.collect()
+    thread.join(10)  # type: ignore[union-attr]
+
+    assert not thread.is_alive()  # type: ignore[union-attr]
+    assert not temp_file.exists()
