@@ -15,8 +15,16 @@ from rltrack.store.schema import migrate
 
 __all__ = ["Database"]
 
-#: How long a writer waits for another process's write lock before giving up.
+#: How long a writer waits for another process's write lock before giving up
+#: (``RLTRACK_BUSY_TIMEOUT_S`` overrides it).
 BUSY_TIMEOUT_S = 60.0
+
+
+def _busy_timeout_s() -> float:
+    try:
+        return float(os.environ.get("RLTRACK_BUSY_TIMEOUT_S", BUSY_TIMEOUT_S))
+    except ValueError:
+        return BUSY_TIMEOUT_S
 
 
 class Database:
@@ -51,11 +59,10 @@ class Database:
                 f"no rltrack store at {str(root)!r} (no {DB_FILENAME}); log a run first or pass the right dir="
             )
         self._lock = threading.RLock()
+        timeout_s = _busy_timeout_s()
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StoreError(f"store {str(self.path)!r} cannot use WAL mode (got {mode!r}); use a local disk")
