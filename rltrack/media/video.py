@@ -54,6 +54,15 @@ def import_av() -> ModuleType:
     return av
 
 
+def require_av() -> None:
+    """Raise the error of :func:`import_av` now, in the caller's thread, if PyAV is not installed."""
+    import importlib.util
+
+    # find_spec locates PyAV without importing it (importing costs ~100 ms).
+    if importlib.util.find_spec("av") is None:
+        import_av()
+
+
 def check_fps(fps: object) -> Fraction:
     """Return ``fps`` as an exact Fraction (29.97 -> 2997/100) after checking it is positive."""
     from fractions import Fraction
@@ -230,7 +239,9 @@ class Video:
         Raises:
             InvalidValueError: Wrong dtype or shape, unequal frame sizes, no frames, a bad
                 ``fps``, or a missing file.
+            RltrackError: PyAV (the ``video`` extra) is not installed.
         """
+        require_av()
         self.caption: str | None = check_caption(caption)
         self.fps: Fraction = check_fps(fps)
         self._path: pathlib.Path | None = None
@@ -466,7 +477,9 @@ class VideoStream:
 
         Raises:
             InvalidValueError: A bad ``fps``, ``caption`` or ``max_queue``.
+            RltrackError: PyAV (the ``video`` extra) is not installed.
         """
+        require_av()
         self.caption: str | None = check_caption(caption)
         self.fps: Fraction = check_fps(fps)
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import pathlib
+import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from rltrack.errors import InvalidValueError
-from rltrack.media import Video
+from rltrack.errors import InvalidValueError, RltrackError
+from rltrack.media import Video, VideoStream
 
 pytest.importorskip("av")
+real_find_spec = importlib.util.find_spec
 
 RED, GREEN, BLUE, WHITE = (230, 20, 20), (20, 230, 20), (20, 20, 230), (250, 250, 250)
 # H.264 at crf 23 is lossy; flat colours come back within a few levels.
@@ -216,3 +219,14 @@ def test_h264_mp4_with_moov_at_the_end_is_remuxed_with_faststart(
     np.testing.assert_array_equal(after.frames, before.frames)
     assert after.average_rate == 50
     assert (meta["frames"], meta["fps"]) == (5, 50.0)
+
+
+@pytest.mark.parametrize("make", [lambda: Video(np.zeros((1, 2, 2), np.uint8)), lambda: VideoStream()])
+def test_missing_pyav_is_reported_when_the_video_is_made(monkeypatch, make) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # what `import av` sees when PyAV is not installed
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "av" else real_find_spec(name, *a)
+    )
+
+    with pytest.raises(RltrackError, match=r"needs PyAV, which is not installed; run `pip install 'rltrack\[video"):
+        make()
