@@ -10,10 +10,6 @@ Example:
     >>> run.finish()
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 from rltrack._run import Run
 from rltrack._session import finish, init, log
 from rltrack.api import Api
@@ -35,7 +31,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # `rltrack.run` is the current run of this context (None when there is none), like `wandb.run`.
     if name == "run":
         from rltrack._session import current
