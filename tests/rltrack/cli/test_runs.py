@@ -1,0 +1,88 @@
+"""``rltrack runs ls|show`` and ``rltrack export`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import rltrack
+from rltrack.cli import main
+
+
+@pytest.fixture
+def filled(store_dir: Path) -> str:
+    run = rltrack.init(project="cartpole", name="ppo-1", dir=store_dir, config={"lr": 0.001}, system_metrics=False)
+    run.log({"train/loss": 0.5}, step=0)
+    run.log({"train/loss": 0.25}, step=10)
+    run.finish()
+    real = rltrack.init(id=run.id, resume="must", source="real", dir=store_dir, system_metrics=False)
+    real.log({"episode/return": 42.0}, step=10, t_ns=123)
+    real.finish()
+    return run.id
+
+
+def _invoke(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_runs_ls_lists_the_run(store_dir: Path, filled: str) -> None:
+    out = _invoke("runs", "ls", "--dir", str(store_dir))
+    assert filled in out
+    assert "ppo-1" in out
+    assert "sim,real" in out
+
+
+def test_runs_ls_json(store_dir: Path, filled: str) -> None:
+    data = json.loads(_invoke("runs", "ls", "--dir", str(store_dir), "--json"))
+    assert [(r["id"], r["state"], r["config"], r["sources"]) for r in data] == [
+        (filled, "finished", {"lr": 0.001}, ["sim", "real"])
+    ]
+
+
+def test_runs_show(store_dir: Path, filled: str) -> None:
+    out = _invoke("runs", "show", filled, "--dir", str(store_dir))
+    assert "lr = 0.001" in out
+    assert "summary [real]" in out
+    assert "episode/return = 42.0" in out
+
+
+def test_runs_show_unknown_id_is_a_clean_error(store_dir: Path, filled: str) -> None:
+    result = CliRunner().invoke(main, ["runs", "show", "nope", "--dir", str(store_dir)])
+    assert result.exit_code == 1
+    assert "no run with id 'nope'" in result.output
+
+
+def test_runs_ls_on_a_folder_without_a_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["runs", "ls", "--dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "no rltrack store at" in result.output
+
+
+def test_export_csv_has_every_point_of_every_source(store_dir: Path, filled: str) -> None:
+    rows = list(csv.reader(io.StringIO(_invoke("export", filled, "--dir", str(store_dir)))))
+    assert rows[0] == ["source", "key", "step", "t_ns", "value"]
+    body = [(r[0], r[1], r[2], r[4]) for r in rows[1:]]
+    assert body == [("sim", "train/loss", "0", "0.5"), ("sim", "train/loss", "10", "0.25"),
+                    ("real", "episode/return", "10", "42.0")]
+
+
+def test_export_jsonl(store_dir: Path, filled: str) -> None:
+    lines = _invoke("export", filled, "--dir", str(store_dir), "--format", "jsonl").splitlines()
+    assert json.loads(lines[-1]) == {"source": "real", "key": "episode/return", "step": 10, "t_ns": 123,
+                                     "value": 42.0}
+
+
+def test_export_parquet(store_dir: Path, filled: str, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    out = tmp_path / "run.parquet"
+    _invoke("export", filled, "--dir", str(store_dir), "--format", "parquet", "--out", str(out))
+    table = pq.read_table(out).to_pydict()
+    assert table["key"] == ["train/loss", "train/loss", "episode/return"]
+    assert table["value"] == [0.5, 0.25, 42.0]
