@@ -103,9 +103,64 @@ CREATE TABLE media (
 CREATE INDEX media_by_run ON media (run_id, key, step);
 """
 
+# Migration 2 (issue 3): artifacts. A version's files are rows of `artifact_files` (its
+# manifest); contents live as sha256-named blobs under <store>/artifacts/blobs/, shared by
+# every version that holds the same bytes. `latest` is not stored: it is the highest version.
+_ARTIFACTS = """
+CREATE TABLE artifacts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    created_ns INTEGER NOT NULL
+);
+
+CREATE TABLE artifact_versions (
+    id INTEGER PRIMARY KEY,
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    number INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    file_count INTEGER NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    description TEXT,
+    created_ns INTEGER NOT NULL,
+    run_id TEXT,
+    UNIQUE (artifact_id, number),
+    UNIQUE (artifact_id, digest)
+);
+CREATE INDEX artifact_versions_by_run ON artifact_versions (run_id);
+
+CREATE TABLE artifact_files (
+    version_id INTEGER NOT NULL REFERENCES artifact_versions (id),
+    path TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (version_id, path)
+);
+CREATE INDEX artifact_files_by_size ON artifact_files (size);
+
+CREATE TABLE artifact_aliases (
+    artifact_id INTEGER NOT NULL REFERENCES artifacts (id),
+    alias TEXT NOT NULL,
+    version_id INTEGER NOT NULL REFERENCES artifact_versions (id),
+    PRIMARY KEY (artifact_id, alias)
+);
+CREATE INDEX artifact_aliases_by_version ON artifact_aliases (version_id);
+
+CREATE TABLE artifact_usage (
+    version_id INTEGER NOT NULL REFERENCES artifact_versions (id),
+    run_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    used_ns INTEGER NOT NULL,
+    PRIMARY KEY (version_id, run_id, source)
+);
+CREATE INDEX artifact_usage_by_run ON artifact_usage (run_id);
+"""
+
 #: Append-only list of (version, SQL script). Issue-owned migrations go at the end.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, _CORE),
+    (2, _ARTIFACTS),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

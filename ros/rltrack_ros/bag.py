@@ -73,12 +73,18 @@ def bag_paths(path: str | Path) -> list[Path]:
 
 
 def _merged_typestore(bag_store: Typestore, default: Typestore) -> Typestore:
-    # The bag's own definitions win; the distro store fills in types the bag does not define.
-    typs: dict[str, Any] = dict(default.fielddefs)
-    typs.update(bag_store.fielddefs)
-    store = get_typestore(Stores.EMPTY)
-    store.register(typs)
-    return store
+    """Return a store that decodes the bag: its own definitions win over the distro's."""
+    try:
+        # Common case: the bag's definitions agree with the distro's; registering only adds the
+        # types the distro lacks, without generating code for the whole distro again.
+        default.register(dict(bag_store.fielddefs))
+        return default
+    except Exception:  # rosbags' TypesysError: some type differs between bag and distro
+        typs: dict[str, Any] = dict(default.fielddefs)
+        typs.update(bag_store.fielddefs)
+        store = get_typestore(Stores.EMPTY)
+        store.register(typs)
+        return store
 
 
 def import_bag(

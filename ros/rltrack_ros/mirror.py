@@ -29,6 +29,8 @@ from .topics import MirrorConfig, TopicConfig
 
 __all__ = ["Mirror", "RunLike"]
 
+_UNSEEN: Any = object()
+
 #: Prefix of the mirror's counters in the run summary (rltrack's reserved namespace).
 COUNTER_PREFIX = "_rltrack/ros"
 
@@ -52,11 +54,16 @@ class _TopicState:
     sampler: FrameSampler | None
     last_t_ns: int | None = None
     broken: bool = False
+    # Counted here, not in Counters: this is the per-message hot path.
+    received: int = 0
+    logged: int = 0
+    decimated: int = 0
+    errors: int = 0
 
 
 @dataclass
 class Counts:
-    """What the mirror did, per topic (exact; also copied into the run summary on close)."""
+    """What the mirror did, per topic (exact; also copied into the run summary)."""
 
     received: Counter[str] = field(default_factory=Counter)
     logged: Counter[str] = field(default_factory=Counter)
@@ -82,7 +89,8 @@ class Mirror:
         self.decoder = decoder
         self.step_offset = step_offset
         self.episodes = EpisodeTracker(config.episodes) if config.episodes else None
-        self.counts = Counts()
+        self._ignored: Counter[str] = Counter()
+        self._videos = 0
         self._topics: dict[tuple[str, str], _TopicState | None] = {}
         self._episode_topics = frozenset(self.episodes.topics) if self.episodes else frozenset()
         self._values_logged = 0
@@ -102,17 +110,20 @@ class Mirror:
             raw: The CDR-serialized message.
             recv_t_ns: Receive time (live) or log time (bag), used when it has no header stamp.
         """
-        state = self._state(topic, msgtype)
+        state = self._topics.get((topic, msgtype), _UNSEEN)
+        if state is _UNSEEN:
+            state = self._state(topic, msgtype)
         if state is None or state.broken:
-            self.counts.ignored[topic] += 1
+            self._ignored[topic] += 1
             return
-        self.counts.received[topic] += 1
+        state.received += 1
         try:
             msg = self.decoder.deserialize(raw, msgtype)
-            values: dict[str, Number] = {}
             stamp = None
             if state.flatten is not None:
                 values, stamp = state.flatten(msg)
+            else:
+                values = {}
             t_ns = stamp or recv_t_ns
             if topic in self._episode_topics:
                 assert self.episodes is not None  # _episode_topics is empty otherwise
@@ -124,19 +135,33 @@ class Mirror:
                 if clip is not None:
                     self._log_clip(state, clip)
         except DecodeError as err:
-            self.counts.errors[topic] += 1
+            state.errors += 1
             self._warn(topic, "decode", f"cannot mirror a message on {topic!r}: {err}; other topics go on")
             return
         if not values:
             return
         period = state.config.min_period_ns
-        if period and state.last_t_ns is not None and t_ns - state.last_t_ns < period:
-            self.counts.decimated[topic] += 1
-            return
-        state.last_t_ns = t_ns
-        self.run.log(values, step=self._step(), t_ns=t_ns)
+        if period:
+            if state.last_t_ns is not None and t_ns - state.last_t_ns < period:
+                state.decimated += 1
+                return
+            state.last_t_ns = t_ns
+        self.run.log(values, step=self.episodes.env_steps if self.episodes else self._values_logged, t_ns=t_ns)
         self._values_logged += 1
-        self.counts.logged[topic] += 1
+        state.logged += 1
+
+    @property
+    def counts(self) -> Counts:
+        """Per-topic counts so far."""
+        counts = Counts(ignored=Counter(self._ignored), videos=self._videos)
+        for (topic, _), state in self._topics.items():
+            if state is None:
+                continue
+            for name in ("received", "logged", "decimated", "errors"):
+                n = getattr(state, name)
+                if n:
+                    getattr(counts, name)[topic] += n
+        return counts
 
     def close(self) -> None:
         """Log the clips still being collected and write the counters into the run summary."""
@@ -153,9 +178,10 @@ class Mirror:
     def write_counters(self, extra: Mapping[str, int] | None = None) -> None:
         """Store received/logged/decimated/error counts per topic in the run summary."""
         summary = self.run.summary
+        counts = self.counts
         rows: dict[str, int] = {}
         for name in ("received", "logged", "decimated", "errors"):
-            counter: Counter[str] = getattr(self.counts, name)
+            counter: Counter[str] = getattr(counts, name)
             if counter:
                 rows[f"{COUNTER_PREFIX}/{name}"] = sum(counter.values())
             for topic, n in counter.items():
@@ -194,9 +220,7 @@ class Mirror:
         return state
 
     def _step(self) -> int:
-        if self.episodes is not None:
-            return self.episodes.env_steps
-        return self._values_logged
+        return self.episodes.env_steps if self.episodes is not None else self._values_logged
 
     def _episode_step(self, result: EpisodeResult) -> int:
         return self.step_offset if self.step_offset is not None else result.env_steps
@@ -216,7 +240,7 @@ class Mirror:
         video = Video(clip.frames, fps=clip.fps)
         key = f"{state.config.prefix}/video" if state.config.prefix else "video"
         self.run.log({key: video}, step=self._step() if step is None else step, t_ns=clip.t_start_ns)
-        self.counts.videos += 1
+        self._videos += 1
 
     def _warn(self, topic: str, cause: str, message: str) -> None:
         if (topic, cause) in self._warned:

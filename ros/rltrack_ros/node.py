@@ -31,9 +31,10 @@ from rclpy.node import Node  # type: ignore[import-not-found, unused-ignore]  # 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
 
 import rltrack
-from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.errors import RltrackWarning
 
 from .decode import Decoder
+from .lineage import use_policy
 from .mirror import COUNTER_PREFIX, Mirror
 from .sink import Sink
 from .topics import MirrorConfig, QosOverride, load_config, parse_config
@@ -107,18 +108,10 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
                             config=config, **common)
 
     def _use_policy(self, ref: str) -> int | None:
-        """Record the deployed policy as lineage and return its training step, if known."""
-        self.run.config["policy"] = ref
-        use = getattr(self.run, "use_artifact", None)
-        try:
-            if use is None:
-                raise RltrackError("this rltrack has no artifacts API (run.use_artifact)")
-            version = use(ref)
-        except (RltrackError, ImportError) as err:
-            self.get_logger().warn(f"policy {ref!r} not recorded as lineage ({err}); episodes use robot steps")
-            return None
-        step = (getattr(version, "metadata", None) or {}).get("step")
-        return int(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None
+        step, problem = use_policy(self.run, ref)
+        if problem:
+            self.get_logger().warn(problem)
+        return step
 
     # -- graph --------------------------------------------------------------------------------
 
