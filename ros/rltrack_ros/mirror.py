@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from rltrack.errors import RltrackWarning
 
-from .decode import IMAGE_TYPES, Decoder, MessageFlattener, Number
+from .decode import IMAGE_TYPES, Decoder, MessageFlattener
 from .episodes import EpisodeResult, EpisodeTracker
 from .errors import DecodeError
 from .images import FrameSampler, VideoClip
