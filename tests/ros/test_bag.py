@@ -52,7 +52,7 @@ def test_import_writes_expected_keys_counts_and_times(tmp_path: Path, bag: BagCo
     assert {"episode/return", "episode/length", "rl/reward/data", "rl/done/data", "battery/cell_voltage/2",
             "diagnostics/motor_left/temperature", "imu/angular_velocity/x"} <= set(keys)
     assert not [k for k in keys if "covariance" in k or k.startswith("camera/")]
-    steps, t_ns, values = view.series("odom/pose/pose/position/x", source="real")
+    _, t_ns, values = view.series("odom/pose/pose/position/x", source="real")
     assert len(values) == bag.counts["/odom"]
     assert t_ns.tolist() == [T0_NS + i * 20_000_000 for i in range(100)]
     np.testing.assert_allclose(values, [0.1 * i for i in range(100)])
@@ -173,7 +173,8 @@ def test_unknown_type_warns_once_and_other_topics_go_on(tmp_path: Path) -> None:
 
 def test_msg_dirs_decode_custom_types(tmp_path: Path) -> None:
     write_custom_bag(tmp_path / "bag", tmp_path / "msgs")
-    _, view = imported(tmp_path / "store", tmp_path / "bag", {"topics": ["/wheel"], "msg_dirs": [str(tmp_path / "msgs")]})
+    config = {"topics": ["/wheel"], "msg_dirs": [str(tmp_path / "msgs")]}
+    _, view = imported(tmp_path / "store", tmp_path / "bag", config)
     assert view.keys(source="real") == ["wheel/speed", "wheel/ticks"]
     assert view.series("wheel/ticks", source="real")[2].tolist() == list(range(10))
 
@@ -211,9 +212,9 @@ def test_missing_path_and_non_bag_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BagImportError, match="does not exist"):
         bag_paths(tmp_path / "nope")
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(BagImportError, match="'.*notes.txt' is not a bag"):
+    with pytest.raises(BagImportError, match=r"'.*notes.txt' is not a bag"):
         bag_paths(tmp_path / "notes.txt")
-    with pytest.raises(BagImportError, match="holds neither metadata.yaml nor .mcap"):
+    with pytest.raises(BagImportError, match=r"holds neither metadata\.yaml nor \.mcap"):
         bag_paths(tmp_path)
 
 
