@@ -1,0 +1,30 @@
+"""Every example runs as a user would run it, with tiny budgets, into a temporary store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# example file -> extra arguments that keep it to a few seconds
+EXAMPLES: dict[str, list[str]] = {
+    "quickstart.py": ["--steps", "3000"],
+}
+
+
+def test_every_example_is_smoke_tested() -> None:
+    present = {p.name for p in (ROOT / "examples").glob("*.py")}
+    assert present == set(EXAMPLES), "add new examples to EXAMPLES with small budgets"
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_runs(name: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *EXAMPLES[name], "--dir", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
