@@ -1,0 +1,146 @@
+"""One side of a comparison (a run's source) loaded into arrays.
+
+Key conventions read here (written by the SB3 callback under ``sim`` and by the ROS node under
+``real``):
+
+- ``episode/return``, ``episode/length``, ``episode/success`` (0/1): one point per finished
+  episode, logged at the episode's last step (see :mod:`rltrack.sim2real.align` for how
+  episodes are cut). ``episode/length`` (else ``episode/return``) marks where episodes end.
+- ``episode/seed`` or ``episode/tag``: the reset seed or a numeric initial-state tag, logged with
+  the episode summary; episodes with equal values on both sides are *paired*.
+- every other key that does not start with ``_`` or ``system/`` is a *signal* (one sample per
+  step or per message): joint velocities, efforts, odometry twist, ``obs/<i>``, ``action/<i>``, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from rltrack.sim2real.align import Series
+
+if TYPE_CHECKING:
+    from rltrack.api import Api
+
+__all__ = [
+    "EPISODE_LENGTH",
+    "EPISODE_RETURN",
+    "EPISODE_SUCCESS",
+    "PAIR_KEYS",
+    "RunLike",
+    "Side",
+    "is_signal_key",
+    "load_side",
+    "resolve_run",
+]
+
+EPISODE_RETURN = "episode/return"
+EPISODE_LENGTH = "episode/length"
+EPISODE_SUCCESS = "episode/success"
+#: Keys whose equal values pair a sim episode with a real one, in order of preference.
+PAIR_KEYS = ("episode/seed", "episode/tag")
+_NOT_SIGNAL_PREFIXES = ("episode/", "_", "system/")
+
+
+class RunLike(Protocol):
+    """What :func:`load_side` needs from a run: the read view ``rltrack.Api().run(id)`` returns."""
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+
+    @property
+    def sources(self) -> Collection[str]:
+        """Sources that hold data in this run (``sim``, ``real``, ...)."""
+
+    def keys(self, source: str | None = None) -> list[str]:
+        """Keys logged under ``source``."""
+
+    def series(
+        self, key: str, *, source: str | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """``(step, t_ns, value)`` of one key under ``source``."""
+
+
+def is_signal_key(key: str) -> bool:
+    """Whether ``key`` is a per-step signal (not an episode summary, internal or system metric)."""
+    return not key.startswith(_NOT_SIGNAL_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """The series of one source of one run, split into episode summaries and signals."""
+
+    run: str
+    source: str
+    episodes: Mapping[str, Series] = field(default_factory=dict)
+    signals: Mapping[str, Series] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, run: str, source: str, series: Mapping[str, Series]) -> Side:
+        """Build a side from ``{key: Series}``, sorting keys into episode summaries and signals."""
+        episodes = {k: s for k, s in series.items() if k.startswith("episode/")}
+        signals = {k: s for k, s in series.items() if is_signal_key(k)}
+        return cls(run=run, source=source, episodes=episodes, signals=signals)
+
+    def episode_values(self, key: str) -> npt.NDArray[np.float64]:
+        """Values of an episode summary key (empty when it was not logged)."""
+        series = self.episodes.get(key)
+        return np.empty(0) if series is None else series.value
+
+    def end_steps(self) -> npt.NDArray[np.int64]:
+        """Steps at which episodes ended (from ``episode/length``, else ``episode/return``)."""
+        for key in (EPISODE_LENGTH, EPISODE_RETURN):
+            series = self.episodes.get(key)
+            if series is not None and len(series):
+                return series.step
+        return np.empty(0, dtype=np.int64)
+
+
+def load_side(view: RunLike, source: str, *, signal_keys: Iterable[str] | None = None) -> Side:
+    """Read one source of a run: every ``episode/*`` key and the requested signal keys.
+
+    Args:
+        view: A run read view (``rltrack.Api(dir).run(id)``).
+        source: The source to read (``"sim"``, ``"real"``, ...).
+        signal_keys: Signal keys to read; ``None`` reads every signal key of the source.
+
+    Returns:
+        The loaded side; keys that are not logged are simply absent.
+    """
+    present = [str(k) for k in view.keys(source)]
+    wanted = {k for k in present if k.startswith("episode/")}
+    if signal_keys is None:
+        wanted |= {k for k in present if is_signal_key(k)}
+    else:
+        wanted |= set(signal_keys) & set(present)
+    series = {}
+    for key in sorted(wanted):
+        step, t_ns, value = view.series(key, source=source)
+        series[key] = Series.of(step, t_ns, value)
+    return Side.of(str(view.id), source, series)
+
+
+def resolve_run(run: str | RunLike, *, api: Api | None = None, dir: str | Path | None = None) -> RunLike:
+    """Return the read view of ``run``: a view is returned as is, an id is looked up.
+
+    Args:
+        run: Run id or read view.
+        api: Read API to look ids up in; default ``rltrack.Api(dir=dir)``.
+        dir: Store root used when ``api`` is not given.
+
+    Raises:
+        RunNotFoundError: No run has this id.
+    """
+    if not isinstance(run, str):
+        return run
+    if api is None:
+        from rltrack.api import Api
+
+        api = Api(dir=dir)
+    view: RunLike = api.run(run)
+    return view
