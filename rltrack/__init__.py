@@ -14,7 +14,6 @@ from rltrack._run import Run
 from rltrack._session import finish, init, log
 from rltrack.api import Api
 from rltrack.errors import RltrackError
-from rltrack.media import Histogram, Image, Video
 
 __all__ = [
     "Api",
@@ -31,10 +30,24 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+_LAZY = {"Histogram": "rltrack.media", "Image": "rltrack.media", "Video": "rltrack.media"}
+
+
 def __getattr__(name: str) -> object:
     # `rltrack.run` is the current run of this context (None when there is none), like `wandb.run`.
     if name == "run":
         from rltrack._session import current
 
         return current()
+    # Media classes load on first use: time to first log matters more than 10 ms of imports.
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'rltrack' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
