@@ -1,1 +1,42 @@
-"""Placeholder; filled by its issue."""
+"""Training-loop integrations that log into a run: SB3's callback and Gymnasium wrappers.
+
+- :class:`RLTrackCallback`: ``model.learn(..., callback=RLTrackCallback())`` logs every SB3 logger
+  value, every episode, config, checkpoints and videos (needs ``rltrack[sb3]``).
+- :class:`TrackEpisodes`: wrap a Gymnasium env or vector env to log each episode's return and length.
+- :class:`RecordRollouts`: wrap a ``render_mode="rgb_array"`` env to log episode videos.
+
+Each name is imported on first use, so the Gymnasium wrappers work without SB3 installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rltrack.callbacks.gymnasium import RecordRollouts, TrackEpisodes, TrackVectorEpisodes
+    from rltrack.callbacks.sb3 import RLTrackCallback
+
+__all__ = ["RLTrackCallback", "RecordRollouts", "TrackEpisodes", "TrackVectorEpisodes"]
+
+_HOMES = {
+    "RLTrackCallback": "rltrack.callbacks.sb3",
+    "RecordRollouts": "rltrack.callbacks.gymnasium",
+    "TrackEpisodes": "rltrack.callbacks.gymnasium",
+    "TrackVectorEpisodes": "rltrack.callbacks.gymnasium",
+}
+_EXTRAS = {"rltrack.callbacks.sb3": "sb3", "rltrack.callbacks.gymnasium": "sb3"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'rltrack.callbacks' has no attribute {name!r}")
+    import importlib
+
+    try:
+        module = importlib.import_module(home)
+    except ImportError as err:
+        raise ImportError(
+            f"rltrack.callbacks.{name} needs {err.name!r}: pip install 'rltrack[{_EXTRAS[home]}]'"
+        ) from err
+    return getattr(module, name)

@@ -6,7 +6,9 @@ Parameters: ``run`` (attach to this run id), or ``project``/``name`` (start a ne
 ``sim_run`` (the training run it belongs to); ``source`` (default ``real``); ``policy`` (artifact
 ref the robot runs, e.g. ``ppo-policy:latest``; real episodes are placed at its training step);
 ``dir`` (store folder); ``topics`` (names) and ``config`` (topic YAML, see :mod:`.topics`);
-``distro`` (typestore, default ``$ROS_DISTRO``); ``qos_warn_s``; ``queue_size``.
+``distro`` (typestore, default ``$ROS_DISTRO``); ``qos_warn_s``; ``queue_size``;
+``stats_period_s`` (log received counts every so often; 0, the default, is off);
+``system_metrics`` (sample the robot computer's CPU/memory into the run, default true).
 
 Subscriptions are ``raw=True``: the bytes go through a bounded queue (:class:`.sink.Sink`) to the
 same decoder the bag importer uses. QoS follows the publishers seen on the graph (best-effort if
@@ -67,6 +69,7 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         self.declare_parameter("queue_size", 10_000)
         self.declare_parameter("discovery_period_s", 0.5)
         self.declare_parameter("system_metrics", True)
+        self.declare_parameter("stats_period_s", 0.0)
         p = {name: str(self.get_parameter(name).value or "") for name in _STRINGS}
         self.config = self._load_config(p)
         self.run = self._open_run(p)
@@ -79,6 +82,8 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         self._bad_types: set[str] = set()
         self._closed = False
         self.timer = self.create_timer(float(self.get_parameter("discovery_period_s").value), self.discover)
+        stats_s = float(self.get_parameter("stats_period_s").value)
+        self.stats_timer = self.create_timer(stats_s, self.log_stats) if stats_s > 0 else None
         self.get_logger().info(
             f"mirroring {self.config.wanted() or 'all topics'} into run {self.run.id!r} as source {self.run.source!r}"
         )
@@ -180,6 +185,13 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
             "a reliable subscriber gets nothing from a best-effort publisher. Check the topic's qos setting."
         )
         self.run.summary[f"{COUNTER_PREFIX}/qos_warnings/{topic.strip('/')}"] = 1
+
+    def log_stats(self) -> None:
+        """Log how many messages each subscription received, and the drops (``stats_period_s``)."""
+        received = {t: s.received for t, s in sorted(self.subs.items())}
+        self.get_logger().info(
+            f"stats received={received} dropped={sum(self.sink.dropped.values())} pending={self.sink.pending}"
+        )
 
     # -- shutdown -----------------------------------------------------------------------------
 
