@@ -1,0 +1,108 @@
+"""Build the dashboard's FastAPI app from a store folder.
+
+The app reads through :class:`rltrack.store.reader.StoreReader` only; with ``ingest=True``
+(``rltrack server``) it also mounts the batched ingest endpoints, the one place that writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rltrack.errors import RltrackError, RunNotFoundError, StoreError
+from rltrack.server.responses import SafeJSONResponse
+from rltrack.server.security import AccessControl, GuardMiddleware
+from rltrack.store.database import Database
+from rltrack.store.reader import StoreReader
+
+__all__ = ["ServerSettings", "create_app", "reader_of"]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the app serves a store.
+
+    Attributes:
+        root: The store folder.
+        ingest: Mount the ingest endpoints (``rltrack server``); the store is created if missing.
+        access: Tokens, public reads and the request-size limit.
+    """
+
+    root: Path
+    ingest: bool = False
+    access: AccessControl = field(default_factory=AccessControl)
+
+
+def create_app(settings: ServerSettings | Path | str) -> FastAPI:
+    """Return the FastAPI app serving one store folder (pages, JSON API and, optionally, ingest).
+
+    Raises:
+        StoreError: there is no store in the folder (and ``ingest`` is off).
+    """
+    from rltrack.server import (
+        routes_artifacts,
+        routes_media,
+        routes_pages,
+        routes_runs,
+        routes_series,
+        routes_simreal,
+    )
+
+    if not isinstance(settings, ServerSettings):
+        settings = ServerSettings(root=Path(settings))
+    db = Database(Path(settings.root), create=settings.ingest)
+    app = FastAPI(
+        title="rltrack",
+        summary="Runs, series, media and sim-vs-real views of an rltrack store.",
+        version="1",
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.reader = StoreReader(db)
+    app.state.settings = settings
+    for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages):
+        app.include_router(module.router)
+    if settings.ingest:
+        from rltrack.server import routes_ingest
+
+        app.include_router(routes_ingest.router)
+    _install_error_handlers(app)
+    app.add_middleware(GuardMiddleware, access=settings.access)
+    return app
+
+
+def reader_of(request: Request) -> StoreReader:
+    """Return the app's store reader (a FastAPI dependency)."""
+    reader: StoreReader = request.app.state.reader
+    return reader
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    # Every failure a client can cause is a 4xx with a message: never a bare 500.
+    def problem(status: int, detail: Any) -> SafeJSONResponse:
+        return SafeJSONResponse({"detail": detail}, status_code=status)
+
+    @app.exception_handler(RunNotFoundError)
+    async def not_found(request: Request, exc: RunNotFoundError) -> SafeJSONResponse:
+        return problem(404, str(exc))
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> SafeJSONResponse:
+        return problem(503, str(exc))
+
+    @app.exception_handler(RltrackError)
+    async def bad_value(request: Request, exc: RltrackError) -> SafeJSONResponse:
+        return problem(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> SafeJSONResponse:
+        messages = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+        return problem(422, "; ".join(messages) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
+        return problem(exc.status_code, exc.detail)

@@ -1,0 +1,65 @@
+"""HTML pages (static files that call the JSON API) and plotly.js from the installed ``plotly`` wheel.
+
+No CDN and no JS build step: the pages work offline.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from starlette.responses import FileResponse
+
+__all__ = ["STATIC_DIR", "router"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def plotly_js() -> Path:
+    """Return the path of ``plotly.min.js`` inside the installed ``plotly`` package."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC_DIR / name, media_type="text/html", headers={"cache-control": "no-cache"})
+
+
+@router.get("/")
+def projects_page() -> FileResponse:
+    """Projects."""
+    return _page("projects.html")
+
+
+@router.get("/projects/{project}")
+def runs_page(project: str) -> FileResponse:
+    """Runs table of one project."""
+    return _page("runs.html")
+
+
+@router.get("/runs/{run_id}")
+def run_page(run_id: str) -> FileResponse:
+    """One run: charts, media, sim vs real, config."""
+    return _page("run.html")
+
+
+@router.get("/compare")
+def compare_page() -> FileResponse:
+    """Selected runs overlaid."""
+    return _page("compare.html")
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """Page assets (JS, CSS) and plotly.js."""
+    if name == "plotly.min.js":
+        return FileResponse(plotly_js(), media_type="text/javascript", headers={"cache-control": "max-age=86400"})
+    allowed = {p.name for p in STATIC_DIR.iterdir() if p.suffix in (".js", ".css")}
+    if name not in allowed:
+        raise HTTPException(404, f"no static file {name!r}")
+    media = "text/javascript" if name.endswith(".js") else "text/css"
+    return FileResponse(STATIC_DIR / name, media_type=media, headers={"cache-control": "no-cache"})

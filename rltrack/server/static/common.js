@@ -1,0 +1,87 @@
+// Shared helpers of the rltrack pages: fetching JSON, formatting, smoothing, grouping keys.
+"use strict";
+const RT = {};
+RT.json = async function (url) {
+  const r = await fetch(url, { cache: "no-store" });
+  const body = await r.json().catch(() => ({ detail: r.statusText }));
+  if (!r.ok) throw new Error(body.detail || r.statusText);
+  return body;
+};
+RT.qs = (params) => {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null || v === "") continue;
+    if (Array.isArray(v)) v.forEach((x) => u.append(k, x)); else u.append(k, v);
+  }
+  return u.toString();
+};
+RT.esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+RT.time = (ns) => (ns ? new Date(ns / 1e6).toLocaleString() : "");
+RT.duration = (a, b) => {
+  if (!a) return "";
+  const s = Math.max(0, ((b || Date.now() * 1e6) - a) / 1e9);
+  if (s < 60) return s.toFixed(0) + "s";
+  if (s < 3600) return (s / 60).toFixed(1) + "m";
+  return (s / 3600).toFixed(1) + "h";
+};
+RT.fmt = (v) => {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(3) : v.toPrecision(4);
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+};
+RT.state = (s) => `<span class="state ${RT.esc(s)}">${RT.esc(s)}</span>`;
+RT.flat = function (obj, prefix = "", out = {}) {
+  for (const [k, v] of Object.entries(obj || {})) {
+    const key = prefix ? prefix + "." + k : k;
+    if (v && typeof v === "object" && !Array.isArray(v)) RT.flat(v, key, out); else out[key] = v;
+  }
+  return out;
+};
+RT.kv = (obj) => {
+  const flat = RT.flat(obj);
+  const keys = Object.keys(flat).sort();
+  if (!keys.length) return '<div class="muted">none</div><div></div>';
+  return keys.map((k) => `<div>${RT.esc(k)}</div><div>${RT.esc(RT.fmt(flat[k]))}</div>`).join("");
+};
+// Debiased exponential moving average (as TensorBoard and wandb draw it); null gaps are kept.
+RT.ema = function (ys, weight) {
+  if (!weight) return ys;
+  let last = 0, n = 0;
+  return ys.map((y) => {
+    if (y === null || !isFinite(y)) return y;
+    last = last * weight + (1 - weight) * y; n += 1;
+    return last / (1 - Math.pow(weight, n));
+  });
+};
+// Charts are grouped by the key's first segment; known RL prefixes come first.
+RT.PREFIX_ORDER = ["rollout", "train", "episode", "eval", "time", "system"];
+RT.prefix = (key) => (key.includes("/") ? key.split("/")[0] : "other");
+RT.groupKeys = function (keys) {
+  const groups = {};
+  keys.forEach((k) => (groups[RT.prefix(k)] ||= []).push(k));
+  const rank = (p) => { const i = RT.PREFIX_ORDER.indexOf(p); return i < 0 ? RT.PREFIX_ORDER.length + (p === "other" ? 1 : 0) : i; };
+  return Object.keys(groups).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).map((p) => [p, groups[p].sort()]);
+};
+// x values for the chosen axis: training step, wall-clock time, or seconds since the run started.
+RT.xs = function (series, axis, startNs) {
+  if (axis === "wall") return series.t_ns.map((t) => new Date(t / 1e6));
+  if (axis === "relative") return series.t_ns.map((t) => (t - startNs) / 1e9);
+  return series.step;
+};
+RT.axisTitle = { step: "step", wall: "wall time", relative: "seconds since start" };
+RT.layout = (title, opts) => ({
+  title: { text: title, font: { size: 13 }, x: 0.01, xanchor: "left" },
+  margin: { l: 50, r: 10, t: 30, b: 36 },
+  xaxis: { title: { text: RT.axisTitle[opts.axis] || "step", font: { size: 11 } }, type: opts.axis === "wall" ? "date" : "linear" },
+  yaxis: { type: opts.log ? "log" : "linear" },
+  showlegend: !!opts.legend, legend: { orientation: "h", y: -0.25, font: { size: 11 } },
+  hovermode: "x unified", uirevision: title,
+});
+RT.PLOT_CONFIG = { responsive: true, displaylogo: false };
+RT.COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d", "#862e9c", "#495057"];
+RT.header = (crumbs) => {
+  const h = document.querySelector("header.top .crumbs");
+  if (h) h.innerHTML = crumbs.map(([t, href]) => (href ? `<a href="${href}">${RT.esc(t)}</a>` : RT.esc(t))).join(" / ");
+};
+window.RT = RT;

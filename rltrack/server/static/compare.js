@@ -1,0 +1,97 @@
+// Compare view: the selected runs overlaid per key; grouped by a config value, each group draws its
+// mean and a min-max band.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const ids = new URLSearchParams(location.search).getAll("run");
+  const MAX_CHARTS = 60;
+  const state = { runs: [], keys: [], data: {} };
+  window.COMPAREPAGE = state;
+  const opts = () => ({ axis: "step", smooth: Number($("smooth").value), log: $("log").checked, legend: true });
+
+  function varyingConfigKeys(runs) {
+    const values = {};
+    runs.forEach((r) => Object.entries(RT.flat(r.config)).forEach(([k, v]) => (values[k] ||= new Set()).add(JSON.stringify(v))));
+    return Object.keys(values).filter((k) => values[k].size > 1 || runs.length === 1).sort();
+  }
+
+  function hexToRgba(hex, a) {
+    const n = parseInt(hex.slice(1), 16);
+    return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+  }
+
+  function traces(data, o) {
+    const out = [];
+    if (data.groups.length) {
+      data.groups.forEach((g, i) => {
+        const color = RT.COLORS[i % RT.COLORS.length];
+        const name = `${$("groupby").value}=${RT.fmt(g.value)} (${g.runs.length})`;
+        out.push({ x: g.step, y: g.max, type: "scatter", mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip", legendgroup: name });
+        out.push({ x: g.step, y: g.min, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: hexToRgba(color, 0.18), showlegend: false, hoverinfo: "skip", legendgroup: name });
+        out.push({ x: g.step, y: RT.ema(g.mean, o.smooth), type: "scatter", mode: "lines", name, line: { color, width: 2 }, legendgroup: name });
+      });
+      return out;
+    }
+    data.runs.forEach((r, i) => {
+      out.push({ x: r.step, y: RT.ema(r.value, o.smooth), type: "scattergl", mode: r.value.length < 40 ? "lines+markers" : "lines",
+        name: r.name, line: { color: RT.COLORS[i % RT.COLORS.length], width: 1.6 }, marker: { size: 4 } });
+    });
+    return out;
+  }
+
+  async function load() {
+    const root = $("charts");
+    const f = $("keyfilter").value.trim().toLowerCase();
+    const keys = state.keys.filter((k) => !f || k.toLowerCase().includes(f)).slice(0, MAX_CHARTS);
+    root.innerHTML = "";
+    const divs = {};
+    for (const [prefix, group] of RT.groupKeys(keys)) {
+      root.insertAdjacentHTML("beforeend", `<h3>${RT.esc(prefix)}</h3>`);
+      const grid = document.createElement("div");
+      grid.className = "grid";
+      for (const key of group) {
+        const card = document.createElement("div");
+        card.className = "card";
+        card.innerHTML = `<div class="chart" data-key="${RT.esc(key)}"></div>`;
+        grid.appendChild(card);
+        divs[key] = card.firstChild;
+      }
+      root.appendChild(grid);
+    }
+    const groupBy = $("groupby").value;
+    await Promise.all(keys.map(async (key) => {
+      state.data[key] = await RT.json("/api/compare?" + RT.qs({ run: ids, key, group_by: groupBy, max_points: 1500 }));
+    }));
+    draw(divs);
+    document.body.dataset.ready = "1";
+  }
+
+  function draw(divs) {
+    const o = opts();
+    for (const [key, div] of Object.entries(divs)) {
+      if (state.data[key]) Plotly.react(div, traces(state.data[key], o), RT.layout(key, o), RT.PLOT_CONFIG);
+    }
+    state.divs = divs;
+  }
+
+  async function start() {
+    RT.header([["compare", null]]);
+    if (!ids.length) { $("error").textContent = "no runs selected: pick runs in a project's runs table"; return; }
+    try { state.runs = await Promise.all(ids.map((id) => RT.json(`/api/runs/${encodeURIComponent(id)}`))); }
+    catch (e) { $("error").textContent = e.message; return; }
+    const keys = new Set();
+    state.runs.forEach((r) => (r.keys[r.primary_source] || []).forEach((k) => keys.add(k)));
+    state.keys = [...keys].sort();
+    $("legend").innerHTML = state.runs.map((r, i) => `<span class=pill style="background:${hexToRgba(RT.COLORS[i % RT.COLORS.length], 0.2)}"><a href="/runs/${encodeURIComponent(r.id)}">${RT.esc(r.name)}</a></span>`).join(" ");
+    if (state.runs.length) RT.header([[state.runs[0].project, "/projects/" + encodeURIComponent(state.runs[0].project)], ["compare", null]]);
+    $("groupby").innerHTML += varyingConfigKeys(state.runs).map((k) => `<option>${RT.esc(k)}</option>`).join("");
+    const g = new URLSearchParams(location.search).get("group_by");
+    if (g) $("groupby").value = g;
+    $("groupby").addEventListener("change", load);
+    $("keyfilter").addEventListener("change", load);
+    $("smooth").addEventListener("input", () => draw(state.divs || {}));
+    $("log").addEventListener("change", () => draw(state.divs || {}));
+    await load();
+  }
+  window.addEventListener("load", start);
+})();

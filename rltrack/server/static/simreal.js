@@ -1,0 +1,77 @@
+// Sim-vs-real panel of the run page: shared keys overlaid, real episode results at the deployed
+// checkpoint's step, videos side by side, and the gap numbers of rltrack.sim2real when installed.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const SR = { info: null, sim: {}, real: {}, charts: new Map() };
+  const url = (page, tail) => `/api/runs/${encodeURIComponent(page.id)}${tail}`;
+
+  SR.load = async function (page) {
+    try { SR.info = await RT.json(url(page, "/simreal")); } catch (e) { return; }
+    if (!SR.info.available) return;
+    $("simreal").hidden = false;
+    const vids = SR.info.videos;
+    $("simreal-videos").innerHTML = ["sim", "real"].map((side) => {
+      const v = vids[side][vids[side].length - 1];
+      return `<div class="card" data-side="${side}"><h3>${side} (${RT.esc(SR.info[side])})</h3>` +
+        (v ? `<video controls muted preload="auto" src="${v.url}"></video><div class="small muted">${RT.esc(v.key)} · step ${v.step}</div>` : '<div class="muted small">no video</div>') + "</div>";
+    }).join("");
+    const grid = $("simreal-charts");
+    grid.innerHTML = "";
+    SR.charts.clear();
+    for (const key of SR.info.shared) {
+      const card = document.createElement("div");
+      card.className = "card";
+      const div = document.createElement("div");
+      div.className = "chart";
+      div.dataset.simrealKey = key;
+      card.appendChild(div);
+      grid.appendChild(card);
+      SR.charts.set(key, div);
+    }
+    if (!SR.info.shared.length) grid.innerHTML = '<p class="muted">the two sources share no key</p>';
+    await SR.refresh(page);
+    loadGap(page);
+  };
+
+  SR.refresh = async function (page) {
+    if (!SR.info || !SR.info.available || !SR.info.shared.length) return;
+    SR.sim = await page.fetchSeries(SR.info.sim, SR.info.shared);
+    SR.real = await page.fetchSeries(SR.info.real, SR.info.shared);
+    SR.draw(page);
+  };
+
+  SR.draw = function (page) {
+    if (!SR.info || !SR.info.available) return;
+    const opts = page.opts();
+    const ckpt = SR.info.checkpoint_step;
+    for (const [key, div] of SR.charts) {
+      const sim = SR.sim[key], real = SR.real[key];
+      if (!sim || !real) continue;
+      const traces = page.traces(sim, "sim", RT.COLORS[0], opts);
+      if (key.startsWith("episode/") && ckpt !== null && opts.axis === "step") {
+        // Real episodes evaluate one deployed checkpoint: draw them all at that checkpoint's step.
+        const ys = real.value.filter((y) => y !== null);
+        const mean = ys.reduce((a, b) => a + b, 0) / Math.max(ys.length, 1);
+        traces.push({ x: ys.map(() => ckpt), y: ys, type: "scatter", mode: "markers", name: `real (${ys.length} episodes @ step ${ckpt})`, marker: { color: RT.COLORS[1], size: 6, opacity: 0.5 } });
+        traces.push({ x: [ckpt], y: [mean], type: "scatter", mode: "markers", name: "real mean", marker: { color: RT.COLORS[1], size: 13, symbol: "diamond", line: { color: "#000", width: 1 } } });
+      } else {
+        traces.push(...page.traces(real, "real", RT.COLORS[1], opts));
+      }
+      Plotly.react(div, traces, RT.layout(key, { ...opts, legend: true }), RT.PLOT_CONFIG);
+    }
+  };
+
+  async function loadGap(page) {
+    const box = $("gap");
+    box.innerHTML = '<span class="muted">computing gap numbers…</span>';
+    let data;
+    try { data = await RT.json(url(page, "/simreal/gap")); } catch (e) { box.innerHTML = `<span class="err">${RT.esc(e.message)}</span>`; return; }
+    if (!data.available) { box.innerHTML = `<span class="muted">${RT.esc(data.reason)}</span>`; return; }
+    const r = data.report;
+    const signals = Object.entries(r.signals || {});
+    box.innerHTML = `<h3>Gap (rltrack.sim2real)</h3><div class="cols"><div class="kv">${RT.kv(r.episodes || {})}</div>` +
+      (signals.length ? `<div class="kv">${RT.kv(Object.fromEntries(signals))}</div>` : "") + "</div>";
+  }
+  RT.simreal = SR;
+})();

@@ -1,0 +1,83 @@
+"""A store filled by the real run API, and an in-process client over the dashboard app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import warnings
+
+import numpy as np
+import pytest
+
+with warnings.catch_warnings():
+    # Starlette 1.x deprecates its httpx-based TestClient in favour of httpx2 (not installed here);
+    # the client still works and is what FastAPI documents.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+import rltrack
+from rltrack.server import create_app
+
+LOSS_STEPS = 100
+
+
+@dataclass
+class Filled:
+    root: Path
+    alpha: str  # finished: train/loss, rollout/ep_rew_mean, a video and an image
+    beta: str  # finished, another seed of the same group
+    robot: str  # sim + real sources, deployed checkpoint step in its config
+    loss_steps: int = LOSS_STEPS
+
+
+def moving_frames(n: int = 30, size: int = 64) -> np.ndarray:
+    frames = np.zeros((n, size, size, 3), dtype=np.uint8)
+    for i in range(n):
+        frames[i, :, (i * 2) % size : (i * 2) % size + 6, 0] = 255
+        frames[i, :, :, 2] = i * 8
+    return frames
+
+
+def fill_store(root: Path) -> Filled:
+    alpha = rltrack.init(project="cartpole", name="alpha", group="ppo", tags=["ppo", "baseline"],
+                         config={"lr": 0.001, "seed": 0, "algo": "ppo"}, dir=root, system_metrics=False)
+    for step in range(LOSS_STEPS):
+        alpha.log({"train/loss": 1.0 / (step + 1), "rollout/ep_rew_mean": float(step)}, step=step)
+    alpha.log({"media/rollout": rltrack.Video(moving_frames(), fps=10, caption="episode 1"),
+               "media/frame": rltrack.Image(moving_frames(1)[0])}, step=LOSS_STEPS)
+    alpha.finish()
+    beta = rltrack.init(project="cartpole", name="beta", group="ppo", tags=["ppo"],
+                        config={"lr": 0.01, "seed": 1, "algo": "ppo"}, dir=root, system_metrics=False)
+    for step in range(LOSS_STEPS):
+        beta.log({"train/loss": 2.0 / (step + 1), "rollout/ep_rew_mean": 2.0 * step}, step=step)
+    beta.finish()
+    sim = rltrack.init(project="robot", name="sim-real", config={"deployed_step": 5000}, dir=root,
+                       system_metrics=False)
+    for step in range(0, 6000, 1000):
+        sim.log({"episode/return": step / 100.0, "odom/speed": 0.5}, step=step)
+    sim.flush()
+    real = rltrack.init(id=sim.id, resume="must", source="real", dir=root, system_metrics=False)
+    for episode in range(4):
+        real.log({"episode/return": 40.0 + episode, "odom/speed": 0.4}, step=episode)
+    real.finish()
+    sim.finish()
+    return Filled(root, alpha.id, beta.id, sim.id)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Filled:
+    return fill_store(tmp_path_factory.mktemp("dashboard") / "store")
+
+
+@pytest.fixture(scope="module")
+def client(filled: Filled) -> Iterator[TestClient]:
+    with TestClient(create_app(filled.root)) as c:
+        yield c
+
+
+@pytest.fixture
+def make_client() -> Callable[..., TestClient]:
+    """Return a factory of in-process clients over an app (``make_client(app)``)."""
+    return TestClient
