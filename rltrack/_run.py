@@ -15,7 +15,7 @@ from rltrack._state import Config, Summary, SummaryMode
 from rltrack._values import prepare
 from rltrack._writer import BackgroundWriter
 from rltrack.errors import InvalidValueError, RltrackError, RunFinishedError
-from rltrack.store.writer import StoreWriter
+from rltrack.store.base import WriterBackend
 from rltrack.types import RUN_STATES
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Run:
 
     def __init__(
         self,
-        store: StoreWriter,
+        store: WriterBackend,
         *,
         id: str,
         name: str,

@@ -25,8 +25,8 @@ from typing import Any
 
 from rltrack._state import Summary
 from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.store.base import WriterBackend
 from rltrack.store.chunks import pack
-from rltrack.store.writer import StoreWriter
 from rltrack.types import Media, MediaRecord, SeriesBatch
 
 __all__ = ["FLUSH_INTERVAL_S", "BackgroundWriter"]
@@ -50,7 +50,7 @@ class BackgroundWriter:
 
     def __init__(
         self,
-        store: StoreWriter,
+        store: WriterBackend,
         *,
         run_id: str,
         source: str,

@@ -34,7 +34,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e ".[all,dev]"
-.venv/bin/python -m pip install -q ./ros
+.venv/bin/python -m pip install -q --use-pep517 ./ros
 
 if [ "${RLTRACK_SETUP_ROS:-1}" = 1 ]; then
   bash .ci/ros_venv.sh "$repo/.venv-ros" "$repo" >/dev/null

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -184,7 +185,13 @@ def distances_sorted(sim_sorted: FloatArray, real_sorted: FloatArray) -> Distanc
     w1 = float(np.sum(cdf_gap[:-1] * np.diff(merged)))
     ks = float(cdf_gap.max())
     if max(n_sim, n_real) <= _KS_EXACT_MAX_N:
-        p_value = float(sps.ks_2samp(sim_sorted, real_sorted).pvalue)
+        with warnings.catch_warnings():
+            # scipy warns when its exact p-value recursion fails for some sample sizes and then
+            # uses the asymptotic one itself; that fallback is what we want, the warning is noise.
+            warnings.filterwarnings(
+                "ignore", message="ks_2samp: Exact calculation unsuccessful", category=RuntimeWarning
+            )
+            p_value = float(sps.ks_2samp(sim_sorted, real_sorted).pvalue)
     else:
         # scipy's asymptotic branch of ks_2samp: Kolmogorov distribution at the effective n.
         big, small = max(n_sim, n_real), min(n_sim, n_real)

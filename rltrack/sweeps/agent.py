@@ -70,13 +70,15 @@ class TrialResult:
 class MetricReporter:
     """A run observer that reports the sweep metric to an Optuna trial (one report = one iteration).
 
-    When the pruner says stop it sets :attr:`pruned` and raises :class:`TrialPruned` once,
-    out of the ``run.log()`` call that logged the value.
+    When the pruner says stop it sets :attr:`pruned` and the run's ``_should_stop`` (which
+    ``RLTrackCallback`` checks to end SB3 training), and raises :class:`TrialPruned` once, out of
+    the ``run.log()`` call that logged the value.
     """
 
-    def __init__(self, trial: optuna.Trial, metric: str) -> None:
+    def __init__(self, trial: optuna.Trial, metric: str, run: Run | None = None) -> None:
         self.trial = trial
         self.metric = metric
+        self.run = run
         self.iterations = 0
         self.last: float | None = None
         self.pruned = False
@@ -100,6 +102,9 @@ class MetricReporter:
         if self.trial.should_prune():
             self.pruned = True
             self.reason = f"hyperband stopped it at iteration {self.iterations} ({self.metric}={value:.6g})"
+            if self.run is not None:
+                # The flag integrations poll (callbacks/sb3.py) to stop training at the next step.
+                self.run._should_stop = True  # type: ignore[attr-defined]  # Run has no slots; set only here
 
 
 def should_prune(run: Run) -> bool:
@@ -108,7 +113,9 @@ def should_prune(run: Run) -> bool:
     Training callbacks that catch exceptions from ``run.log()`` check this after logging the
     sweep metric and stop training (SB3: return ``False`` from ``_on_step``).
     """
-    return any(isinstance(o, MetricReporter) and o.pruned for o in run._observers)
+    return bool(getattr(run, "_should_stop", False)) or any(
+        isinstance(o, MetricReporter) and o.pruned for o in run._observers
+    )
 
 
 def agent(
@@ -217,7 +224,7 @@ def run_function_trial(
     trial.set_user_attr("config", config)
     run = rltrack.init(project=handle.project, group=handle.sweep_id, config=config, dir=handle.root)
     trial.set_user_attr("run_id", run.id)
-    reporter = MetricReporter(trial, handle.config.metric.name)
+    reporter = MetricReporter(trial, handle.config.metric.name, run)
     run._observers.append(reporter)
     started = time.monotonic()
     try:
