@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rltrack.artifacts.blobs import BlobStore, CopyError, LocalBlobStore, copy_hashing
+from rltrack.artifacts.blobs import BlobStore, CopyError, LocalBlobStore, copy_file_hashing
 from rltrack.artifacts.errors import ArtifactCorruptedError, ArtifactError
 from rltrack.artifacts.refs import check_aliases, check_file_name
 from rltrack.errors import RunNotFoundError
@@ -163,8 +163,8 @@ class ArtifactVersion:
             ) from err
         tmp = dest.parent / f".{dest.name}.{secrets.token_hex(6)}.part"
         try:
-            with src, open(tmp, "xb") as out:
-                got = copy_hashing(src, out)
+            with src, open(tmp, "x+b", buffering=0) as out:
+                got = copy_file_hashing(src, out)
             if got.digest != entry.digest or got.size != entry.size:
                 raise ArtifactCorruptedError(
                     f"blob {where!r} for file {entry.path!r} of artifact version {self.ref!r} is corrupted "

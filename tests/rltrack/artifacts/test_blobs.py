@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pathlib
 import socket
@@ -11,7 +12,7 @@ import tracemalloc
 import pytest
 
 from rltrack.artifacts import ArtifactError, LocalBlobStore
-from rltrack.artifacts.blobs import BLOCK_SIZE, Blob, hash_file
+from rltrack.artifacts.blobs import BLOCK_SIZE, Blob, copy_file_hashing, hash_file
 
 from .conftest import write_bytes
 
@@ -83,3 +84,11 @@ def test_temporary_files_of_dead_writers_are_removed(tmp_path: pathlib.Path) -> 
     LocalBlobStore(tmp_path / "artifacts").put(write_bytes(tmp_path / "f", 10))
 
     assert sorted(p.name for p in tmp.iterdir()) == sorted([live.name, other_host.name])
+
+
+def test_a_stream_without_a_file_descriptor_is_copied_through_python(tmp_path: pathlib.Path) -> None:
+    data = write_bytes(tmp_path / "f", BLOCK_SIZE + 3).read_bytes()
+    with open(tmp_path / "out", "x+b", buffering=0) as out:
+        blob = copy_file_hashing(io.BytesIO(data), out)
+    assert blob == Blob(hashlib.sha256(data).hexdigest(), len(data))
+    assert (tmp_path / "out").read_bytes() == data
