@@ -33,7 +33,7 @@
       return out;
     }
     data.runs.forEach((r, i) => {
-      out.push({ x: r.step, y: RT.ema(r.value, o.smooth), type: "scattergl", mode: r.value.length < 40 ? "lines+markers" : "lines",
+      out.push({ x: r.step, y: RT.ema(r.value, o.smooth), type: "scatter", mode: r.value.length < 40 ? "lines+markers" : "lines",
         name: r.name, line: { color: RT.COLORS[i % RT.COLORS.length], width: 1.6 }, marker: { size: 4 } });
     });
     return out;

@@ -25,10 +25,10 @@
     const x = RT.xs(series, opts.axis, page.detail.created_ns);
     const traces = [];
     if (opts.smooth > 0) {
-      traces.push({ x, y: series.value, type: "scattergl", mode: "lines", name: name + " (raw)", line: { color, width: 1 }, opacity: 0.25, showlegend: false, hoverinfo: "skip", ...extra });
-      traces.push({ x, y: RT.ema(series.value, opts.smooth), type: "scattergl", mode: "lines", name, line: { color, width: 1.6 }, ...extra });
+      traces.push({ x, y: series.value, type: "scatter", mode: "lines", name: name + " (raw)", line: { color, width: 1 }, opacity: 0.25, showlegend: false, hoverinfo: "skip", ...extra });
+      traces.push({ x, y: RT.ema(series.value, opts.smooth), type: "scatter", mode: "lines", name, line: { color, width: 1.6 }, ...extra });
     } else {
-      traces.push({ x, y: series.value, type: "scattergl", mode: series.value.length < 40 ? "lines+markers" : "lines", name, line: { color, width: 1.6 }, marker: { size: 4 }, ...extra });
+      traces.push({ x, y: series.value, type: "scatter", mode: series.value.length < 40 ? "lines+markers" : "lines", name, line: { color, width: 1.6 }, marker: { size: 4 }, ...extra });
     }
     return traces;
   };

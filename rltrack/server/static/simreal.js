@@ -69,9 +69,18 @@
     try { data = await RT.json(url(page, "/simreal/gap")); } catch (e) { box.innerHTML = `<span class="err">${RT.esc(e.message)}</span>`; return; }
     if (!data.available) { box.innerHTML = `<span class="muted">${RT.esc(data.reason)}</span>`; return; }
     const r = data.report;
-    const signals = Object.entries(r.signals || {});
-    box.innerHTML = `<h3>Gap (rltrack.sim2real)</h3><div class="cols"><div class="kv">${RT.kv(r.episodes || {})}</div>` +
-      (signals.length ? `<div class="kv">${RT.kv(Object.fromEntries(signals))}</div>` : "") + "</div>";
+    const table = (head, rows) => `<table><thead><tr>${head.map((h) => `<th>${RT.esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+    const cells = (vals) => `<tr>${vals.map((v) => `<td>${RT.esc(RT.fmt(v))}</td>`).join("")}</tr>`;
+    const episodes = Object.entries(r.episodes || {}).filter(([, g]) => g).map(([name, g]) =>
+      cells([name, g.sim_mean, g.real_mean, g.difference, g.ci_low === null ? "" : `[${RT.fmt(g.ci_low)}, ${RT.fmt(g.ci_high)}]`, `${g.n_sim} / ${g.n_real}`]));
+    const signals = Object.entries(r.signals || {}).map(([key, g]) =>
+      cells([key, g.sim_mean, g.real_mean, g.wasserstein_norm, g.ks_statistic, g.ks_p_value, `${g.n_sim} / ${g.n_real}`]));
+    const timing = Object.entries(r.timing || {}).map(([key, t]) => cells([key, t.rate_hz, t.jitter_s, t.dropped_estimate]));
+    box.innerHTML = '<h3>Gap numbers (rltrack.sim2real, real − sim)</h3><div class="cols">' +
+      (episodes.length ? `<div>${table(["episodes", "sim mean", "real mean", "difference", "95% CI", "n sim / real"], episodes)}</div>` : "") +
+      (signals.length ? `<div>${table(["signal", "sim mean", "real mean", "W1 (norm.)", "KS", "KS p", "n sim / real"], signals)}</div>` : "") +
+      (timing.length ? `<div>${table(["real loop", "rate Hz", "jitter s", "dropped"], timing)}</div>` : "") + "</div>" +
+      (r.not_computed && r.not_computed.length ? `<p class="muted small">not computed: ${r.not_computed.map((n) => RT.esc(n.measure + " (" + n.reason + ")")).join("; ")}</p>` : "");
   }
   RT.simreal = SR;
 })();

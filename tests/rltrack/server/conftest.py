@@ -35,7 +35,7 @@ def moving_frames(n: int = 30, size: int = 64) -> np.ndarray:
     frames = np.zeros((n, size, size, 3), dtype=np.uint8)
     for i in range(n):
         frames[i, :, (i * 2) % size : (i * 2) % size + 6, 0] = 255
-        frames[i, :, :, 2] = i * 8
+        frames[i, :, :, 2] = (i * 8) % 256
     return frames
 
 
@@ -74,6 +74,12 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Filled:
 def client(filled: Filled) -> Iterator[TestClient]:
     with TestClient(create_app(filled.root)) as c:
         yield c
+
+
+@pytest.fixture
+def frames() -> Callable[..., np.ndarray]:
+    """Return :func:`moving_frames` (a clip whose content changes every frame)."""
+    return moving_frames
 
 
 @pytest.fixture

@@ -1,0 +1,104 @@
+"""Run the app on uvicorn: in the foreground (``rltrack ui``) or on a background thread (notebooks, tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from rltrack.errors import RltrackError
+from rltrack.server.app import ServerSettings, create_app
+
+__all__ = ["BackgroundServer", "bind", "serve"]
+
+#: How long ``BackgroundServer`` waits for uvicorn to accept connections.
+START_TIMEOUT_S = 20.0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Return a listening socket on ``host:port`` (port 0 picks a free one).
+
+    Raises:
+        RltrackError: the address is taken or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise RltrackError(
+            f"cannot listen on {host}:{port} ({err.strerror}); pass another --port (0 picks a free one)"
+        ) from err
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _config(app: Any, log_level: str) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+
+
+def serve(settings: ServerSettings, *, host: str, port: int, open_browser: bool = False) -> None:
+    """Serve until interrupted (Ctrl-C), printing the URL first."""
+    import uvicorn
+
+    app = create_app(settings)
+    sock = bind(host, port)
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/"
+    print(f"rltrack dashboard for {str(settings.root)!r} at {url}  (Ctrl-C to stop)", flush=True)
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    uvicorn.Server(_config(app, "warning")).run(sockets=[sock])
+
+
+class BackgroundServer:
+    """The dashboard on a daemon thread, bound to ``host`` on ``port`` (0: a free port).
+
+    Example:
+        >>> server = BackgroundServer(ServerSettings(root=path))  # doctest: +SKIP
+        >>> server.url  # doctest: +SKIP
+        'http://127.0.0.1:43125'
+        >>> server.stop()  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        self.settings = settings
+        self.app = create_app(settings)
+        self._sock = bind(host, port)
+        self.host = host
+        self.port = int(self._sock.getsockname()[1])
+        self.url = f"http://{host}:{self.port}"
+        self._server = uvicorn.Server(_config(self.app, "error"))
+        # uvicorn installs signal handlers only on the main thread; a thread must not.
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # uvicorn hook
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name="rltrack-ui", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RltrackError(f"the dashboard server on {self.url} did not start; see the log above")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (open connections are dropped)."""
+        self._server.should_exit = True
+        self._server.force_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
