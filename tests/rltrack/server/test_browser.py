@@ -101,7 +101,8 @@ def test_running_run_chart_grows_live(page: Any, server: BackgroundServer, fille
             run.log({"train/loss": float(step)}, step=step)
         run.flush()
         page.wait_for_function(
-            "() => { const d = document.querySelector(\"[data-key='train/loss']\"); return d && d.data[0].y.length === 25; }",
+            "() => { const d = document.querySelector(\"[data-key='train/loss']\");"
+            " return d && d.data[0].y.length === 25; }",
             timeout=LIVE_TIMEOUT_MS,
         )
     finally:
@@ -127,7 +128,8 @@ def test_compare_overlays_two_runs(page: Any, server: BackgroundServer, filled: 
     assert traces[1]["y"][:2] == [2.0, 1.0]
     page.select_option("#groupby", "lr")
     page.wait_for_function(
-        "() => { const d = document.querySelector(\"[data-key='train/loss']\"); return !!(d && d.data && d.data.filter(t => t.fill === 'tonexty').length === 2); }",
+        "() => { const d = document.querySelector(\"[data-key='train/loss']\");"
+        " return !!(d && d.data && d.data.filter(t => t.fill === 'tonexty').length === 2); }",
         timeout=READY_TIMEOUT_MS,
     )
 
