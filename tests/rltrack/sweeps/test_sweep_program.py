@@ -133,7 +133,9 @@ def test_pruned_program_is_stopped_and_its_run_marked_pruned(tmp_path: Path, pro
 
 def test_cli_sweep_prints_the_id_and_agent_runs_the_program(tmp_path: Path, program: Path) -> None:
     config_file = tmp_path / "sweep.yaml"
-    config_file.write_text(yaml.safe_dump(_config(program, parameters={"x": {"values": [0.25, 0.3]}}, run_cap=1)), encoding="utf-8")
+    config_file.write_text(
+        yaml.safe_dump(_config(program, parameters={"x": {"values": [0.25, 0.3]}}, run_cap=1)), encoding="utf-8"
+    )
     store = str(tmp_path / "store")
     runner = CliRunner()
     created = runner.invoke(main, ["sweep", str(config_file), "--project", "cli", "--dir", store])
