@@ -46,6 +46,7 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q)
   "rosbags>=0.10,<0.12" \
   "pyyaml>=6" \
   "psutil>=5.9" \
+  "av>=12" \
   "pytest>=8"
 "${pip[@]}" -e "$repo"
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rltrack.errors import RltrackWarning
+from rltrack.errors import RltrackError, RltrackWarning
 
 from .decode import IMAGE_TYPES, Decoder, MessageFlattener
 from .episodes import EpisodeResult, EpisodeTracker
@@ -237,8 +237,15 @@ class Mirror:
     def _log_clip(self, state: _TopicState, clip: VideoClip, step: int | None = None) -> None:
         from rltrack.media import Video  # the video extra (PyAV) is needed only when a camera is mirrored
 
-        video = Video(clip.frames, fps=clip.fps)
         key = f"{state.config.prefix}/video" if state.config.prefix else "video"
+        try:
+            video = Video(clip.frames, fps=clip.fps)
+        except RltrackError as err:
+            # No PyAV on the robot (or bad frames): the camera is skipped, telemetry goes on.
+            state.sampler = None
+            state.errors += 1
+            self._warn(state.config.topic, "video", f"camera {state.config.topic!r} is not recorded: {err}")
+            return
         self.run.log({key: video}, step=self._step() if step is None else step, t_ns=clip.t_start_ns)
         self._videos += 1
 
@@ -247,3 +254,4 @@ class Mirror:
             return
         self._warned.add((topic, cause))
         warnings.warn(message, RltrackWarning, stacklevel=3)
+        self.run.summary[f"{COUNTER_PREFIX}/warnings/{topic.strip('/')}/{cause}"] = 1

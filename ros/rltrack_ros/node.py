@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import time
 import warnings
@@ -200,13 +201,15 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         if self._closed:
             return
         self._closed = True
-        self.sink.close()
-        received = {t.strip("/"): s.received for t, s in self.subs.items()}
-        self.mirror.write_counters(
-            {f"{COUNTER_PREFIX}/dropped": sum(self.sink.dropped.values())}
-            | {f"{COUNTER_PREFIX}/subscribed/{t}": n for t, n in received.items()}
-        )
-        self.run.finish()
+        try:
+            self.sink.close()
+            received = {t.strip("/"): s.received for t, s in self.subs.items()}
+            self.mirror.write_counters(
+                {f"{COUNTER_PREFIX}/dropped": sum(self.sink.dropped.values())}
+                | {f"{COUNTER_PREFIX}/subscribed/{t}": n for t, n in received.items()}
+            )
+        finally:
+            self.run.finish()  # whatever failed above, what was logged gets stored
 
 
 def _policy_name(policy: Any) -> str:
@@ -227,29 +230,31 @@ def _choose_qos(infos: Any, override: QosOverride | None) -> tuple[str, str, int
     return reliability, durability, depth
 
 
-def _executor() -> Any:
-    # The C++ EventsExecutor (Jazzy+, experimental) costs a fraction of the Python executors per
-    # message; Humble has only the Python ones.
-    try:
-        from rclpy.experimental import EventsExecutor  # type: ignore[import-not-found, unused-ignore]
-
-        return EventsExecutor()
-    except ImportError:
-        from rclpy.executors import SingleThreadedExecutor  # type: ignore[import-not-found, unused-ignore]
-
-        return SingleThreadedExecutor()
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the mirror node until SIGINT/SIGTERM, then flush and finish."""
-    from rclpy.executors import ExternalShutdownException  # type: ignore[import-not-found, unused-ignore]
+    from rclpy.executors import (  # type: ignore[import-not-found, unused-ignore]
+        ExternalShutdownException,
+        SingleThreadedExecutor,
+    )
 
+    # rclpy's own handler shuts the context down and then chains to the handler installed before
+    # it; for SIGTERM that is SIG_DFL, which would kill us before the flush. Install ours first.
+    signal.signal(signal.SIGTERM, _interrupt)
     rclpy.init(args=sys.argv if argv is None else argv)
     warnings.simplefilter("default", RltrackWarning)
     node = None
-    executor = _executor()
+    # rclpy.experimental.EventsExecutor (Jazzy) would be cheaper per message, but here it neither
+    # fired timers nor returned on shutdown; the Python executor is also the one Humble has.
+    executor = SingleThreadedExecutor()
     try:
         node = MirrorNode()
+        # rltrack.init() put in a SIGTERM hook that finishes runs as failed at once; for the
+        # mirror SIGTERM is the normal stop (launch, systemd), so drain and flush first.
+        signal.signal(signal.SIGTERM, _interrupt)
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

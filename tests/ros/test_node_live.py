@@ -1,0 +1,183 @@
+"""The ``mirror`` node with real rclpy (PyPI ROS 2 Jazzy wheels), in a loopback-only namespace.
+
+Needs ``RLTRACK_ROS_VENV`` (made by ``.ci/ros_venv.sh``) and root for ``unshare -n``; skipped
+with the reason otherwise. ``ros/`` is built with colcon and the node started the way
+``ros2 run rltrack_ros mirror`` resolves it; a robot stand-in process publishes at robot rates and
+QoS; assertions read the run back through ``rltrack.Api``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rosenv import LoopbackNetns, RosInstall, build, ros_venv_problem
+
+import rltrack
+
+pytestmark = pytest.mark.ros
+
+HERE = Path(__file__).resolve().parent
+JOINTS = ["left_knee", "right_knee", "left_hip", "right_hip"]
+EPISODES = [[1.0, 0.5, 0.25], [2.0, -1.0, 0.5, 0.5], [0.75, 0.25]]
+WAIT_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def ros(tmp_path_factory: pytest.TempPathFactory) -> RosInstall:
+    problem = ros_venv_problem()
+    if problem:
+        pytest.skip(problem)
+    import os
+
+    return build(Path(os.environ["RLTRACK_ROS_VENV"]), tmp_path_factory.mktemp("colcon"))
+
+
+@pytest.fixture
+def netns() -> Iterator[LoopbackNetns]:
+    ns = LoopbackNetns()
+    yield ns
+    ns.close()
+
+
+def training_run(store: Path) -> str:
+    with rltrack.init(project="walker", dir=store, system_metrics=False) as sim:
+        sim.log({"episode/return": 3.0}, step=1000)
+    return sim.id
+
+
+def start_node(ros: RosInstall, ns: LoopbackNetns, log: Path, params: dict[str, str]) -> subprocess.Popen[bytes]:
+    args = [str(ros.mirror), "--ros-args"]
+    for key, value in {"system_metrics": "false", "stats_period_s": "0.25", "discovery_period_s": "0.2",
+                       **params}.items():
+        args += ["-p", f"{key}:={value}"]
+    with log.open("wb") as out:
+        return ns.popen(args, stdout=out, stderr=subprocess.STDOUT, env=ros.env(ns.domain_id))
+
+
+def run_standin(ros: RosInstall, ns: LoopbackNetns, tmp: Path, plan: dict[str, Any]) -> dict[str, Any]:
+    (tmp / "plan.json").write_text(json.dumps(plan))
+    with (tmp / "standin.log").open("wb") as out:
+        proc = ns.popen([str(ros.python), str(HERE / "standin.py"), str(tmp / "plan.json"), str(tmp / "result.json")],
+                        stdout=out, stderr=subprocess.STDOUT, env=ros.env(ns.domain_id))
+    try:
+        code = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, (tmp / "standin.log").read_text()
+    result: dict[str, Any] = json.loads((tmp / "result.json").read_text())
+    return result
+
+
+def wait_for_log(log: Path, node: subprocess.Popen[bytes], pattern: str, check: Any = None) -> re.Match[str]:
+    """Wait (bounded) until the node's log has a line matching ``pattern`` (and ``check(match)``)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        for match in reversed(list(re.finditer(pattern, log.read_text(errors="replace")))):
+            if check is None or check(match):
+                return match
+            break
+        if node.poll() is not None:
+            break
+        time.sleep(0.1)  # polling another process's log for a condition, bounded by WAIT_S
+    raise AssertionError(f"node log never matched {pattern!r}:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def received(match: re.Match[str]) -> dict[str, int]:
+    counts: dict[str, int] = ast.literal_eval(match.group(1))
+    return counts
+
+
+def stop(node: subprocess.Popen[bytes], sig: signal.Signals, log: Path) -> None:
+    node.send_signal(sig)
+    assert node.wait(timeout=60) == 0, log.read_text(errors="replace")[-3000:]
+
+
+def test_node_mirrors_robot_topics_into_the_training_run(ros: RosInstall, netns: LoopbackNetns,
+                                                          tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    run_id = training_run(store)
+    config = tmp_path / "topics.yaml"
+    config.write_text(
+        "topics: [/odom, /joint_states, /battery, /diagnostics, /camera/image_raw]\n"
+        "episodes: {reward: /rl/reward, done: /rl/done}\n"
+        "images: {fps: 5, max_width: 64}\n"
+    )
+    log = tmp_path / "node.log"
+    node = start_node(ros, netns, log, {"run": run_id, "dir": str(store), "config": str(config)})
+    plan = {"duration_s": 3.0, "rates_hz": {"/odom": 50, "/joint_states": 100, "/battery": 2, "/diagnostics": 2,
+                                            "/camera/image_raw": 10},
+            "image": [64, 48], "joints": JOINTS, "episodes": EPISODES}
+    result = run_standin(ros, netns, tmp_path, plan)
+    published: dict[str, int] = result["published"]
+    assert result["acked"]
+    wait_for_log(log, node, r"stats received=(\{.*?\})",
+                 lambda m: all(received(m).get(t, 0) >= n for t, n in published.items()))
+    stop(node, signal.SIGTERM, log)
+
+    view = rltrack.Api(dir=store).run(run_id)
+    assert view.sources == ["sim", "real"]
+    keys = set(view.keys(source="real"))
+    assert {"odom/pose/pose/position/x", "odom/twist/twist/linear/x", "battery/voltage", "battery/cell_voltage/1",
+            "diagnostics/motor_left/temperature", "diagnostics/motor_left/level", "rl/reward/data",
+            "rl/done/data", "episode/return", "episode/length"} <= keys
+    assert {f"joint_states/{f}/{j}" for f in ("position", "velocity", "effort") for j in JOINTS} <= keys
+    counts = {t: len(view.series(k, source="real")[2]) for t, k in [
+        ("/odom", "odom/pose/pose/position/x"), ("/joint_states", "joint_states/effort/left_hip"),
+        ("/battery", "battery/voltage"), ("/diagnostics", "diagnostics/motor_left/temperature"),
+        ("/rl/reward", "rl/reward/data"), ("/rl/done", "rl/done/data")]}
+    assert counts == {t: n for t, n in published.items() if t != "/camera/image_raw"}
+    np.testing.assert_allclose(view.series("episode/return", source="real")[2], [sum(e) for e in EPISODES],
+                               rtol=1e-6)
+    assert view.series("episode/length", source="real")[2].tolist() == [len(e) for e in EPISODES]
+    _, t_ns, x = view.series("odom/pose/pose/position/x", source="real")
+    assert np.diff(t_ns).tolist() == [20_000_000] * (len(t_ns) - 1)  # header stamps, not receive times
+    np.testing.assert_allclose(x, 0.01 * np.arange(len(x)))
+    videos = view.media("camera/image_raw/video", source="real")
+    assert videos and all(v.kind == "video" and v.path.stat().st_size > 0 for v in videos)
+    summary = view.summary_of("real")
+    assert summary["_rltrack/ros/dropped"] == 0
+    assert summary["_rltrack/ros/episodes"] == len(EPISODES)
+    assert not [k for k in summary if "qos_warnings" in k]
+    text = log.read_text()
+    assert "subscribed /odom [nav_msgs/msg/Odometry] reliability=best_effort" in text
+    assert "subscribed /battery [sensor_msgs/msg/BatteryState] reliability=reliable durability=transient_local" in text
+
+
+def test_forced_qos_mismatch_warns_and_other_topics_go_on(ros: RosInstall, netns: LoopbackNetns,
+                                                          tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    config = tmp_path / "topics.yaml"
+    config.write_text(
+        "topics: [{topic: /odom, qos: {reliability: reliable}}]\n"
+        "episodes: {reward: /rl/reward, done: /rl/done}\n"
+    )
+    log = tmp_path / "node.log"
+    node = start_node(ros, netns, log, {"project": "walker", "name": "robot-1", "dir": str(store),
+                                        "config": str(config), "qos_warn_s": "1.5"})
+    plan = {"duration_s": 2.5, "rates_hz": {"/odom": 50}, "image": [8, 8], "joints": JOINTS,
+            "episodes": EPISODES[:1], "unmatched": ["/odom"]}
+    result = run_standin(ros, netns, tmp_path, plan)
+    warning = wait_for_log(log, node, r"/odom: 1 publisher\(s\) but no message in \d+ s; QoS may not match "
+                                      r"\(we subscribe reliable/volatile, publishers offer best_effort\)")
+    assert warning
+    wait_for_log(log, node, r"stats received=(\{.*?\})", lambda m: received(m).get("/rl/done", 0) >= 1)
+    stop(node, signal.SIGINT, log)
+    assert result["published"]["/odom"] > 0
+    (view,) = rltrack.Api(dir=store).runs(project="walker")
+    assert view.name == "robot-1" and view.sources == ["real"]
+    keys = view.keys(source="real")
+    assert not [k for k in keys if k.startswith("odom/")]
+    assert view.series("episode/return", source="real")[2].tolist() == [sum(EPISODES[0])]
+    assert view.summary_of("real")["_rltrack/ros/qos_warnings/odom"] == 1
