@@ -51,6 +51,7 @@ class Artifact:
             raise ArtifactError(f"artifact description {description!r} must be a string or None")
         self.description = description
         self._files: dict[str, Path] = {}
+        self._folders: set[str] = set()  # every parent folder of a name, to catch "a" beside "a/b"
 
     @property
     def files(self) -> dict[str, Path]:
@@ -98,8 +99,13 @@ class Artifact:
                     found.append((check_file_name(f"{prefix}/{relative}" if prefix else relative), source.absolute()))
         if not found:
             raise ArtifactError(f"folder {str(root)!r} holds no files to add to artifact {self.name!r}")
-        for name, source in found:
-            self._add(name, source)
+        saved = dict(self._files), set(self._folders)
+        try:
+            for name, source in found:
+                self._add(name, source)
+        except ArtifactError:
+            self._files, self._folders = saved  # all or nothing
+            raise
         return sorted(name for name, _ in found)
 
     def _add(self, name: str, source: Path) -> None:
@@ -108,7 +114,16 @@ class Artifact:
                 f"artifact {self.name!r} already has a file named {name!r} (from {str(self._files[name])!r}); "
                 "pass another name="
             )
+        parts = name.split("/")
+        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        clash = name if name in self._folders else next((p for p in parents if p in self._files), None)
+        if clash is not None:
+            raise ArtifactError(
+                f"artifact {self.name!r} cannot hold both a file and a folder named {clash!r} (adding {name!r}); "
+                "pass another name="
+            )
         self._files[name] = source
+        self._folders.update(parents)
 
     def __repr__(self) -> str:
         return f"<Artifact {self.name!r} type={self.type!r} files={len(self._files)}>"

@@ -16,6 +16,7 @@ import io
 import os
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ __all__ = [
 #: Files move through hashing and copying in blocks of this size; never whole.
 BLOCK_SIZE = 4 << 20
 _PART_SUFFIX = ".part"
+#: A temporary file is only removed once its writer's pid is gone *and* it has not been
+#: written to for this long: containers sharing a store and a host name have separate pid
+#: spaces, and a live copy keeps touching its file.
+STALE_AFTER_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,8 +285,10 @@ class LocalBlobStore:
             if not (name.startswith(prefix) and name.endswith(_PART_SUFFIX)):
                 continue
             pid_text = name[len(prefix):].split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_running(int(pid_text)):
-                with contextlib.suppress(OSError):
+            if not pid_text.isdigit() or _pid_running(int(pid_text)):
+                continue
+            with contextlib.suppress(OSError):
+                if time.time() - entry.stat().st_mtime > STALE_AFTER_S:
                     entry.unlink()
 
     def _write_error(self, err: OSError) -> StoreError:

@@ -121,7 +121,8 @@ def _as_artifact(
                 metadata=artifact.metadata,
                 description=artifact.description,
             )
-            copy._files = artifact.files
+            for file_name, source in artifact.files.items():
+                copy._add(file_name, source)
             artifact = copy
         return artifact
     if not isinstance(artifact_or_path, (str, os.PathLike)):

@@ -96,6 +96,25 @@ def test_empty_artifact_and_empty_folder_are_refused(
         make_run().log_artifact(Artifact("policy"))
 
 
+@pytest.mark.parametrize(("first", "second"), [("a", "a/b.pt"), ("a/b.pt", "a"), ("x/a", "x/a/b")])
+def test_a_file_and_a_folder_of_the_same_name_are_refused(tmp_path: pathlib.Path, first: str, second: str) -> None:
+    art = Artifact("policy")
+    art.add_file(write_bytes(tmp_path / "p.zip", 10), name=first)
+    with pytest.raises(ArtifactError, match="both a file and a folder"):
+        art.add_file(write_bytes(tmp_path / "p.zip", 10), name=second)
+    assert list(art.files) == [first]
+
+
+def test_add_dir_adds_all_or_nothing(tmp_path: pathlib.Path) -> None:
+    write_bytes(tmp_path / "d" / "a.pt", 10)
+    write_bytes(tmp_path / "d" / "b.pt", 10)
+    art = Artifact("policy")
+    art.add_file(write_bytes(tmp_path / "p.zip", 10), name="b.pt")
+    with pytest.raises(ArtifactError, match=r"already has a file named 'b\.pt'"):
+        art.add_dir(tmp_path / "d")
+    assert list(art.files) == ["b.pt"]
+
+
 def test_duplicate_file_names_are_refused(tmp_path: pathlib.Path) -> None:
     art = Artifact("policy")
     art.add_file(write_bytes(tmp_path / "p.zip", 10))

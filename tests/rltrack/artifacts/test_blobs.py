@@ -7,12 +7,13 @@ import pathlib
 import socket
 import subprocess
 import sys
+import time
 import tracemalloc
 
 import pytest
 
 from rltrack.artifacts import ArtifactError, LocalBlobStore
-from rltrack.artifacts.blobs import BLOCK_SIZE, Blob, copy_file_hashing, hash_file
+from rltrack.artifacts.blobs import BLOCK_SIZE, STALE_AFTER_S, Blob, copy_file_hashing, hash_file
 
 from .conftest import write_bytes
 
@@ -78,12 +79,16 @@ def test_temporary_files_of_dead_writers_are_removed(tmp_path: pathlib.Path) -> 
     stale = tmp / f"{host}-{dead_pid}-abc.part"
     live = tmp / f"{host}-{os.getppid()}-abc.part"
     other_host = tmp / f"otherhost-{dead_pid}-abc.part"
-    for path in (stale, live, other_host):
+    recent = tmp / f"{host}-{dead_pid}-recent.part"
+    old = time.time() - STALE_AFTER_S - 60
+    for path in (stale, live, other_host, recent):
         path.write_bytes(b"x")
+        if path is not recent:
+            os.utime(path, (old, old))
 
     LocalBlobStore(tmp_path / "artifacts").put(write_bytes(tmp_path / "f", 10))
 
-    assert sorted(p.name for p in tmp.iterdir()) == sorted([live.name, other_host.name])
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([live.name, other_host.name, recent.name])
 
 
 def test_a_stream_without_a_file_descriptor_is_copied_through_python(tmp_path: pathlib.Path) -> None:

@@ -7,10 +7,11 @@ import pathlib
 import signal
 import subprocess
 import sys
+import time
 
 import rltrack
 from rltrack.artifacts import LocalBlobStore
-from rltrack.artifacts.blobs import BLOCK_SIZE, hash_file
+from rltrack.artifacts.blobs import BLOCK_SIZE, STALE_AFTER_S, hash_file
 
 from .conftest import blob_files, write_bytes
 
@@ -19,6 +20,7 @@ from .conftest import blob_files, write_bytes
 _CHILD = """
 import os
 import sys
+import time
 import rltrack
 from rltrack.store.artifacts import ArtifactStore
 
@@ -90,6 +92,8 @@ def test_kill_during_the_blob_copy_leaves_no_blob_and_the_next_writer_cleans_up(
     assert blob_files(store_dir) == []
     [partial] = (store_dir / "artifacts" / "tmp").iterdir()
     assert 0 < partial.stat().st_size < source.stat().st_size
+    old = time.time() - STALE_AFTER_S - 60  # as if the crash was a while ago
+    os.utime(partial, (old, old))
 
     with rltrack.init(project="crash", dir=store_dir, system_metrics=False) as run:
         version = run.log_artifact(source, name="policy")
