@@ -275,7 +275,10 @@ def complete_trial(
     if value is None:
         value = reporter.last
     if value is None:
-        reason = f"the run never logged the sweep metric {reporter.metric!r}"
+        reason = (
+            f"the run never logged the sweep metric {reporter.metric!r}; log it through the trial's run "
+            "(the function's argument, rltrack.run, or in a program the run its rltrack.init() continues)"
+        )
         return fail_trial(handle, trial, run_id, config, reporter, started, reason, reason)
     handle.study.tell(trial, value)
     return TrialResult(trial.number, run_id, "finished", value, config, reporter.iterations, since(started))
