@@ -8,6 +8,7 @@ inside a round):
   plus `sync DST`, which fsyncs the copy as rltrack does before renaming a blob);
 * new content: a fresh child process opens a fresh store and calls run.log_artifact(F);
   only the call is timed (imports and init are not);
+* new content of a size already stored (one byte flipped): hashed first, then copied;
 * re-log: a second child logs the identical file into that store again (and a third under
   another name): only the hash
   pass should remain, compared with `sha256sum F` alone; the store's blob folder must not
@@ -72,6 +73,13 @@ def _write_random(path: Path, size: int) -> None:
             n = min(block, left)
             f.write(os.urandom(n))
             left -= n
+
+
+def _flip_first_byte(path: Path) -> None:
+    with open(path, "r+b") as f:
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 0xFF]))
 
 
 def _tree_bytes(path: Path) -> int:
@@ -141,6 +149,15 @@ def _round(work: Path, source: Path, index: int) -> dict[str, Any]:
         r["other_name"] = third["s"]
         r["other_name_growth"] = _tree_bytes(store) - before
         r["other_name_blob_growth"] = _tree_bytes(store / "artifacts" / "blobs") - blobs
+        # New content of a size already stored: rltrack hashes first (it might be a duplicate),
+        # then copies and hashes the copy. One byte changes; the page cache stays warm.
+        _flip_first_byte(source)
+        try:
+            fourth = _log_child(store, source)
+        finally:
+            _flip_first_byte(source)
+        assert fourth["version"] == "v1", fourth
+        r["same_size"] = fourth["s"]
         shutil.rmtree(store)
 
     cases = [baseline, new_then_relog]
@@ -152,6 +169,8 @@ def _round(work: Path, source: Path, index: int) -> dict[str, Any]:
     r["ratio_relog"] = r["relog"] / r["sha256sum"]
     r["ratio_other_name"] = r["other_name"] / r["sha256sum"]
     r["ratio_log_openssl"] = r["log"] / r["openssl+cp"]
+    r["ratio_same_size"] = r["same_size"] / r["sha256sum+cp"]
+    r["ratio_same_size_openssl"] = r["same_size"] / r["openssl+cp"]
     r["ratio_relog_openssl"] = r["relog"] / r["openssl"]
     return r
 
@@ -185,6 +204,9 @@ def main() -> int:
          f"{med['ratio_log']:.2f}x sha256sum+cp (<=1.5)"),
         ("", None, f"{med['ratio_log_sync']:.2f}x ...+sync"),
         ("", None, f"{med['ratio_log_openssl']:.2f}x openssl+cp"),
+        ("rltrack log, new content of a stored size", med["same_size"],
+         f"{med['ratio_same_size']:.2f}x sha256sum+cp (<=1.5)"),
+        ("", None, f"{med['ratio_same_size_openssl']:.2f}x openssl+cp"),
         ("rltrack re-log (identical content)", med["relog"], f"{med['ratio_relog']:.2f}x sha256sum"),
         ("", None, f"{med['ratio_relog_openssl']:.2f}x openssl"),
         ("rltrack log same bytes under another name", med["other_name"],
@@ -202,7 +224,8 @@ def main() -> int:
           f"store +{med['other_name_growth']:.0f} B ({last['other_name_rows']}; the bytes are mostly the logging "
           "run's own rows and WAL pages)")
     print(f"peak RSS of a logging process: {med['rss_mb']:.0f} MB (file: {mb:.0f} MB)")
-    ok = med["ratio_log"] <= 1.5 and med["blob_growth"] == 0 and med["other_name_blob_growth"] == 0
+    ok = max(med["ratio_log"], med["ratio_same_size"]) <= 1.5
+    ok = ok and med["blob_growth"] == 0 and med["other_name_blob_growth"] == 0
     print("target met" if ok else "TARGET MISSED")
     if args.json_path:
         Path(args.json_path).write_text(json.dumps({"median": med, "rounds": rounds}, indent=2))

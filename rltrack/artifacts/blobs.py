@@ -1,10 +1,11 @@
 """Content-addressed blob storage: files by sha256, written atomically, streamed in blocks.
 
 A blob is stored once however many versions, artifacts or runs refer to it. The local
-store keeps ``<store>/artifacts/blobs/<sha256[:2]>/<sha256>``; a blob is copied to a
-temporary file in ``<store>/artifacts/tmp/`` while it is hashed, fsynced, then renamed into
-place, so a crash never leaves a half-written file under a digest's name. An S3-compatible
-object store can implement :class:`BlobStore` the same way (upload, then reference).
+store keeps ``<store>/artifacts/blobs/<sha256[:2]>/<sha256>`` (read-only files): a blob is
+copied to a temporary file in ``<store>/artifacts/tmp/``, hashed as stored, fsynced, then
+renamed into place, so a crash never leaves a half-written file under a digest's name. An
+S3-compatible object store can implement :class:`BlobStore` the same way (upload, then
+reference): callers only write a version's manifest after every ``put`` returned.
 """
 
 from __future__ import annotations
@@ -248,6 +249,7 @@ class LocalBlobStore:
                     "log it again once nothing writes to it"
                 )
             try:
+                os.fchmod(dst.fileno(), 0o444)  # a blob is never edited in place; downloads are copies
                 os.fsync(dst.fileno())
                 target = self.path(blob.digest)
                 target.parent.mkdir(parents=True, exist_ok=True)

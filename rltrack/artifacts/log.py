@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from rltrack.artifacts.artifact import Artifact, check_metadata
 from rltrack.artifacts.blobs import Blob, BlobStore, hash_file
@@ -159,8 +159,8 @@ def _put(blobs: BlobStore, records: ArtifactStore, source: Path, sizes: set[int]
             f"cannot log {str(source)!r}: {err.strerror or err}; it was added to the artifact but is gone now"
         ) from err
     blob: Blob | None = None
-    if size in sizes or records.has_file_of_size(size):
-        # Only content of a size already stored can be a duplicate: hash first, copy only if new.
+    if size in sizes or _may_be_stored(blobs, records, source, size):
+        # Likely a duplicate: hash first (reading only), copy only if it is new after all.
         blob = hash_file(source)
         if blobs.contains(blob):
             sizes.add(blob.size)
@@ -168,6 +168,46 @@ def _put(blobs: BlobStore, records: ArtifactStore, source: Path, sizes: set[int]
     stored = blobs.put(source, expected=blob)
     sizes.add(stored.size)
     return stored.digest, stored.size
+
+
+#: Stored files of the same size compared by samples before deciding to hash first.
+_MAX_CANDIDATES = 64
+_SAMPLE_BYTES = 64 << 10
+
+
+def _may_be_stored(blobs: BlobStore, records: ArtifactStore, source: Path, size: int) -> bool:
+    """Return False when no stored file can equal ``source``: none has its size, or each differs in a sample.
+
+    Checkpoints of one network often share a size exactly; comparing three 64 KiB windows
+    (start, middle, end) against each stored file of that size spares new content a second
+    full read, while a true duplicate still costs only the hash pass.
+    """
+    candidates = records.digests_of_size(size, _MAX_CANDIDATES + 1)
+    if not candidates:
+        return False
+    if len(candidates) > _MAX_CANDIDATES:
+        return True
+    offsets = sorted({0, max(0, size // 2 - _SAMPLE_BYTES // 2), max(0, size - _SAMPLE_BYTES)})
+    try:
+        want = _samples(source.open("rb"), offsets)
+    except OSError as err:
+        raise ArtifactError(f"cannot read {str(source)!r} to log it: {err.strerror or err}") from err
+    for digest in candidates:
+        try:
+            if _samples(blobs.open(digest), offsets) == want:
+                return True
+        except OSError:
+            continue  # a missing blob cannot be a duplicate; put() writes it again
+    return False
+
+
+def _samples(stream: BinaryIO, offsets: list[int]) -> list[bytes]:
+    with stream:
+        out = []
+        for offset in offsets:
+            stream.seek(offset)
+            out.append(stream.read(_SAMPLE_BYTES))
+        return out
 
 
 def _check_type_free(records: ArtifactStore, artifact: Artifact) -> None:

@@ -281,7 +281,12 @@ class ArtifactStore:
                 (version_id,),
             )]
 
-    def has_file_of_size(self, size: int) -> bool:
-        """Return whether any stored file has exactly ``size`` bytes (only then can new content be a duplicate)."""
+    def digests_of_size(self, size: int, limit: int) -> list[str]:
+        """Return up to ``limit`` distinct digests of stored files of exactly ``size`` bytes, newest first."""
         with self.db.reading() as conn:
-            return conn.execute("SELECT 1 FROM artifact_files WHERE size = ? LIMIT 1", (size,)).fetchone() is not None
+            rows = conn.execute(
+                "SELECT digest FROM artifact_files WHERE size = ? GROUP BY digest ORDER BY MAX(version_id) DESC"
+                " LIMIT ?",
+                (size, limit),
+            )
+            return [r[0] for r in rows]

@@ -151,6 +151,7 @@ def test_a_corrupted_blob_is_refused_on_download(
     blob = LocalBlobStore(store_dir / "artifacts").path(version.files[0].digest)
     data = bytearray(blob.read_bytes())
     data[500] ^= 0xFF
+    blob.chmod(0o644)  # blobs are read-only; corrupt it the way a disk or a careless user would
     blob.write_bytes(bytes(data))
     out = tmp_path / "out"
 

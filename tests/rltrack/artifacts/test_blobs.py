@@ -5,6 +5,7 @@ import io
 import os
 import pathlib
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ def test_put_stores_under_the_sha256_and_reads_back(tmp_path: pathlib.Path) -> N
     assert blob == Blob(digest, source.stat().st_size)
     assert blobs.path(digest) == tmp_path / "artifacts" / "blobs" / digest[:2] / digest
     assert blobs.contains(blob)
+    assert stat.S_IMODE(blobs.path(digest).stat().st_mode) == 0o444
     with blobs.open(digest) as f:
         assert f.read() == source.read_bytes()
     assert list((tmp_path / "artifacts" / "tmp").iterdir()) == []
@@ -36,6 +38,7 @@ def test_put_stores_under_the_sha256_and_reads_back(tmp_path: pathlib.Path) -> N
 def test_contains_checks_the_size(tmp_path: pathlib.Path) -> None:
     blobs = LocalBlobStore(tmp_path / "artifacts")
     blob = blobs.put(write_bytes(tmp_path / "f", 100))
+    blobs.path(blob.digest).chmod(0o644)
     with open(blobs.path(blob.digest), "r+b") as f:
         f.truncate(50)
     assert not blobs.contains(blob)

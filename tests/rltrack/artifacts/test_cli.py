@@ -91,7 +91,9 @@ def test_get_refuses_a_corrupted_blob(
     cli: click.Group, tmp_path: pathlib.Path, store_dir: pathlib.Path, logged: rltrack.Run
 ) -> None:
     version = rltrack.Api(store_dir).artifact("policy:v0")
-    LocalBlobStore(store_dir / "artifacts").path(version.files[0].digest).write_bytes(b"x" * 3000)
+    blob = LocalBlobStore(store_dir / "artifacts").path(version.files[0].digest)
+    blob.chmod(0o644)
+    blob.write_bytes(b"x" * 3000)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["artifacts", "get", "policy:v0", "--to", str(out), "--dir", str(store_dir)])
     assert result.exit_code == 1

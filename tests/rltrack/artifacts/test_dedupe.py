@@ -3,8 +3,13 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 
+import pytest
+
 import rltrack
 from rltrack.artifacts import Artifact, LocalBlobStore
+from rltrack.artifacts.blobs import BLOCK_SIZE
+from rltrack.artifacts.log import _may_be_stored
+from rltrack.store.artifacts import ArtifactStore
 
 from .conftest import blob_files, write_bytes
 
@@ -107,7 +112,41 @@ def test_a_truncated_blob_is_rewritten_by_the_next_log(
     version = run.log_artifact(source, name="policy")
     blobs = LocalBlobStore(store_dir / "artifacts")
     path = blobs.path(version.files[0].digest)
+    path.chmod(0o644)
     with open(path, "r+b") as f:
         f.truncate(10)
     run.log_artifact(source, name="policy")
     assert path.read_bytes() == source.read_bytes()
+
+
+_SIZE = 3 * BLOCK_SIZE + 5
+
+
+@pytest.mark.parametrize("offset", [0, _SIZE // 2, _SIZE - 1, 12345])  # start, middle, end, unsampled
+def test_new_content_of_a_stored_size_is_a_new_version_wherever_it_differs(
+    tmp_path: pathlib.Path, store_dir: pathlib.Path, make_run: Callable[..., rltrack.Run], offset: int
+) -> None:
+    source = write_bytes(tmp_path / "p.pt", _SIZE)
+    run = make_run()
+    v0 = run.log_artifact(source, name="policy")
+    data = bytearray(source.read_bytes())
+    data[offset] ^= 0xFF
+    source.write_bytes(bytes(data))
+
+    v1 = run.log_artifact(source, name="policy")
+
+    assert (v0.version, v1.version) == ("v0", "v1")
+    assert (v1.download(tmp_path / "out") / "p.pt").read_bytes() == bytes(data)
+    assert len(blob_files(store_dir)) == 2
+
+
+def test_samples_rule_out_stored_files_of_the_same_size(
+    tmp_path: pathlib.Path, store_dir: pathlib.Path, make_run: Callable[..., rltrack.Run]
+) -> None:
+    run = make_run()
+    run.log_artifact(write_bytes(tmp_path / "a.pt", _SIZE, seed=1), name="policy")
+    blobs, records = LocalBlobStore(store_dir / "artifacts"), ArtifactStore(run._store.db)
+
+    assert _may_be_stored(blobs, records, tmp_path / "a.pt", _SIZE)
+    assert not _may_be_stored(blobs, records, write_bytes(tmp_path / "b.pt", _SIZE, seed=2), _SIZE)
+    assert not _may_be_stored(blobs, records, write_bytes(tmp_path / "c.pt", _SIZE + 1, seed=1), _SIZE + 1)
