@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from rltrack.errors import InvalidValueError
 from rltrack.store.paths import resolve_root
 from rltrack.sweeps.config import JsonValue
-from rltrack.sweeps.engine import SweepHandle, claim_lock, import_optuna, load_sweep
+from rltrack.sweeps.engine import SweepHandle, claim_lock, import_optuna, load_sweep, new_id
 from rltrack.sweeps.errors import SweepConfigError, TrialPruned
 from rltrack.sweeps.space import Space
 
@@ -222,15 +222,20 @@ def run_function_trial(
 
     config = Space(handle.config.params).sample(trial)
     trial.set_user_attr("config", config)
-    run = rltrack.init(project=handle.project, group=handle.sweep_id, config=config, dir=handle.root)
+    # An explicit id and resume: RLTRACK_RUN_ID/RLTRACK_RESUME in this process's environment must
+    # not turn the trial into someone else's run.
+    run = rltrack.init(
+        project=handle.project, id=new_id(), resume="never", group=handle.sweep_id, config=config, dir=handle.root
+    )
     trial.set_user_attr("run_id", run.id)
     reporter = MetricReporter(trial, handle.config.metric.name, run)
     run._observers.append(reporter)
     started = time.monotonic()
     try:
         _call(function, run)
-    except TrialPruned:
-        pass  # reporter.pruned is set; handled below like a callback that stopped training
+    except TrialPruned as err:
+        if not reporter.pruned:  # raised by the function itself, not by the pruner
+            reporter.pruned, reporter.reason = True, str(err) or "pruned by the function"
     except Exception as err:
         if verbose:
             traceback.print_exc()

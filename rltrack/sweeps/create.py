@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from rltrack.errors import InvalidValueError
 from rltrack.store.paths import resolve_root
 from rltrack.sweeps.config import parse_config
-from rltrack.sweeps.engine import create_study, new_sweep_id, open_storage, sweep_folder, write_pointer
+from rltrack.sweeps.engine import create_study, new_id, open_storage, sweep_folder, write_pointer
 
 __all__ = ["sweep"]
 
@@ -49,7 +49,7 @@ def sweep(
         raise InvalidValueError(f"sweep(project={project!r}) must be a non-empty string or None")
     project = project or cfg.project or os.environ.get("RLTRACK_PROJECT") or "default"
     root = resolve_root(dir)
-    sweep_id = new_sweep_id()
+    sweep_id = new_id()
     location = storage or str(sweep_folder(root) / f"{sweep_id}.journal")
     create_study(cfg, sweep_id, project, open_storage(location))
     write_pointer(root, sweep_id, storage)

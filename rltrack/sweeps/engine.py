@@ -38,7 +38,7 @@ __all__ = [
     "load_sweep",
     "make_pruner",
     "make_sampler",
-    "new_sweep_id",
+    "new_id",
     "open_storage",
     "sweep_folder",
     "write_pointer",
@@ -162,8 +162,8 @@ def claim_lock(handle: SweepHandle) -> Iterator[None]:
         lock.release()
 
 
-def new_sweep_id() -> str:
-    """Return a new short, url-safe sweep id (8 lowercase letters and digits)."""
+def new_id() -> str:
+    """Return a new short, url-safe id (8 lowercase letters and digits), for sweeps and trial runs."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     return "".join(secrets.choice(alphabet) for _ in range(8))
 

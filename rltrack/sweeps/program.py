@@ -28,6 +28,7 @@ from rltrack.sweeps.agent import (
     prune_trial,
 )
 from rltrack.sweeps.config import JsonValue
+from rltrack.sweeps.engine import new_id
 from rltrack.sweeps.space import Space
 
 if TYPE_CHECKING:
@@ -86,7 +87,13 @@ def run_program_trial(handle: SweepHandle, trial: optuna.Trial, *, verbose: bool
     # Create the run so it has the sweep's group and the parameters even if the program does
     # not pass them; the program's init(), with RLTRACK_RUN_ID, then resumes it as its owner.
     placeholder = rltrack.init(
-        project=handle.project, group=handle.sweep_id, config=config, dir=handle.root, system_metrics=False
+        project=handle.project,
+        id=new_id(),
+        resume="never",
+        group=handle.sweep_id,
+        config=config,
+        dir=handle.root,
+        system_metrics=False,
     )
     run_id = placeholder.id
     placeholder.finish()

@@ -294,3 +294,28 @@ def test_run_cap_holds_across_parallel_agents(tmp_path: Path) -> None:
     assert sum(len(ids) for ids in per_agent) == 5
     assert len(rltrack.Api(tmp_path).runs(group=sweep_id)) == 5
     assert len(_study(tmp_path, sweep_id).get_trials()) == 5
+
+
+def test_function_may_prune_itself_by_raising_trial_pruned(tmp_path: Path) -> None:
+    sweep_id = sweep(_config(), dir=tmp_path)
+
+    def train(run: Run) -> None:
+        run.log({METRIC: 0.5})
+        raise TrialPruned("diverging, giving up")
+
+    (result,) = agent(sweep_id, train, count=1, dir=tmp_path, verbose=False)
+    assert (result.state, result.reason, result.value) == ("pruned", "diverging, giving up", 0.5)
+    assert rltrack.Api(tmp_path).run(result.run_id).state == "pruned"
+
+
+def test_trials_are_new_runs_even_with_run_id_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = rltrack.init(project="other", dir=tmp_path, system_metrics=False)
+    other.finish()
+    monkeypatch.setenv("RLTRACK_RUN_ID", other.id)
+    monkeypatch.setenv("RLTRACK_RESUME", "allow")
+    sweep_id = sweep(_config(), dir=tmp_path)
+    (result,) = agent(sweep_id, lambda run: run.log({METRIC: 1.0}), count=1, dir=tmp_path, verbose=False)
+    assert result.run_id != other.id
+    assert rltrack.Api(tmp_path).run(other.id).group is None
