@@ -68,7 +68,9 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
         app.include_router(module.router)
     if settings.ingest:
         from rltrack.server import routes_ingest
+        from rltrack.store.ingest import ensure_schema
 
+        ensure_schema(db)
         app.include_router(routes_ingest.router)
     _install_error_handlers(app)
     app.add_middleware(GuardMiddleware, access=settings.access)

@@ -17,7 +17,7 @@ from starlette.responses import FileResponse
 from rltrack.server.app import reader_of
 from rltrack.store.reader import StoreReader
 
-__all__ = ["router", "safe_file"]
+__all__ = ["router", "safe_file", "safe_path"]
 
 router = APIRouter(prefix="/api", tags=["media"])
 Reader = Annotated[StoreReader, Depends(reader_of)]
@@ -26,11 +26,11 @@ mimetypes.add_type("video/mp4", ".mp4")
 mimetypes.add_type("video/webm", ".webm")
 
 
-def safe_file(base: Path, relative: str) -> Path:
-    """Return the file ``relative`` inside ``base``.
+def safe_path(base: Path, relative: str) -> Path:
+    """Return ``base / relative`` resolved, refusing any path that would leave ``base``.
 
     Raises:
-        HTTPException: 400 for a path that tries to leave ``base``, 404 when no such file exists.
+        HTTPException: 400 for an absolute path, ``..``, a NUL byte, a drive letter or a symlink out.
     """
     pure = PurePosixPath(relative.replace("\\", "/"))
     if (
@@ -46,6 +46,16 @@ def safe_file(base: Path, relative: str) -> Path:
     target = (root / pure).resolve()
     if not target.is_relative_to(root):
         raise HTTPException(400, f"file path {relative!r} leaves the run's folder")
+    return target
+
+
+def safe_file(base: Path, relative: str) -> Path:
+    """Return the existing file ``relative`` inside ``base``.
+
+    Raises:
+        HTTPException: 400 for a path that tries to leave ``base``, 404 when no such file exists.
+    """
+    target = safe_path(base, relative)
     if not target.is_file():
         raise HTTPException(404, f"no file {relative!r} in this run's folder")
     return target

@@ -50,7 +50,7 @@ class AccessControl:
 
     tokens: frozenset[str] = field(default_factory=frozenset)
     public_read: bool = True
-    max_body_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 256 * 1024 * 1024
 
     def check(self, scope: Scope) -> tuple[int, str] | None:
         """Return ``(status, message)`` when the request must be refused, else None."""
@@ -58,7 +58,7 @@ class AccessControl:
         host = str(client[0]) if client else ""
         if host.startswith(_LOOPBACK):
             return None
-        writing = scope.get("method", "GET") in _WRITE_METHODS
+        writing = scope.get("method", "GET") in _WRITE_METHODS or str(scope.get("path", "")).startswith("/api/ingest")
         if not writing and self.public_read:
             return None
         if not self.tokens:

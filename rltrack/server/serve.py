@@ -78,8 +78,6 @@ class BackgroundServer:
         self.port = int(self._sock.getsockname()[1])
         self.url = f"http://{host}:{self.port}"
         self._server = uvicorn.Server(_config(self.app, "error"))
-        # uvicorn installs signal handlers only on the main thread; a thread must not.
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # uvicorn hook
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, name="rltrack-ui", daemon=True
         )

@@ -1,0 +1,12 @@
+"""Online mode: log into an rltrack server over HTTP, spooling to local disk while it is unreachable.
+
+``connect(url, api_key, spool_dir)`` returns a :class:`RemoteWriter`, which the run API uses in
+place of the local store writer; ``push_run`` copies a local run to a server (``rltrack sync``).
+"""
+
+from __future__ import annotations
+
+from rltrack.remote.sync import push_run
+from rltrack.remote.writer import RemoteWriter, connect
+
+__all__ = ["RemoteWriter", "connect", "push_run"]

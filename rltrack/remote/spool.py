@@ -1,0 +1,106 @@
+"""An append-only spool file of batches waiting for the server, with an acknowledged offset.
+
+``<spool>/<uuid>.jsonl`` holds one JSON batch per line; ``<uuid>.ack`` holds the byte offset up
+to which the server has stored them. Appends only flush to the OS (they survive the process
+dying, as SQLite's ``synchronous=NORMAL`` does). The owning process holds an ``flock`` on the
+file; a spool nobody holds is an orphan that the next writer on this folder forwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from rltrack.errors import StoreError
+
+__all__ = ["Spool"]
+
+
+class Spool:
+    """One spool file: append batches, read the unacknowledged ones, acknowledge a prefix."""
+
+    def __init__(self, path: Path, *, owned: bool = True) -> None:
+        self.path = path
+        self.ack_path = path.with_suffix(".ack")
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a+b")  # noqa: SIM115  # held open for the spool's life
+        except OSError as err:
+            raise StoreError(
+                f"cannot open the spool file {str(path)!r}: {err.strerror}; pass a writable spool_dir"
+            ) from err
+        if owned:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        self.acked = self._read_ack()
+        self._size = os.fstat(self._file.fileno()).st_size
+
+    @classmethod
+    def adopt(cls, path: Path) -> Spool | None:
+        """Open an orphaned spool (one no live process holds), or None when someone holds it."""
+        spool = cls(path, owned=False)
+        try:
+            fcntl.flock(spool._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            spool._file.close()
+            return None
+        return spool
+
+    def _read_ack(self) -> int:
+        try:
+            return int(self.ack_path.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def append(self, batch: dict[str, Any]) -> None:
+        """Add one batch at the end (flushed to the OS before returning)."""
+        line = json.dumps(batch, separators=(",", ":"), allow_nan=True).encode() + b"\n"
+        with self._lock:
+            self._file.seek(0, os.SEEK_END)
+            self._file.write(line)
+            self._file.flush()
+            self._size += len(line)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes appended but not yet acknowledged."""
+        return self._size - self.acked
+
+    def read(self, max_bytes: int) -> list[tuple[int, dict[str, Any]]]:
+        """Return unacknowledged batches, each with the offset just past it, up to about ``max_bytes``."""
+        with self._lock:
+            self._file.seek(self.acked)
+            data = self._file.read(max(max_bytes, 1))
+            if not data.endswith(b"\n"):
+                # Read on to the end of a line: a batch is never split.
+                data += self._file.readline()
+        out = []
+        offset = self.acked
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break  # a torn last line (the writer died mid-append) is never acknowledged
+            offset += len(line)
+            out.append((offset, json.loads(line)))
+        return out
+
+    def ack(self, offset: int) -> None:
+        """Record that everything before ``offset`` is stored on the server."""
+        tmp = self.ack_path.with_suffix(".ack.tmp")
+        tmp.write_text(str(offset))
+        os.replace(tmp, self.ack_path)
+        self.acked = offset
+
+    def close(self, *, remove_if_done: bool = True) -> None:
+        """Release the file; delete it when every batch was acknowledged."""
+        with self._lock:
+            done = self.acked >= self._size
+            if remove_if_done and done:
+                for p in (self.path, self.ack_path):
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+            self._file.close()

@@ -1,0 +1,171 @@
+"""Ingest endpoints of ``rltrack server``: batched writes from remote writers, each batch stored once.
+
+Every batch is applied in its own transaction together with its id (see
+:mod:`rltrack.store.ingest`), so a batch retried after a lost response is skipped, not stored
+twice. Batches of one request are applied in order; the first failing one stops the request with
+a 4xx naming its id and how many came before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError
+from rltrack.remote import wire
+from rltrack.server.app import reader_of
+from rltrack.server.routes_media import safe_path
+from rltrack.store.database import Database
+from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
+from rltrack.store.reader import StoreReader
+from rltrack.store.writer import StoreWriter
+
+__all__ = ["apply_batch", "router"]
+
+router = APIRouter(prefix="/api/ingest", tags=["ingest"])
+Reader = Annotated[StoreReader, Depends(reader_of)]
+#: Batches one request may carry.
+MAX_BATCHES = 10_000
+
+
+def apply_batch(db: Database, batch: dict[str, Any]) -> bool:
+    """Store one batch unless its id was stored before; return whether it was new.
+
+    Raises:
+        WireError: the batch is malformed.
+        RunExistsError, RunNotFoundError: the operation does not fit the store.
+    """
+    batch_id = wire._get(batch, "id", str)
+    op = wire._get(batch, "op", str)
+    if op not in wire.OPS:
+        raise wire.WireError(f"batch {batch_id!r} has unknown op {op!r}; expected one of {', '.join(wire.OPS)}")
+    with db.transaction() as conn:
+        if was_applied(conn, batch_id):
+            return False
+        store = StoreWriter(BoundDatabase(db, conn))  # type: ignore[arg-type]  # same interface, one transaction
+        run_id: str
+        if op == "create_run":
+            new = wire.new_run_from(batch.get("run"))
+            store.create_run(new, wire.who_from(batch.get("who")))
+            run_id = new.id
+        else:
+            run_id = wire._get(batch, "run_id", str)
+            source = wire._get(batch, "source", str)
+            if not store.run_exists(run_id):
+                raise RunNotFoundError(f"batch {batch_id!r} writes to run {run_id!r}, which this server does not have")
+            if op == "write":
+                store.write(
+                    run_id, source,
+                    batches=[wire.batch_from(b) for b in wire._get(batch, "batches", list, optional=True) or ()],
+                    media=[wire.media_from(m) for m in wire._get(batch, "media", list, optional=True) or ()],
+                    summary=wire._get(batch, "summary", dict, optional=True),
+                    config=wire._get(batch, "config", dict, optional=True),
+                    metadata=wire._get(batch, "metadata", dict, optional=True),
+                    heartbeat_ns=wire._get(batch, "heartbeat_ns", int, optional=True),
+                    owner=bool(batch.get("owner", True)),
+                )
+            else:
+                store.end(
+                    run_id, source, state=wire._get(batch, "state", str),
+                    reason=wire._get(batch, "reason", str, optional=True),
+                    exit_code=wire._get(batch, "exit_code", int, optional=True),
+                    ended_ns=wire._get(batch, "ended_ns", int), owner=bool(batch.get("owner", True)),
+                )
+        mark_applied(conn, batch_id, run_id, time.time_ns())
+    return True
+
+
+async def _json(request: Request) -> Any:
+    body = await request.body()
+    try:
+        # NaN/inf are allowed: summaries store them faithfully.
+        return json.loads(body)
+    except ValueError as err:
+        raise HTTPException(400, f"request body is not valid JSON ({err})") from err
+
+
+@router.post("/batches", summary="Store batches of writer calls (create_run, write, end), each once")
+async def batches(request: Request, reader: Reader) -> dict[str, Any]:
+    """Apply ``{"batches": [...]}`` in order; return ``{"applied": n, "duplicates": [ids]}``."""
+    body = await _json(request)
+    items = body.get("batches") if isinstance(body, dict) else None
+    if not isinstance(items, list) or len(items) > MAX_BATCHES:
+        raise HTTPException(400, f"body must be {{'batches': [...]}} with at most {MAX_BATCHES} batches")
+    return await run_in_threadpool(_apply_all, reader.db, items)
+
+
+def _apply_all(db: Database, items: list[Any]) -> dict[str, Any]:
+    applied = 0
+    duplicates: list[str] = []
+    for index, batch in enumerate(items):
+        try:
+            if apply_batch(db, batch):
+                applied += 1
+            else:
+                duplicates.append(str(batch["id"]))
+        except (RltrackError, KeyError, TypeError) as err:
+            status = 409 if isinstance(err, RunExistsError) else 404 if isinstance(err, RunNotFoundError) else 400
+            batch_id = batch.get("id") if isinstance(batch, dict) else None
+            raise HTTPException(
+                status, {"message": str(err), "batch_id": batch_id, "index": index, "applied": applied}
+            ) from err
+    return {"applied": applied, "duplicates": duplicates}
+
+
+@router.post("/attach", summary="Attach a writer to an existing run (returns what it needs to continue)")
+async def attach(request: Request, reader: Reader) -> dict[str, Any]:
+    """Attach ``{"run_id", "source", "who", "owner_alive"}`` like :meth:`StoreWriter.attach_run`."""
+    body = await _json(request)
+    run_id = wire._get(body, "run_id", str)
+    source = wire._get(body, "source", str)
+    who = wire.who_from(body.get("who"))
+    owner_alive = bool(body.get("owner_alive", False))
+    attached = await run_in_threadpool(
+        StoreWriter(reader.db).attach_run, run_id, source, who, owner_alive=owner_alive
+    )
+    return wire.attached_to(attached)
+
+
+@router.get("/runs/{run_id}/owner", summary="The process that owns a run (null when the run does not exist)")
+def owner(run_id: str, reader: Reader) -> dict[str, Any] | None:
+    """Return the owner as stored, or null."""
+    return wire.owner_to(StoreWriter(reader.db).owner_of(run_id))
+
+
+@router.get("/runs/{run_id}/exists", summary="Whether a run exists")
+def exists(run_id: str, reader: Reader) -> bool:
+    """Return true when the server has this run."""
+    return StoreWriter(reader.db).run_exists(run_id)
+
+
+@router.get("/count", summary="How many runs a project holds")
+def count(project: str, reader: Reader) -> int:
+    """Return the project's run count (remote writers name new runs with it)."""
+    return StoreWriter(reader.db).count_runs(project)
+
+
+@router.put("/files/{run_id}/{path:path}", summary="Upload a file into a run's folder (idempotent)")
+async def upload(run_id: str, path: str, request: Request, reader: Reader) -> dict[str, Any]:
+    """Store the request body as ``runs/<run_id>/<path>``, replacing it atomically."""
+    reader.run(run_id)
+    target = safe_path(reader.db.root / "runs" / run_id, path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for piece in request.stream():
+                out.write(piece)
+                size += len(piece)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return {"path": path, "bytes": size}
