@@ -112,9 +112,7 @@ def mode_micro(tracker: str, store: str, run_name: str, calls: int) -> dict[str,
     }
 
 
-def mode_ingest(
-    tracker: str, store: str, run_name: str, scalars: int, keys: int, budget_s: float
-) -> dict[str, object]:
+def mode_ingest(tracker: str, store: str, run_name: str, scalars: int, keys: int, budget_s: float) -> dict[str, object]:
     """Log ``scalars`` scalars in dicts of ``keys`` keys as fast as possible, then finish.
 
     Slow trackers stop at ``budget_s`` seconds of logging; the rate counts what they logged.

@@ -85,7 +85,7 @@ def summarize(rows: list[Row], trackers: list[str]) -> dict[str, Row]:
                 (r.get("readback") or {}).get("points") == r["result"]["scalars"] for r in ing
             )
         s["ttfl_s"] = _med(r["ttfl_s"] for r in ttfl)
-        for phase in ("interp_s", "import_s", "init_s", "first_log_s"):
+        for phase in ("interp_s", "harness_s", "import_s", "init_s", "first_log_s"):
             s[f"ttfl_{phase}"] = _med(r.get(phase) for r in ttfl)
         cold = [r for r in rows if r["kind"] == "ttfl_cold" and r["tracker"] == t and _ok(r)]
         s["ttfl_cold_s"] = cold[0]["ttfl_s"] if cold else None
@@ -97,9 +97,7 @@ def fastest_peer_factor(rows: list[Row], peers: list[str]) -> float | None:
     """Median over rounds of (fastest peer's median µs / rltrack's median µs) in that round."""
     factors = []
     for r in _by(rows, "micro", "rltrack"):
-        peer_meds = [
-            x["result"]["median_us"] for p in peers for x in _by(rows, "micro", p) if x["round"] == r["round"]
-        ]
+        peer_meds = [x["result"]["median_us"] for p in peers for x in _by(rows, "micro", p) if x["round"] == r["round"]]
         if peer_meds and r["result"]["median_us"] > 0:
             factors.append(min(peer_meds) / r["result"]["median_us"])
     return _med(factors)
@@ -120,17 +118,15 @@ def main_table(summary: dict[str, Row]) -> str:
     head = (
         "| tracker | rounds | calls | median µs/call | p99 µs/call | × rltrack (same round) | init s | "
         "finish = readable after loop s | exit after finish s | loop CPU s | ingest scalars/s (10 keys) | "
-        "ingest scalars/s (100 keys) | TTFL s | TTFL import / init / 1st log s | points read back |\n"
+        "ingest scalars/s (100 keys) | TTFL s | TTFL interpreter / import / init / 1st log s | points read back |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for s in sorted(summary.values(), key=lambda x: x["median_us"] if x["median_us"] is not None else 1e18):
         points = (
-            "–"
-            if s["points"] is None
-            else f"{s['points']:,}/{s['expected']:,}" + ("" if s["readback_ok"] else " LOST")
+            "–" if s["points"] is None else f"{s['points']:,}/{s['expected']:,}" + ("" if s["readback_ok"] else " LOST")
         )
-        phases = "/".join(_f(s[f"ttfl_{p}"], ".3f") for p in ("import_s", "init_s", "first_log_s"))
+        phases = "/".join(_f(s[f"ttfl_{p}"], ".3f") for p in ("interp_s", "import_s", "init_s", "first_log_s"))
         lines.append(
             f"| {s['tracker']} | {s['rounds']} | {_f(s['calls'], ',.0f')} | {_f(s['median_us'], '.2f')} | "
             f"{_f(s['p99_us'], '.1f')} | {_f(s['x_rltrack'], '.1f')} | {_f(s['init_s'], '.3f')} | "

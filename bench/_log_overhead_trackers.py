@@ -14,27 +14,29 @@ before they start the clock on the tracker's import.
 
 from __future__ import annotations
 
-import glob
 import importlib
 import os
-import struct
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-LogFn = Callable[..., Any]
+if TYPE_CHECKING:  # `typing` is imported anyway; these names are for annotations only
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    LogFn = Callable[..., Any]
 
 TRACKERS = ("rltrack", "trackio", "wandb", "tensorboard", "mlflow")
 PROJECT = "bench"
 
 
-@dataclass
 class Started:
     """A running tracker: its logging callable, how to finish, and the id to read back."""
 
-    log: LogFn
-    finish: Callable[[], None]
-    run_id: str
+    # A plain class, not a dataclass: `dataclasses` pulls in `inspect` (~8 ms here), which
+    # would be charged to every tracker's time to first log.
+    __slots__ = ("finish", "log", "run_id")
+
+    def __init__(self, log: LogFn, finish: Callable[[], None], run_id: str) -> None:
+        self.log, self.finish, self.run_id = log, finish, run_id
 
 
 def offline_env(store: str) -> dict[str, str]:
@@ -164,13 +166,13 @@ def _read_mlflow(store: str, run_id: str, keys: list[str]) -> dict[str, list[int
 
 
 def _read_wandb(store: str, run_id: str, keys: list[str]) -> dict[str, list[int]]:
+    import glob
+
     from wandb.proto import wandb_internal_pb2
 
     # Glob by run id, never through the `latest-run` symlink (it would count every point twice).
     paths = sorted(
-        set(
-            glob.glob(os.path.join(store, "wandb", "wandb", f"offline-run-*-{run_id}", f"run-{run_id}.wandb"))
-        )
+        set(glob.glob(os.path.join(store, "wandb", "wandb", f"offline-run-*-{run_id}", f"run-{run_id}.wandb")))
     )
     out: dict[str, list[int]] = {key: [] for key in keys}
     wanted = set(keys)
@@ -196,6 +198,8 @@ def _wandb_records(path: str) -> list[bytes]:
     7-byte header (uint32 crc, uint16 length, uint8 type: 1 full, 2 first, 3 middle, 4 last)
     and a block tail shorter than 7 bytes is zero padding.
     """
+    import struct
+
     block = 32768
     with open(path, "rb") as f:
         data = f.read()

@@ -44,9 +44,7 @@ def _pip(python: Path, *args: str) -> None:
 
 
 def _imports_ok(python: Path, repo: Path) -> bool:
-    proc = subprocess.run(
-        [str(python), "-c", CHECK], capture_output=True, text=True, env={**os.environ, **_QUIET_ENV}
-    )
+    proc = subprocess.run([str(python), "-c", CHECK], capture_output=True, text=True, env={**os.environ, **_QUIET_ENV})
     if proc.returncode != 0:
         return False
     # rltrack must come from this checkout, not from some other install.
