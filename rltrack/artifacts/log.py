@@ -18,10 +18,10 @@ from rltrack.artifacts.refs import check_aliases, check_name, check_type
 from rltrack.artifacts.version import ArtifactVersion, blob_store
 from rltrack.errors import RunFinishedError
 from rltrack.store.artifacts import ArtifactStore, FileRow, NewVersion, VersionRow
+from rltrack.store.database import Database
 
 if TYPE_CHECKING:
     from rltrack._run import Run
-    from rltrack.store.database import Database
 
 __all__ = ["log_artifact", "manifest_digest", "use_artifact"]
 
@@ -44,12 +44,13 @@ def log_artifact(
     same name adds no version: that version is returned, with ``aliases`` moved to it.
 
     Raises:
-        ArtifactError: bad name, type, alias, metadata or file, a missing source file, or a
-            name that already holds another type. Nothing is stored then.
+        ArtifactError: bad name, type, alias, metadata or file, a missing source file, a
+            name that already holds another type, or a run that logs to a server. No version
+            is added then (blobs copied before the error stay, unreferenced, and are reused).
         RunFinishedError: the run has finished.
     """
     checked_aliases = check_aliases(aliases)
-    db: Database | None = getattr(getattr(run, "_store", None), "db", None)
+    db = _database(run)
     artifact = _as_artifact(artifact_or_path, name, type, db)
     if run.finished:
         raise RunFinishedError(
@@ -88,7 +89,7 @@ def use_artifact(run: Run, ref: str) -> ArtifactVersion:
         ArtifactNotFoundError: no such artifact, alias or version.
         RunFinishedError: the run has finished.
     """
-    db: Database | None = getattr(getattr(run, "_store", None), "db", None)
+    db = _database(run)
     if db is None:
         raise ArtifactError(
             f"run {run.id!r} is disabled (mode='disabled') and has no store to find {ref!r} in; "
@@ -100,6 +101,21 @@ def use_artifact(run: Run, ref: str) -> ArtifactVersion:
     row = resolve(records, ref)
     records.record_use(row.id, run.id, run.source, time.time_ns())
     return ArtifactVersion(db, row)
+
+
+def _database(run: Run) -> Database | None:
+    """Return the run's local store, None for a disabled run; refuse a run that logs to a server."""
+    store = getattr(run, "_store", None)
+    if store is None:
+        return None
+    db = getattr(store, "db", None)
+    if not isinstance(db, Database):
+        where = getattr(db, "path", repr(store))
+        raise ArtifactError(
+            f"run {run.id!r} logs to a server ({where!r}); artifacts are stored in local stores only for now: "
+            "log them from a run with a local dir= (mode='offline') and push that run with `rltrack sync`"
+        )
+    return db
 
 
 def manifest_digest(files: Sequence[FileRow]) -> str:
