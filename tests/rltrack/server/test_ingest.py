@@ -41,8 +41,8 @@ def write_batch(run_id: str, batch_id: str, start: int, n: int) -> dict[str, Any
 
 @pytest.fixture
 def ingest(tmp_path: Path, make_client: Callable[..., TestClient]) -> Iterator[TestClient]:
-    settings = ServerSettings(root=tmp_path / "srv", ingest=True,
-                              access=AccessControl(tokens=frozenset({TOKEN}), public_read=False, max_body_bytes=200_000))
+    access = AccessControl(tokens=frozenset({TOKEN}), public_read=False, max_body_bytes=200_000)
+    settings = ServerSettings(root=tmp_path / "srv", ingest=True, access=access)
     with make_client(create_app(settings), headers=AUTH) as c:
         yield c
 
