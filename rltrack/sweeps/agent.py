@@ -12,6 +12,7 @@ sampler gives trial number ``n`` grid point ``n``, so no point runs twice.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import sys
@@ -194,6 +195,7 @@ def claim_trial(handle: SweepHandle) -> optuna.Trial | None:
         cap = size if cap is None else min(cap, size)
     with claim_lock(handle):
         trials = study.get_trials(deepcopy=False)
+        _fail_trials_of_crashed_agents(handle, trials)
         if cap is not None and len(trials) >= cap:
             return None
         if cfg.metric.target is not None and _target_reached(trials, cfg.metric.goal, cfg.metric.target):
@@ -205,6 +207,30 @@ def claim_trial(handle: SweepHandle) -> optuna.Trial | None:
         study.tell(trial, state=import_optuna().trial.TrialState.FAIL)
         return None
     return trial
+
+
+def _fail_trials_of_crashed_agents(handle: SweepHandle, trials: list[optuna.trial.FrozenTrial]) -> None:
+    """Mark failed the running trials whose run reads ``crashed``: their agent died (SIGKILL, power loss).
+
+    Only ``crashed`` counts: a live agent may have finished its run and not yet told Optuna.
+    """
+    running = [t for t in trials if t.state.name == "RUNNING" and "run_id" in t.user_attrs]
+    if not running:
+        return
+    import rltrack
+    from rltrack.errors import RltrackError
+
+    try:
+        api = rltrack.Api(dir=handle.root)
+    except RltrackError:
+        return  # no store here (agents elsewhere): their own store folder decides
+    for t in running:
+        try:
+            state = api.run(str(t.user_attrs["run_id"])).state
+        except RltrackError:
+            continue
+        if state == "crashed":
+            handle.study.tell(t.number, state=import_optuna().trial.TrialState.FAIL, skip_if_finished=True)
 
 
 def _target_reached(trials: list[optuna.trial.FrozenTrial], goal: str, target: float) -> bool:
@@ -285,7 +311,7 @@ def complete_trial(
             "(the function's argument, rltrack.run, or in a program the run its rltrack.init() continues)"
         )
         return fail_trial(handle, trial, run_id, config, reporter, started, reason, reason)
-    handle.study.tell(trial, value)
+    handle.study.tell(trial, value, skip_if_finished=True)
     return TrialResult(trial.number, run_id, "finished", value, config, reporter.iterations, since(started))
 
 
@@ -298,7 +324,7 @@ def prune_trial(
     started: float,
 ) -> TrialResult:
     """Tell Optuna the trial was pruned (its value is the last report)."""
-    handle.study.tell(trial, state=import_optuna().trial.TrialState.PRUNED)
+    handle.study.tell(trial, state=import_optuna().trial.TrialState.PRUNED, skip_if_finished=True)
     return TrialResult(
         trial.number, run_id, "pruned", reporter.last, config, reporter.iterations, since(started), reporter.reason
     )
@@ -315,8 +341,11 @@ def fail_trial(
     detail: str,
 ) -> TrialResult:
     """Tell Optuna the trial failed, keeping ``detail`` (a traceback) in its user attributes."""
-    trial.set_user_attr("error", detail[-_ERROR_CHARS:])
-    handle.study.tell(trial, state=import_optuna().trial.TrialState.FAIL)
+    optuna = import_optuna()
+    # Another agent may have failed it already, taking its run for crashed.
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        trial.set_user_attr("error", detail[-_ERROR_CHARS:])
+    handle.study.tell(trial, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
     return TrialResult(
         trial.number, run_id, "failed", reporter.last, config, reporter.iterations, since(started), reason
     )

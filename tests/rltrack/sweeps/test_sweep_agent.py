@@ -319,3 +319,32 @@ def test_trials_are_new_runs_even_with_run_id_in_the_environment(
     (result,) = agent(sweep_id, lambda run: run.log({METRIC: 1.0}), count=1, dir=tmp_path, verbose=False)
     assert result.run_id != other.id
     assert rltrack.Api(tmp_path).run(other.id).group is None
+
+
+_DYING_AGENT = textwrap.dedent(
+    """
+    import os, sys
+    from rltrack.sweeps import agent
+
+    def train(run):
+        run.log({"eval/score": 1.0})
+        run.flush()
+        os._exit(9)  # the agent process dies mid-trial: no finish(), no tell()
+
+    agent(sys.argv[1], train, dir=sys.argv[2], verbose=False)
+    """
+)
+
+
+def test_trial_of_a_crashed_agent_is_failed_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    sweep_id = sweep(_config("grid", parameters={"lr": {"values": [1, 2, 3]}}), dir=tmp_path)
+    dead = subprocess.run([sys.executable, "-c", _DYING_AGENT, sweep_id, str(tmp_path)], capture_output=True, text=True)
+    assert dead.returncode == 9, dead.stderr
+    (orphan,) = _study(tmp_path, sweep_id).get_trials()
+    assert orphan.state == optuna.trial.TrialState.RUNNING
+    assert rltrack.Api(tmp_path).run(orphan.user_attrs["run_id"]).state == "crashed"
+    results = agent(sweep_id, lambda run: run.log({METRIC: 2.0}), dir=tmp_path, verbose=False)
+    assert len(results) == 2
+    trials = _study(tmp_path, sweep_id).get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] + [optuna.trial.TrialState.COMPLETE] * 2
+    assert sorted(t.user_attrs["config"]["lr"] for t in trials) == [1, 2, 3]  # no grid point twice
