@@ -21,7 +21,7 @@ import numpy as np
 from rltrack.sim2real import stats
 from rltrack.sim2real.align import AlignOn, Series, episode_bounds
 from rltrack.sim2real.errors import GapError
-from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, pair_episodes, paired_gap
+from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairedSignals, pair_episodes
 from rltrack.sim2real.report import GapReport, Histogram, NotComputed, PairedGap, Settings, SideInfo, SignalGap
 from rltrack.sim2real.sides import (
     EPISODE_LENGTH,
@@ -162,9 +162,10 @@ def _paired(
         notes.append(NotComputed("paired", str(err)))
         return 0, None, []
     out = []
+    measure = PairedSignals(pairs, on=on)
     for key, real_key in key_pairs:
         try:
-            out.append(paired_gap(key, real_key, sim.signals[key], real.signals[real_key], pairs, on=on))
+            out.append(measure.gap(key, real_key, sim.signals[key], real.signals[real_key]))
         except GapError as err:
             notes.append(NotComputed(f"paired[{key}]", str(err)))
     return len(pairs), pairs.key, out

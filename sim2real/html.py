@@ -217,14 +217,27 @@ def _figures(report: GapReport) -> list[tuple[str, Figure]]:
             figs.append(("signals", hist))
     if report.paired:
         keys = [p.key for p in report.paired]
+        # Two charts: DTW sums |error| along a whole episode, so it dwarfs RMSE on one axis.
+        n = report.n_pairs
         figs.append(
             (
                 "paired",
                 _bars(
-                    f"paired episodes (n={report.n_pairs})",
+                    f"RMSE after alignment ({n} pairs)",
                     keys,
-                    [("RMSE", [p.rmse for p in report.paired], _SIM), ("DTW", [p.dtw for p in report.paired], _REAL)],
+                    [("RMSE", [p.rmse for p in report.paired], _SIM)],
                     "signal units",
+                ),
+            )
+        )
+        figs.append(
+            (
+                "paired",
+                _bars(
+                    f"DTW distance ({n} pairs)",
+                    keys,
+                    [("DTW", [p.dtw for p in report.paired], _REAL)],
+                    "signal units x steps",
                 ),
             )
         )
@@ -267,7 +280,14 @@ def _sections(report: GapReport) -> dict[str, str]:
             for s in report.signals
         ],
     )
-    out["paired"] = _table(
+    pairing = (
+        f"<p class='note'>{report.n_pairs} episode pairs matched by {html.escape(report.pair_key)}, aligned on "
+        f"{html.escape(report.settings.align)}; DTW band {report.settings.dtw_window_fraction:.0%} of the longer "
+        "episode.</p>"
+        if report.pair_key
+        else ""
+    )
+    out["paired"] = pairing + _table(
         ["key", "RMSE", "DTW", "pairs", "samples"],
         [[p.key, fmt(p.rmse), fmt(p.dtw), str(p.n_pairs), str(p.n_samples)] for p in report.paired],
     )

@@ -9,7 +9,6 @@ whole episodes with a Sakoe-Chiba band of :data:`DTW_WINDOW_FRACTION` of the lon
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ from rltrack.sim2real.errors import GapError
 from rltrack.sim2real.report import PairedGap
 from rltrack.sim2real.sides import PAIR_KEYS, Side
 
-__all__ = ["DTW_WINDOW_FRACTION", "Pairs", "pair_episodes", "paired_gap"]
+__all__ = ["DTW_WINDOW_FRACTION", "PairedSignals", "Pairs", "pair_episodes"]
 
 IntArray = npt.NDArray[np.int64]
 #: DTW band half-width as a fraction of the longer episode (Sakoe and Chiba's 10 %): it keeps DTW
@@ -81,85 +80,147 @@ def pair_episodes(sim: Side, real: Side) -> Pairs:
     return Pairs(key, sim_eps.astype(np.int64), real_eps.astype(np.int64), sim_ends, real_ends)
 
 
-def _samples_by_pair(series: Series, ends: IntArray, episodes: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-    """For each sample: its pair index (-1 if its episode is unpaired) and its step offset."""
-    starts, stops = episode_bounds(series.step, ends)
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where the paired episodes sit in one side's step-sorted series."""
+
+    step: IntArray
+    starts: IntArray  # per pair: first sample index of its episode on this side
+    stops: IntArray
+    pair_of_sample: IntArray  # for samples [0, total): pair index, or -1 when unpaired
+    offset: IntArray  # for samples [0, total): step minus the episode's first step
+    repeated: bool  # some step holds two samples
+
+
+def _layout(step: IntArray, ends: IntArray, episodes: IntArray) -> _Layout:
+    starts, stops = episode_bounds(step, ends)
     lens = stops - starts
     total = int(stops[-1]) if stops.size else 0
-    episode_of = np.repeat(np.arange(ends.size), lens)
-    first_step = series.step[np.minimum(starts, max(len(series) - 1, 0))] if len(series) else starts
-    offset = series.step[:total] - np.repeat(first_step, lens)
+    first_step = step[np.minimum(starts, max(step.size - 1, 0))] if step.size else starts
     pair_of_episode = np.full(ends.size, -1, dtype=np.int64)
     pair_of_episode[episodes] = np.arange(episodes.size)
-    return pair_of_episode[episode_of], offset, np.arange(total)
+    return _Layout(
+        step=step,
+        starts=starts[episodes],
+        stops=stops[episodes],
+        pair_of_sample=np.repeat(pair_of_episode, lens),
+        offset=step[:total] - np.repeat(first_step, lens),
+        repeated=bool(np.any(np.diff(step) == 0)),
+    )
 
 
-def _rmse_on_step(sim: Series, real: Series, pairs: Pairs) -> tuple[npt.NDArray[np.float64], int]:
-    sp, so, si = _samples_by_pair(sim, pairs.sim_ends, pairs.sim_episode)
-    rp, ro, ri = _samples_by_pair(real, pairs.real_ends, pairs.real_episode)
-    width = int(max(so.max(initial=0), ro.max(initial=0))) + 1
-    keep_s, keep_r = sp >= 0, rp >= 0
-    sim_code = sp[keep_s] * width + so[keep_s]
-    real_code = rp[keep_r] * width + ro[keep_r]
+class _Layouts:
+    """Per-side layout cache: keys logged in one ``log()`` call share their step array."""
+
+    def __init__(self, ends: IntArray, episodes: IntArray) -> None:
+        self._ends, self._episodes = ends, episodes
+        self._last: _Layout | None = None
+
+    def get(self, step: IntArray) -> _Layout:
+        last = self._last
+        if last is None or not np.array_equal(last.step, step):
+            last = self._last = _layout(step, self._ends, self._episodes)
+        return last
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """Samples at equal (pair, step offset) on both sides: indices into each series."""
+
+    sim_index: IntArray
+    real_index: IntArray
+    pair: IntArray
+
+
+def _match_on_step(sl: _Layout, rl: _Layout) -> _Match:
+    width = int(max(sl.offset.max(initial=0), rl.offset.max(initial=0))) + 1
+    keep_s, keep_r = np.flatnonzero(sl.pair_of_sample >= 0), np.flatnonzero(rl.pair_of_sample >= 0)
+    sim_code = sl.pair_of_sample[keep_s] * width + sl.offset[keep_s]
+    real_code = rl.pair_of_sample[keep_r] * width + rl.offset[keep_r]
+    cells = int(sl.starts.size) * width
+    if not (sl.repeated or rl.repeated) and cells <= 4 * (sim_code.size + real_code.size):
+        # Dense (pair, offset) grid of sample indices: a linear scatter instead of a sort.
+        grid_s, grid_r = np.full(cells, -1, dtype=np.int64), np.full(cells, -1, dtype=np.int64)
+        grid_s[sim_code], grid_r[real_code] = keep_s, keep_r
+        both = np.flatnonzero((grid_s >= 0) & (grid_r >= 0))
+        return _Match(grid_s[both], grid_r[both], both // width)
+    # Sparse offsets or repeated steps: intersect1d keeps each code's first sample.
     _, ia, ib = np.intersect1d(sim_code, real_code, return_indices=True)
-    diff = sim.value[si[keep_s][ia]] - real.value[ri[keep_r][ib]]
-    pair = sim_code[ia] // width
-    counts = np.bincount(pair, minlength=len(pairs))
-    sums = np.bincount(pair, weights=diff * diff, minlength=len(pairs))
+    return _Match(keep_s[ia], keep_r[ib], sim_code[ia] // width)
+
+
+def _rmse_on_step(sim: Series, real: Series, match: _Match, n_pairs: int) -> tuple[npt.NDArray[np.float64], int]:
+    diff = sim.value[match.sim_index] - real.value[match.real_index]
+    counts = np.bincount(match.pair, minlength=n_pairs)
+    sums = np.bincount(match.pair, weights=diff * diff, minlength=n_pairs)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_pair = np.sqrt(sums / counts)
     return per_pair[counts > 0], int(diff.size)
 
 
-def _episode_slices(series: Series, ends: IntArray, episodes: IntArray) -> list[Series]:
-    starts, stops = episode_bounds(series.step, ends)
-    return [series.slice(int(starts[e]), int(stops[e])) for e in episodes]
-
-
-def _rmse_on_time(sims: list[Series], reals: list[Series]) -> tuple[npt.NDArray[np.float64], int]:
+def _rmse_on_time(sim: Series, real: Series, sl: _Layout, rl: _Layout) -> tuple[npt.NDArray[np.float64], int]:
     out, n = [], 0
-    for a, b in zip(sims, reals, strict=True):
-        av, bv = align(a, b, on="t_ns")
+    for s0, s1, r0, r1 in zip(sl.starts, sl.stops, rl.starts, rl.stops, strict=True):
+        av, bv = align(sim.slice(int(s0), int(s1)), real.slice(int(r0), int(r1)), on="t_ns")
         if av.size:
             out.append(float(np.sqrt(np.mean((av - bv) ** 2))))
             n += int(av.size)
     return np.asarray(out), n
 
 
-def _dtw(sims: Sequence[Series], reals: Sequence[Series]) -> npt.NDArray[np.float64]:
-    usable = [(a.value, b.value) for a, b in zip(sims, reals, strict=True) if len(a) and len(b)]
-    groups: dict[int, list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]] = {}
-    for a, b in usable:
-        window = max(math.ceil(DTW_WINDOW_FRACTION * max(a.size, b.size)), abs(a.size - b.size))
-        groups.setdefault(window, []).append((a, b))
-    parts = [stats.dtw_batch([a for a, _ in g], [b for _, b in g], window=w) for w, g in groups.items()]
+def _dtw(sim: Series, real: Series, sl: _Layout, rl: _Layout) -> npt.NDArray[np.float64]:
+    groups: dict[int, tuple[list[npt.NDArray[np.float64]], list[npt.NDArray[np.float64]]]] = {}
+    for s0, s1, r0, r1 in zip(
+        sl.starts.tolist(), sl.stops.tolist(), rl.starts.tolist(), rl.stops.tolist(), strict=True
+    ):
+        n, m = s1 - s0, r1 - r0
+        if n and m:
+            window = max(math.ceil(DTW_WINDOW_FRACTION * max(n, m)), abs(n - m))
+            a_list, b_list = groups.setdefault(window, ([], []))
+            a_list.append(sim.value[s0:s1])
+            b_list.append(real.value[r0:r1])
+    parts = [stats.dtw_batch_finite(a, b, window=w) for w, (a, b) in groups.items()]
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def paired_gap(key: str, real_key: str, sim: Series, real: Series, pairs: Pairs, *, on: AlignOn) -> PairedGap:
-    """RMSE and DTW of one signal over the paired episodes (non-finite samples dropped first).
+class PairedSignals:
+    """Computes :class:`PairedGap` per signal, reusing episode layouts across keys."""
 
-    Raises:
-        GapError: No pair has samples of this signal on both sides.
-    """
-    sim, real = sim.finite(), real.finite()
-    sims = _episode_slices(sim, pairs.sim_ends, pairs.sim_episode)
-    reals = _episode_slices(real, pairs.real_ends, pairs.real_episode)
-    if on == "step":
-        per_pair, n_samples = _rmse_on_step(sim, real, pairs)
-    else:
-        per_pair, n_samples = _rmse_on_time(sims, reals)
-    if per_pair.size == 0:
-        raise GapError(
-            f"no paired episode has {key!r} samples at matching {on} offsets on both sides; "
-            "check the key mapping and the align mode"
+    def __init__(self, pairs: Pairs, *, on: AlignOn) -> None:
+        self._pairs, self._on = pairs, on
+        self._sim = _Layouts(pairs.sim_ends, pairs.sim_episode)
+        self._real = _Layouts(pairs.real_ends, pairs.real_episode)
+        self._match: tuple[_Layout, _Layout, _Match] | None = None
+
+    def _matched(self, sl: _Layout, rl: _Layout) -> _Match:
+        cached = self._match
+        if cached is None or cached[0] is not sl or cached[1] is not rl:
+            cached = self._match = (sl, rl, _match_on_step(sl, rl))
+        return cached[2]
+
+    def gap(self, key: str, real_key: str, sim: Series, real: Series) -> PairedGap:
+        """RMSE and DTW of one signal over the paired episodes (non-finite samples dropped first).
+
+        Raises:
+            GapError: No pair has samples of this signal on both sides.
+        """
+        sim, real = sim.finite(), real.finite()
+        sl, rl = self._sim.get(sim.step), self._real.get(real.step)
+        if self._on == "step":
+            per_pair, n_samples = _rmse_on_step(sim, real, self._matched(sl, rl), len(self._pairs))
+        else:
+            per_pair, n_samples = _rmse_on_time(sim, real, sl, rl)
+        if per_pair.size == 0:
+            raise GapError(
+                f"no paired episode has {key!r} samples at matching {self._on} offsets on both sides; "
+                "check the key mapping and the align mode"
+            )
+        dtw = _dtw(sim, real, sl, rl)
+        return PairedGap(
+            key=key,
+            real_key=real_key,
+            n_pairs=int(per_pair.size),
+            n_samples=n_samples,
+            rmse=float(per_pair.mean()),
+            dtw=float(dtw.mean()) if dtw.size else None,
         )
-    dtw = _dtw(sims, reals)
-    return PairedGap(
-        key=key,
-        real_key=real_key,
-        n_pairs=int(per_pair.size),
-        n_samples=n_samples,
-        rmse=float(per_pair.mean()),
-        dtw=float(dtw.mean()) if dtw.size else None,
-    )

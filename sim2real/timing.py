@@ -82,19 +82,20 @@ def loop_timing(
         raise GapError(f"timing of {key!r} needs at least 2 message intervals, got {intervals.size!r}; record longer")
     if np.any(intervals < 0):
         raise GapError(f"stamps of {key!r} go backwards {int(np.sum(intervals < 0))!r} times; check the clock source")
-    seconds = intervals.astype(np.float64) * 1e-9
-    nominal = float(np.median(seconds))
-    if nominal <= 0.0:
+    # Statistics in integer-valued ns, converted once: equal intervals give a jitter of exactly 0.
+    ns = intervals.astype(np.float64)
+    nominal_ns = float(np.median(ns))
+    if nominal_ns <= 0.0:
         raise GapError(f"timing of {key!r}: most stamps are duplicated (median interval 0 ns); stamp each message")
-    gaps = seconds[seconds > GAP_FACTOR * nominal]
-    dropped = int(np.sum(np.maximum(np.rint(gaps / nominal) - 1.0, 0.0)))
+    gaps = ns[ns > GAP_FACTOR * nominal_ns]
+    dropped = int(np.sum(np.maximum(np.rint(gaps / nominal_ns) - 1.0, 0.0)))
     return LoopTiming(
         key=key,
         n_messages=int(stamps.size),
-        n_intervals=int(seconds.size),
-        period_mean_s=float(seconds.mean()),
-        period_median_s=nominal,
-        jitter_s=float(seconds.std(ddof=1)),
-        rate_hz=1.0 / nominal,
+        n_intervals=int(ns.size),
+        period_mean_s=float(ns.mean()) * 1e-9,
+        period_median_s=nominal_ns * 1e-9,
+        jitter_s=float(ns.std(ddof=1)) * 1e-9,
+        rate_hz=1e9 / nominal_ns,
         dropped_estimate=dropped,
     )

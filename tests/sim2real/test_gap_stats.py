@@ -64,7 +64,8 @@ def test_bootstrap_nan_raises() -> None:
 
 @pytest.mark.parametrize(
     ("n_sim", "n_real", "ties"),
-    [(1, 1, False), (7, 3, False), (200, 150, True), (30_000, 20_000, False), (20_000, 30_000, True)],
+    [(1, 1, False), (7, 3, False), (200, 150, True), (300, 300, True), (300, 300, False),
+     (30_000, 20_000, False), (20_000, 30_000, True), (20_000, 20_000, True)],
 )
 def test_distances_match_scipy(n_sim: int, n_real: int, ties: bool) -> None:
     rng = np.random.default_rng(n_sim + n_real)
