@@ -286,15 +286,20 @@ class MessageFlattener:
                 self._plan_fixed(path, get, length)
                 return
 
+            by_length: dict[int, list[tuple[int, str]]] = {}
+
             def emit_numbers(msg: Any, out: dict[str, Number]) -> None:
                 arr = get(msg)
-                if len(arr) > limit:
+                n = len(arr)
+                if n > limit:
                     return
+                kept = by_length.get(n)
+                if kept is None:  # keys depend only on the length: filter once per length
+                    kept = by_length[n] = [(i, k) for i in range(n) if (k := keys(f"{path}/{i}")) is not None]
                 items = arr.tolist() if hasattr(arr, "tolist") else list(arr)
-                for i, value in enumerate(items):
-                    key = keys(f"{path}/{i}")
-                    if key is not None:
-                        out[key] = int(value) if isinstance(value, bool) else value
+                for i, key in kept:
+                    value = items[i]
+                    out[key] = int(value) if isinstance(value, bool) else value
 
             self._emitters.append(emit_numbers)
         elif subtype == Nodetype.NAME:
@@ -332,20 +337,27 @@ class MessageFlattener:
     def _joint_emitter(self, field_name: str) -> Emit:
         get = attrgetter(field_name)
         keys = self._keys
-        names_cache: dict[str, str] = {}
+        # Joint names rarely change: filter and build the keys once per distinct name list.
+        by_names: dict[tuple[str, ...], tuple[list[str | None], bool]] = {}
 
         def emit(msg: Any, out: dict[str, Number]) -> None:
             values = get(msg).tolist()
-            names = msg.name
+            names = tuple(msg.name)
             if len(names) != len(values):
-                names = [str(i) for i in range(len(values))]  # unnamed or malformed: fall back to indices
-            for name, value in zip(names, values, strict=False):
-                seg = names_cache.get(name)
-                if seg is None:
-                    seg = names_cache[name] = _sanitize(name)
-                key = keys(f"{field_name}/{seg}")
-                if key is not None:
-                    out[key] = value
+                names = tuple(str(i) for i in range(len(values)))  # unnamed or malformed: use indices
+            plan = by_names.get(names)
+            if plan is None:
+                if len(by_names) >= 64:
+                    by_names.clear()  # names that change every message: stay bounded
+                planned = [keys(f"{field_name}/{_sanitize(name)}") for name in names]
+                plan = by_names[names] = (planned, None not in planned)
+            planned_keys, all_kept = plan
+            if all_kept:
+                out.update(zip(planned_keys, values, strict=True))  # type: ignore[arg-type]  # no None
+            else:
+                for key, value in zip(planned_keys, values, strict=True):
+                    if key is not None:
+                        out[key] = value
 
         return emit
 

@@ -36,7 +36,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 import rltrack
 from rltrack.errors import RltrackWarning
 
-from .decode import Decoder
+from .decode import IMAGE_TYPES, Decoder
 from .lineage import use_policy
 from .mirror import COUNTER_PREFIX, Mirror
 from .sink import Sink
@@ -135,7 +135,7 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
             infos = self.get_publishers_info_by_topic(topic)
             if not infos or msgtype in self._bad_types:
                 continue
-            reliability, durability, depth = _choose_qos(infos, cfg.qos)
+            reliability, durability, depth = _choose_qos(infos, cfg.qos, msgtype)
             sub = self.subs.get(topic)
             if sub is not None and (sub.reliability, sub.durability) == (reliability, durability):
                 self._check_silent(topic, sub, len(infos), infos, now)
@@ -158,9 +158,13 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         offer = self.sink.offer
         clock = time.time_ns
 
+        drain_ok = [True]
+
         def callback(data: bytes) -> None:
             state.received += 1
             offer(topic, msgtype, data, clock())
+            if drain_ok[0]:
+                drain_ok[0] = _drain(state, msg_class, topic, msgtype, offer, clock)
 
         state.handle = self.create_subscription(msg_class, topic, callback, qos, raw=True)
         self.subs[topic] = state
@@ -212,17 +216,45 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
             self.run.finish()  # whatever failed above, what was logged gets stored
 
 
+#: At most this many queued messages are taken in one callback, so one busy topic cannot starve
+#: the others (and the timers) of the executor.
+_DRAIN_MAX = 256
+
+
+def _drain(state: _Subscription, msg_class: Any, topic: str, msgtype: str, offer: Any, clock: Any) -> bool:
+    """Take the messages already queued on this subscription in the callback itself.
+
+    The Python executors rebuild their wait set for every single message, which caps a 1 kHz
+    topic; taking the backlog here (what rclpy's executor does per message, through the same
+    ``handle.take_message``) costs a few microseconds per message. Returns False when this
+    rclpy lacks that call, so the caller falls back to one message per callback.
+    """
+    handle = getattr(state.handle, "handle", None)
+    if handle is None or not hasattr(handle, "take_message"):
+        return False
+    with handle:
+        for _ in range(_DRAIN_MAX):
+            taken = handle.take_message(msg_class, True)
+            if taken is None:
+                break
+            state.received += 1
+            offer(topic, msgtype, taken[0], clock())
+    return True
+
+
 def _policy_name(policy: Any) -> str:
     return str(getattr(policy, "name", policy)).lower()
 
 
-def _choose_qos(infos: Any, override: QosOverride | None) -> tuple[str, str, int]:
+def _choose_qos(infos: Any, override: QosOverride | None, msgtype: str) -> tuple[str, str, int]:
     """Pick reliability/durability every publisher can serve, unless the config overrides it."""
     rels = [_policy_name(i.qos_profile.reliability) for i in infos]
     durs = [_policy_name(i.qos_profile.durability) for i in infos]
     reliability = "best_effort" if any(r == "best_effort" for r in rels) else "reliable"
     durability = "transient_local" if durs and all(d == "transient_local" for d in durs) else "volatile"
-    depth = 100
+    # Deep enough to ride out a second of a 1 kHz topic while the executor is busy elsewhere;
+    # camera frames are big and only a few per second are kept anyway.
+    depth = 10 if msgtype in IMAGE_TYPES else 1000
     if override is not None:
         reliability = override.reliability or reliability
         durability = override.durability or durability

@@ -86,6 +86,7 @@ class RosInstall:
 
 def build(venv: Path, work: Path) -> RosInstall:
     """colcon-build ``ros/`` into ``work`` and resolve ``mirror`` through the ament index."""
+    work.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("_ROS_WHEELS_BOOTSTRAP_COMPLETE", "PYTHONPATH")}
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
     subprocess.run(
