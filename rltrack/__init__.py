@@ -17,6 +17,7 @@ from rltrack.errors import RltrackError
 
 __all__ = [
     "Api",
+    "Artifact",
     "Histogram",
     "Image",
     "RltrackError",
@@ -30,7 +31,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-_LAZY = {"Histogram": "rltrack.media", "Image": "rltrack.media", "Video": "rltrack.media"}
+_LAZY = {"Artifact": "rltrack.artifacts", "Histogram": "rltrack.media", "Image": "rltrack.media", "Video": "rltrack.media"}
 
 
 def __getattr__(name: str) -> object:
@@ -39,7 +40,7 @@ def __getattr__(name: str) -> object:
         from rltrack._session import current
 
         return current()
-    # Media classes load on first use: time to first log matters more than 10 ms of imports.
+    # Media and artifact classes load on first use: time to first log matters more than 10 ms of imports.
     if name in _LAZY:
         import importlib
 
