@@ -23,15 +23,18 @@ __all__ = [
     "RltrackError",
     "Run",
     "Video",
+    "agent",
     "finish",
     "init",
     "log",
     "run",
+    "sweep",
 ]
 __version__ = "0.1.0"
 
 
-_LAZY = {"Artifact": "rltrack.artifacts", "Histogram": "rltrack.media", "Image": "rltrack.media", "Video": "rltrack.media"}
+_LAZY = {"Artifact": "rltrack.artifacts", "agent": "rltrack.sweeps", "sweep": "rltrack.sweeps",
+         "Histogram": "rltrack.media", "Image": "rltrack.media", "Video": "rltrack.media"}
 
 
 def __getattr__(name: str) -> object:

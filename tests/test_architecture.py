@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, int]] = [
     ("rltrack.sweeps", 4),
     ("rltrack.server", 4),
     ("rltrack.cli", 5),
+    ("rltrack.notebook", 5),  # Jupyter entry point: starts the dashboard
     ("rltrack", 3),  # the rest of the core: run API, media, artifacts, read Api, remote sink
 ]
 
