@@ -150,7 +150,10 @@ def test_a_stream_dropped_without_logging_deletes_its_temp_file(close_first) -> 
     if close_first:
         stream.close()
     thread, temp_file = stream._thread, stream._state.writer.path  # type: ignore[union-attr]
-    assert temp_file.exists()
+    if close_first:
+        # Without close() the encoder thread may not have created the file yet (a race the
+        # assertion below does not depend on).
+        assert temp_file.exists()
 
     del stream
     gc.collect()
