@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # example file -> extra arguments that keep it to a few seconds
 EXAMPLES: dict[str, list[str]] = {
+    "artifacts.py": [],
     "quickstart.py": ["--steps", "3000"],
+    "sim2real_compare.py": ["--episodes", "4", "--max-steps", "100", "--out", "gap.html"],
+    "sweep_ppo.py": ["--count", "1", "--steps", "512"],
 }
 
 
