@@ -1,0 +1,76 @@
+"""Episode videos shared by the SB3 callback and :class:`RecordRollouts`: checks and a frame sink.
+
+Frames go straight to a :class:`rltrack.media.VideoStream`, whose encoder thread turns them
+into H.264 while the episode runs, so no episode is ever held in memory as a frame buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rltrack.errors import InvalidValueError
+from rltrack.media import VideoStream
+
+__all__ = ["EpisodeVideo", "check_rgb_array_env", "render_fps"]
+
+_DEFAULT_FPS = 30.0
+
+
+def check_rgb_array_env(env: object, what: str) -> None:
+    """Raise unless ``env`` renders single RGB frames (``render_mode="rgb_array"``).
+
+    Args:
+        env: A Gymnasium env or an SB3 VecEnv (which must hold one env: a vector frame is a tile).
+        what: How the caller names the argument, for the message.
+    """
+    mode = getattr(env, "render_mode", None)
+    if mode != "rgb_array":
+        raise InvalidValueError(
+            f"{what} has render_mode={mode!r}; videos need one env made with render_mode='rgb_array', "
+            "e.g. gymnasium.make('CartPole-v1', render_mode='rgb_array')"
+        )
+    num_envs = getattr(env, "num_envs", 1)
+    if num_envs != 1:
+        raise InvalidValueError(
+            f"{what} holds num_envs={num_envs!r} envs; pass one env (a vector env renders a tiled frame), "
+            "e.g. gymnasium.make(env_id, render_mode='rgb_array')"
+        )
+
+
+def render_fps(env: object) -> float:
+    """Return the env's ``metadata["render_fps"]`` (30 when it has none)."""
+    metadata = getattr(env, "metadata", None) or {}
+    fps = metadata.get("render_fps") if isinstance(metadata, dict) else None
+    if isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= 1000:
+        return float(fps)
+    return _DEFAULT_FPS
+
+
+class EpisodeVideo:
+    """Streams up to ``max_frames`` rendered frames of one episode to the encoder thread."""
+
+    def __init__(self, *, fps: float, caption: str | None, max_frames: int) -> None:
+        self.stream = VideoStream(fps=fps, caption=caption)
+        self.max_frames = max_frames
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_frames`` frames have been added (later frames are ignored)."""
+        return self.stream.frames >= self.max_frames
+
+    def add(self, frame: Any) -> None:
+        """Queue one frame from ``env.render()`` unless the video is full.
+
+        Raises:
+            InvalidValueError: ``frame`` is not an (H, W, 3) uint8 image (e.g. ``render()`` returned
+                None or a list of frames).
+        """
+        if self.full:
+            return
+        shape = getattr(frame, "shape", None)
+        if shape is None or len(shape) != 3 or str(getattr(frame, "dtype", "")) != "uint8":
+            raise InvalidValueError(
+                f"render() returned {type(frame).__name__} with shape {shape!r}; videos need one "
+                "(H, W, 3) uint8 frame per call, as envs made with render_mode='rgb_array' return"
+            )
+        self.stream.add_frame(frame)

@@ -1,0 +1,289 @@
+"""Stable-Baselines3 training into a run: :class:`RLTrackCallback`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rltrack.callbacks._checkpoints import Checkpointer
+from rltrack.callbacks._runs import check_running, current_run, log_unless_finished, resolve_run
+from rltrack.callbacks._sb3_config import model_config
+from rltrack.callbacks._video import EpisodeVideo, check_rgb_array_env, render_fps
+from rltrack.callbacks._warn import WarnOnce
+from rltrack.callbacks.episodes import EpisodeAccumulator
+from rltrack.callbacks.sb3_logger import RunOutputFormat
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, is_vecenv_wrapped
+
+import rltrack
+from rltrack.errors import InvalidValueError, RltrackError
+from rltrack.media import Histogram
+
+__all__ = ["RLTrackCallback"]
+
+#: The key whose best value moves the checkpoint alias ``best``.
+EVAL_KEY = "eval/mean_reward"
+VIDEO_KEY = "video/episode"
+
+
+def _every(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidValueError(f"{name}={value!r} must be a positive number of timesteps (an int) or None")
+    return value
+
+
+class RLTrackCallback(BaseCallback):
+    """Log an SB3 training run: every logger value, every episode, config, checkpoints and videos.
+
+    - Every value SB3's logger dumps (``train/*``, ``rollout/*``, ``time/*``, ``eval/*``) lands at
+      SB3's step through a ``KVWriter`` added to ``model.logger.output_formats``.
+    - Every finished episode of every sub-env (from ``Monitor``/``VecMonitor`` infos) is logged as
+      ``episode/return``, ``episode/length`` (and ``episode/success`` when the info has
+      ``is_success``) at ``step = model.num_timesteps``.
+    - ``run.config`` gets the algorithm, policy, every constructor hyperparameter, env id,
+      ``n_envs``, seed and library versions (keys the run already has are kept).
+    - With ``checkpoint_every``, the model is stored every that many timesteps and at the end
+      as versions of the artifact ``<run name>-policy`` with alias ``latest``; each new best
+      ``eval/mean_reward`` (from SB3's ``EvalCallback`` alongside) stores the evaluated model
+      with alias ``best``.
+    - With ``video_env`` (one env, ``render_mode="rgb_array"``), one deterministic episode of
+      up to ``video_length`` frames is logged as ``video/episode`` (with ``video/return`` and
+      ``video/length``) every ``video_every`` timesteps, or once at the end without it.
+    - With ``gradients_every``, histograms of every policy weight and gradient are logged as
+      ``weights/*`` and ``gradients/*``.
+    - Training stops (``_on_step`` returns False) once the run's ``_should_stop`` is set
+      (sweeps set it when a trial is pruned).
+
+    Example:
+        >>> model.learn(10_000, callback=RLTrackCallback(project="cartpole"))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        run: rltrack.Run | None = None,
+        *,
+        checkpoint_every: int | None = None,
+        video_env: Any = None,
+        video_every: int | None = None,
+        video_length: int = 1000,
+        gradients_every: int | None = None,
+        **init_kwargs: Any,
+    ) -> None:
+        """Check the settings and pick the run (``run``, else ``rltrack.init(**init_kwargs)`` or the current run).
+
+        Raises:
+            InvalidValueError: A ``*_every`` or ``video_length`` is not a positive int, ``video_every``
+                has no ``video_env``, or ``video_env`` is not one ``rgb_array`` env.
+            RunFinishedError: ``run`` has finished.
+            RltrackError: ``run`` and ``init_kwargs`` are both given.
+        """
+        super().__init__(verbose=0)
+        self._checkpoint_every = _every("checkpoint_every", checkpoint_every)
+        self._video_every = _every("video_every", video_every)
+        self._gradients_every = _every("gradients_every", gradients_every)
+        if _every("video_length", video_length) is None:
+            raise InvalidValueError(f"video_length={video_length!r} must be a positive number of frames")
+        if video_env is None and video_every is not None:
+            raise InvalidValueError(
+                f"video_every={video_every!r} needs video_env=gymnasium.make(env_id, render_mode='rgb_array')"
+            )
+        if video_env is not None:
+            check_rgb_array_env(video_env, "video_env")
+        if run is not None and init_kwargs:
+            raise RltrackError(
+                f"RLTrackCallback got run={run!r} and init arguments {sorted(init_kwargs)!r}; pass one or the other"
+            )
+        if run is None and (init_kwargs or current_run() is None):
+            run = rltrack.init(**init_kwargs)
+        self.run: rltrack.Run = resolve_run(run, "RLTrackCallback")
+        self._video_env = video_env
+        self._video_length = video_length
+        self._video_seeded = False
+        self._warn = WarnOnce()
+        self._writer = RunOutputFormat(self._on_logger_values)
+        self._checkpoints = Checkpointer(self.run, self._warn) if checkpoint_every is not None else None
+        self._episodes: EpisodeAccumulator | None = None
+        self._best = -np.inf
+        self._stop = False
+        self._next_checkpoint = self._next_video = self._next_gradients = 0
+        self._last_video_step = -1
+
+    # ---- SB3 hooks -------------------------------------------------------------------------
+
+    def _init_callback(self) -> None:
+        resolve_run(self.run, "RLTrackCallback")  # refuse a run finished since construction, before training
+        formats = self.model.logger.output_formats
+        if self._writer not in formats:
+            formats.append(self._writer)
+        config = model_config(self.model)
+        missing = {k: v for k, v in config.items() if k not in self.run.config}
+        if missing:
+            self.run.config.update(missing)
+        self.run.define_metric(EVAL_KEY, summary="max", goal="maximize")
+        self._episodes = None if self._has_monitor() else EpisodeAccumulator(self.model.n_envs)
+        now = self.model.num_timesteps
+        self._next_checkpoint = _next_multiple(now, self._checkpoint_every)
+        self._next_video = _next_multiple(now, self._video_every)
+        self._next_gradients = _next_multiple(now, self._gradients_every)
+        self._stop = False
+
+    def _on_step(self) -> bool:
+        step = self.num_timesteps
+        if self._episodes is None:
+            infos = self.locals.get("infos")
+            if infos is not None:
+                for info in infos:
+                    episode = info.get("episode")
+                    if episode is not None:
+                        self._log_episode(episode["r"], episode["l"], info.get("is_success"), step)
+        else:
+            self._count_episodes(step)
+        if self._checkpoints is not None and step >= self._next_checkpoint:
+            self._checkpoints.save(self.model, step)
+            self._next_checkpoint = _next_multiple(step, self._checkpoint_every)
+        if self._video_every is not None and step >= self._next_video:
+            self._record_video(step)
+            self._next_video = _next_multiple(step, self._video_every)
+        if self._gradients_every is not None and step >= self._next_gradients:
+            self._log_gradients(step)
+            self._next_gradients = _next_multiple(step, self._gradients_every)
+        return not (self._stop or getattr(self.run, "_should_stop", False))
+
+    def _on_training_end(self) -> None:
+        formats = self.model.logger.output_formats
+        if self._writer in formats:
+            formats.remove(self._writer)
+        if self._stop or getattr(self.run, "_should_stop", False):
+            return  # stopped on request (a pruned sweep trial): no final checkpoint or video
+        step = self.num_timesteps
+        if self._checkpoints is not None and self._checkpoints.last_step != step:
+            self._checkpoints.save(self.model, step)
+        if self._video_env is not None and self._video_every is None and self._last_video_step != step:
+            self._record_video(step)
+
+    # ---- what gets logged ------------------------------------------------------------------
+
+    def _log(self, data: dict[str, Any], step: int) -> None:
+        try:
+            log_unless_finished(self.run, data, step, self._warn)
+        except RltrackError:
+            # A run observer (a sweep's pruner) may raise out of log(); when it also asked to
+            # stop, stop cleanly at the next step instead of tearing down learn().
+            if getattr(self.run, "_should_stop", False):
+                self._stop = True
+                return
+            raise
+
+    def _on_logger_values(self, values: dict[str, float | int], step: int) -> None:
+        self._log(values, step)
+        value = values.get(EVAL_KEY)
+        if value is not None and value > self._best:
+            self._best = float(value)
+            if self._checkpoints is not None:
+                # Called inside EvalCallback's dump: the model right now is the one just evaluated.
+                self._checkpoints.save(self.model, step, best=True, metadata={EVAL_KEY: float(value)})
+
+    def _log_episode(self, episode_return: Any, length: Any, success: Any, step: int) -> None:
+        values: dict[str, float | int] = {"episode/return": float(episode_return), "episode/length": int(length)}
+        if success is not None:
+            values["episode/success"] = float(success)
+        self._log(values, step)
+
+    def _count_episodes(self, step: int) -> None:
+        # No Monitor: episodes from the rewards the algorithm saw (unnormalised when VecNormalize is used).
+        assert self._episodes is not None  # only called when the fallback is active
+        dones = self.locals.get("dones")
+        rewards = self.locals.get("rewards")
+        if dones is None or rewards is None:
+            return
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is not None:
+            rewards = vec_normalize.get_original_reward()
+        infos = self.locals.get("infos") or [{}] * len(dones)
+        for episode in self._episodes.step(rewards, dones, np.zeros_like(dones)):
+            self._log_episode(episode.episode_return, episode.length, infos[episode.env_index].get("is_success"), step)
+
+    def _has_monitor(self) -> bool:
+        env = self.model.get_env()
+        if env is None or is_vecenv_wrapped(env, VecMonitor) or all(env.env_is_wrapped(Monitor)):
+            return True
+        self._warn(
+            "no-monitor",
+            "the training env has no Monitor/VecMonitor, so rltrack counts episodes from the rewards SB3 sees "
+            "and SB3 logs no rollout/ep_rew_mean; wrap it for exact episodes: VecMonitor(env), or "
+            "make_vec_env(env_id, n_envs) which adds Monitor",
+        )
+        return False
+
+    def _log_gradients(self, step: int) -> None:
+        if not check_running(self.run, self._warn):
+            return
+        data: dict[str, Any] = {}
+        for name, param in self.model.policy.named_parameters():
+            key = name.replace(".", "/")
+            data[f"weights/{key}"] = Histogram(param.detach().cpu())
+            if param.grad is not None:
+                data[f"gradients/{key}"] = Histogram(param.grad.detach().cpu())
+        if data:
+            self._log(data, step)
+
+    def _record_video(self, step: int) -> None:
+        """Log a video of one deterministic episode; a bad frame warns once instead of stopping training."""
+        if not check_running(self.run, self._warn):
+            return
+        try:
+            self._record_episode(step)
+        except InvalidValueError as err:
+            self._warn("video-frame", f"no video at step {step}: {err} (training goes on)")
+        self._last_video_step = step
+
+    def _record_episode(self, step: int) -> None:
+        """Run one deterministic episode on ``video_env``, streaming its frames to the encoder."""
+        env = self._video_env
+        is_vec = isinstance(env, VecEnv)
+        video = EpisodeVideo(fps=render_fps(env), caption=f"step {step}", max_frames=self._video_length)
+        vec_normalize = None if is_vec else self.model.get_vec_normalize_env()
+        if is_vec:
+            obs = env.reset()
+        else:
+            seed = None if self._video_seeded else self.model.seed
+            obs, _ = env.reset(seed=seed)
+            self._video_seeded = True
+        video.add(_render(env, is_vec))
+        state = None
+        episode_start = np.ones((1,), dtype=bool)
+        episode_return, length = 0.0, 0
+        while not video.full:
+            policy_obs = obs if vec_normalize is None else vec_normalize.normalize_obs(obs)
+            action, state = self.model.predict(
+                policy_obs, state=state, episode_start=episode_start, deterministic=True
+            )
+            episode_start = np.zeros((1,), dtype=bool)
+            if is_vec:
+                obs, rewards, dones, _ = env.step(action)
+                reward, done = float(rewards[0]), bool(dones[0])
+            else:
+                obs, reward_, terminated, truncated, _ = env.step(action)
+                reward, done = float(reward_), bool(terminated or truncated)
+            episode_return += reward
+            length += 1
+            if done and is_vec:
+                break  # a VecEnv has already reset: its frame now shows the next episode
+            video.add(_render(env, is_vec))
+            if done:
+                break
+        self._log({VIDEO_KEY: video.stream, "video/return": episode_return, "video/length": length}, step)
+
+
+def _render(env: Any, is_vec: bool) -> Any:
+    return env.get_images()[0] if is_vec else env.render()
+
+
+def _next_multiple(now: int, every: int | None) -> int:
+    """Return the first multiple of ``every`` after ``now`` (counted in timesteps, whatever ``n_envs`` is)."""
+    if every is None:
+        return 0
+    return (now // every + 1) * every

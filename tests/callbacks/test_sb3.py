@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from rltrack.callbacks import RLTrackCallback
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import rltrack
+from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunFinishedError
+
+from .conftest import decode_video, read_run
+
+
+def _ppo(n_envs: int = 1, **kwargs: Any) -> PPO:
+    env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=0)
+    args: dict[str, Any] = {"n_steps": 64, "batch_size": 64, "n_epochs": 1, **kwargs}
+    return PPO("MlpPolicy", env, policy_kwargs={"net_arch": [8]}, device="cpu", seed=0, **args)
+
+
+def test_config_has_algorithm_hyperparameters_env_and_versions(run: rltrack.Run, store_dir: Path) -> None:
+    model = _ppo(n_envs=2, gamma=0.95, clip_range=0.1)
+    model.learn(128, callback=RLTrackCallback(run))
+    config = read_run(store_dir, run).config
+    assert config["algorithm"] == "PPO" and config["policy"] == "MlpPolicy"
+    assert config["policy_class"] == "ActorCriticPolicy"
+    assert (config["gamma"], config["clip_range"], config["n_steps"]) == (0.95, 0.1, 64)
+    assert config["policy_kwargs"] == {"net_arch": [8]}
+    assert (config["env_id"], config["n_envs"], config["seed"]) == ("CartPole-v1", 2, 0)
+    assert set(config["versions"]) == {"stable_baselines3", "torch", "gymnasium"}
+
+
+def test_config_keeps_values_the_run_already_has(store_dir: Path) -> None:
+    run = rltrack.init(project="p", dir=store_dir, system_metrics=False, config={"gamma": "from the sweep"})
+    _ppo(gamma=0.9).learn(64, callback=RLTrackCallback(run))
+    assert read_run(store_dir, run).config["gamma"] == "from the sweep"
+
+
+def test_checkpoints_land_at_the_first_timestep_past_each_multiple(run: rltrack.Run, store_dir: Path) -> None:
+    # Three envs step 3 timesteps at a time, so no callback call lands exactly on 100, 200, ...
+    model = _ppo(n_envs=3, n_steps=50, batch_size=50)
+    model.learn(600, callback=RLTrackCallback(run, checkpoint_every=100))
+    read_run(store_dir, run)
+    api = rltrack.Api(store_dir)
+    name = f"{run.name}-policy"
+    versions = sorted(api.artifacts(name), key=lambda v: v.number)
+    # 600 is both a multiple and the end: stored once.
+    assert [v.metadata["step"] for v in versions] == [102, 201, 300, 402, 501, 600]
+    assert api.artifact(f"{name}:latest").metadata["step"] == 600
+    assert all(v.type == "model" and v.logged_by_id == run.id for v in versions)
+    restored = PPO.load(api.artifact(f"{name}:latest").download() / "model.zip", device="cpu")
+    assert restored.num_timesteps == 600
+
+
+def test_best_alias_follows_the_best_evaluation(run: rltrack.Run, store_dir: Path) -> None:
+    model = _ppo(n_envs=1)
+    eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=1)
+    evaluator = EvalCallback(eval_env, eval_freq=128, n_eval_episodes=2, verbose=0)
+    model.learn(768, callback=CallbackList([evaluator, RLTrackCallback(run, checkpoint_every=10_000)]))
+    view = read_run(store_dir, run)
+    steps, _, rewards = view.series("eval/mean_reward")
+    assert len(rewards) == 6
+    best = rltrack.Api(store_dir).artifact(f"{run.name}-policy:best")
+    first_best = int(np.argmax(rewards))
+    assert best.metadata["step"] == steps[first_best]
+    assert best.metadata["eval/mean_reward"] == rewards[first_best]
+    assert view.summary["eval/mean_reward"] == rewards.max()
+
+
+def test_video_from_a_render_env_decodes_to_the_episode_frames(run: rltrack.Run, store_dir: Path) -> None:
+    video_env = gym.make("CartPole-v1", render_mode="rgb_array")
+    model = _ppo(n_envs=2)
+    model.learn(256, callback=RLTrackCallback(run, video_env=video_env, video_every=128, video_length=40))
+    view = read_run(store_dir, run)
+    videos = view.media("video/episode")
+    length_steps, _, lengths = view.series("video/length")
+    assert [v.step for v in videos] == [128, 256] == length_steps.tolist()
+    for video, length in zip(videos, lengths, strict=True):
+        # The reset frame plus one frame per step, cut at video_length.
+        assert decode_video(video.path) == (min(int(length) + 1, 40), 400, 600)
+        assert video.meta["fps"] == 50  # CartPole's render_fps
+
+
+def test_video_env_given_alone_records_one_video_at_the_end(run: rltrack.Run, store_dir: Path) -> None:
+    video_env = gym.make("CartPole-v1", render_mode="rgb_array")
+    _ppo().learn(128, callback=RLTrackCallback(run, video_env=video_env, video_length=5))
+    videos = read_run(store_dir, run).media("video/episode")
+    assert [(v.step, decode_video(v.path)[0]) for v in videos] == [(128, 5)]
+
+
+def test_gradient_and_weight_histograms_cover_every_parameter(run: rltrack.Run, store_dir: Path) -> None:
+    model = _ppo()
+    model.learn(192, callback=RLTrackCallback(run, gradients_every=128))
+    names = [n.replace(".", "/") for n, _ in model.policy.named_parameters()]
+    media = read_run(store_dir, run).media()
+    expected = {f"{kind}/{n}" for kind in ("weights", "gradients") for n in names}
+    assert {m.key for m in media if m.kind == "histogram"} == expected
+    assert {m.step for m in media} == {128}
+
+
+def test_training_stops_when_the_run_asks_to(run: rltrack.Run) -> None:
+    def prune(values: Any, step: int) -> None:
+        if "time/fps" in values:
+            run._should_stop = True  # type: ignore[attr-defined]  # what a sweep's pruner sets
+
+    run._observers.append(prune)
+    model = _ppo()
+    model.learn(10_000, callback=RLTrackCallback(run, checkpoint_every=10_000))
+    assert model.num_timesteps < 300
+
+
+def test_an_observer_that_raises_after_asking_to_stop_stops_training_cleanly(run: rltrack.Run) -> None:
+    def prune(values: Any, step: int) -> None:
+        if "time/fps" in values:
+            run._should_stop = True  # type: ignore[attr-defined]
+            raise RltrackError("trial pruned")
+
+    run._observers.append(prune)
+    model = _ppo()
+    model.learn(10_000, callback=RLTrackCallback(run))
+    assert model.num_timesteps < 300
+
+
+def test_an_observer_error_without_a_stop_request_propagates(run: rltrack.Run) -> None:
+    def broken(values: Any, step: int) -> None:
+        if "time/fps" in values:
+            raise RltrackError("observer failed")
+
+    run._observers.append(broken)
+    with pytest.raises(RltrackError, match="observer failed"):
+        _ppo().learn(10_000, callback=RLTrackCallback(run))
+
+
+def test_env_without_monitor_warns_once_and_still_logs_episodes(run: rltrack.Run, store_dir: Path) -> None:
+    env = DummyVecEnv([lambda: gym.make("CartPole-v1")] * 2)
+    model = PPO("MlpPolicy", env, n_steps=64, n_epochs=1, batch_size=64, policy_kwargs={"net_arch": [8]}, device="cpu")
+    with pytest.warns(RltrackWarning, match=r"VecMonitor\(env\)") as caught:
+        model.learn(256, callback=RLTrackCallback(run))
+    assert len(caught) == 1
+    _, _, lengths = read_run(store_dir, run).series("episode/length")
+    assert len(lengths) >= 5 and lengths.sum() <= 256
+
+
+def test_run_finished_during_training_warns_once_and_training_goes_on(run: rltrack.Run) -> None:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class FinishRun(BaseCallback):  # type: ignore[misc]
+        def _on_step(self) -> bool:
+            if self.num_timesteps == 100:
+                run.finish()
+            return True
+
+    model = _ppo()
+    with pytest.warns(RltrackWarning, match="finished while training went on") as caught:
+        model.learn(256, callback=CallbackList([FinishRun(), RLTrackCallback(run, checkpoint_every=50)]))
+    assert model.num_timesteps == 256
+    assert len(caught) == 1
+
+
+def test_callback_given_a_finished_run_raises(run: rltrack.Run) -> None:
+    run.finish()
+    with pytest.raises(RunFinishedError, match="has finished"):
+        RLTrackCallback(run)
+
+
+def test_callback_without_a_run_starts_one_with_the_init_arguments(store_dir: Path) -> None:
+    callback = RLTrackCallback(project="started", dir=store_dir, system_metrics=False)
+    assert rltrack.run is callback.run and callback.run.project == "started"
+
+
+@pytest.mark.parametrize("every", [0, -5, 1.5, True])
+def test_checkpoint_every_must_be_a_positive_int(run: rltrack.Run, every: Any) -> None:
+    with pytest.raises(InvalidValueError, match="checkpoint_every="):
+        RLTrackCallback(run, checkpoint_every=every)
+
+
+def test_video_env_without_rgb_array_rendering_is_refused(run: rltrack.Run) -> None:
+    with pytest.raises(InvalidValueError, match="render_mode=None"):
+        RLTrackCallback(run, video_env=gym.make("CartPole-v1"), video_every=100)
+
+
+def test_a_vector_video_env_is_refused(run: rltrack.Run) -> None:
+    venv = make_vec_env("CartPole-v1", n_envs=2, env_kwargs={"render_mode": "rgb_array"})
+    with pytest.raises(InvalidValueError, match="num_envs=2"):
+        RLTrackCallback(run, video_env=venv, video_every=100)
+
+
+def test_video_every_without_a_video_env_is_refused(run: rltrack.Run) -> None:
+    with pytest.raises(InvalidValueError, match="needs video_env"):
+        RLTrackCallback(run, video_every=100)
