@@ -13,12 +13,12 @@ is paired with a sim episode by seed, so the run computes the full report: episo
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
 
 import numpy as np
-
 from rltrack.sim2real import Series, Side, compare, compare_sides
 
 N_EPISODES, N_SIGNALS, N_STEPS = 1000, 20, 500
@@ -44,9 +44,12 @@ def make_side(name: str, rng: np.random.Generator, *, real: bool) -> dict[str, S
     returns = rng.normal(400 if real else 450, 30, N_EPISODES)
     lengths = np.full(N_EPISODES, float(N_STEPS))
     t_end = t[N_STEPS - 1 :: N_STEPS] + PERIOD_NS
-    for key, value in (("episode/return", returns), ("episode/length", lengths),
-                       ("episode/success", (returns > 420).astype(float)),
-                       ("episode/seed", np.arange(N_EPISODES, dtype=float))):
+    for key, value in (
+        ("episode/return", returns),
+        ("episode/length", lengths),
+        ("episode/success", (returns > 420).astype(float)),
+        ("episode/seed", np.arange(N_EPISODES, dtype=float)),
+    ):
         series[key] = Series(end_step, t_end, value)
     return series
 
@@ -54,8 +57,9 @@ def make_side(name: str, rng: np.random.Generator, *, real: bool) -> dict[str, S
 def log_side(run_id: str | None, source: str, data: dict[str, Series], root: str) -> str:
     import rltrack
 
-    run = rltrack.init(project="bench", id=run_id, resume="must" if run_id else None, source=source, dir=root,
-                       system_metrics=False)
+    run = rltrack.init(
+        project="bench", id=run_id, resume="must" if run_id else None, source=source, dir=root, system_metrics=False
+    )
     signals = [k for k in data if not k.startswith("episode/")]
     ep_keys = [k for k in data if k.startswith("episode/")]
     ends = data["episode/length"].step
@@ -65,20 +69,26 @@ def log_side(run_id: str | None, source: str, data: dict[str, Series], root: str
     for i in range(steps.size):
         run.log(dict(zip(signals, columns[i].tolist(), strict=True)), step=int(steps[i]), t_ns=int(stamps[i]))
         if i % N_STEPS == N_STEPS - 1:
-            run.log({k: float(data[k].value[ep]) for k in ep_keys}, step=int(ends[ep]),
-                    t_ns=int(data["episode/length"].t_ns[ep]))
+            run.log(
+                {k: float(data[k].value[ep]) for k in ep_keys},
+                step=int(ends[ep]),
+                t_ns=int(data["episode/length"].t_ns[ep]),
+            )
             ep += 1
     run.finish()
     return run.id
 
 
 def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
-    best, out = float("inf"), None
+    """Best wall time and the CPU time of that run (all threads of this process)."""
+    best, cpu, out = float("inf"), float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        wall = time.perf_counter() - start
+        if wall < best:
+            best, cpu = wall, time.process_time() - start_cpu
+    return (best, cpu), out
 
 
 def main() -> None:
@@ -89,8 +99,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     sim_data, real_data = make_side("sim", rng, real=False), make_side("real", rng, real=True)
     sim, real = Side.of("bench", "sim", sim_data), Side.of("bench", "real", real_data)
-    print(f"{platform.processor() or platform.machine()}, numpy {np.__version__}; "
-          f"{N_EPISODES} episodes x {N_SIGNALS} signals x {N_STEPS} steps per side, all paired")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+        f"numpy {np.__version__}; {N_EPISODES} episodes x {N_SIGNALS} signals x {N_STEPS} steps per side, all paired"
+    )
     seconds, report = timed(lambda: compare_sides(sim, real), args.repeat)
     rows = [("compare_sides (loaded arrays)", seconds)]
     if args.store:
@@ -101,9 +113,10 @@ def main() -> None:
             print(f"logged both sides through the run API in {time.perf_counter() - start:.1f} s")
             seconds_store, _ = timed(lambda: compare(run_id, dir=root), args.repeat)
             rows.append(("compare(run_id) via store", seconds_store))
-    print(f"\n{'what':<32} {'best of ' + str(args.repeat):>10}  bound")
-    for name, s in rows:
-        print(f"{name:<32} {s:>8.2f} s  {'<= 5 s ' + ('ok' if s <= 5 else 'OVER')}")
+    print(f"\n{'what':<32} {'wall (best of ' + str(args.repeat) + ')':>20} {'CPU':>8}  bound")
+    for name, (wall, cpu) in rows:
+        print(f"{name:<32} {wall:>18.2f} s {cpu:>6.2f} s  <= 5 s {'ok' if wall <= 5 else 'OVER'}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print()
     print(report.table())
 

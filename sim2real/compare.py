@@ -13,7 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,7 @@ import numpy as np
 from rltrack.sim2real import stats
 from rltrack.sim2real.align import AlignOn, Series, episode_bounds
 from rltrack.sim2real.errors import GapError
-from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairedSignals, pair_episodes
+from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairedSignals, Pairs, pair_episodes
 from rltrack.sim2real.report import GapReport, Histogram, NotComputed, PairedGap, Settings, SideInfo, SignalGap
 from rltrack.sim2real.sides import (
     EPISODE_LENGTH,
@@ -42,6 +44,9 @@ __all__ = ["HISTOGRAM_BINS", "compare", "compare_sides"]
 
 #: Bins of the per-signal histograms kept in the report for plotting.
 HISTOGRAM_BINS = 40
+# Signals with fewer samples than this (summed over keys) are compared serially.
+_PARALLEL_MIN_SAMPLES = 1_000_000
+_MAX_WORKERS = 8
 
 
 def _key_pairs(
@@ -150,25 +155,59 @@ def _timing(real: Side, real_keys: Sequence[str], notes: list[NotComputed]) -> l
     return out
 
 
-def _paired(
+def _pairing(
     sim: Side, real: Side, key_pairs: list[tuple[str, str]], on: AlignOn, notes: list[NotComputed]
-) -> tuple[int, str | None, list[PairedGap]]:
+) -> tuple[Pairs | None, PairedSignals | None]:
     if not key_pairs:
         notes.append(NotComputed("paired", "no shared signal keys to compare over paired episodes"))
-        return 0, None, []
+        return None, None
     try:
         pairs = pair_episodes(sim, real)
     except GapError as err:
         notes.append(NotComputed("paired", str(err)))
-        return 0, None, []
-    out = []
-    measure = PairedSignals(pairs, on=on)
-    for key, real_key in key_pairs:
+        return None, None
+    return pairs, PairedSignals(pairs, on=on)
+
+
+def _key_task(
+    sim: Series, real: Series, key: str, real_key: str, paired: PairedSignals | None
+) -> tuple[SignalGap, PairedGap | None, list[NotComputed]]:
+    """Every per-signal measure of one key: one unit of (possibly parallel) work with its own notes."""
+    notes: list[NotComputed] = []
+    signal = _signal_gap(key, real_key, sim, real, notes)
+    gap = None
+    if paired is not None:
         try:
-            out.append(measure.gap(key, real_key, sim.signals[key], real.signals[real_key]))
+            gap = paired.gap(key, real_key, sim, real)
         except GapError as err:
             notes.append(NotComputed(f"paired[{key}]", str(err)))
-    return len(pairs), pairs.key, out
+    return signal, gap, notes
+
+
+def _workers(sim: Side, key_pairs: list[tuple[str, str]]) -> int:
+    # numpy releases the GIL in sorts, searchsorted and ufunc loops, so large signals compare in
+    # parallel threads; small ones stay serial, where a pool costs more than it saves.
+    samples = sum(len(sim.signals[k]) for k, _ in key_pairs)
+    if samples < _PARALLEL_MIN_SAMPLES:
+        return 1
+    return max(1, min(len(key_pairs), os.cpu_count() or 1, _MAX_WORKERS))
+
+
+def _per_key(
+    sim: Side, real: Side, key_pairs: list[tuple[str, str]], paired: PairedSignals | None, notes: list[NotComputed]
+) -> tuple[tuple[SignalGap, ...], tuple[PairedGap, ...]]:
+    def task(pair: tuple[str, str]) -> tuple[SignalGap, PairedGap | None, list[NotComputed]]:
+        return _key_task(sim.signals[pair[0]], real.signals[pair[1]], pair[0], pair[1], paired)
+
+    workers = _workers(sim, key_pairs)
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rltrack-sim2real") as pool:
+            results = list(pool.map(task, key_pairs))  # in key order: the report does not depend on timing
+    else:
+        results = [task(pair) for pair in key_pairs]
+    for _, _, key_notes in results:
+        notes.extend(key_notes)
+    return tuple(r[0] for r in results), tuple(r[1] for r in results if r[1] is not None)
 
 
 def compare_sides(
@@ -201,8 +240,8 @@ def compare_sides(
         )
     }
     key_pairs = _key_pairs(sim, real, keys, mapping or {}, notes)
-    signals = tuple(_signal_gap(k, rk, sim.signals[k], real.signals[rk], notes) for k, rk in key_pairs)
-    n_pairs, pair_key, paired = _paired(sim, real, key_pairs, align, notes)
+    pairs, paired_measure = _pairing(sim, real, key_pairs, align, notes)
+    signals, paired = _per_key(sim, real, key_pairs, paired_measure, notes)
     timing_keys = [rk for _, rk in key_pairs] if key_pairs else sorted(real.signals)
     if not timing_keys:
         notes.append(NotComputed("timing", f"no signals under real source {real.source!r} of run {real.run!r}"))
@@ -219,9 +258,9 @@ def compare_sides(
         success_rate=gaps["episodes.success_rate"],
         episode_length=gaps["episodes.length"],
         signals=signals,
-        n_pairs=n_pairs,
-        pair_key=pair_key,
-        paired=tuple(paired),
+        n_pairs=0 if pairs is None else len(pairs),
+        pair_key=None if pairs is None else pairs.key,
+        paired=paired,
         timing=tuple(_timing(real, timing_keys, notes)),
         versions=version_gap,
         not_computed=tuple(notes),

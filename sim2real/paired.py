@@ -9,6 +9,7 @@ whole episodes with a Sakoe-Chiba band of :data:`DTW_WINDOW_FRACTION` of the lon
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,6 +192,7 @@ class PairedSignals:
         self._sim = _Layouts(pairs.sim_ends, pairs.sim_episode)
         self._real = _Layouts(pairs.real_ends, pairs.real_episode)
         self._match: tuple[_Layout, _Layout, _Match] | None = None
+        self._lock = threading.Lock()  # gap() may run in several threads; the caches are shared
 
     def _matched(self, sl: _Layout, rl: _Layout) -> _Match:
         cached = self._match
@@ -205,9 +207,11 @@ class PairedSignals:
             GapError: No pair has samples of this signal on both sides.
         """
         sim, real = sim.finite(), real.finite()
-        sl, rl = self._sim.get(sim.step), self._real.get(real.step)
-        if self._on == "step":
-            per_pair, n_samples = _rmse_on_step(sim, real, self._matched(sl, rl), len(self._pairs))
+        with self._lock:
+            sl, rl = self._sim.get(sim.step), self._real.get(real.step)
+            match = self._matched(sl, rl) if self._on == "step" else None
+        if match is not None:
+            per_pair, n_samples = _rmse_on_step(sim, real, match, len(self._pairs))
         else:
             per_pair, n_samples = _rmse_on_time(sim, real, sl, rl)
         if per_pair.size == 0:

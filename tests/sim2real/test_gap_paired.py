@@ -52,8 +52,9 @@ def test_sparse_and_dense_step_offsets_agree(stride: int) -> None:
     real_eps = [(s, [stride * i for i in range(0, 20, 2)], rng.normal(size=10).tolist()) for s in range(6)]
     sim, real = side("sim", sim_eps), side("real", real_eps)
     gap = PairedSignals(pair_episodes(sim, real), on="step").gap("x", "x", sim.signals["x"], real.signals["x"])
-    want = np.mean([np.sqrt(np.mean((np.array(a[2])[::2] - np.array(b[2])) ** 2))
-                    for a, b in zip(sim_eps, real_eps, strict=True)])
+    want = np.mean(
+        [np.sqrt(np.mean((np.array(a[2])[::2] - np.array(b[2])) ** 2)) for a, b in zip(sim_eps, real_eps, strict=True)]
+    )
     assert gap.rmse == pytest.approx(want)
     assert gap.n_samples == 60
 
@@ -91,3 +92,24 @@ def test_compare_sides_on_arrays_is_deterministic() -> None:
     assert compare_sides(sim, real, n_boot=100).to_json() == first
     (signal,) = compare_sides(sim, real, n_boot=100).signals
     assert signal.wasserstein == pytest.approx(0.5)
+
+
+def test_parallel_and_serial_reports_are_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    compare_module = importlib.import_module("rltrack.sim2real.compare")  # the package exports the function
+
+    rng = np.random.default_rng(1)
+    eps = [(s, list(range(40)), rng.normal(size=40).tolist()) for s in range(10)]
+    series = {}
+    for k in range(6):
+        base = side("sim", [(s, o, (np.array(v) * (k + 1)).tolist()) for s, o, v in eps])
+        series[f"x{k}"] = base.signals["x"]
+    sim = Side.of("r", "sim", {**base.episodes, **series})
+    real = Side.of(
+        "r", "real", {**base.episodes, **{k: Series.of(v.step, v.t_ns, v.value + 0.1) for k, v in series.items()}}
+    )
+    serial = compare_sides(sim, real, n_boot=100).to_json()
+    monkeypatch.setattr(compare_module, "_PARALLEL_MIN_SAMPLES", 0)
+    assert compare_module._workers(sim, [(k, k) for k in series]) > 1 or (compare_module.os.cpu_count() or 1) == 1
+    assert compare_sides(sim, real, n_boot=100).to_json() == serial
