@@ -44,3 +44,34 @@ def test_run_and_project_are_exclusive(tmp_path: Path, sqlite_bag: BagContents) 
 def test_unknown_run_is_a_clean_error(tmp_path: Path, sqlite_bag: BagContents) -> None:
     result = CliRunner().invoke(main, ["import-bag", str(sqlite_bag.path), "--run", "nope", "--dir", str(tmp_path)])
     assert result.exit_code == 1 and "no run has id 'nope'" in result.output
+
+
+def test_policy_artifact_places_real_episodes_at_its_training_step(tmp_path: Path, sqlite_bag: BagContents) -> None:
+    store = tmp_path / "store"
+    checkpoint = tmp_path / "policy.zip"
+    checkpoint.write_bytes(b"weights")
+    with rltrack.init(project="robot", dir=store, system_metrics=False) as sim:
+        art = rltrack.Artifact("ppo-walker", type="model", metadata={"step": 20_000})
+        art.add_file(checkpoint)
+        sim.log_artifact(art, aliases=["deployed"])
+    config = tmp_path / "topics.yaml"
+    config.write_text("topics: []\nepisodes: {reward: /rl/reward, done: /rl/done}\n")
+    result = CliRunner().invoke(main, ["import-bag", str(sqlite_bag.path), "--run", sim.id, "--config", str(config),
+                                       "--policy", "ppo-walker:deployed", "--dir", str(store)])
+    assert result.exit_code == 0, result.output
+    view = rltrack.Api(dir=store).run(sim.id)
+    assert view.series("episode/return", source="real")[0].tolist() == [20_000] * 3
+    version = rltrack.Api(dir=store).artifact("ppo-walker:deployed")
+    assert [r.id for r in version.used_by] == [sim.id]
+    assert view.config["policy"] == "ppo-walker:deployed" and view.config["policy_step"] == 20_000
+
+
+def test_unknown_policy_is_a_warning_and_robot_steps_are_used(tmp_path: Path, sqlite_bag: BagContents) -> None:
+    config = tmp_path / "topics.yaml"
+    config.write_text("topics: []\nepisodes: {reward: /rl/reward, done: /rl/done}\n")
+    result = CliRunner().invoke(main, ["import-bag", str(sqlite_bag.path), "--project", "robot", "--config",
+                                       str(config), "--policy", "nope:latest", "--dir", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "warning: policy 'nope:latest' not recorded as lineage" in result.output
+    (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
+    assert view.series("episode/return", source="real")[0].tolist() == [5, 12, 16]
