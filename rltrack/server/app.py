@@ -15,12 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rltrack.errors import RltrackError, RunNotFoundError, StoreError
+from rltrack.server.cache import ReadCache
 from rltrack.server.responses import SafeJSONResponse
 from rltrack.server.security import AccessControl, GuardMiddleware
 from rltrack.store.database import Database
 from rltrack.store.reader import StoreReader
 
-__all__ = ["ServerSettings", "create_app", "reader_of"]
+__all__ = ["ServerSettings", "cache_of", "create_app", "reader_of"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
         default_response_class=SafeJSONResponse,
     )
     app.state.reader = StoreReader(db)
+    app.state.cache = ReadCache(db)
     app.state.settings = settings
     for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages):
         app.include_router(module.router)
@@ -81,6 +83,12 @@ def reader_of(request: Request) -> StoreReader:
     """Return the app's store reader (a FastAPI dependency)."""
     reader: StoreReader = request.app.state.reader
     return reader
+
+
+def cache_of(request: Request) -> ReadCache:
+    """Return the app's read cache (a FastAPI dependency)."""
+    cache: ReadCache = request.app.state.cache
+    return cache
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -19,7 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError
 from rltrack.remote import wire
-from rltrack.server.app import reader_of
+from rltrack.server.app import cache_of, reader_of
+from rltrack.server.cache import ReadCache
 from rltrack.server.routes_media import safe_path
 from rltrack.store.database import Database
 from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
@@ -30,6 +31,7 @@ __all__ = ["apply_batch", "router"]
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
 Reader = Annotated[StoreReader, Depends(reader_of)]
+Cache = Annotated[ReadCache, Depends(cache_of)]
 #: Batches one request may carry.
 MAX_BATCHES = 10_000
 
@@ -91,13 +93,16 @@ async def _json(request: Request) -> Any:
 
 
 @router.post("/batches", summary="Store batches of writer calls (create_run, write, end), each once")
-async def batches(request: Request, reader: Reader) -> dict[str, Any]:
+async def batches(request: Request, reader: Reader, cache: Cache) -> dict[str, Any]:
     """Apply ``{"batches": [...]}`` in order; return ``{"applied": n, "duplicates": [ids]}``."""
     body = await _json(request)
     items = body.get("batches") if isinstance(body, dict) else None
     if not isinstance(items, list) or len(items) > MAX_BATCHES:
         raise HTTPException(400, f"body must be {{'batches': [...]}} with at most {MAX_BATCHES} batches")
-    return await run_in_threadpool(_apply_all, reader.db, items)
+    try:
+        return await run_in_threadpool(_apply_all, reader.db, items)
+    finally:
+        cache.bump()
 
 
 def _apply_all(db: Database, items: list[Any]) -> dict[str, Any]:
@@ -119,7 +124,7 @@ def _apply_all(db: Database, items: list[Any]) -> dict[str, Any]:
 
 
 @router.post("/attach", summary="Attach a writer to an existing run (returns what it needs to continue)")
-async def attach(request: Request, reader: Reader) -> dict[str, Any]:
+async def attach(request: Request, reader: Reader, cache: Cache) -> dict[str, Any]:
     """Attach ``{"run_id", "source", "who", "owner_alive"}`` like :meth:`StoreWriter.attach_run`."""
     body = await _json(request)
     run_id = wire._get(body, "run_id", str)
@@ -129,6 +134,7 @@ async def attach(request: Request, reader: Reader) -> dict[str, Any]:
     attached = await run_in_threadpool(
         StoreWriter(reader.db).attach_run, run_id, source, who, owner_alive=owner_alive
     )
+    cache.bump()
     return wire.attached_to(attached)
 
 

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from rltrack.server.app import reader_of
+from rltrack.server.app import cache_of, reader_of
+from rltrack.server.cache import ReadCache
 from rltrack.server.run_filters import lookup, orderable, parse_filter, sort_key
 from rltrack.store.reader import RunRow, StoreReader
 from rltrack.types import RUN_STATES
@@ -15,6 +16,7 @@ __all__ = ["router", "run_brief"]
 
 router = APIRouter(prefix="/api", tags=["runs"])
 Reader = Annotated[StoreReader, Depends(reader_of)]
+Cache = Annotated[ReadCache, Depends(cache_of)]
 
 
 def run_brief(row: RunRow) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def projects(reader: Reader) -> list[dict[str, Any]]:
 @router.get("/runs", summary="List runs (filter, sort, page)")
 def runs(
     reader: Reader,
+    cache: Cache,
     project: str | None = None,
     group: str | None = None,
     state: Annotated[str | None, Query(description=f"one of {', '.join(RUN_STATES)}")] = None,
@@ -74,12 +77,15 @@ def runs(
     conditions = [parse_filter(f) for f in filter or ()]
     descending = sort.startswith("-")
     field, path = sort_key(sort.lstrip("-"))
-    rows = reader.runs(project, group=group, state=state, tags=tag)
+    rows = cache.get_or_compute(
+        ("runs", project, group, state, tuple(tag or ())),
+        lambda: reader.runs(project, group=group, state=state, tags=tag),
+    )
     if q:
         needle = q.lower()
         rows = [r for r in rows if needle in r.name.lower() or needle in r.id.lower()]
     need_summary = summary or field == "summary" or any(c.where == "summary" for c in conditions)
-    summaries = {r.id: reader.summary(r.id, r.primary_source) for r in rows} if need_summary else {}
+    summaries = _summaries(reader, cache, rows) if need_summary else {}
     if conditions:
         rows = [r for r in rows if all(c.matches(r.config, summaries.get(r.id, {})) for c in conditions)]
     rows = _sorted(rows, field, path, summaries, descending)
@@ -91,6 +97,19 @@ def runs(
             brief["summary"] = summaries.get(r.id, {})
         out.append(brief)
     return {"total": len(rows), "runs": out}
+
+
+def _summaries(reader: StoreReader, cache: ReadCache, rows: list[RunRow]) -> dict[str, dict[str, Any]]:
+    # One cached map for the whole store: the runs table asks for the same summaries on every load.
+    everything: dict[tuple[str, str], dict[str, Any]] = cache.get_or_compute(("summaries",), dict)
+    out = {}
+    for r in rows:
+        key = (r.id, r.primary_source)
+        found = everything.get(key)
+        if found is None:
+            found = everything[key] = reader.summary(r.id, r.primary_source)
+        out[r.id] = found
+    return out
 
 
 def _sorted(

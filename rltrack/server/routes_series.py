@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from rltrack.errors import RltrackError
-from rltrack.server.app import reader_of
+from rltrack.server.app import cache_of, reader_of
+from rltrack.server.cache import ReadCache
 from rltrack.server.downsample import downsample_indices, window
 from rltrack.server.run_filters import lookup
 from rltrack.store.reader import StoreReader
@@ -20,6 +21,7 @@ __all__ = ["router", "series_payload"]
 
 router = APIRouter(prefix="/api", tags=["series"])
 Reader = Annotated[StoreReader, Depends(reader_of)]
+Cache = Annotated[ReadCache, Depends(cache_of)]
 XAxis = Literal["step", "t_ns"]
 MaxPoints = Annotated[int, Query(ge=3, le=100_000, description="points per series after downsampling")]
 #: Points of the common grid a group's mean and band are computed on.
@@ -44,16 +46,18 @@ def series_payload(
     max_points: int = 2000,
     x_min: float | None = None,
     x_max: float | None = None,
+    cache: ReadCache | None = None,
 ) -> dict[str, Any]:
     """Return one key's points sorted by ``x``, cut to ``[x_min, x_max]`` and downsampled (min, max, last)."""
-    import numpy as np
-
-    steps, times, values = reader.series(run_id, source, key)
+    if cache is None:
+        steps, times, values = _sorted_series(reader, run_id, source, key, x)
+    else:
+        steps, times, values = cache.get_or_compute(
+            ("series", run_id, source, key, x),
+            lambda: _sorted_series(reader, run_id, source, key, x),
+            lambda arrays: sum(int(a.nbytes) for a in arrays),
+        )
     order_by = steps if x == "step" else times
-    if order_by.shape[0] > 1 and not bool((np.diff(order_by) >= 0).all()):
-        order = np.argsort(order_by, kind="stable")
-        steps, times, values = steps[order], times[order], values[order]
-        order_by = order_by[order]
     total = int(values.shape[0])
     start, stop = window(order_by, x_min, x_max)
     steps, times, values = steps[start:stop], times[start:stop], values[start:stop]
@@ -68,10 +72,22 @@ def series_payload(
     }
 
 
+def _sorted_series(reader: StoreReader, run_id: str, source: str, key: str, x: XAxis) -> tuple[Any, Any, Any]:
+    import numpy as np
+
+    steps, times, values = reader.series(run_id, source, key)
+    order_by = steps if x == "step" else times
+    if order_by.shape[0] > 1 and not bool((np.diff(order_by) >= 0).all()):
+        order = np.argsort(order_by, kind="stable")
+        steps, times, values = steps[order], times[order], values[order]
+    return steps, times, values
+
+
 @router.get("/runs/{run_id}/series", summary="Downsampled series of one run (min, max and last per bucket)")
 def series(
     run_id: str,
     reader: Reader,
+    cache: Cache,
     key: Annotated[list[str], Query(description="keys to read (repeat the parameter)")],
     source: str | None = None,
     x: XAxis = "step",
@@ -89,7 +105,9 @@ def series(
         "source": src,
         "state": row.state,
         "series": {
-            k: series_payload(reader, run_id, src, k, x=x, max_points=max_points, x_min=x_min, x_max=x_max)
+            k: series_payload(
+                reader, run_id, src, k, x=x, max_points=max_points, x_min=x_min, x_max=x_max, cache=cache
+            )
             for k in key
         },
     }
