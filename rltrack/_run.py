@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rltrack._state import Config, Summary, SummaryMode
 from rltrack._values import prepare
-from rltrack._writer import BackgroundWriter
+from rltrack._writer import WAKE_AT, BackgroundWriter
 from rltrack.errors import InvalidValueError, RltrackError, RunFinishedError
 from rltrack.store.base import WriterBackend
 from rltrack.types import RUN_STATES
@@ -134,7 +134,7 @@ class Run:
             numbers = self._prepare(data, step, t_ns)
         if numbers:
             self._queue.append((step, t_ns, numbers))
-            if len(self._queue) >= 20_000:
+            if len(self._queue) >= WAKE_AT:
                 self._writer.kick()
             if self._observers:
                 for observer in self._observers:

@@ -130,8 +130,6 @@ def init(
                 "or choose another id"
             )
         attached = store.attach_run(id, source, who, owner_alive=_owner_alive(store, id, source, who))
-        if config_dict:
-            attached.config.update(config_dict)
         run = Run(
             store, id=id, name=attached.name, project=attached.project, group=attached.group, source=source,
             run_dir=root / "runs" / id, config=attached.config, summary=attached.summary,
