@@ -47,6 +47,7 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q)
   "pyyaml>=6" \
   "psutil>=5.9" \
   "av>=12" \
+  "opencv-python-headless>=4.8" \
   "pytest>=8"
 "${pip[@]}" -e "$repo"
 

@@ -5,6 +5,11 @@ The keys are the ones the SB3 callback writes under ``sim`` (``episode/return``,
 without a mapping. Messages must be fed in arrival order (the bag importer feeds them in log-time
 order); a reward that arrives after the boundary message counts towards the next episode.
 
+Live, "arrival order" is the order the node's executor serves the messages: the node subscribes
+the reward topic first and never batches episode topics, so a done published right after its
+step's reward is counted right. A node stalled for longer than one step can still see the next
+step's reward before the previous done; bags are replayed in log-time order.
+
 Boundary kinds, chosen from the done topic's decoded field:
 
 - ``std_msgs/Empty`` (no field): every message ends the episode;

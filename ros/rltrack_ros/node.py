@@ -81,6 +81,7 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         self.qos_warn_s = float(self.get_parameter("qos_warn_s").value)
         self.subs: dict[str, _Subscription] = {}
         self._bad_types: set[str] = set()
+        self._episode_topics = frozenset(self.mirror.episodes.topics if self.mirror.episodes else ())
         self._closed = False
         self.timer = self.create_timer(float(self.get_parameter("discovery_period_s").value), self.discover)
         stats_s = float(self.get_parameter("stats_period_s").value)
@@ -124,7 +125,11 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
     def discover(self) -> None:
         """Subscribe to wanted topics that have publishers; re-choose QoS; warn on silent topics."""
         now = time.monotonic()
-        for topic, types in self.get_topic_names_and_types():
+        # Subscribe the reward topic before the done topic: when both have a message waiting, the
+        # executor serves subscriptions in creation order, and a step's reward precedes its done.
+        episodes = self.config.episodes
+        first = episodes.reward if episodes is not None else ""
+        for topic, types in sorted(self.get_topic_names_and_types(), key=lambda tt: tt[0] != first):
             if not self.mirror.wants(topic):
                 continue
             cfg = self.config.topic(topic)
@@ -158,7 +163,9 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         offer = self.sink.offer
         clock = time.time_ns
 
-        drain_ok = [True]
+        # Episode topics are not drained: draining takes one topic's backlog at once and would
+        # reorder rewards and done flags across topics; they are low-rate anyway.
+        drain_ok = [topic not in self._episode_topics]
 
         def callback(data: bytes) -> None:
             state.received += 1
