@@ -7,7 +7,9 @@ Episodes are cut at the steps of the episode summary (``episode/length``, writte
 ends): episode ``k`` holds the samples with ``end[k-1] < step <= end[k]``. So a writer logs a
 step's signals at that step and the episode's summary at the episode's last step or later, but
 before the next episode's first sample. Samples after the last summary belong to an unfinished
-episode and are left out.
+episode and are left out. When the summaries do not increase in step (a robot logging every
+episode at its checkpoint's training step), the same rule applies to ``t_ns`` instead
+(:meth:`rltrack.sim2real.sides.Side.boundaries`).
 
 Two episodes are aligned relative to their own start: on ``step`` by equal step offsets, on
 ``t_ns`` by interpolating the second series at the first one's time offsets. Time stays integer

@@ -6,9 +6,9 @@ the read API and hands them to :func:`compare_sides`, which works on loaded arra
 measure out and says why under ``not_computed``. Only wrong arguments raise.
 
 Example:
-    >>> from rltrack.sim2real import compare          # doctest: +SKIP
-    >>> report = compare("a1b2c3", dir="rltrack-runs") # sim and real sources of one run
-    >>> print(report.table())
+    >>> from rltrack.sim2real import compare
+    >>> report = compare("a1b2c3", dir="rltrack-runs")  # doctest: +SKIP
+    >>> print(report.table())  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from rltrack.sim2real import stats
-from rltrack.sim2real.align import AlignOn, Series, episode_bounds
+from rltrack.sim2real.align import AlignOn, Series
 from rltrack.sim2real.errors import GapError
 from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairedSignals, Pairs, pair_episodes
 from rltrack.sim2real.report import GapReport, Histogram, NotComputed, PairedGap, Settings, SideInfo, SignalGap
@@ -29,6 +29,7 @@ from rltrack.sim2real.sides import (
     EPISODE_LENGTH,
     EPISODE_RETURN,
     EPISODE_SUCCESS,
+    Boundaries,
     RunLike,
     Side,
     load_side,
@@ -143,12 +144,15 @@ def _signal_gap(key: str, real_key: str, sim: Series, real: Series, notes: list[
 
 
 def _timing(real: Side, real_keys: Sequence[str], notes: list[NotComputed]) -> list[LoopTiming]:
-    ends = real.end_steps()
+    try:
+        bounds: Boundaries | None = real.boundaries()
+    except GapError:
+        bounds = None  # no episodes: time the whole stream
     out = []
     for key in real_keys:
         series = real.signals[key]
-        starts, stops = episode_bounds(series.step, ends) if ends.size else (None, None)
         try:
+            starts, stops = bounds.bounds(series) if bounds is not None else (None, None)
             out.append(loop_timing(key, series.t_ns, starts=starts, stops=stops))
         except GapError as err:
             notes.append(NotComputed(f"timing[{key}]", str(err)))

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from rltrack.sim2real import stats
-from rltrack.sim2real.align import AlignOn, Series, align, episode_bounds
+from rltrack.sim2real.align import AlignOn, Series, align
 from rltrack.sim2real.errors import GapError
 from rltrack.sim2real.report import PairedGap
-from rltrack.sim2real.sides import PAIR_KEYS, Side
+from rltrack.sim2real.sides import PAIR_KEYS, Boundaries, Side
 
 __all__ = ["DTW_WINDOW_FRACTION", "PairedSignals", "Pairs", "pair_episodes"]
 
@@ -35,22 +35,23 @@ class Pairs:
     key: str
     sim_episode: IntArray
     real_episode: IntArray
-    sim_ends: IntArray
-    real_ends: IntArray
+    sim_bounds: Boundaries
+    real_bounds: Boundaries
 
     def __len__(self) -> int:
         return int(self.sim_episode.size)
 
 
-def _episode_ids(side: Side, key: str, ends: IntArray) -> npt.NDArray[np.float64]:
-    ids = np.full(ends.size, np.nan)
+def _episode_ids(side: Side, key: str, bounds: Boundaries) -> npt.NDArray[np.float64]:
+    ids = np.full(len(bounds), np.nan)
     series = side.episodes[key]
-    idx = np.searchsorted(ends, series.step)
-    on_end = idx < ends.size
-    on_end[on_end] = ends[idx[on_end]] == series.step[on_end]
+    at = bounds.coordinate(series)
+    idx = np.searchsorted(bounds.ends, at)
+    on_end = idx < bounds.ends.size
+    on_end[on_end] = bounds.ends[idx[on_end]] == at[on_end]
     if not bool(on_end.all()):
         raise GapError(
-            f"{key!r} under {side.source!r} of run {side.run!r} is logged at steps with no episode end "
+            f"{key!r} under {side.source!r} of run {side.run!r} is logged where no episode ends "
             "(episode/length); log it in the same call as the episode summary"
         )
     ids[idx] = series.value
@@ -69,8 +70,8 @@ def pair_episodes(sim: Side, real: Side) -> Pairs:
             f"no paired episodes: {' or '.join(repr(k) for k in PAIR_KEYS)} must be logged on both sides "
             f"(sim {sim.source!r}, real {real.source!r}) with each episode summary"
         )
-    sim_ends, real_ends = sim.end_steps(), real.end_steps()
-    sim_ids, real_ids = _episode_ids(sim, key, sim_ends), _episode_ids(real, key, real_ends)
+    sim_bounds, real_bounds = sim.boundaries(), real.boundaries()
+    sim_ids, real_ids = _episode_ids(sim, key, sim_bounds), _episode_ids(real, key, real_bounds)
     sim_u, sim_first = np.unique(sim_ids[np.isfinite(sim_ids)], return_index=True)
     real_u, real_first = np.unique(real_ids[np.isfinite(real_ids)], return_index=True)
     _, si, ri = np.intersect1d(sim_u, real_u, assume_unique=True, return_indices=True)
@@ -78,14 +79,14 @@ def pair_episodes(sim: Side, real: Side) -> Pairs:
         raise GapError(f"no paired episodes: no {key!r} value occurs on both sides")
     sim_eps = np.flatnonzero(np.isfinite(sim_ids))[sim_first[si]]
     real_eps = np.flatnonzero(np.isfinite(real_ids))[real_first[ri]]
-    return Pairs(key, sim_eps.astype(np.int64), real_eps.astype(np.int64), sim_ends, real_ends)
+    return Pairs(key, sim_eps.astype(np.int64), real_eps.astype(np.int64), sim_bounds, real_bounds)
 
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
     """Where the paired episodes sit in one side's step-sorted series."""
 
-    step: IntArray
+    series: Series
     starts: IntArray  # per pair: first sample index of its episode on this side
     stops: IntArray
     pair_of_sample: IntArray  # for samples [0, total): pair index, or -1 when unpaired
@@ -93,15 +94,16 @@ class _Layout:
     repeated: bool  # some step holds two samples
 
 
-def _layout(step: IntArray, ends: IntArray, episodes: IntArray) -> _Layout:
-    starts, stops = episode_bounds(step, ends)
+def _layout(series: Series, bounds: Boundaries, episodes: IntArray) -> _Layout:
+    step = series.step
+    starts, stops = bounds.bounds(series)
     lens = stops - starts
     total = int(stops[-1]) if stops.size else 0
     first_step = step[np.minimum(starts, max(step.size - 1, 0))] if step.size else starts
-    pair_of_episode = np.full(ends.size, -1, dtype=np.int64)
+    pair_of_episode = np.full(len(bounds), -1, dtype=np.int64)
     pair_of_episode[episodes] = np.arange(episodes.size)
     return _Layout(
-        step=step,
+        series=series,
         starts=starts[episodes],
         stops=stops[episodes],
         pair_of_sample=np.repeat(pair_of_episode, lens),
@@ -111,16 +113,18 @@ def _layout(step: IntArray, ends: IntArray, episodes: IntArray) -> _Layout:
 
 
 class _Layouts:
-    """Per-side layout cache: keys logged in one ``log()`` call share their step array."""
+    """Per-side layout cache: keys logged in one ``log()`` call share their steps and times."""
 
-    def __init__(self, ends: IntArray, episodes: IntArray) -> None:
-        self._ends, self._episodes = ends, episodes
+    def __init__(self, bounds: Boundaries, episodes: IntArray) -> None:
+        self._bounds, self._episodes = bounds, episodes
         self._last: _Layout | None = None
 
-    def get(self, step: IntArray) -> _Layout:
+    def get(self, series: Series) -> _Layout:
         last = self._last
-        if last is None or not np.array_equal(last.step, step):
-            last = self._last = _layout(step, self._ends, self._episodes)
+        if last is None or not (
+            np.array_equal(last.series.step, series.step) and np.array_equal(last.series.t_ns, series.t_ns)
+        ):
+            last = self._last = _layout(series, self._bounds, self._episodes)
         return last
 
 
@@ -189,8 +193,8 @@ class PairedSignals:
 
     def __init__(self, pairs: Pairs, *, on: AlignOn) -> None:
         self._pairs, self._on = pairs, on
-        self._sim = _Layouts(pairs.sim_ends, pairs.sim_episode)
-        self._real = _Layouts(pairs.real_ends, pairs.real_episode)
+        self._sim = _Layouts(pairs.sim_bounds, pairs.sim_episode)
+        self._real = _Layouts(pairs.real_bounds, pairs.real_episode)
         self._match: tuple[_Layout, _Layout, _Match] | None = None
         self._lock = threading.Lock()  # gap() may run in several threads; the caches are shared
 
@@ -208,7 +212,7 @@ class PairedSignals:
         """
         sim, real = sim.finite(), real.finite()
         with self._lock:
-            sl, rl = self._sim.get(sim.step), self._real.get(real.step)
+            sl, rl = self._sim.get(sim), self._real.get(real)
             match = self._matched(sl, rl) if self._on == "step" else None
         if match is not None:
             per_pair, n_samples = _rmse_on_step(sim, real, match, len(self._pairs))

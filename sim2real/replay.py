@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from rltrack.sim2real.align import Series, episode_bounds
 from rltrack.sim2real.errors import GapError
-from rltrack.sim2real.sides import EPISODE_LENGTH, EPISODE_RETURN, PAIR_KEYS, RunLike, resolve_run
+from rltrack.sim2real.sides import PAIR_KEYS, RunLike, Side, load_side, resolve_run
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -141,16 +140,15 @@ def replay_actions(
     )
 
 
-def _matrix(
-    view: RunLike, prefix: str, keys: list[str], source: str, ends: npt.NDArray[np.int64], episode: int
-) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    indexed = sorted((int(m.group(2)), k) for k in keys if (m := _INDEXED.match(k)) and m.group(1) == prefix)
+def _matrix(side: Side, prefix: str, episode: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    indexed = sorted((int(m.group(2)), k) for k in side.signals if (m := _INDEXED.match(k)) and m.group(1) == prefix)
     if not indexed:
-        raise GapError(f"replay needs {prefix}/0, {prefix}/1, ... under source {source!r} of run {view.id!r}")
+        raise GapError(f"replay needs {prefix}/0, {prefix}/1, ... under source {side.source!r} of run {side.run!r}")
+    bounds = side.boundaries()
     columns: list[tuple[npt.NDArray[np.int64], FloatArray]] = []
     for _, key in indexed:
-        series = Series.of(*view.series(key, source=source))
-        starts, stops = episode_bounds(series.step, ends)
+        series = side.signals[key]
+        starts, stops = bounds.bounds(series)
         part = series.slice(int(starts[episode]), int(stops[episode]))
         columns.append((part.step, part.value))
     steps = columns[0][0]
@@ -186,24 +184,21 @@ def replay(
         RunNotFoundError: ``real_run`` is an unknown id.
     """
     view = resolve_run(real_run, api=api, dir=dir)
-    keys = list(view.keys(source)) if source in view.sources else []
-    end_key = next((k for k in (EPISODE_LENGTH, EPISODE_RETURN) if k in keys), None)
-    if end_key is None:
-        raise GapError(f"run {view.id!r} has no {EPISODE_LENGTH!r} under source {source!r}: no episodes to replay")
-    end_step, _, _ = view.series(end_key, source=source)
-    ends = np.sort(np.asarray(end_step, dtype=np.int64))
-    if not -ends.size <= episode < ends.size:
-        raise GapError(f"episode {episode!r} does not exist: run {view.id!r} has {ends.size} episodes under {source!r}")
-    episode %= ends.size
-    obs_steps, obs = _matrix(view, "obs", keys, source, ends, episode)
-    act_steps, act = _matrix(view, "action", keys, source, ends, episode)
+    present = list(view.keys(source)) if source in view.sources else []
+    side = load_side(view, source, signal_keys=[k for k in present if _INDEXED.match(k)])
+    n_episodes = len(side.boundaries())
+    if not -n_episodes <= episode < n_episodes:
+        raise GapError(
+            f"episode {episode!r} does not exist: run {view.id!r} has {n_episodes} episodes under {source!r}"
+        )
+    episode %= n_episodes
+    obs_steps, obs = _matrix(side, "obs", episode)
+    act_steps, act = _matrix(side, "action", episode)
     steps = np.intersect1d(obs_steps, act_steps)
     obs = obs[np.searchsorted(obs_steps, steps)]
     act = act[np.searchsorted(act_steps, steps)]
     seed = None
-    for key in PAIR_KEYS[:1]:
-        if key in keys:
-            seed_step, _, seed_value = view.series(key, source=source)
-            hit = np.flatnonzero(np.asarray(seed_step) == ends[episode])
-            seed = int(seed_value[hit[0]]) if hit.size else None
+    seeds = side.episodes.get(PAIR_KEYS[0])
+    if seeds is not None and seeds.value.size == n_episodes:
+        seed = int(seeds.value[episode])
     return replay_actions(obs, act, env_fn, seed=seed, set_state=set_state)

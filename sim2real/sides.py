@@ -5,7 +5,8 @@ Key conventions read here (written by the SB3 callback under ``sim`` and by the 
 
 - ``episode/return``, ``episode/length``, ``episode/success`` (0/1): one point per finished
   episode, logged at the episode's last step (see :mod:`rltrack.sim2real.align` for how
-  episodes are cut). ``episode/length`` (else ``episode/return``) marks where episodes end.
+  episodes are cut). ``episode/length`` (else ``episode/return``) marks where episodes end: by
+  step when the summaries' steps increase, else by their ``t_ns`` (see :meth:`Side.boundaries`).
 - ``episode/seed`` or ``episode/tag``: the reset seed or a numeric initial-state tag, logged with
   the episode summary; episodes with equal values on both sides are *paired*.
 - every other key that does not start with ``_`` or ``system/`` is a *signal* (one sample per
@@ -17,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from rltrack.sim2real.align import Series
+from rltrack.sim2real.align import Series, episode_bounds
+from rltrack.sim2real.errors import GapError
 
 if TYPE_CHECKING:
     from rltrack.api import Api
@@ -31,6 +33,7 @@ __all__ = [
     "EPISODE_RETURN",
     "EPISODE_SUCCESS",
     "PAIR_KEYS",
+    "Boundaries",
     "RunLike",
     "Side",
     "is_signal_key",
@@ -94,11 +97,72 @@ class Side:
 
     def end_steps(self) -> npt.NDArray[np.int64]:
         """Steps at which episodes ended (from ``episode/length``, else ``episode/return``)."""
+        series = self._end_series()
+        return np.empty(0, dtype=np.int64) if series is None else series.step
+
+    def _end_series(self) -> Series | None:
         for key in (EPISODE_LENGTH, EPISODE_RETURN):
             series = self.episodes.get(key)
             if series is not None and len(series):
-                return series.step
-        return np.empty(0, dtype=np.int64)
+                return series
+        return None
+
+    def boundaries(self) -> Boundaries:
+        """Where this side's episodes end, on the step axis or, failing that, on the time axis.
+
+        Episodes are cut by step when the summaries' steps increase strictly. A robot that logs
+        every summary at one step (the training step of the deployed checkpoint) is cut by the
+        summaries' ``t_ns`` instead.
+
+        Raises:
+            GapError: No episode summaries, or neither their steps nor their times increase.
+        """
+        series = self._end_series()
+        if series is None:
+            raise GapError(
+                f"no episodes under source {self.source!r} of run {self.run!r}: log {EPISODE_LENGTH!r} "
+                "when each episode ends"
+            )
+        axes: tuple[tuple[Literal["step", "t_ns"], npt.NDArray[np.int64]], ...] = (
+            ("step", series.step),
+            ("t_ns", series.t_ns),
+        )
+        for axis, ends in axes:
+            if ends.size < 2 or bool(np.all(np.diff(ends) > 0)):
+                return Boundaries(axis, np.asarray(ends, dtype=np.int64))
+        raise GapError(
+            f"episode summaries under source {self.source!r} of run {self.run!r} increase neither in step nor "
+            "in t_ns; log each episode's summary once, when it ends"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Boundaries:
+    """Episode ends on one axis: episode ``k`` holds the samples in ``(ends[k-1], ends[k]]``."""
+
+    axis: Literal["step", "t_ns"]
+    ends: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.ends.size)
+
+    def coordinate(self, series: Series) -> npt.NDArray[np.int64]:
+        """The series' values on this axis (steps or times)."""
+        return series.step if self.axis == "step" else series.t_ns
+
+    def bounds(self, series: Series) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each episode's ``(start, stop)`` indices into ``series`` (see :func:`episode_bounds`).
+
+        Raises:
+            GapError: Cutting by time, and the series' times do not grow with its steps.
+        """
+        coord = self.coordinate(series)
+        if self.axis == "t_ns" and coord.size > 1 and bool(np.any(np.diff(coord) < 0)):
+            raise GapError(
+                "cannot cut a series into episodes by time: its t_ns do not grow with its steps; "
+                "log episode summaries at increasing steps"
+            )
+        return episode_bounds(coord, self.ends)
 
 
 def load_side(view: RunLike, source: str, *, signal_keys: Iterable[str] | None = None) -> Side:

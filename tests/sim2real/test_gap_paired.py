@@ -113,3 +113,42 @@ def test_parallel_and_serial_reports_are_identical(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(compare_module, "_PARALLEL_MIN_SAMPLES", 0)
     assert compare_module._workers(sim, [(k, k) for k in series]) > 1 or (compare_module.os.cpu_count() or 1) == 1
     assert compare_sides(sim, real, n_boot=100).to_json() == serial
+
+
+def test_robot_summaries_at_one_step_are_cut_by_time() -> None:
+    # The ROS mirror logs every real episode summary at the deployed checkpoint's training step;
+    # the episodes are then cut by the summaries' t_ns.
+    sim = side("sim", [(s, list(range(10)), [float(s)] * 10) for s in range(3)])
+    steps = list(range(30))
+    t = [100 * i for i in range(30)]
+    ends_t = [950, 1950, 2950]
+    real = Side.of(
+        "r",
+        "real",
+        {
+            "x": Series.of(steps, t, [float(i // 10) + 0.5 for i in range(30)]),
+            "episode/length": Series.of([5000] * 3, ends_t, [10.0] * 3),
+            "episode/seed": Series.of([5000] * 3, ends_t, [0.0, 1.0, 2.0]),
+        },
+    )
+    assert real.boundaries().axis == "t_ns"
+    report = compare_sides(sim, real, n_boot=100)
+    (paired,) = report.paired
+    assert (report.n_pairs, paired.rmse, paired.n_samples) == (3, 0.5, 30)
+    (timing,) = report.timing
+    assert (timing.n_intervals, timing.dropped_estimate) == (27, 0)
+
+
+def test_summaries_that_increase_in_neither_step_nor_time_are_reported() -> None:
+    sim = side("sim", [(s, list(range(5)), [0.0] * 5) for s in range(3)])
+    real = Side.of(
+        "r",
+        "real",
+        {
+            "x": Series.of(range(15), range(15), [0.0] * 15),
+            "episode/length": Series.of([9, 9, 9], [7, 7, 7], [5.0] * 3),
+            "episode/seed": Series.of([9, 9, 9], [7, 7, 7], [0.0, 1.0, 2.0]),
+        },
+    )
+    report = compare_sides(sim, real, n_boot=100)
+    assert "increase neither in step nor in t_ns" in {n.measure: n.reason for n in report.not_computed}["paired"]
