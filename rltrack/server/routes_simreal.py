@@ -49,51 +49,93 @@ def _pick_sources(sources: list[str], primary: str) -> tuple[str | None, str | N
     return sim, real
 
 
-@router.get("/runs/{run_id}/simreal", summary="Shared keys, checkpoint step and videos of a run's sim and real sources")
+#: Config or metadata keys by which a run names its counterpart run (a linked sim/real pair).
+SIM_LINK_KEYS = ("sim_run", "sim_run_id")
+REAL_LINK_KEYS = ("real_run", "real_run_id")
+
+
+def _linked(row: RunRow, keys: tuple[str, ...]) -> str | None:
+    for data in (row.metadata, row.config):
+        for key in keys:
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def _sides(
+    reader: StoreReader, run_id: str, other: str | None, sim: str | None, real: str | None
+) -> tuple[RunRow, str | None, RunRow, str | None]:
+    """Return (sim run, sim source, real run, real source) for a run with two sources or a linked pair."""
+    row = reader.run(run_id)
+    if other is None:
+        linked_sim, linked_real = _linked(row, SIM_LINK_KEYS), _linked(row, REAL_LINK_KEYS)
+        other = linked_real or linked_sim
+        if other is not None and linked_sim and not linked_real:
+            # This run is the real side and names its sim run.
+            sim_row = reader.run(other)
+            return sim_row, sim or _source_of(reader, sim_row, "sim"), row, real or _source_of(reader, row, "real")
+    if other is not None:
+        real_row = reader.run(other)
+        return row, sim or _source_of(reader, row, "sim"), real_row, real or _source_of(reader, real_row, "real")
+    sources = reader.sources(run_id) or [row.primary_source]
+    default_sim, default_real = _pick_sources(sources, row.primary_source)
+    return row, sim or default_sim, row, real or default_real
+
+
+def _source_of(reader: StoreReader, row: RunRow, wanted: str) -> str:
+    sources = reader.sources(row.id) or [row.primary_source]
+    return wanted if wanted in sources else row.primary_source
+
+
+@router.get("/runs/{run_id}/simreal", summary="Shared keys, checkpoint step and videos of a run's sim and real sides")
 def simreal(
     run_id: str,
     reader: Reader,
+    other: Annotated[str | None, Query(description="a separate run holding the real side (a linked pair)")] = None,
     sim: Annotated[str | None, Query(description="sim source (default 'sim')")] = None,
     real: Annotated[str | None, Query(description="real source (default 'real')")] = None,
 ) -> dict[str, Any]:
-    """Return what the sim-vs-real panel draws; ``available`` is false when the run has one source only."""
-    row = reader.run(run_id)
-    sources = reader.sources(run_id) or [row.primary_source]
-    default_sim, default_real = _pick_sources(sources, row.primary_source)
-    sim, real = sim or default_sim, real or default_real
-    if real is None or sim is None or sim == real:
-        return {"available": False, "sources": sources, "sim": sim, "real": real, "shared": []}
-    sim_keys = set(reader.keys(run_id, sim))
-    real_keys = set(reader.keys(run_id, real))
+    """Return what the sim-vs-real panel draws; ``available`` is false when there is no second side.
+
+    The sides are the run's ``sim`` and ``real`` sources, or this run and ``other`` (also found
+    through a ``real_run``/``sim_run`` entry in the run's config or metadata).
+    """
+    sim_row, sim_src, real_row, real_src = _sides(reader, run_id, other, sim, real)
+    base = {"sources": reader.sources(run_id), "sim": sim_src, "real": real_src, "sim_run": sim_row.id,
+            "real_run": real_row.id}
+    if real_src is None or sim_src is None or (sim_row.id == real_row.id and sim_src == real_src):
+        return {**base, "available": False, "shared": []}
+    sim_keys = set(reader.keys(sim_row.id, sim_src))
+    real_keys = set(reader.keys(real_row.id, real_src))
     videos = {
         side: [
-            {"key": m.key, "step": m.step, "url": media_url(run_id, m.path), "caption": m.caption}
-            for m in reader.media(run_id, src)
+            {"key": m.key, "step": m.step, "url": media_url(r.id, m.path), "caption": m.caption}
+            for m in reader.media(r.id, src)
             if m.kind == "video"
         ]
-        for side, src in (("sim", sim), ("real", real))
+        for side, r, src in (("sim", sim_row, sim_src), ("real", real_row, real_src))
     }
     return {
+        **base,
         "available": True,
-        "sources": sources,
-        "sim": sim,
-        "real": real,
         "shared": sorted(sim_keys & real_keys),
         "sim_only": sorted(sim_keys - real_keys),
         "real_only": sorted(real_keys - sim_keys),
-        "checkpoint_step": checkpoint_step(row),
+        "checkpoint_step": checkpoint_step(real_row) if real_row.id != sim_row.id else checkpoint_step(sim_row),
         "videos": videos,
     }
 
 
-@router.get("/runs/{run_id}/simreal/gap", summary="Gap numbers of rltrack.sim2real.compare for a run's two sources")
+@router.get("/runs/{run_id}/simreal/gap", summary="Gap numbers of rltrack.sim2real.compare for the two sides")
 def gap(
     run_id: str,
     reader: Reader,
+    other: str | None = None,
     n_boot: Annotated[int, Query(ge=50, le=5000)] = 500,
 ) -> dict[str, Any]:
     """Return ``{"available": true, "report": ...}`` from sim2real, or why it is not available."""
-    row = reader.run(run_id)
+    sim_row, sim_src, real_row, real_src = _sides(reader, run_id, other, None, None)
     try:
         # Imported by name: sim2real is an optional part (its own folder, mapped into rltrack).
         compare = importlib.import_module("rltrack.sim2real").compare
@@ -102,8 +144,10 @@ def gap(
     from rltrack.api import RunView
     from rltrack.errors import RltrackError
 
+    sim_view = RunView(reader, sim_row)
+    real_view = None if real_row.id == sim_row.id else RunView(reader, real_row)
     try:
-        report = compare(RunView(reader, row), None, n_boot=n_boot)
+        report = compare(sim_view, real_view, n_boot=n_boot, sources=(sim_src or "sim", real_src or "real"))
     except (RltrackError, ValueError, ArithmeticError) as err:
-        return {"available": False, "reason": f"sim2real could not compare this run: {err}"}
+        return {"available": False, "reason": f"sim2real could not compare these runs: {err}"}
     return {"available": True, "report": report.to_dict()}

@@ -76,7 +76,7 @@ RT.layout = (title, opts) => ({
   xaxis: { title: { text: RT.axisTitle[opts.axis] || "step", font: { size: 11 } }, type: opts.axis === "wall" ? "date" : "linear" },
   yaxis: { type: opts.log ? "log" : "linear" },
   showlegend: !!opts.legend, legend: { orientation: "h", y: -0.25, font: { size: 11 } },
-  hovermode: "x unified", uirevision: title,
+  hovermode: "x unified", uirevision: title + "|" + opts.axis,
 });
 RT.PLOT_CONFIG = { responsive: true, displaylogo: false };
 RT.COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d", "#862e9c", "#495057"];

@@ -9,12 +9,12 @@
 
   page.opts = () => ({ axis: $("axis").value, smooth: Number($("smooth").value), log: $("log").checked });
 
-  async function fetchSeries(source, keys) {
+  async function fetchSeries(source, keys, id = runId) {
     const axis = page.opts().axis === "step" ? "step" : "t_ns";
     const out = {};
     for (let i = 0; i < keys.length; i += KEYS_PER_REQUEST) {
       const part = keys.slice(i, i + KEYS_PER_REQUEST);
-      const data = await RT.json(`/api/runs/${encodeURIComponent(runId)}/series?` + RT.qs({ key: part, source, x: axis, max_points: 1500 }));
+      const data = await RT.json(`/api/runs/${encodeURIComponent(id)}/series?` + RT.qs({ key: part, source, x: axis, max_points: 1500 }));
       Object.assign(out, data.series);
     }
     return out;
@@ -67,13 +67,33 @@
     }
   }
 
+  // Zooming asks the server for the zoomed range at full detail (downsampled again there).
+  page.zoom = {};
+  function toServerX(value, axis) {
+    if (axis === "wall") return Date.parse(value) * 1e6;
+    if (axis === "relative") return page.detail.created_ns + Number(value) * 1e9;
+    return Number(value);
+  }
+  async function onZoom(key, ev) {
+    const opts = page.opts();
+    if (ev["xaxis.autorange"]) { delete page.zoom[key]; draw(); return; }
+    const range = ev["xaxis.range"] || (ev["xaxis.range[0]"] !== undefined ? [ev["xaxis.range[0]"], ev["xaxis.range[1]"]] : null);
+    if (!range) return;
+    const xMin = toServerX(range[0], opts.axis), xMax = toServerX(range[1], opts.axis);
+    const data = await RT.json(`/api/runs/${encodeURIComponent(runId)}/series?` + RT.qs({
+      key, source: page.source, x: opts.axis === "step" ? "step" : "t_ns", max_points: 1500, x_min: Math.floor(xMin), x_max: Math.ceil(xMax) }));
+    page.zoom[key] = data.series[key];
+    draw();
+  }
+
   function draw() {
     const opts = page.opts();
     for (const [key, div] of page.charts) {
-      const s = page.series[key];
+      const s = page.zoom[key] || page.series[key];
       if (!s) continue;
       Plotly.react(div, page.traces(s, key, RT.COLORS[0], opts), RT.layout(key, opts), RT.PLOT_CONFIG);
-      div.dataset.count = String(s.count);
+      div.dataset.count = String((page.series[key] || s).count);
+      if (!div.dataset.bound) { div.dataset.bound = "1"; div.on("plotly_relayout", (ev) => onZoom(key, ev)); }
     }
   }
 
@@ -162,7 +182,7 @@
     try { page.detail = await RT.json(`/api/runs/${encodeURIComponent(runId)}`); } catch (e) { $("error").textContent = e.message; return; }
     page.source = page.detail.primary_source;
     renderInfo();
-    $("axis").addEventListener("change", async () => { await refresh(); if (RT.simreal) await RT.simreal.refresh(page); });
+    $("axis").addEventListener("change", async () => { page.zoom = {}; await refresh(); if (RT.simreal) await RT.simreal.refresh(page); });
     $("log").addEventListener("change", () => { draw(); if (RT.simreal) RT.simreal.draw(page); });
     $("smooth").addEventListener("input", () => { $("smooth-v").textContent = $("smooth").value; draw(); if (RT.simreal) RT.simreal.draw(page); });
     $("source").addEventListener("change", () => { page.source = $("source").value; refresh(); });

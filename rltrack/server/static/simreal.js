@@ -4,7 +4,8 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const SR = { info: null, sim: {}, real: {}, charts: new Map() };
-  const url = (page, tail) => `/api/runs/${encodeURIComponent(page.id)}${tail}`;
+  const other = new URLSearchParams(location.search).get("vs");
+  const url = (page, tail) => `/api/runs/${encodeURIComponent(page.id)}${tail}` + (other ? `?other=${encodeURIComponent(other)}` : "");
 
   SR.load = async function (page) {
     try { SR.info = await RT.json(url(page, "/simreal")); } catch (e) { return; }
@@ -13,7 +14,7 @@
     const vids = SR.info.videos;
     $("simreal-videos").innerHTML = ["sim", "real"].map((side) => {
       const v = vids[side][vids[side].length - 1];
-      return `<div class="card" data-side="${side}"><h3>${side} (${RT.esc(SR.info[side])})</h3>` +
+      return `<div class="card" data-side="${side}"><h3>${side} (${RT.esc(SR.info[side + "_run"] === page.id ? SR.info[side] : SR.info[side + "_run"] + " · " + SR.info[side])})</h3>` +
         (v ? `<video controls muted preload="auto" src="${v.url}"></video><div class="small muted">${RT.esc(v.key)} · step ${v.step}</div>` : '<div class="muted small">no video</div>') + "</div>";
     }).join("");
     const grid = $("simreal-charts");
@@ -36,8 +37,8 @@
 
   SR.refresh = async function (page) {
     if (!SR.info || !SR.info.available || !SR.info.shared.length) return;
-    SR.sim = await page.fetchSeries(SR.info.sim, SR.info.shared);
-    SR.real = await page.fetchSeries(SR.info.real, SR.info.shared);
+    SR.sim = await page.fetchSeries(SR.info.sim, SR.info.shared, SR.info.sim_run);
+    SR.real = await page.fetchSeries(SR.info.real, SR.info.shared, SR.info.real_run);
     SR.draw(page);
   };
 

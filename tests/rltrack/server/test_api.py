@@ -243,3 +243,46 @@ def test_bulk_series_of_many_points_is_cut_to_max(tmp_path: Path, make_client: M
         s = c.get(f"/api/runs/{run.id}/series", params={"key": "x"}).json()["series"]["x"]
     assert s["count"] == 50_000 and len(s["value"]) <= 2000
     assert 9.0 in s["value"] and s["step"][-1] == 49_999
+
+
+def test_artifacts_show_versions_aliases_and_lineage(tmp_path: Path, make_client: MakeClient) -> None:
+    checkpoint = tmp_path / "policy.zip"
+    checkpoint.write_bytes(b"weights")
+    trainer = rltrack.init(project="p", dir=tmp_path / "s", system_metrics=False)
+    trainer.log_artifact(checkpoint, name="policy", type="model", aliases=["best"])
+    trainer.finish()
+    robot = rltrack.init(project="p", dir=tmp_path / "s", system_metrics=False)
+    robot.use_artifact("policy:best")
+    robot.finish()
+    with make_client(create_app(tmp_path / "s")) as c:
+        logged = c.get(f"/api/runs/{trainer.id}/artifacts").json()
+        used = c.get(f"/api/runs/{robot.id}/artifacts").json()
+    (version,) = logged["logged"]
+    assert (version["ref"], version["type"], version["size"]) == ("policy:v0", "model", 7)
+    assert version["run_id"] == trainer.id
+    assert set(version["aliases"]) == {"best", "latest"}
+    assert [v["ref"] for v in used["used"]] == ["policy:v0"] and used["logged"] == []
+
+
+def test_simreal_of_a_linked_pair(tmp_path: Path, make_client: MakeClient) -> None:
+    sim = rltrack.init(project="p", dir=tmp_path, system_metrics=False)
+    for step in range(5):
+        sim.log({"episode/return": float(step), "odom/speed": 1.0}, step=step)
+    sim.finish()
+    real = rltrack.init(project="p", source="real", config={"sim_run": sim.id, "policy_step": 4}, dir=tmp_path,
+                        system_metrics=False)
+    real.log({"episode/return": 3.5, "odom/speed": 0.9, "real_only": 1.0}, step=0)
+    real.finish()
+    with make_client(create_app(tmp_path)) as c:
+        linked = c.get(f"/api/runs/{real.id}/simreal").json()
+        explicit = c.get(f"/api/runs/{sim.id}/simreal", params={"other": real.id}).json()
+        gap = c.get(f"/api/runs/{sim.id}/simreal/gap", params={"other": real.id, "n_boot": 50}).json()
+        missing = c.get(f"/api/runs/{sim.id}/simreal", params={"other": "ghost"})
+    for body in (linked, explicit):
+        assert body["available"] is True
+        assert (body["sim_run"], body["sim"], body["real_run"], body["real"]) == (sim.id, "sim", real.id, "real")
+        assert body["shared"] == ["episode/return", "odom/speed"] and body["real_only"] == ["real_only"]
+        assert body["checkpoint_step"] == 4
+    assert gap["available"] is True
+    assert gap["report"]["episodes"]["return"]["real_mean"] == 3.5
+    assert missing.status_code == 404

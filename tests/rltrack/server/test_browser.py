@@ -87,6 +87,14 @@ def test_run_page_chart_holds_the_logged_points(page: Any, server: BackgroundSer
     assert trace["y"] == [1.0 / (s + 1) for s in range(filled.loss_steps)]
     groups = page.eval_on_selector_all("#charts details > summary", "els => els.map(e => e.textContent.split(' ')[0])")
     assert groups[:2] == ["rollout", "train"]
+    # Zooming fetches the zoomed range from the server (one point beyond each edge).
+    page.evaluate(
+        "() => Plotly.relayout(document.querySelector(\"[data-key='train/loss']\"), {'xaxis.range': [10, 20]})"
+    )
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-key='train/loss']\").data[0].x.length === 13", timeout=READY_TIMEOUT_MS
+    )
+    assert chart(page, "[data-key='train/loss']")[0]["x"] == list(range(9, 22))
 
 
 def test_running_run_chart_grows_live(page: Any, server: BackgroundServer, filled: Any) -> None:
