@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rosbags.highlevel import AnyReader
+from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
 from .decode import Decoder, make_typestore
-from .errors import BagImportError
+from .errors import BagImportError, DecodeError
 from .mirror import Mirror, RunLike
 from .topics import MirrorConfig
 
@@ -87,6 +87,33 @@ def _merged_typestore(bag_store: Typestore, default: Typestore) -> Typestore:
         return store
 
 
+def _open(paths: list[Path], path: str | Path, config: MirrorConfig) -> tuple[AnyReader, Typestore | None]:
+    """Open the bag with its own definitions; load a distro typestore only if it has none.
+
+    Building a distro typestore costs about a second of class creation, and bags with embedded
+    definitions (mcap, Iron+ sqlite3) do not need it.
+    """
+    default = None
+    try:
+        try:
+            reader = AnyReader(paths)
+            reader.open()
+        except AnyReaderError as err:
+            if "no type definitions" not in str(err):
+                raise
+            default = make_typestore(config.distro, config.msg_dirs)
+            reader = AnyReader(paths, default_typestore=default)
+            reader.open()
+    except DecodeError:
+        raise
+    except Exception as err:  # rosbags raises several reader error types plus OSError/sqlite3
+        hint = " (a truncated recording? `ros2 bag reindex` / `mcap recover` can repair it)" if "magic" in str(
+            err
+        ) else ""
+        raise BagImportError(f"cannot open bag {str(path)!r}: {err}{hint}") from err
+    return reader, default
+
+
 def import_bag(
     path: str | Path,
     run: RunLike,
@@ -110,19 +137,17 @@ def import_bag(
             how much.
     """
     paths = bag_paths(path)
-    default = make_typestore(config.distro, config.msg_dirs)
     start = time.perf_counter()
-    try:
-        reader = AnyReader(paths, default_typestore=default)
-        reader.open()
-    except Exception as err:  # rosbags raises several reader error types plus OSError/sqlite3
-        raise BagImportError(f"cannot open bag {str(path)!r}: {err}") from err
+    reader, default = _open(paths, path, config)
     read = 0
     mirror: Mirror | None = None
     try:
-        decoder = Decoder(_merged_typestore(reader.typestore, default))
-        mirror = Mirror(run, config, decoder, step_offset=step_offset)
+        mirror = Mirror(run, config, Decoder(reader.typestore), step_offset=step_offset)
         wanted = [c for c in reader.connections if mirror.wants(c.topic)]
+        if config.msg_dirs or any(c.msgtype not in reader.typestore.fielddefs for c in wanted):
+            # The bag lacks some definitions (or the user gave their own): add the distro's.
+            default = default or make_typestore(config.distro, config.msg_dirs)
+            mirror.decoder = Decoder(_merged_typestore(reader.typestore, default))
         total = sum(c.msgcount for c in wanted)
         handle = mirror.handle
         if wanted:
