@@ -12,6 +12,8 @@ __all__ = ["IngestClient", "Rejected", "Unreachable"]
 
 #: Seconds a request may take before the server counts as unreachable.
 TIMEOUT_S = 10.0
+#: Seconds to wait for a connection (short: ``init()`` may try one request while the network is down).
+CONNECT_TIMEOUT_S = 3.0
 
 
 class Unreachable(RltrackError):
@@ -37,7 +39,9 @@ class IngestClient:
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT_S, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S), transport=transport
+        )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx

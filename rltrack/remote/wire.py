@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 OPS = ("create_run", "write", "end")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class WireError(RltrackError, ValueError):
@@ -62,6 +63,8 @@ def _get(data: Any, name: str, kind: type | tuple[type, ...], *, optional: bool 
     value = data[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise WireError(f"field {name!r} has the wrong type ({type(value).__name__})")
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+        raise WireError(f"field {name!r} = {value!r} does not fit a 64-bit integer")
     return value
 
 

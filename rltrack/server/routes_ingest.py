@@ -161,8 +161,13 @@ async def upload(run_id: str, path: str, request: Request, reader: Reader) -> di
     """Store the request body as ``runs/<run_id>/<path>``, replacing it atomically."""
     reader.run(run_id)
     target = safe_path(reader.db.root / "runs" / run_id, path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    if target.is_dir():
+        raise HTTPException(409, f"file path {path!r} is a folder in this run; upload to a file path")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    except OSError as err:
+        raise HTTPException(409, f"cannot store {path!r} in this run's folder: {err.strerror}") from err
     size = 0
     try:
         with os.fdopen(fd, "wb") as out:
@@ -170,8 +175,9 @@ async def upload(run_id: str, path: str, request: Request, reader: Reader) -> di
                 out.write(piece)
                 size += len(piece)
         os.replace(tmp, target)
-    except BaseException:
+    except OSError as err:
+        raise HTTPException(507, f"cannot store {path!r}: {err.strerror}") from err
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
     return {"path": path, "bytes": size}

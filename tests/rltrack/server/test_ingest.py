@@ -154,3 +154,18 @@ def test_token_file(tmp_path: Path) -> None:
     path.write_text("# nothing\n")
     with pytest.raises(rltrack.RltrackError, match="holds no token"):
         read_tokens(path)
+
+
+def test_upload_onto_a_folder_or_under_a_file_is_409(ingest: TestClient) -> None:
+    ingest.post("/api/ingest/batches", json={"batches": [create_batch("f")]})
+    ingest.put("/api/ingest/files/f/media/a.png", content=b"png")
+    assert ingest.put("/api/ingest/files/f/media", content=b"x").status_code == 409
+    assert ingest.put("/api/ingest/files/f/media/a.png/b", content=b"x").status_code == 409
+
+
+def test_integers_beyond_64_bits_are_400(ingest: TestClient) -> None:
+    ingest.post("/api/ingest/batches", json={"batches": [create_batch("big")]})
+    batch = {"id": "w:big", "op": "write", "run_id": "big", "source": "sim", "heartbeat_ns": 2**70}
+    response = ingest.post("/api/ingest/batches", json={"batches": [batch]})
+    assert response.status_code == 400
+    assert "64-bit" in response.json()["detail"]["message"]
