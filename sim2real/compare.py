@@ -23,7 +23,7 @@ import numpy as np
 from rltrack.sim2real import stats
 from rltrack.sim2real.align import AlignOn, Series
 from rltrack.sim2real.errors import GapError
-from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairedSignals, Pairs, pair_episodes
+from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairBy, PairedSignals, Pairs, pair_episodes
 from rltrack.sim2real.report import GapReport, Histogram, NotComputed, PairedGap, Settings, SideInfo, SignalGap
 from rltrack.sim2real.sides import (
     EPISODE_LENGTH,
@@ -160,13 +160,13 @@ def _timing(real: Side, real_keys: Sequence[str], notes: list[NotComputed]) -> l
 
 
 def _pairing(
-    sim: Side, real: Side, key_pairs: list[tuple[str, str]], on: AlignOn, notes: list[NotComputed]
+    sim: Side, real: Side, key_pairs: list[tuple[str, str]], on: AlignOn, by: PairBy, notes: list[NotComputed]
 ) -> tuple[Pairs | None, PairedSignals | None]:
     if not key_pairs:
         notes.append(NotComputed("paired", "no shared signal keys to compare over paired episodes"))
         return None, None
     try:
-        pairs = pair_episodes(sim, real)
+        pairs = pair_episodes(sim, real, by=by)
     except GapError as err:
         notes.append(NotComputed("paired", str(err)))
         return None, None
@@ -224,16 +224,19 @@ def compare_sides(
     seed: int = 0,
     versions: Sequence[PolicyVersion] | None = None,
     align: AlignOn = "step",
+    pair_by: PairBy = "seed",
 ) -> GapReport:
     """Compute the gap report from two loaded sides (see :func:`compare` for the arguments).
 
     Raises:
-        GapError: ``n_boot`` or ``align`` is invalid.
+        GapError: ``n_boot``, ``align`` or ``pair_by`` is invalid.
     """
     if not isinstance(n_boot, int) or n_boot < 1:
         raise GapError(f"n_boot must be a positive int, got {n_boot!r}; pass e.g. n_boot=2000")
     if align not in ("step", "t_ns"):
         raise GapError(f"align must be 'step' or 't_ns', got {align!r}")
+    if pair_by not in ("seed", "order"):
+        raise GapError(f"pair_by must be 'seed' or 'order', got {pair_by!r}")
     notes: list[NotComputed] = []
     gaps = {
         name: mean_gap(name, sim.episode_values(key), real.episode_values(key), n_boot=n_boot, seed=seed, notes=notes)
@@ -244,7 +247,7 @@ def compare_sides(
         )
     }
     key_pairs = _key_pairs(sim, real, keys, mapping or {}, notes)
-    pairs, paired_measure = _pairing(sim, real, key_pairs, align, notes)
+    pairs, paired_measure = _pairing(sim, real, key_pairs, align, pair_by, notes)
     signals, paired = _per_key(sim, real, key_pairs, paired_measure, notes)
     timing_keys = [rk for _, rk in key_pairs] if key_pairs else sorted(real.signals)
     if not timing_keys:
@@ -288,6 +291,7 @@ def compare(
     seed: int = 0,
     versions: Sequence[PolicyVersion] | None = None,
     align: AlignOn = "step",
+    pair_by: PairBy = "seed",
     sources: tuple[str, str] = ("sim", "real"),
     api: Api | None = None,
     dir: str | Path | None = None,
@@ -303,7 +307,10 @@ def compare(
         n_boot: Bootstrap resamples for every confidence interval.
         seed: Seed of the bootstrap, so a report is reproducible.
         versions: Policy versions evaluated in both domains, for the cross-version measures.
-        align: Align paired episodes on ``"step"`` offsets or ``"t_ns"`` time offsets.
+        align: Align paired episodes on ``"step"`` offsets or ``"t_ns"`` time offsets (use
+            ``"t_ns"`` for ROS data, where many messages share a step).
+        pair_by: Pair episodes by equal ``episode/seed`` (or ``episode/tag``) values, or by
+            their ``"order"`` on each side.
         sources: Source names of the sim and real sides. A separate real run with a single
             source uses that source whatever its name.
         api: Read API that resolves run ids (keyword-only); default ``rltrack.Api(dir=dir)``.
@@ -316,7 +323,7 @@ def compare(
 
     Raises:
         RunNotFoundError: A run id does not exist in the store.
-        GapError: An argument is invalid (``n_boot``, ``align``).
+        GapError: An argument is invalid (``n_boot``, ``align``, ``pair_by``).
     """
     sim_view = resolve_run(sim, api=api, dir=dir)
     real_view = sim_view if real is None else resolve_run(real, api=api, dir=dir)
@@ -338,7 +345,15 @@ def compare(
         else Side(str(real_view.id), real_source)
     )
     report = compare_sides(
-        sim_side, real_side, keys=keys, mapping=mapping, n_boot=n_boot, seed=seed, versions=versions, align=align
+        sim_side,
+        real_side,
+        keys=keys,
+        mapping=mapping,
+        n_boot=n_boot,
+        seed=seed,
+        versions=versions,
+        align=align,
+        pair_by=pair_by,
     )
     if not real_keys:
         missing = NotComputed("real", f"run {real_view.id!r} has no data under source {real_source!r}")

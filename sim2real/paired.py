@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +21,10 @@ from rltrack.sim2real.errors import GapError
 from rltrack.sim2real.report import PairedGap
 from rltrack.sim2real.sides import PAIR_KEYS, Boundaries, Side
 
-__all__ = ["DTW_WINDOW_FRACTION", "PairedSignals", "Pairs", "pair_episodes"]
+__all__ = ["DTW_WINDOW_FRACTION", "PairBy", "PairedSignals", "Pairs", "pair_episodes"]
 
 IntArray = npt.NDArray[np.int64]
+PairBy = Literal["seed", "order"]
 #: DTW band half-width as a fraction of the longer episode (Sakoe and Chiba's 10 %): it keeps DTW
 #: from matching far-apart instants and makes it O(n * window) instead of O(n * m).
 DTW_WINDOW_FRACTION = 0.1
@@ -58,12 +60,26 @@ def _episode_ids(side: Side, key: str, bounds: Boundaries) -> npt.NDArray[np.flo
     return ids
 
 
-def pair_episodes(sim: Side, real: Side) -> Pairs:
-    """Pair sim and real episodes by reset seed or initial-state tag.
+def pair_episodes(sim: Side, real: Side, *, by: PairBy = "seed") -> Pairs:
+    """Pair sim and real episodes by reset seed or initial-state tag, or by their order.
+
+    Args:
+        sim: The sim side.
+        real: The real side.
+        by: ``"seed"`` pairs episodes with equal ``episode/seed`` (or ``episode/tag``) values;
+            ``"order"`` pairs the k-th sim episode with the k-th real one, for recordings that
+            ran the same start states in the same order but could not log them (a robot).
 
     Raises:
         GapError: No pairing key on both sides, no episode ends, or no value in common.
     """
+    if by not in ("seed", "order"):
+        raise GapError(f"pair_by must be 'seed' or 'order', got {by!r}")
+    if by == "order":
+        sim_bounds, real_bounds = sim.boundaries(), real.boundaries()
+        n = min(len(sim_bounds), len(real_bounds))
+        order = np.arange(n, dtype=np.int64)
+        return Pairs("episode order", order, order.copy(), sim_bounds, real_bounds)
     key = next((k for k in PAIR_KEYS if k in sim.episodes and k in real.episodes), None)
     if key is None:
         raise GapError(

@@ -33,8 +33,20 @@ def _mapping(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 @click.option("--n-boot", type=click.IntRange(min=1), default=2000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--align", type=click.Choice(["step", "t_ns"]), default="step", show_default=True,
-              help="Align paired episodes on step or on time stamps.")
+@click.option(
+    "--align",
+    type=click.Choice(["step", "t_ns"]),
+    default="step",
+    show_default=True,
+    help="Align paired episodes on step or on time stamps.",
+)
+@click.option(
+    "--pair-by",
+    type=click.Choice(["seed", "order"]),
+    default="seed",
+    show_default=True,
+    help="Pair episodes by episode/seed (or episode/tag) values, or by their order.",
+)
 @dir_option
 def compare_command(
     sim: str,
@@ -46,6 +58,7 @@ def compare_command(
     n_boot: int,
     seed: int,
     align: str,
+    pair_by: str,
     store_dir: str | None,
 ) -> None:
     """Measure the reality gap between run SIM and run REAL.
@@ -60,8 +73,15 @@ def compare_command(
     api = open_api(store_dir)
     try:
         report = compare(
-            sim, real, keys=_split(keys) or None, mapping=_mapping(maps), n_boot=n_boot, seed=seed,
-            align="t_ns" if align == "t_ns" else "step", api=api,
+            sim,
+            real,
+            keys=_split(keys) or None,
+            mapping=_mapping(maps),
+            n_boot=n_boot,
+            seed=seed,
+            align="t_ns" if align == "t_ns" else "step",
+            pair_by="order" if pair_by == "order" else "seed",
+            api=api,
         )
         written = report.to_html(out) if out else None
     except RltrackError as err:

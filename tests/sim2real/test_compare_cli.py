@@ -28,8 +28,19 @@ def test_compare_prints_the_gap_table(sim_real_run: Callable[..., str], store_di
 def test_compare_json_and_html(sim_real_run: Callable[..., str], store_dir: Path, tmp_path: Path) -> None:
     run_id = sim_real_run(range(5), max_steps=30)
     html = tmp_path / "out" / "report.html"
-    code, out = invoke("compare", run_id, "--dir", str(store_dir), "--json", "--keys", "obs/0,obs/1",
-                       "--out", str(html), "--n-boot", "100")
+    code, out = invoke(
+        "compare",
+        run_id,
+        "--dir",
+        str(store_dir),
+        "--json",
+        "--keys",
+        "obs/0,obs/1",
+        "--out",
+        str(html),
+        "--n-boot",
+        "100",
+    )
     assert code == 0, out
     report = json.loads(out[: out.rindex("}") + 1])
     assert sorted(report["signals"]) == ["obs/0", "obs/1"]
@@ -39,8 +50,9 @@ def test_compare_json_and_html(sim_real_run: Callable[..., str], store_dir: Path
 
 def test_compare_map_pairs_keys(sim_real_run: Callable[..., str], store_dir: Path) -> None:
     run_id = sim_real_run(range(5), max_steps=30, real_signal=lambda obs: {"joint/vel": float(obs[3])})
-    code, out = invoke("compare", run_id, "--dir", str(store_dir), "--json", "--keys", "obs/3",
-                       "--map", "obs/3=joint/vel")
+    code, out = invoke(
+        "compare", run_id, "--dir", str(store_dir), "--json", "--keys", "obs/3", "--map", "obs/3=joint/vel"
+    )
     assert code == 0, out
     assert json.loads(out)["signals"]["obs/3"]["real_key"] == "joint/vel"
 
@@ -59,3 +71,10 @@ def test_compare_bad_map_is_a_usage_error(sim_real_run: Callable[..., str], stor
     code, out = invoke("compare", run_id, "--dir", str(store_dir), "--map", "obs/3")
     assert code == 2
     assert "'obs/3' is not SIM_KEY=REAL_KEY" in out
+
+
+def test_compare_pair_by_order(sim_real_run: Callable[..., str], store_dir: Path) -> None:
+    run_id = sim_real_run(range(3), real_seeds=range(10, 13), max_steps=10)
+    code, out = invoke("compare", run_id, "--dir", str(store_dir), "--json", "--pair-by", "order", "--n-boot", "50")
+    assert code == 0, out
+    assert json.loads(out)["paired"]["pair_key"] == "episode order"

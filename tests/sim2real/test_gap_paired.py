@@ -152,3 +152,22 @@ def test_summaries_that_increase_in_neither_step_nor_time_are_reported() -> None
     )
     report = compare_sides(sim, real, n_boot=100)
     assert "increase neither in step nor in t_ns" in {n.measure: n.reason for n in report.not_computed}["paired"]
+
+
+def test_pairing_by_order_when_the_robot_logs_no_seed() -> None:
+    sim = side("sim", [(s, [0, 1], [float(s), float(s)]) for s in range(4)])
+    with_seed = side("real", [(s, [0, 1], [float(s) + 1.0] * 2) for s in range(3)])
+    real = Side.of(
+        "r", "real", {k: v for k, v in {**with_seed.episodes, **with_seed.signals}.items() if k != "episode/seed"}
+    )
+    why = {n.measure: n.reason for n in compare_sides(sim, real, n_boot=50).not_computed}
+    assert "no paired episodes" in why["paired"]
+    report = compare_sides(sim, real, n_boot=50, pair_by="order")
+    (paired,) = report.paired
+    assert (report.n_pairs, report.pair_key, paired.rmse) == (3, "episode order", 1.0)
+
+
+def test_unknown_pair_by_raises() -> None:
+    sim = side("sim", [(0, [0], [0.0])])
+    with pytest.raises(GapError, match="pair_by must be 'seed' or 'order', got 'index'"):
+        compare_sides(sim, sim, pair_by="index")  # type: ignore[arg-type]  # checked at runtime
