@@ -40,7 +40,10 @@ class IngestClient:
             headers["authorization"] = f"Bearer {api_key}"
         self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S), transport=transport
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+            transport=transport,
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
