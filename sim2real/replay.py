@@ -4,7 +4,8 @@ Keys read from the real run (source ``real`` by default), one point per control 
 
 - ``obs/<i>``: component ``i`` of the observation the policy saw at that step;
 - ``action/<i>``: component ``i`` of the action applied at that step (a ``Discrete`` action is
-  ``action/0``);
+  ``action/0``); both prefixes can be changed with ``keys=`` (ROS array topics log
+  ``<topic>/data/<i>``);
 - ``episode/length`` marks where each episode ends (see :mod:`rltrack.sim2real.align`), and
   ``episode/seed``, when logged, seeds ``env.reset``.
 
@@ -35,7 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["ReplayResult", "replay", "replay_actions"]
 
 FloatArray = npt.NDArray[np.float64]
-_INDEXED = re.compile(r"^(obs|action)/(\d+)$")
+
+
+def _indexed(keys: list[str], prefix: str) -> list[str]:
+    """``prefix/0, prefix/1, ...`` among ``keys``, in index order."""
+    pattern = re.compile(re.escape(prefix) + r"/(\d+)")
+    found = sorted((int(m.group(1)), k) for k in keys if (m := pattern.fullmatch(k)))
+    return [k for _, k in found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +148,12 @@ def replay_actions(
 
 
 def _matrix(side: Side, prefix: str, episode: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
-    indexed = sorted((int(m.group(2)), k) for k in side.signals if (m := _INDEXED.match(k)) and m.group(1) == prefix)
+    indexed = _indexed(list(side.signals), prefix)
     if not indexed:
         raise GapError(f"replay needs {prefix}/0, {prefix}/1, ... under source {side.source!r} of run {side.run!r}")
     bounds = side.boundaries()
     columns: list[tuple[npt.NDArray[np.int64], FloatArray]] = []
-    for _, key in indexed:
+    for key in indexed:
         series = side.signals[key]
         starts, stops = bounds.bounds(series)
         part = series.slice(int(starts[episode]), int(stops[episode]))
@@ -164,6 +171,7 @@ def replay(
     *,
     episode: int,
     source: str = "real",
+    keys: tuple[str, str] = ("obs", "action"),
     set_state: Callable[[Any, FloatArray], None] | None = None,
     api: Api | None = None,
     dir: str | Path | None = None,
@@ -175,6 +183,8 @@ def replay(
         env_fn: Builds the simulator.
         episode: Episode index in the recording (0 = first; negative counts from the end).
         source: Source of the recording.
+        keys: Prefixes of the observation and action keys (``obs/<i>``, ``action/<i>`` by
+            default; e.g. ``("obs/data", "cmd/data")`` for ROS array topics).
         set_state: Optional ``set_state(env, obs)`` hook (see :func:`replay_actions`).
         api: Read API resolving a run id; default ``rltrack.Api(dir=dir)``.
         dir: Store root used when ``api`` is not given.
@@ -185,15 +195,15 @@ def replay(
     """
     view = resolve_run(real_run, api=api, dir=dir)
     present = list(view.keys(source)) if source in view.sources else []
-    side = load_side(view, source, signal_keys=[k for k in present if _INDEXED.match(k)])
+    side = load_side(view, source, signal_keys=_indexed(present, keys[0]) + _indexed(present, keys[1]))
     n_episodes = len(side.boundaries())
     if not -n_episodes <= episode < n_episodes:
         raise GapError(
             f"episode {episode!r} does not exist: run {view.id!r} has {n_episodes} episodes under {source!r}"
         )
     episode %= n_episodes
-    obs_steps, obs = _matrix(side, "obs", episode)
-    act_steps, act = _matrix(side, "action", episode)
+    obs_steps, obs = _matrix(side, keys[0], episode)
+    act_steps, act = _matrix(side, keys[1], episode)
     steps = np.intersect1d(obs_steps, act_steps)
     obs = obs[np.searchsorted(obs_steps, steps)]
     act = act[np.searchsorted(act_steps, steps)]

@@ -39,8 +39,9 @@ def test_perturbed_stand_in_divergence_grows(store_dir: Path) -> None:
 
 def test_divergence_grows_with_the_perturbation(store_dir: Path) -> None:
     finals = [
-        replay(recorded_run(store_dir, m, seeds=range(1), max_steps=40), cartpole, episode=0, dir=store_dir)
-        .divergence.mean()
+        replay(
+            recorded_run(store_dir, m, seeds=range(1), max_steps=40), cartpole, episode=0, dir=store_dir
+        ).divergence.mean()
         for m in (0.1, 0.2, 0.4, 0.8)
     ]
     assert finals == sorted(finals)
@@ -87,3 +88,18 @@ def test_set_state_hook_is_used() -> None:
     result = replay_actions(obs, np.zeros((2, 1)), cartpole, set_state=set_state)
     assert result.initial_state_set
     assert np.array_equal(seen[0], obs[0])
+
+
+def test_replay_reads_other_key_prefixes(store_dir: Path) -> None:
+    run = rltrack.init(project="s2r", dir=store_dir, source="real", system_metrics=False)
+    env = cartpole()
+    obs, _ = env.reset(seed=3)
+    for _ in range(20):
+        action = int(obs[2] > 0)
+        run.log({**{f"odom/data/{i}": float(v) for i, v in enumerate(obs)}, "cmd/data/0": action})
+        obs, *_ = env.step(action)
+    run.log({"episode/length": 20, "episode/seed": 3})
+    run.finish()
+    result = replay(run.id, cartpole, episode=0, dir=store_dir, keys=("odom/data", "cmd/data"))
+    assert result.n_steps == 20
+    assert float(result.divergence.max()) < 1e-4

@@ -106,3 +106,16 @@ def test_html_charts_render_offline(report: GapReport, tmp_path: Path, browser: 
     assert errors == [] and requests == []
     assert report.episode_return is not None
     assert ret == [report.episode_return.sim_mean, report.episode_return.real_mean, report.episode_return.difference]
+
+
+def test_report_of_an_empty_real_side_still_renders(store_dir: Path, tmp_path: Path) -> None:
+    import rltrack
+
+    run = rltrack.init(project="s2r", dir=store_dir, system_metrics=False)
+    run.log({"obs/0": 1.0})
+    run.finish()
+    report = compare(run.id, dir=store_dir)
+    assert "real: run" in report.table()
+    page = report.to_html(tmp_path / "empty.html").read_text(encoding="utf-8")
+    assert "has no data under source &#x27;real&#x27;" in page
+    assert json.loads(report.to_json())["episodes"] == {"return": None, "success_rate": None, "length": None}
