@@ -52,7 +52,7 @@ def main() -> None:
 
         # The robot's side, as the ROS 2 node would attach it: same run, source "real".
         robot = rltrack.init(id=run.id, resume="must", source="real", dir=args.dir, system_metrics=False)
-        for episode in range(10):
+        for _ in range(10):
             ret = float(np.clip(rng.normal(380, 60), 50, 500))
             robot.log({"episode/return": ret, "episode/length": int(ret)}, step=step)
         robot.finish()

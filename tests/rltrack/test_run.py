@@ -246,7 +246,7 @@ def test_a_bad_value_after_good_ones_in_one_call_logs_nothing_of_that_call(store
 
 def test_non_integer_step_raises(store_dir: Path) -> None:
     run = _init(store_dir)
-    with pytest.raises(InvalidValueError, match="step must be an integer, got 1.5"):
+    with pytest.raises(InvalidValueError, match=r"step must be an integer, got 1\.5"):
         run.log({"x": 1.0}, step=1.5)  # type: ignore[arg-type]
     run.log({"x": 1.0}, step=np.int64(4))  # type: ignore[arg-type]
     run.finish()
@@ -263,7 +263,7 @@ def test_module_level_functions_use_the_current_run(store_dir: Path) -> None:
 
 
 def test_module_level_log_without_a_run_raises() -> None:
-    with pytest.raises(rltrack.RltrackError, match="call rltrack.init\\(\\) first"):
+    with pytest.raises(rltrack.RltrackError, match=r"call rltrack\.init\(\) first"):
         rltrack.log({"x": 1.0})
 
 

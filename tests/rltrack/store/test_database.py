@@ -27,7 +27,7 @@ def test_a_new_store_gets_the_current_schema(store_dir: Path) -> None:
 def test_a_dir_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(StoreError, match="cannot create the store folder .*a-file/store.*pass a writable dir="):
+    with pytest.raises(StoreError, match=r"cannot create the store folder .*a-file/store.*pass a writable dir="):
         rltrack.init(dir=blocker / "store", system_metrics=False)
 
 
@@ -46,7 +46,7 @@ def test_a_store_from_a_newer_rltrack_is_refused_untouched(store_dir: Path) -> N
     conn = sqlite3.connect(store_dir / "rltrack.db")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreError, match="newer than this rltrack understands.*upgrade rltrack"):
+    with pytest.raises(StoreError, match=r"newer than this rltrack understands.*upgrade rltrack"):
         Database(store_dir)
     conn = sqlite3.connect(store_dir / "rltrack.db")
     assert conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 1
