@@ -35,6 +35,7 @@ __all__ = [
     "FieldFilter",
     "MessageFlattener",
     "Number",
+    "learn_type",
     "load_msg_dirs",
     "make_typestore",
     "parse_number",
@@ -110,6 +111,42 @@ def load_msg_dirs(typestore: Typestore, dirs: Iterable[str | Path]) -> list[str]
         except Exception as err:  # rosbags' TypesysError: a type already defined differently
             raise DecodeError(f"cannot register message definitions from {[str(d) for d in dirs]!r}: {err}") from err
     return sorted(types)
+
+
+def learn_type(typestore: Typestore, msgtype: str, share_dirs: Iterable[str | Path]) -> bool:
+    """Register ``msgtype`` (and the types it uses) from ``<share>/<pkg>/msg/<Name>.msg`` files.
+
+    This is how the live node decodes a robot's custom messages: their definitions sit in the
+    ament index (``$AMENT_PREFIX_PATH/*/share``). Returns whether ``msgtype`` is now known.
+    """
+    shares = [Path(d) for d in share_dirs]
+    types: dict[str, Any] = {}
+    todo = [msgtype]
+    while todo:
+        name = todo.pop()
+        if name in types or name in typestore.fielddefs:
+            continue
+        parts = name.split("/")
+        if len(parts) != 3:
+            return False
+        found = next((f for d in shares if (f := d / parts[0] / "msg" / f"{parts[2]}.msg").is_file()), None)
+        if found is None:
+            return False
+        try:
+            parsed = get_types_from_msg(found.read_text(encoding="utf-8"), name)
+        except Exception as err:  # rosbags parser errors: name the file
+            raise DecodeError(f"cannot parse message definition {str(found)!r}: {err}") from err
+        types.update(parsed)
+        for _, fields in parsed.values():
+            for _, (nodetype, detail) in fields:
+                sub = detail[0] if nodetype in (Nodetype.ARRAY, Nodetype.SEQUENCE) else (nodetype, detail)
+                if sub[0] == Nodetype.NAME:
+                    todo.append(str(sub[1]))
+    try:
+        typestore.register(types)
+    except Exception as err:  # rosbags' TypesysError: already defined differently
+        raise DecodeError(f"cannot register {msgtype!r} from {[str(d) for d in shares]!r}: {err}") from err
+    return msgtype in typestore.fielddefs
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import rclpy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
@@ -36,7 +37,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 import rltrack
 from rltrack.errors import RltrackWarning
 
-from .decode import IMAGE_TYPES, Decoder
+from .decode import IMAGE_TYPES, Decoder, learn_type
+from .errors import DecodeError
 from .lineage import use_policy
 from .mirror import COUNTER_PREFIX, Mirror
 from .sink import Sink
@@ -153,6 +155,15 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         msg_class = self._message_class(msgtype)
         if msg_class is None:
             return
+        decoder = self.mirror.decoder
+        if not decoder.knows(msgtype):
+            # A robot's own message: its definition sits in the ament index next to its code.
+            shares = [Path(p) / "share" for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+            try:
+                if learn_type(decoder.typestore, msgtype, shares):
+                    self.get_logger().info(f"learned {msgtype} from the ament index")
+            except DecodeError as err:
+                self.get_logger().warn(str(err))
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=depth,
             reliability=ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort" else ReliabilityPolicy.RELIABLE,

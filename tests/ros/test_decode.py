@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 from bagdata import JOINTS, T0_NS, battery, diagnostics, imu, joint_state, odometry
-from rltrack_ros.decode import Decoder, FieldFilter, load_msg_dirs, make_typestore, parse_number
+from rltrack_ros.decode import Decoder, FieldFilter, learn_type, load_msg_dirs, make_typestore, parse_number
 from rltrack_ros.errors import DecodeError
 from rosbags.typesys import Stores, get_typestore
 
@@ -181,3 +181,11 @@ def test_every_distro_store_decodes_the_same_values(distro: str) -> None:
     got = [Decoder(ts).flatten(raw(b(ts, 4, T0_NS), m, ts), m, topic="/t") for b, m in builders]
     want = [Decoder.for_distro("jazzy").flatten(raw(b(JAZZY, 4, T0_NS), m), m, topic="/t") for b, m in builders]
     assert repr(got) == repr(want)  # repr: NaN battery fields compare equal as text
+
+
+def test_learn_type_reads_the_ament_share_tree_with_dependencies(tmp_path: Path) -> None:
+    share = write_custom_msgs(tmp_path)
+    ts = make_typestore("jazzy")
+    assert learn_type(ts, "my_robot/msg/Drive", [tmp_path / "elsewhere", share])
+    assert {"my_robot/msg/Drive", "my_robot/msg/Wheel"} <= set(ts.fielddefs)
+    assert not learn_type(ts, "other_robot/msg/Arm", [share])
