@@ -77,9 +77,10 @@ def main() -> None:
     print(report.table())
     print(f"HTML report: {report.to_html(args.out)}")
     dynamics = replay(sim.id, make_env, episode=0, dir=args.dir)
+    ended = " (the sim episode ended first)" if dynamics.terminated_early else ""
     print(
         f"open-loop replay of stand-in episode 0 in sim: divergence {dynamics.divergence[0]:.2g} at the start, "
-        f"{dynamics.final_divergence:.2g} after {dynamics.n_steps} steps"
+        f"{dynamics.final_divergence:.2g} after {dynamics.n_steps} steps{ended}"
     )
 
 
