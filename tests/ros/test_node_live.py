@@ -163,9 +163,16 @@ def test_forced_qos_mismatch_warns_and_other_topics_go_on(ros: RosInstall, netns
         "topics: [{topic: /odom, qos: {reliability: reliable}}]\n"
         "episodes: {reward: /rl/reward, done: /rl/done}\n"
     )
+    checkpoint = tmp_path / "policy.zip"
+    checkpoint.write_bytes(b"weights")
+    with rltrack.init(project="walker", dir=store, system_metrics=False) as sim:
+        art = rltrack.Artifact("ppo-walker", type="model", metadata={"step": 20_000})
+        art.add_file(checkpoint)
+        sim.log_artifact(art)
     log = tmp_path / "node.log"
     node = start_node(ros, netns, log, {"project": "walker", "name": "robot-1", "dir": str(store),
-                                        "config": str(config), "qos_warn_s": "1.5"})
+                                        "config": str(config), "qos_warn_s": "1.5", "sim_run": sim.id,
+                                        "policy": "ppo-walker:latest"})
     plan = {"duration_s": 2.5, "rates_hz": {"/odom": 50}, "image": [8, 8], "joints": JOINTS,
             "episodes": EPISODES[:1], "unmatched": ["/odom"]}
     result = run_standin(ros, netns, tmp_path, plan)
@@ -175,11 +182,15 @@ def test_forced_qos_mismatch_warns_and_other_topics_go_on(ros: RosInstall, netns
     wait_for_log(log, node, r"stats received=(\{.*?\})", lambda m: received(m).get("/rl/done", 0) >= 1)
     stop(node, signal.SIGINT, log)
     assert result["published"]["/odom"] > 0
-    (view,) = rltrack.Api(dir=store).runs(project="walker")
-    assert view.name == "robot-1" and view.sources == ["real"]
+    api = rltrack.Api(dir=store)
+    (view,) = [v for v in api.runs(project="walker") if v.id != sim.id]
+    assert view.name == "robot-1" and view.sources == ["real"] and view.job_type == "deploy"
+    assert view.config["sim_run"] == sim.id and view.config["policy_step"] == 20_000
+    assert [r.id for r in api.artifact("ppo-walker:latest").used_by] == [view.id]
     keys = view.keys(source="real")
     assert not [k for k in keys if k.startswith("odom/")]
-    assert view.series("episode/return", source="real")[2].tolist() == [sum(EPISODES[0])]
+    steps, _, returns = view.series("episode/return", source="real")
+    assert returns.tolist() == [sum(EPISODES[0])] and steps.tolist() == [20_000]  # at the policy's step
     assert view.summary_of("real")["_rltrack/ros/qos_warnings/odom"] == 1
 
 
