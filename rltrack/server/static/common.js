@@ -26,7 +26,7 @@ RT.duration = (a, b) => {
 };
 RT.fmt = (v) => {
   if (v === null || v === undefined) return "";
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(3) : v.toPrecision(4);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 };
