@@ -32,6 +32,7 @@ from rltrack.sim2real.sides import (
     Boundaries,
     RunLike,
     Side,
+    is_signal_key,
     load_side,
     resolve_run,
 )
@@ -333,7 +334,7 @@ def compare(
     sim_keys = set(sim_view.keys(sim_source)) if sim_source in sim_view.sources else set()
     real_keys = set(real_view.keys(real_source)) if real_source in real_view.sources else set()
     wanted: list[str] | None = (
-        list(keys) if keys is not None else [k for k in sim_keys if mapping.get(k, k) in real_keys]
+        list(keys) if keys is not None else [k for k in sim_keys if is_signal_key(k) and mapping.get(k, k) in real_keys]
     )
     if not wanted:
         wanted = None  # nothing shared: load all signals so the report can name them (and time them)
