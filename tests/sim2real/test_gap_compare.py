@@ -48,6 +48,18 @@ def test_known_bias_on_one_real_signal_shows_as_wasserstein(sim_real_run: MakeRu
     assert paired["obs/1"].rmse == pytest.approx(bias, rel=1e-6)
 
 
+def test_known_scale_change_shows_in_ks_not_in_the_mean(sim_real_run: MakeRun, store_dir: Path) -> None:
+    # A real sensor with twice the gain on obs/3 (zero-mean): same center, wider spread.
+    run_id = sim_real_run(range(8), real_signal=lambda obs: {"obs/3": 2.0 * float(obs[3])}, max_steps=150)
+    report = compare(run_id, dir=store_dir, n_boot=200)
+    scaled = {s.key: s for s in report.signals}["obs/3"]
+    assert scaled.ks_statistic is not None and scaled.ks_statistic > 0.1
+    assert scaled.ks_p_value is not None and scaled.ks_p_value < 1e-6
+    assert scaled.real_std == pytest.approx(2.0 * (scaled.sim_std or 0.0))
+    untouched = {s.key: s for s in report.signals}["obs/2"]
+    assert (untouched.ks_statistic, untouched.ks_p_value) == (0.0, 1.0)
+
+
 def test_heavier_pole_stand_in_shows_a_gap(sim_real_run: MakeRun, store_dir: Path) -> None:
     report = compare(sim_real_run(range(6), masspole=1.0, max_steps=100), dir=store_dir, n_boot=300)
     paired = {p.key: p for p in report.paired}
