@@ -4,7 +4,7 @@
 (``opencv-python-headless``, in ``rltrack[video]``). Frames are kept at most ``fps`` times per
 second of message time and shrunk by an integer stride to at most ``max_width`` pixels wide, so a
 30 Hz 640x480 camera costs the mirror a few small frames per second. A clip ends at an episode
-boundary (:meth:`FrameSampler.cut`) or after ``segment_s`` seconds.
+boundary (:meth:`FrameSampler.cut`), after ``segment_s`` seconds, or when the size changes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from .errors import DecodeError
 from .topics import ImageConfig
 
-__all__ = ["FrameSampler", "VideoClip", "image_to_rgb"]
+__all__ = ["FrameSampler", "SampledFrame", "image_to_rgb"]
 
 Frame = NDArray[np.uint8]
 
@@ -29,13 +29,12 @@ _CHANNELS = {
 
 
 @dataclass(frozen=True)
-class VideoClip:
-    """Frames of one clip, ``(T, H, W, 3)`` uint8 RGB, with their rate and time span."""
+class SampledFrame:
+    """A frame kept by :class:`FrameSampler`, ``(H, W, 3)`` uint8 RGB."""
 
-    frames: Frame
-    fps: float
-    t_start_ns: int
-    t_end_ns: int
+    frame: Frame
+    t_ns: int
+    starts_clip: bool  # the clip being recorded (if any) ends before this frame
 
 
 def _to_uint8(plane: NDArray[Any]) -> Frame:
@@ -107,45 +106,47 @@ def image_to_rgb(msg: Any, msgtype: str, max_width: int = 0) -> Frame:
 
 
 class FrameSampler:
-    """Collect one topic's frames into clips at a reduced rate."""
+    """Choose one topic's frames at a reduced rate and say where clips start.
+
+    Frames are handed out one at a time so that the caller can stream them into an encoder:
+    memory stays flat however long a clip is.
+    """
 
     def __init__(self, config: ImageConfig) -> None:
         self.config = config
         self._period_ns = int(1e9 / config.fps)
         self._segment_ns = int(config.segment_s * 1e9)
-        self._frames: list[Frame] = []
-        self._t_first = 0
-        self._t_last_frame: int | None = None
+        self._clip_start: int | None = None
+        self._shape: tuple[int, ...] = ()
+        self._next_due: int | None = None
         self.frames_seen = 0
 
     def wants(self, t_ns: int) -> bool:
         """Return whether a frame at ``t_ns`` would be kept (check before decoding pixels)."""
-        return self._t_last_frame is None or t_ns - self._t_last_frame >= self._period_ns
+        return self._next_due is None or t_ns >= self._next_due
 
-    def add(self, msg: Any, msgtype: str, t_ns: int) -> VideoClip | None:
-        """Offer one image message; return a finished clip when ``segment_s`` has passed."""
+    def add(self, msg: Any, msgtype: str, t_ns: int) -> SampledFrame | None:
+        """Offer one image message; return the frame to record, or None when it is skipped."""
         self.frames_seen += 1
         if not self.wants(t_ns):
             return None
         frame = image_to_rgb(msg, msgtype, self.config.max_width)
         # H.264 in yuv420p needs even sizes.
         frame = frame[: frame.shape[0] // 2 * 2, : frame.shape[1] // 2 * 2]
-        clip = None
-        if self._frames and (
-            frame.shape != self._frames[0].shape or t_ns - self._t_first >= self._segment_ns
-        ):
-            clip = self.cut(t_ns)
-        if not self._frames:
-            self._t_first = t_ns
-        self._frames.append(frame)
-        self._t_last_frame = t_ns
-        return clip
+        starts = (
+            self._clip_start is None or frame.shape != self._shape or t_ns - self._clip_start >= self._segment_ns
+        )
+        if starts:
+            self._clip_start = t_ns
+            self._shape = frame.shape
+        # Due times advance by whole periods, so the kept rate averages ``fps`` even when the
+        # camera's rate is not a multiple of it; after a gap the schedule restarts.
+        due = self._next_due
+        self._next_due = due + self._period_ns if due is not None and t_ns - due < self._period_ns else (
+            t_ns + self._period_ns
+        )
+        return SampledFrame(frame, t_ns, starts)
 
-    def cut(self, t_ns: int | None = None) -> VideoClip | None:
-        """End the current clip (episode end, shutdown) and return it, or None when empty."""
-        if not self._frames:
-            return None
-        end = t_ns if t_ns is not None else (self._t_last_frame or self._t_first)
-        clip = VideoClip(np.stack(self._frames), self.config.fps, self._t_first, end)
-        self._frames = []
-        return clip
+    def cut(self) -> None:
+        """End the current clip (an episode ended): the next frame starts a new one."""
+        self._clip_start = None

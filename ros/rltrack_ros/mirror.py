@@ -24,7 +24,7 @@ from rltrack.errors import RltrackError, RltrackWarning
 from .decode import IMAGE_TYPES, Decoder, MessageFlattener
 from .episodes import EpisodeResult, EpisodeTracker
 from .errors import DecodeError
-from .images import FrameSampler, VideoClip
+from .images import FrameSampler, SampledFrame
 from .topics import MirrorConfig, TopicConfig
 
 __all__ = ["Mirror", "RunLike"]
@@ -52,6 +52,8 @@ class _TopicState:
     msgtype: str
     flatten: MessageFlattener | None
     sampler: FrameSampler | None
+    stream: Any = None  # the rltrack.media.VideoStream of the clip being recorded
+    clip_t_ns: int = 0
     last_t_ns: int | None = None
     broken: bool = False
     # Counted here, not in Counters: this is the per-message hot path.
@@ -131,9 +133,9 @@ class Mirror:
                 if result is not None:
                     self._log_episode(result)
             if state.sampler is not None:
-                clip = state.sampler.add(msg, msgtype, t_ns)
-                if clip is not None:
-                    self._log_clip(state, clip)
+                sampled = state.sampler.add(msg, msgtype, t_ns)
+                if sampled is not None:
+                    self._record_frame(state, sampled)
         except DecodeError as err:
             state.errors += 1
             self._warn(topic, "decode", f"cannot mirror a message on {topic!r}: {err}; other topics go on")
@@ -169,10 +171,8 @@ class Mirror:
             return
         self.closed = True
         for state in self._topics.values():
-            if state is not None and state.sampler is not None:
-                clip = state.sampler.cut()
-                if clip is not None:
-                    self._log_clip(state, clip)
+            if state is not None and state.stream is not None:
+                self._end_clip(state, self._step())
         self.write_counters()
 
     def write_counters(self, extra: Mapping[str, int] | None = None) -> None:
@@ -230,23 +230,30 @@ class Mirror:
         # An episode also ends the cameras' clips, so each video shows one episode.
         for state in self._topics.values():
             if state is not None and state.sampler is not None:
-                clip = state.sampler.cut(result.t_ns)
-                if clip is not None:
-                    self._log_clip(state, clip, step=self._episode_step(result))
+                state.sampler.cut()
+                if state.stream is not None:
+                    self._end_clip(state, self._episode_step(result))
 
-    def _log_clip(self, state: _TopicState, clip: VideoClip, step: int | None = None) -> None:
-        from rltrack.media import Video  # the video extra (PyAV) is needed only when a camera is mirrored
+    def _record_frame(self, state: _TopicState, sampled: SampledFrame) -> None:
+        from rltrack.media import VideoStream  # PyAV (the video extra) is needed only for cameras
 
-        key = f"{state.config.prefix}/video" if state.config.prefix else "video"
+        if sampled.starts_clip and state.stream is not None:
+            self._end_clip(state, self._step())
         try:
-            video = Video(clip.frames, fps=clip.fps)
+            if state.stream is None:
+                state.stream = VideoStream(fps=self.config.images.fps)
+                state.clip_t_ns = sampled.t_ns
+            state.stream.add_frame(sampled.frame)
         except RltrackError as err:
             # No PyAV on the robot (or bad frames): the camera is skipped, telemetry goes on.
-            state.sampler = None
+            state.sampler = state.stream = None
             state.errors += 1
             self._warn(state.config.topic, "video", f"camera {state.config.topic!r} is not recorded: {err}")
-            return
-        self.run.log({key: video}, step=self._step() if step is None else step, t_ns=clip.t_start_ns)
+
+    def _end_clip(self, state: _TopicState, step: int) -> None:
+        key = f"{state.config.prefix}/video" if state.config.prefix else "video"
+        stream, state.stream = state.stream, None
+        self.run.log({key: stream}, step=step, t_ns=state.clip_t_ns)  # logging closes the stream
         self._videos += 1
 
     def _warn(self, topic: str, cause: str, message: str) -> None:

@@ -60,18 +60,22 @@ def test_unsupported_encoding_and_short_data_raise() -> None:
         image_to_rgb(bad, IMAGE)
 
 
-def test_sampler_keeps_fps_and_cuts_segments() -> None:
+def test_sampler_keeps_fps_and_starts_clips_per_segment() -> None:
     sampler = FrameSampler(ImageConfig(fps=5, max_width=32, segment_s=1.0))
-    clips = []
-    for i in range(30):  # 30 Hz for 1 s
-        clip = sampler.add(image(TS, i, 0), IMAGE, i * 33_333_333)
-        if clip is not None:
-            clips.append(clip)
-    tail = sampler.cut()
-    assert clips == [] and tail is not None
-    assert tail.frames.shape == (5, 24, 32, 3)
-    assert tail.t_start_ns == 0 and tail.fps == 5.0
+    kept = [f for i in range(30) if (f := sampler.add(image(TS, i, 0), IMAGE, i * 33_333_333)) is not None]
+    assert [f.t_ns for f in kept] == [0, 233_333_331, 433_333_329, 633_333_327, 833_333_325]  # 30 Hz -> 5 fps
+    assert [f.starts_clip for f in kept] == [True, False, False, False, False]
+    assert kept[0].frame.shape == (24, 32, 3)
     sampler = FrameSampler(ImageConfig(fps=10, segment_s=0.5))
-    ends = [c for i in range(20) if (c := sampler.add(image(TS, i, 0), IMAGE, i * 100_000_000)) is not None]
-    assert [c.frames.shape[0] for c in ends] == [5, 5, 5]
-    assert sampler.cut() is not None and sampler.cut() is None
+    starts = [f.starts_clip for i in range(20) if (f := sampler.add(image(TS, i, 0), IMAGE, i * 100_000_000))]
+    assert starts == [True, False, False, False, False] * 4
+
+
+def test_cut_makes_the_next_frame_start_a_clip() -> None:
+    sampler = FrameSampler(ImageConfig(fps=10))
+    first = sampler.add(image(TS, 0, 0), IMAGE, 0)
+    sampler.cut()
+    second = sampler.add(image(TS, 1, 0), IMAGE, 100_000_000)
+    third = sampler.add(image(TS, 2, 0), IMAGE, 200_000_000)
+    assert first and second and third
+    assert (first.starts_clip, second.starts_clip, third.starts_clip) == (True, True, False)
