@@ -75,6 +75,9 @@ def _sides(
             # This run is the real side and names its sim run.
             sim_row = reader.run(other)
             return sim_row, sim or _source_of(reader, sim_row, "sim"), row, real or _source_of(reader, row, "real")
+    if other is None and len(reader.sources(run_id)) < 2:
+        # A training run named by a robot run (its `sim_run`): the newest such run is the real side.
+        other = next((r.id for r in reader.runs(row.project) if _linked(r, SIM_LINK_KEYS) == run_id), None)
     if other is not None:
         real_row = reader.run(other)
         return row, sim or _source_of(reader, row, "sim"), real_row, real or _source_of(reader, real_row, "real")

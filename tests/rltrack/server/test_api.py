@@ -276,9 +276,10 @@ def test_simreal_of_a_linked_pair(tmp_path: Path, make_client: MakeClient) -> No
     with make_client(create_app(tmp_path)) as c:
         linked = c.get(f"/api/runs/{real.id}/simreal").json()
         explicit = c.get(f"/api/runs/{sim.id}/simreal", params={"other": real.id}).json()
+        reverse = c.get(f"/api/runs/{sim.id}/simreal").json()
         gap = c.get(f"/api/runs/{sim.id}/simreal/gap", params={"other": real.id, "n_boot": 50}).json()
         missing = c.get(f"/api/runs/{sim.id}/simreal", params={"other": "ghost"})
-    for body in (linked, explicit):
+    for body in (linked, explicit, reverse):
         assert body["available"] is True
         assert (body["sim_run"], body["sim"], body["real_run"], body["real"]) == (sim.id, "sim", real.id, "real")
         assert body["shared"] == ["episode/return", "odom/speed"] and body["real_only"] == ["real_only"]
