@@ -110,7 +110,7 @@ def ingest_rate(url: str, scalars: int) -> tuple[float, float]:
 
     remote.create_run(NewRun(id="online", project="bench", name="online", group=None, job_type=None, notes=None,
                              tags=(), config={}, source="sim"), who())
-    run = Run(remote, id="online", name="online", project="bench", group=None, source="sim",  # type: ignore[arg-type]
+    run = Run(remote, id="online", name="online", project="bench", group=None, source="sim",
               run_dir=Path(spool) / "runs" / "online", config={}, summary={}, step=0, owner=True, metadata=None)
     keys = [f"k{j}" for j in range(10)]
     steps = scalars // len(keys)

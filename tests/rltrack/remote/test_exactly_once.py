@@ -29,7 +29,7 @@ def start_run(remote: RemoteWriter, run_id: str) -> Run:
                source="sim"),
         WriterInfo(host="robot", pid=1, pid_started_ns=0, now_ns=1),
     )
-    return Run(remote, id=run_id, name=run_id, project="p", group=None, source="sim",  # type: ignore[arg-type]
+    return Run(remote, id=run_id, name=run_id, project="p", group=None, source="sim",
                run_dir=remote.root / "runs" / run_id, config={}, summary={}, step=0, owner=True, metadata=None)
 
 

@@ -31,7 +31,7 @@ def start_run(remote: RemoteWriter, run_id: str, *, project: str = "remote") -> 
                config={"lr": 0.1}, source="sim"),
         who(),
     )
-    run = Run(remote, id=run_id, name=run_id, project=project, group=None, source="sim",  # type: ignore[arg-type]
+    run = Run(remote, id=run_id, name=run_id, project=project, group=None, source="sim",
               run_dir=remote.root / "runs" / run_id, config={"lr": 0.1}, summary={}, step=0, owner=True,
               metadata=None)
     run.dir.mkdir(parents=True, exist_ok=True)
