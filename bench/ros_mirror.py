@@ -112,7 +112,8 @@ def live(duration_s: float, work: Path, pub_depth: int) -> dict[str, Any] | str:
         with (work / "node.log").open("wb") as out:
             node = ns.popen([str(ros.mirror), "--ros-args", "-p", f"run:={sim.id}", "-p", f"dir:={store}",
                              "-p", "topics:=['/joint_states','/odom','/camera/image_raw']",
-                             "-p", "system_metrics:=false", "-p", "discovery_period_s:=0.2"],
+                             "-p", "system_metrics:=false", "-p", "discovery_period_s:=0.5",
+                             "-p", f"stats_period_s:={max(duration_s / 3, 1.0)}"],
                             stdout=out, stderr=subprocess.STDOUT, env=env)
         with (work / "publisher.log").open("wb") as out:
             pub = ns.popen([str(ros.python), str(work / "publisher.py"), str(duration_s), str(work / "pub.json"),
@@ -122,11 +123,13 @@ def live(duration_s: float, work: Path, pub_depth: int) -> dict[str, Any] | str:
         assert pub.stdout is not None
         pub.stdout.readline()  # "publishing": matching and settling are done
         cpu0, wall0 = proc.cpu_times(), time.monotonic()
+        threads0 = {t.id: t.user_time + t.system_time for t in proc.threads()}
         rss = [proc.memory_info().rss]
         while pub.poll() is None:
             time.sleep(1.0)  # sampling the node's memory once a second while the publisher runs
             rss.append(proc.memory_info().rss)
         cpu1, wall1 = proc.cpu_times(), time.monotonic()
+        threads1 = {t.id: t.user_time + t.system_time for t in proc.threads()}
         result = json.loads((work / "pub.json").read_text())
         node.send_signal(signal.SIGINT)
         node.wait(timeout=300)
@@ -141,13 +144,18 @@ def live(duration_s: float, work: Path, pub_depth: int) -> dict[str, Any] | str:
     missing = {t: sorted(set(range(result["published"][t])) - {int(v) for v in vals})[:20]
                for t, vals in (("/joint_states", js), ("/odom", od))}
     busy = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    # The main thread runs the rclpy executor; the others are the sink worker, rltrack's writer
+    # and Fast DDS's threads (Linux gives them no Python names).
+    per_thread = sorted(((100.0 * (c - threads0.get(tid, 0.0)) / (wall1 - wall0), tid == node.pid)
+                         for tid, c in threads1.items()), reverse=True)
+    top_threads = [f"{'executor' if main else 'thread'} {pct:.1f}%" for pct, main in per_thread[:5]]
     return {
         "published": result["published"], "acked": result["acked"], "publish_s": result["elapsed_s"],
         "stored": stored, "missing_first_20": missing,
         "images_received": summary.get("_rltrack/ros/received/camera/image_raw", 0),
         "videos": len(view.media("camera/image_raw/video", source="real")),
         "dropped": summary.get("_rltrack/ros/dropped", 0),
-        "node_cpu_pct": 100.0 * busy / (wall1 - wall0),
+        "node_cpu_pct": 100.0 * busy / (wall1 - wall0), "top_threads": top_threads,
         "rss_mb": [r / 2**20 for r in (rss[0], rss[-1], max(rss))],
     }
 
@@ -223,6 +231,7 @@ def main() -> int:
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-bags", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, stores)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rltrack-ros-bench-"))
     out: dict[str, Any] = {"cpu_count": os.cpu_count()}
@@ -246,6 +255,7 @@ def main() -> int:
                 print(f"  node CPU {res['node_cpu_pct']:.1f} % of one core; RSS {r0:.0f} -> {r1:.0f} MB "
                       f"(max {rmax:.0f}); queue drops {res['dropped']}; publisher kept pace: "
                       f"{res['publish_s']:.1f} s for {args.duration:.0f} s")
+                print(f"  busiest node threads: {', '.join(res['top_threads'])}")
         if not args.skip_bags:
             rows = bags(work)
             out["bags"] = rows
@@ -255,7 +265,10 @@ def main() -> int:
                 print(f"  {r['bag']:<8}{r['messages']:>10}{r['mb']:>8.1f}{r['seconds']:>8.2f}"
                       f"{r['msgs_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"\nwork folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
