@@ -28,13 +28,14 @@ __all__ = [
     "init",
     "log",
     "run",
+    "show",
     "sweep",
 ]
 __version__ = "0.1.0"
 
 
 _LAZY = {"Artifact": "rltrack.artifacts", "agent": "rltrack.sweeps", "sweep": "rltrack.sweeps",
-         "Histogram": "rltrack.media", "Image": "rltrack.media", "Video": "rltrack.media"}
+         "Histogram": "rltrack.media", "show": "rltrack.notebook", "Image": "rltrack.media", "Video": "rltrack.media"}
 
 
 def __getattr__(name: str) -> object:

@@ -265,6 +265,11 @@ class Run:
         else:
             self.finish(1, reason=f"{type(exc).__name__}: {exc}"[:500])
 
+    def _repr_html_(self) -> str:
+        from rltrack._html import run_html
+
+        return run_html(self)
+
     def __repr__(self) -> str:
         state = "finished" if self._finished else "running"
         return f"<Run {self.id} name={self.name!r} project={self.project!r} source={self.source!r} {state}>"

@@ -25,6 +25,7 @@ from rltrack._disabled import DisabledRun
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run
 from rltrack.errors import InvalidValueError, RltrackError, RunExistsError, RunNotFoundError
+from rltrack.store.base import WriterBackend
 from rltrack.store.database import Database
 from rltrack.store.liveness import is_alive, process_started_ns
 from rltrack.store.paths import resolve_root
@@ -63,6 +64,8 @@ def init(
     resume: str | None = None,
     source: str = DEFAULT_SOURCE,
     system_metrics: bool | float = True,
+    url: str | None = None,
+    api_key: str | None = None,
 ) -> Run:
     """Start a run (or attach to one) and make it the current run.
 
@@ -80,14 +83,17 @@ def init(
         notes: Free text.
         job_type: ``train``, ``eval``, ``deploy``, ...
         dir: Store folder.
-        mode: ``offline`` (the local store, default), ``disabled`` (every call a no-op) or
-            ``online`` (an rltrack server; not available yet).
+        mode: ``offline`` (the local store, the default), ``disabled`` (every call a no-op)
+            or ``online`` (an rltrack server at ``url``; the default when ``url`` or
+            ``RLTRACK_URL`` is set). Online runs spool to ``dir`` while the server is away.
         resume: ``never`` (default: a new run; an existing ``id`` is an error), ``allow``
             (continue ``id`` if it exists) or ``must`` (``id`` must exist). A second process
             may attach to a running run under another ``source``.
         source: What writes: ``sim`` for training, ``real`` for the robot, or a short name.
         system_metrics: Sample CPU/memory/disk/network/GPU every 10 s (True), every N
             seconds (a number) or not at all (False).
+        url: The rltrack server for ``online`` mode (default ``$RLTRACK_URL``).
+        api_key: Its token (default ``$RLTRACK_API_KEY``; not needed on loopback).
 
     Returns:
         The run, also reachable as ``rltrack.run``.
@@ -98,7 +104,8 @@ def init(
         StoreError: the store folder is not writable or not an rltrack store.
         InvalidValueError: an argument has the wrong type or value.
     """
-    mode = _choice("mode", mode or os.environ.get("RLTRACK_MODE") or "offline", _MODES)
+    url = url or os.environ.get("RLTRACK_URL") or None
+    mode = _choice("mode", mode or os.environ.get("RLTRACK_MODE") or ("online" if url else "offline"), _MODES)
     resume = _choice("resume", resume or os.environ.get("RLTRACK_RESUME") or "never", _RESUMES)
     project = _text("project", project or os.environ.get("RLTRACK_PROJECT") or "default")
     id = id or os.environ.get("RLTRACK_RUN_ID") or None
@@ -113,13 +120,12 @@ def init(
         run: Run = DisabledRun(project=project, name=name or "disabled", id=id or "disabled", config=config_dict)
         _current.set(run)
         return run
-    if mode == "online":
-        raise RltrackError(
-            "init(mode='online') needs an rltrack server, which this version cannot talk to yet; "
-            "use mode='offline' (the default) and `rltrack sync` later"
-        )
     root = resolve_root(dir)
-    store = StoreWriter(_database(root))
+    store: WriterBackend = (
+        _remote(url, api_key or os.environ.get("RLTRACK_API_KEY"), root)
+        if mode == "online"
+        else StoreWriter(_database(root))
+    )
     who = WriterInfo(
         host=os.uname().nodename, pid=os.getpid(), pid_started_ns=process_started_ns(), now_ns=time.time_ns()
     )
@@ -163,7 +169,19 @@ def init(
     return run
 
 
-def _owner_alive(store: StoreWriter, run_id: str, source: str, who: WriterInfo) -> bool:
+def _remote(url: str | None, api_key: str | None, root: Path) -> WriterBackend:
+    if not url:
+        raise InvalidValueError(
+            "init(mode='online') needs the server's address: pass url='http://host:port' or set RLTRACK_URL"
+        )
+    try:
+        from rltrack.remote import connect
+    except ImportError as err:
+        raise RltrackError(f"init(mode='online') needs httpx: pip install 'rltrack[remote]' ({err})") from err
+    return connect(url, api_key, root)
+
+
+def _owner_alive(store: WriterBackend, run_id: str, source: str, who: WriterInfo) -> bool:
     owner = store.owner_of(run_id)
     if owner is None or owner.state != "running":
         return False
@@ -241,7 +259,7 @@ def _new_id() -> str:
     return "".join(_ALPHABET[b % 36] for b in os.urandom(8))
 
 
-def _new_name(store: StoreWriter, project: str) -> str:
+def _new_name(store: WriterBackend, project: str) -> str:
     number = store.count_runs(project) + 1
     a, b = os.urandom(2)
     return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}-{_NOUNS[b % len(_NOUNS)]}-{number}"

@@ -8,6 +8,7 @@ API does not change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rltrack.types import MediaRecord, SeriesBatch
@@ -15,11 +16,30 @@ from rltrack.types import MediaRecord, SeriesBatch
 if TYPE_CHECKING:
     from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 
-__all__ = ["WriterBackend"]
+__all__ = ["Location", "WriterBackend"]
+
+
+class Location(Protocol):
+    """Where a back-end writes: ``path`` names it in messages (a file or a URL), ``root`` is the local folder."""
+
+    @property
+    def path(self) -> object:
+        """The database file or server URL."""
+        ...
+
+    @property
+    def root(self) -> Path:
+        """The local folder that holds run folders (media files)."""
+        ...
 
 
 class WriterBackend(Protocol):
     """What a run needs from wherever its data goes."""
+
+    @property
+    def db(self) -> Location:
+        """Where this back-end writes."""
+        ...
 
     def count_runs(self, project: str) -> int:
         """Return how many runs the project holds."""

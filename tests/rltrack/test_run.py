@@ -275,11 +275,6 @@ def test_disabled_mode_stores_nothing(store_dir: Path) -> None:
     assert not store_dir.exists()
 
 
-def test_online_mode_is_a_clear_error_until_the_server_lands(store_dir: Path) -> None:
-    with pytest.raises(rltrack.RltrackError, match="mode='online'"):
-        rltrack.init(dir=store_dir, mode="online")
-
-
 def test_environment_variables_fill_in_arguments(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RLTRACK_DIR", str(store_dir))
     monkeypatch.setenv("RLTRACK_PROJECT", "from-env")
