@@ -8,13 +8,14 @@ import numpy as np
 from rltrack.callbacks._checkpoints import Checkpointer
 from rltrack.callbacks._runs import check_running, current_run, log_unless_finished, resolve_run
 from rltrack.callbacks._sb3_config import model_config
-from rltrack.callbacks._video import EpisodeVideo, check_rgb_array_env, render_fps
+from rltrack.callbacks._sb3_video import PolicyVideo
+from rltrack.callbacks._video import check_rgb_array_env
 from rltrack.callbacks._warn import WarnOnce
 from rltrack.callbacks.episodes import EpisodeAccumulator
 from rltrack.callbacks.sb3_logger import RunOutputFormat
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor, is_vecenv_wrapped
+from stable_baselines3.common.vec_env import VecMonitor, is_vecenv_wrapped
 
 import rltrack
 from rltrack.errors import InvalidValueError, RltrackError
@@ -24,7 +25,6 @@ __all__ = ["RLTrackCallback"]
 
 #: The key whose best value moves the checkpoint alias ``best``.
 EVAL_KEY = "eval/mean_reward"
-VIDEO_KEY = "video/episode"
 
 
 def _every(name: str, value: object) -> int | None:
@@ -99,10 +99,12 @@ class RLTrackCallback(BaseCallback):
         if run is None and (init_kwargs or current_run() is None):
             run = rltrack.init(**init_kwargs)
         self.run: rltrack.Run = resolve_run(run, "RLTrackCallback")
-        self._video_env = video_env
-        self._video_length = video_length
-        self._video_seeded = False
         self._warn = WarnOnce()
+        self._video = (
+            PolicyVideo(video_env, max_frames=video_length, log=self._log, warn=self._warn)
+            if video_env is not None
+            else None
+        )
         self._writer = RunOutputFormat(self._on_logger_values)
         self._checkpoints = Checkpointer(self.run, self._warn) if checkpoint_every is not None else None
         self._episodes: EpisodeAccumulator | None = None
@@ -144,7 +146,9 @@ class RLTrackCallback(BaseCallback):
         if self._checkpoints is not None and step >= self._next_checkpoint:
             self._checkpoints.save(self.model, step)
             self._next_checkpoint = _next_multiple(step, self._checkpoint_every)
-        if self._video_every is not None and step >= self._next_video:
+        video_due = self._video_every is not None and step >= self._next_video
+        if video_due and self._video is not None and not self._video.busy:
+            # A video still recording defers the next one to the first step after it is done.
             self._record_video(step)
             self._next_video = _next_multiple(step, self._video_every)
         if self._gradients_every is not None and step >= self._next_gradients:
@@ -153,6 +157,8 @@ class RLTrackCallback(BaseCallback):
         return not (self._stop or getattr(self.run, "_should_stop", False))
 
     def _on_training_end(self) -> None:
+        if self._video is not None:
+            self._video.wait()  # a video still recording lands before learn() returns
         formats = self.model.logger.output_formats
         if self._writer in formats:
             formats.remove(self._writer)
@@ -161,8 +167,9 @@ class RLTrackCallback(BaseCallback):
         step = self.num_timesteps
         if self._checkpoints is not None and self._checkpoints.last_step != step:
             self._checkpoints.save(self.model, step)
-        if self._video_env is not None and self._video_every is None and self._last_video_step != step:
+        if self._video is not None and self._video_every is None and self._last_video_step != step:
             self._record_video(step)
+            self._video.wait()
 
     # ---- what gets logged ------------------------------------------------------------------
 
@@ -231,55 +238,11 @@ class RLTrackCallback(BaseCallback):
             self._log(data, step)
 
     def _record_video(self, step: int) -> None:
-        """Log a video of one deterministic episode; a bad frame warns once instead of stopping training."""
-        if not check_running(self.run, self._warn):
+        if self._video is None or not check_running(self.run, self._warn):
             return
-        try:
-            self._record_episode(step)
-        except InvalidValueError as err:
-            self._warn("video-frame", f"no video at step {step}: {err} (training goes on)")
+        self._video.wait()
+        self._video.start(self.model, step)
         self._last_video_step = step
-
-    def _record_episode(self, step: int) -> None:
-        """Run one deterministic episode on ``video_env``, streaming its frames to the encoder."""
-        env = self._video_env
-        is_vec = isinstance(env, VecEnv)
-        video = EpisodeVideo(fps=render_fps(env), caption=f"step {step}", max_frames=self._video_length)
-        vec_normalize = None if is_vec else self.model.get_vec_normalize_env()
-        if is_vec:
-            obs = env.reset()
-        else:
-            seed = None if self._video_seeded else self.model.seed
-            obs, _ = env.reset(seed=seed)
-            self._video_seeded = True
-        video.add(_render(env, is_vec))
-        state = None
-        episode_start = np.ones((1,), dtype=bool)
-        episode_return, length = 0.0, 0
-        while not video.full:
-            policy_obs = obs if vec_normalize is None else vec_normalize.normalize_obs(obs)
-            action, state = self.model.predict(
-                policy_obs, state=state, episode_start=episode_start, deterministic=True
-            )
-            episode_start = np.zeros((1,), dtype=bool)
-            if is_vec:
-                obs, rewards, dones, _ = env.step(action)
-                reward, done = float(rewards[0]), bool(dones[0])
-            else:
-                obs, reward_, terminated, truncated, _ = env.step(action)
-                reward, done = float(reward_), bool(terminated or truncated)
-            episode_return += reward
-            length += 1
-            if done and is_vec:
-                break  # a VecEnv has already reset: its frame now shows the next episode
-            video.add(_render(env, is_vec))
-            if done:
-                break
-        self._log({VIDEO_KEY: video.stream, "video/return": episode_return, "video/length": length}, step)
-
-
-def _render(env: Any, is_vec: bool) -> Any:
-    return env.get_images()[0] if is_vec else env.render()
 
 
 def _next_multiple(now: int, every: int | None) -> int:

@@ -80,7 +80,9 @@ def test_video_from_a_render_env_decodes_to_the_episode_frames(run: rltrack.Run,
     view = read_run(store_dir, run)
     videos = view.media("video/episode")
     length_steps, _, lengths = view.series("video/length")
-    assert [v.step for v in videos] == [128, 256] == length_steps.tolist()
+    # Videos record on a background thread; one still running defers the next to the step it finishes.
+    assert [v.step for v in videos] == length_steps.tolist()
+    assert len(videos) == 2 and videos[0].step == 128 and videos[1].step >= 256
     for video, length in zip(videos, lengths, strict=True):
         # The reset frame plus one frame per step, cut at video_length.
         assert decode_video(video.path) == (min(int(length) + 1, 40), 400, 600)
