@@ -156,7 +156,7 @@ def live(duration_s: float, work: Path, pub_depth: int) -> dict[str, Any] | str:
         "videos": len(view.media("camera/image_raw/video", source="real")),
         "dropped": summary.get("_rltrack/ros/dropped", 0),
         "node_cpu_pct": 100.0 * busy / (wall1 - wall0), "top_threads": top_threads,
-        "rss_mb": [r / 2**20 for r in (rss[0], rss[-1], max(rss))],
+        "rss_mb": [r / 2**20 for r in (rss[0], rss[min(5, len(rss) - 1)], rss[-1], max(rss))],
     }
 
 
@@ -206,6 +206,16 @@ def write_bag(path: Path, kind: str) -> int:
         return n
 
 
+def rosbags_alone(path: Path) -> float:
+    """Messages/s of rosbags reading and deserializing the bag, nothing stored: the floor."""
+    from rosbags.highlevel import AnyReader
+
+    start = time.perf_counter()
+    with AnyReader([path]) as reader:
+        n = sum(1 for conn, _, raw in reader.messages() if reader.deserialize(raw, conn.msgtype) is not None)
+    return n / (time.perf_counter() - start)
+
+
 def bags(work: Path) -> list[dict[str, Any]]:
     from rltrack_ros.bag import import_bag
     from rltrack_ros.topics import parse_config
@@ -215,11 +225,13 @@ def bags(work: Path) -> list[dict[str, Any]]:
         path = work / f"bag-{kind}"
         count = write_bag(path, kind)
         size = sum(f.stat().st_size for f in path.iterdir())
+        baseline = rosbags_alone(path)
         run = rltrack.init(project="bench", dir=work / f"store-{kind}", source="real", system_metrics=False)
         result = import_bag(path, run, parse_config({"images": {"fps": 30}}))
         run.finish()
         rows.append({"bag": kind, "messages": count, "mb": size / 2**20, "seconds": result.duration_s,
-                     "msgs_per_s": result.rate_msgs_per_s, "mb_per_s": size / 2**20 / result.duration_s})
+                     "msgs_per_s": result.rate_msgs_per_s, "mb_per_s": size / 2**20 / result.duration_s,
+                     "rosbags_alone_msgs_per_s": baseline})
     return rows
 
 
@@ -251,19 +263,19 @@ def main() -> int:
                 p = res["published"]["/camera/image_raw"]
                 print(f"  {'/camera/image_raw':<20}{p:>10}{res['images_received']:>10}{p - res['images_received']:>8}"
                       f"   (received; {res['videos']} video clips)")
-                r0, r1, rmax = res["rss_mb"]
-                print(f"  node CPU {res['node_cpu_pct']:.1f} % of one core; RSS {r0:.0f} -> {r1:.0f} MB "
-                      f"(max {rmax:.0f}); queue drops {res['dropped']}; publisher kept pace: "
+                r0, r5, r1, rmax = res["rss_mb"]
+                print(f"  node CPU {res['node_cpu_pct']:.1f} % of one core; RSS {r0:.0f} MB at start, {r5:.0f} after 5 s, "
+                      f"{r1:.0f} at the end (max {rmax:.0f}); queue drops {res['dropped']}; publisher kept pace: "
                       f"{res['publish_s']:.1f} s for {args.duration:.0f} s")
                 print(f"  busiest node threads: {', '.join(res['top_threads'])}")
         if not args.skip_bags:
             rows = bags(work)
             out["bags"] = rows
             print(f"\nbag import (sqlite3, rosbags -> decode -> store):\n  {'bag':<8}{'messages':>10}{'MB':>8}"
-                  f"{'s':>8}{'msg/s':>12}{'MB/s':>8}")
+                  f"{'s':>8}{'msg/s':>12}{'MB/s':>8}{'rosbags alone msg/s':>22}")
             for r in rows:
                 print(f"  {r['bag']:<8}{r['messages']:>10}{r['mb']:>8.1f}{r['seconds']:>8.2f}"
-                      f"{r['msgs_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}")
+                      f"{r['msgs_per_s']:>12,.0f}{r['mb_per_s']:>8.1f}{r['rosbags_alone_msgs_per_s']:>22,.0f}")
     finally:
         if args.keep:
             print(f"\nwork folder kept: {work}")

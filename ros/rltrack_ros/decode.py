@@ -233,9 +233,14 @@ class MessageFlattener:
             self._plan(msgtype, _path, (), top=not _path)
         self._get_scalars = attrgetter(*self._scalar_attrs) if self._scalar_attrs else None
         self._single = len(self._scalar_attrs) == 1
+        simple = self._single and not self._bools and not self._emitters and self._stamp is None
+        self._simple_key = self._scalar_keys[0] if simple else None
 
     def __call__(self, msg: Any) -> tuple[dict[str, Number], int | None]:
         """Return the message's values and its header stamp in ns (None when absent or zero)."""
+        if self._simple_key is not None:
+            # One plain number and nothing else (std_msgs/Float32 rewards, ...): the common fast case.
+            return {self._simple_key: self._get_scalars(msg)}, None  # type: ignore[misc, dict-item]  # set with key
         out: dict[str, Number] = {}
         self.emit(msg, out)
         t_ns = None

@@ -56,6 +56,7 @@ class _TopicState:
     clip_t_ns: int = 0
     last_t_ns: int | None = None
     broken: bool = False
+    plain: bool = False  # values only: no episode role, camera or decimation
     # Counted here, not in Counters: this is the per-message hot path.
     received: int = 0
     logged: int = 0
@@ -115,6 +116,21 @@ class Mirror:
         state = self._topics.get((topic, msgtype), _UNSEEN)
         if state is _UNSEEN:
             state = self._state(topic, msgtype)
+        elif state is not None and state.plain:
+            # Fast path (most telemetry): no episodes, camera or decimation on this topic.
+            try:
+                values, stamp = state.flatten(self.decoder.deserialize(raw, msgtype))
+            except DecodeError:
+                pass  # the slow path below counts and warns
+            else:
+                state.received += 1
+                if values:
+                    t_ns = stamp or recv_t_ns
+                    self.run.log(values, step=self.episodes.env_steps if self.episodes else self._values_logged,
+                                 t_ns=t_ns)
+                    self._values_logged += 1
+                    state.logged += 1
+                return
         if state is None or state.broken:
             self._ignored[topic] += 1
             return
@@ -216,6 +232,7 @@ class Mirror:
                 flat = self.decoder.flattener(topic, msgtype, cfg.prefix, cfg.filter)
                 sampler = FrameSampler(self.config.images) if msgtype in IMAGE_TYPES else None
                 state = _TopicState(cfg, msgtype, flat, sampler)
+                state.plain = sampler is None and not cfg.min_period_ns and topic not in self._episode_topics
         self._topics[key] = state
         return state
 
