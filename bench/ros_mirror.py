@@ -264,9 +264,9 @@ def main() -> int:
                 print(f"  {'/camera/image_raw':<20}{p:>10}{res['images_received']:>10}{p - res['images_received']:>8}"
                       f"   (received; {res['videos']} video clips)")
                 r0, r5, r1, rmax = res["rss_mb"]
-                print(f"  node CPU {res['node_cpu_pct']:.1f} % of one core; RSS {r0:.0f} MB at start, {r5:.0f} after 5 s, "
-                      f"{r1:.0f} at the end (max {rmax:.0f}); queue drops {res['dropped']}; publisher kept pace: "
-                      f"{res['publish_s']:.1f} s for {args.duration:.0f} s")
+                print(f"  node CPU {res['node_cpu_pct']:.1f} % of one core; RSS {r0:.0f} MB at start, "
+                      f"{r5:.0f} after 5 s, {r1:.0f} at the end (max {rmax:.0f}); queue drops {res['dropped']}")
+                print(f"  publisher kept pace: {res['publish_s']:.1f} s for {args.duration:.0f} s")
                 print(f"  busiest node threads: {', '.join(res['top_threads'])}")
         if not args.skip_bags:
             rows = bags(work)
