@@ -196,3 +196,34 @@ def test_a_vector_video_env_is_refused(run: rltrack.Run) -> None:
 def test_video_every_without_a_video_env_is_refused(run: rltrack.Run) -> None:
     with pytest.raises(InvalidValueError, match="needs video_env"):
         RLTrackCallback(run, video_every=100)
+
+
+def test_a_one_env_vecenv_works_as_video_env(run: rltrack.Run, store_dir: Path) -> None:
+    video_env = make_vec_env("CartPole-v1", n_envs=1, seed=3, env_kwargs={"render_mode": "rgb_array"})
+    _ppo().learn(64, callback=RLTrackCallback(run, video_env=video_env, video_length=30))
+    view = read_run(store_dir, run)
+    (video,) = view.media("video/episode")
+    length = int(view.series("video/length")[2][0])
+    # A VecEnv resets itself at the end, so the last frame would show the next episode: it is not kept.
+    assert decode_video(video.path) == (min(length, 30), 400, 600)
+
+
+def test_vecnormalize_statistics_travel_with_the_checkpoint(run: rltrack.Run, store_dir: Path) -> None:
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    env = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0))
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=64, n_epochs=1, policy_kwargs={"net_arch": [8]}, device="cpu")
+    video_env = gym.make("CartPole-v1", render_mode="rgb_array")
+    model.learn(128, callback=RLTrackCallback(run, checkpoint_every=64, video_env=video_env, video_length=10))
+    read_run(store_dir, run)
+    latest = rltrack.Api(store_dir).artifact(f"{run.name}-policy:latest")
+    assert sorted(f.path for f in latest.files) == ["model.zip", "vecnormalize.pkl"]
+    assert len(rltrack.Api(store_dir).run(run.id).media("video/episode")) == 1
+
+
+def test_a_disabled_run_trains_without_storing_anything(tmp_path: Path) -> None:
+    run = rltrack.init(project="p", mode="disabled")
+    video_env = gym.make("CartPole-v1", render_mode="rgb_array")
+    model = _ppo()
+    model.learn(128, callback=RLTrackCallback(run, checkpoint_every=64, video_env=video_env, video_length=5))
+    assert model.num_timesteps == 128
