@@ -1,0 +1,109 @@
+"""The demo's reality gap: ``rltrack.sim2real.compare`` on the deployed policy's episodes, and its report files.
+
+The run's ``sim`` source holds two kinds of episodes: training episodes from ``RLTrackCallback``
+(every policy along the way) and the deployed checkpoint's evaluation in the nominal simulator.
+The gap of the deployed policy compares the latter with the robot stand-in, so the view handed to
+``compare`` keeps only the ``sim`` episodes recorded from ``since_ns`` on (robot time of the sim
+recording); everything else is read as stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from rltrack.api import RunView
+    from rltrack.demo.checkpoints import CheckpointEval
+    from rltrack.sim2real import GapReport
+
+__all__ = ["DeployedPolicyView", "GapFiles", "measure_gap", "signal_keys"]
+
+SeriesArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+#: Telemetry keys both bags carry (``rltrack_ros`` names them after topic and field).
+SIGNAL_PREFIXES = ("joint_states/", "rl/action/")
+REPORT_STEM = "sim2real_gap"
+
+
+class DeployedPolicyView:
+    """A run's read view whose ``sim`` episodes are only those recorded from ``since_ns`` on."""
+
+    def __init__(self, view: RunView, *, since_ns: int, source: str = "sim") -> None:
+        self._view = view
+        self._since_ns = since_ns
+        self._source = source
+
+    @property
+    def id(self) -> str:
+        """The run id."""
+        return self._view.id
+
+    @property
+    def sources(self) -> list[str]:
+        """Sources that wrote into the run."""
+        return self._view.sources
+
+    def keys(self, source: str | None = None) -> list[str]:
+        """Keys logged under ``source``."""
+        return self._view.keys(source)
+
+    def series(self, key: str, *, source: str | None = None) -> SeriesArrays:
+        """``(step, t_ns, value)`` of one key; ``sim`` episode keys start at ``since_ns``."""
+        step, t_ns, value = self._view.series(key, source=source)
+        if (source or self._view.primary_source) == self._source and key.startswith("episode/"):
+            keep = t_ns >= self._since_ns
+            return step[keep], t_ns[keep], value[keep]
+        return step, t_ns, value
+
+
+def signal_keys(view: RunView) -> list[str]:
+    """Return the telemetry keys logged under both ``sim`` and ``real`` (what the distributions compare)."""
+    shared = set(view.keys("sim")) & set(view.keys("real"))
+    return sorted(k for k in shared if k.startswith(SIGNAL_PREFIXES))
+
+
+@dataclass(frozen=True)
+class GapFiles:
+    """The gap report and where it was written."""
+
+    report: GapReport
+    html: Path
+    json: Path
+
+
+def measure_gap(
+    view: RunView, *, since_ns: int, checkpoints: Sequence[CheckpointEval], out_dir: Path, seed: int
+) -> GapFiles:
+    """Compare the deployed policy in sim and on the stand-in; write ``sim2real_gap.html`` and ``.json``.
+
+    Args:
+        view: The demo run.
+        since_ns: Robot time at which the nominal-simulator recording starts.
+        checkpoints: Every checkpoint's returns on both sides (cross-version measures).
+        out_dir: Folder for the report files (the run's folder).
+        seed: Bootstrap seed, so the report is reproducible.
+    """
+    from rltrack.sim2real import PolicyVersion, compare
+
+    versions = [
+        PolicyVersion(step=c.step, sim_returns=c.sim_returns, real_returns=c.standin_returns, name=c.ref)
+        for c in checkpoints
+    ]
+    report = compare(
+        DeployedPolicyView(view, since_ns=since_ns), keys=signal_keys(view), versions=versions or None, seed=seed
+    )
+    html = report.to_html(out_dir / f"{REPORT_STEM}.html")
+    json_path = out_dir / f"{REPORT_STEM}.json"
+    json_path.write_text(report.to_json() + "\n", encoding="utf-8")
+    return GapFiles(report, html, json_path)
+
+
+def stand_in_table(report: GapReport, description: str) -> str:
+    """Return the report's terminal table, saying that the ``real`` side is the robot stand-in."""
+    table = report.table().replace("source 'real'", "source 'real' = robot stand-in", 1)
+    return f"real = robot stand-in: {description} (a stand-in, not a robot)\n{table}"
