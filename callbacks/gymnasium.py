@@ -86,12 +86,12 @@ class TrackEpisodes(gym.Wrapper[Any, Any, Any, Any]):
         >>> env = TrackEpisodes(gymnasium.make("CartPole-v1"), info_keys=["is_success"])  # doctest: +SKIP
     """
 
-    def __new__(cls, env: Any, run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()) -> Any:
+    def __new__(cls, env: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Return a TrackVectorEpisodes for a vector env, else a new TrackEpisodes."""
         # One name for both env kinds (as users expect); the vector twin shares all bookkeeping
-        # through EpisodeAccumulator and _EpisodeLog.
+        # through EpisodeAccumulator and _EpisodeLog. ``env`` defaults to None for copy/pickle.
         if isinstance(env, VectorEnv):
-            return TrackVectorEpisodes(env, run, info_keys=info_keys)
+            return TrackVectorEpisodes(env, *args, **kwargs)
         return super().__new__(cls)
 
     def __init__(self, env: gym.Env[Any, Any], run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()):

@@ -105,7 +105,7 @@ class RLTrackCallback(BaseCallback):
             if video_env is not None
             else None
         )
-        self._writer = RunOutputFormat(self._on_logger_values)
+        self._writer = RunOutputFormat(self._on_logger_values, self._on_hparams)
         self._checkpoints = Checkpointer(self.run, self._warn) if checkpoint_every is not None else None
         self._episodes: EpisodeAccumulator | None = None
         self._best = -np.inf
@@ -184,7 +184,11 @@ class RLTrackCallback(BaseCallback):
                 return
             raise
 
-    def _on_logger_values(self, values: dict[str, float | int], step: int) -> None:
+    def _on_hparams(self, hparams: dict[str, Any]) -> None:
+        if check_running(self.run, self._warn):
+            self.run.config.update(hparams)
+
+    def _on_logger_values(self, values: dict[str, Any], step: int) -> None:
         self._log(values, step)
         value = values.get(EVAL_KEY)
         if value is not None and value > self._best:

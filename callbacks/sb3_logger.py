@@ -2,7 +2,9 @@
 
 SB3 hands every ``logger.dump(step)`` to each of ``logger.output_formats``; appending this
 writer there makes every ``train/*``, ``rollout/*``, ``time/*`` and ``eval/*`` value land at
-SB3's own step, for every algorithm, with no TensorBoard files and no patching.
+SB3's own step, for every algorithm, with no TensorBoard files and no patching. SB3's own
+``Video`` records become :class:`rltrack.Video` and ``HParam`` records go to ``run.config``;
+``Image`` and ``Figure`` records are left to the formats made for them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch as th
-from stable_baselines3.common.logger import KVWriter
+from stable_baselines3.common.logger import HParam, KVWriter, Video
+
+from rltrack.media import Video as RunVideo
 
 __all__ = ["FORMAT_NAME", "RunOutputFormat", "to_number"]
 
@@ -51,12 +55,17 @@ class RunOutputFormat(KVWriter):
         sink: Called with the dumped numeric values and SB3's step (``model.num_timesteps``).
     """
 
-    def __init__(self, sink: Callable[[dict[str, float | int], int], None]) -> None:
+    def __init__(
+        self,
+        sink: Callable[[dict[str, Any], int], None],
+        hparams: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self._sink = sink
+        self._hparams = hparams
 
     def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
-        """Forward the numeric values of one ``logger.dump(step)``."""
-        values: dict[str, float | int] = {}
+        """Forward the numbers and videos of one ``logger.dump(step)``; hyperparameters go to ``hparams``."""
+        values: dict[str, Any] = {}
         for key, value in key_values.items():
             excluded = key_excluded.get(key)
             if excluded and FORMAT_NAME in excluded:
@@ -64,6 +73,12 @@ class RunOutputFormat(KVWriter):
             number = to_number(value)
             if number is not None:
                 values[key] = number
+            elif isinstance(value, Video):
+                # SB3 videos are (N, T, C, H, W) tensors, as TensorBoard wants; the first clip is kept.
+                frames = th.as_tensor(value.frames)[0].permute(0, 2, 3, 1).cpu().numpy()
+                values[key] = RunVideo(frames, fps=value.fps)
+            elif isinstance(value, HParam) and self._hparams is not None:
+                self._hparams(dict(value.hparam_dict))
         if values:
             self._sink(values, int(step))
 

@@ -227,3 +227,27 @@ def test_a_disabled_run_trains_without_storing_anything(tmp_path: Path) -> None:
     model = _ppo()
     model.learn(128, callback=RLTrackCallback(run, checkpoint_every=64, video_env=video_env, video_length=5))
     assert model.num_timesteps == 128
+
+
+def test_sb3_video_and_hparam_records_become_a_video_and_config(run: rltrack.Run, store_dir: Path) -> None:
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import HParam, Video
+
+    not_text = ("stdout", "log", "json", "csv")
+
+    class RecordExtras(BaseCallback):  # type: ignore[misc]  # the pattern of SB3's docs
+        def _on_training_start(self) -> None:
+            self.logger.record("hparams", HParam({"lr_note": "tuned"}, {"rollout/ep_rew_mean": 0}), exclude=not_text)
+
+        def _on_step(self) -> bool:
+            if self.n_calls == 1:
+                frames = torch.zeros((1, 4, 3, 32, 48), dtype=torch.uint8)
+                self.logger.record("trajectory/video", Video(frames, fps=10), exclude=not_text)
+            return True
+
+    _ppo().learn(64, callback=CallbackList([RecordExtras(), RLTrackCallback(run)]))
+    view = read_run(store_dir, run)
+    (video,) = view.media("trajectory/video")
+    assert (video.step, decode_video(video.path)) == (64, (4, 32, 48))
+    assert view.config["lr_note"] == "tuned"

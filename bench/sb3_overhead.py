@@ -1,0 +1,272 @@
+"""What tracking costs an SB3 training run: rltrack's callback vs no tracking and vs peer trackers.
+
+Cases (each variant in a fresh process, variants interleaved in every round, order rotating):
+  ppo     PPO CartPole-v1, 4 DummyVecEnv envs, defaults, 40,960 timesteps
+  dqn     DQN CartPole-v1, defaults, 50,000 timesteps
+  stress  a CleanRL-style loop: CartPole-v1 with random actions, 8 scalars logged every env step, 100k steps
+Variants:
+  none           untracked
+  rltrack        RLTrackCallback: every SB3 key, every episode, system metrics; no video
+  rltrack_video  the same plus a video of one episode every 10,000 timesteps from an rgb_array env
+  sb3_tb         SB3's own tensorboard_log (needs tensorboard)
+  wandb          wandb offline + WandbCallback + sync_tensorboard (peers venv)
+  trackio        trackio through a KVWriter on SB3's logger (peers venv)
+Reported: median learn() seconds (loop seconds for stress), its ratio to `none` in the same round
+(median over rounds), and the whole-process wall time minus `none`'s in the same round.
+
+    python bench/sb3_overhead.py --quick                # ppo+dqn at 1/4 size, rltrack variants, 1 round
+    python bench/sb3_overhead.py --rounds 3              # full size, variants importable here
+    python bench/sb3_overhead.py --peers --rounds 3      # every variant in bench/.venv-peers (installs SB3 there)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS_VENV = ROOT / "bench" / ".venv-peers"
+# Pinned to what the dev venv has, so the peers venv trains the same SB3/Gymnasium code.
+PEER_EXTRAS = ("stable-baselines3==2.9.2", "gymnasium[classic-control]==1.4.0", "av==18.1.0")
+CASES = {"ppo": 40_960, "dqn": 50_000, "stress": 100_000}
+VARIANTS = ("none", "rltrack", "rltrack_video", "sb3_tb", "wandb", "trackio")
+STRESS_VARIANTS = ("none", "rltrack", "wandb", "trackio")
+TARGETS = {"rltrack": 1.02, "rltrack_video": 1.05, "stress": 1.03}
+QUIET_ENV = {
+    "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False", "DO_NOT_TRACK": "1", "DISABLE_TELEMETRY": "1",
+    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+}
+
+
+# ---- child: one measured process ------------------------------------------------------------
+
+
+def _child(case: str, variant: str, steps: int, workdir: Path, threads: int) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.chdir(workdir)
+    if case == "stress":
+        return _stress(variant, steps, workdir)
+    import gymnasium as gym
+    from stable_baselines3 import DQN, PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    tb = str(workdir / "tb") if variant in ("sb3_tb", "wandb") else None
+    if case == "ppo":
+        model: Any = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), device="cpu", seed=0,
+                         tensorboard_log=tb)
+    else:
+        model = DQN("MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), device="cpu", seed=0,
+                    tensorboard_log=tb)
+    callback, finish = None, lambda: None
+    t0 = time.perf_counter()
+    if variant.startswith("rltrack"):
+        from rltrack.callbacks import RLTrackCallback
+
+        import rltrack
+
+        run = rltrack.init(project="sb3-overhead", dir=workdir / "store")
+        video = {"video_env": gym.make("CartPole-v1", render_mode="rgb_array"), "video_every": 10_000}
+        callback = RLTrackCallback(run, **(video if variant == "rltrack_video" else {}))
+        finish = run.finish
+    elif variant == "wandb":
+        import wandb
+        from wandb.integration.sb3 import WandbCallback
+
+        wb = wandb.init(project="sb3-overhead", dir=str(workdir), mode="offline", sync_tensorboard=True)
+        callback, finish = WandbCallback(), wb.finish
+    elif variant == "trackio":
+        import trackio
+        from stable_baselines3.common.logger import KVWriter, configure
+
+        class TrackioWriter(KVWriter):  # type: ignore[misc]
+            def write(self, key_values: dict[str, Any], key_excluded: Any, step: int = 0) -> None:
+                trackio.log({k: float(v) for k, v in key_values.items() if isinstance(v, (int, float))}, step=step)
+
+        trackio.init(project="sb3-overhead")
+        model.set_logger(configure(None, [""]))
+        model.logger.output_formats.append(TrackioWriter())
+        finish = trackio.finish
+    init_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    model.learn(steps, callback=callback)
+    learn_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    finish()
+    return {"init_s": init_s, "learn_s": learn_s, "finish_s": time.perf_counter() - t2}
+
+
+def _stress(variant: str, steps: int, workdir: Path) -> dict[str, Any]:
+    import gymnasium as gym
+    import numpy as np
+
+    env = gym.make("CartPole-v1")
+    actions = np.random.default_rng(0).integers(0, 2, steps).tolist()
+    log: Any = None
+    finish: Any = lambda: None  # noqa: E731
+    t0 = time.perf_counter()
+    if variant == "rltrack":
+        import rltrack
+
+        run = rltrack.init(project="sb3-overhead", dir=workdir / "store")
+        log, finish = run.log, run.finish
+    elif variant == "wandb":
+        import wandb
+
+        wb = wandb.init(project="sb3-overhead", dir=str(workdir), mode="offline")
+        log, finish = wb.log, wb.finish
+    elif variant == "trackio":
+        import trackio
+
+        trackio.init(project="sb3-overhead")
+        log, finish = trackio.log, trackio.finish
+    init_s = time.perf_counter() - t0
+    obs, _ = env.reset(seed=0)
+    episode_return, length, episodes = 0.0, 0, 0
+    t1 = time.perf_counter()
+    for step in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(actions[step])
+        episode_return += reward
+        length += 1
+        if terminated or truncated:
+            obs, _ = env.reset()
+            episodes += 1
+            episode_return, length = 0.0, 0
+        values = {
+            "charts/x": float(obs[0]), "charts/x_dot": float(obs[1]), "charts/theta": float(obs[2]),
+            "charts/theta_dot": float(obs[3]), "charts/reward": float(reward), "charts/return": episode_return,
+            "charts/length": length, "charts/episodes": episodes,
+        }
+        if log is not None:
+            log(values, step=step)
+    learn_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    finish()
+    return {"init_s": init_s, "learn_s": learn_s, "finish_s": time.perf_counter() - t2}
+
+
+# ---- parent: rounds, processes, table ------------------------------------------------------
+
+
+def _importable(python: str, modules: str) -> bool:
+    return subprocess.run([python, "-c", f"import {modules}"], capture_output=True).returncode == 0
+
+
+def _peers_python(install: bool) -> str | None:
+    python = PEERS_VENV / "bin" / "python"
+    if not python.exists():
+        return None
+    if not _importable(str(python), "stable_baselines3, gymnasium, av, pygame") and install:
+        print(f"installing {' '.join(PEER_EXTRAS)} into {PEERS_VENV}", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_EXTRAS], check=True,
+                       env={**os.environ, **QUIET_ENV})
+    return str(python)
+
+
+def _available(python: str, variant: str) -> bool:
+    needs = {"sb3_tb": "tensorboard", "wandb": "wandb, tensorboard", "trackio": "trackio",
+             "rltrack_video": "av, pygame"}.get(variant)
+    return needs is None or _importable(python, needs)
+
+
+def _measure(python: str, case: str, variant: str, steps: int, threads: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sb3-overhead-") as tmp:
+        cmd = [python, __file__, "--child", case, variant, str(steps), tmp, str(threads)]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **QUIET_ENV}, cwd=tmp)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(f"  {case}/{variant} FAILED:\n{proc.stderr[-2000:]}", flush=True)
+        return {"failed": True}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["wall_s"] = wall
+    result["load"] = os.getloadavg()[0]
+    return result
+
+
+Results = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def _table(results: Results, cases: list[str], variants: dict[str, list[str]]) -> str:
+    lines = ["| case | variant | runs | learn s (median) | learn × none | wall s | wall − none s | init s | finish s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for case in cases:
+        base = results.get((case, "none"), [])
+        for variant in variants[case]:
+            rows = results.get((case, variant), [])
+            ok = [(i, r) for i, r in enumerate(rows) if not r.get("failed")]
+            if not ok:
+                lines.append(f"| {case} | {variant} | 0 | failed or skipped | | | | | |")
+                continue
+            same = [(r, base[i]) for i, r in ok if i < len(base) and not base[i].get("failed")]
+            ratio = statistics.median(r["learn_s"] / b["learn_s"] for r, b in same) if same else float("nan")
+            delta = statistics.median(r["wall_s"] - b["wall_s"] for r, b in same) if same else float("nan")
+            med = {k: statistics.median(r[k] for _, r in ok) for k in ("learn_s", "wall_s", "init_s", "finish_s")}
+            target = TARGETS.get("stress" if case == "stress" else variant)
+            mark = "" if target is None or variant == "none" else (" ✓" if ratio <= target else " ✗")
+            lines.append(f"| {case} | {variant} | {len(ok)} | {med['learn_s']:.2f} | {ratio:.3f}{mark} | "
+                         f"{med['wall_s']:.2f} | {delta:+.2f} | {med['init_s']:.2f} | {med['finish_s']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)  # CASE VARIANT STEPS WORKDIR THREADS
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cases", default="ppo,dqn,stress")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every case's steps")
+    parser.add_argument("--quick", action="store_true", help="ppo+dqn+stress at 1/4 size, rltrack variants, 1 round")
+    parser.add_argument("--peers", action="store_true", help=f"run in {PEERS_VENV} (installs SB3 there if missing)")
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch threads per child (1: less noise)")
+    parser.add_argument("--json", default=None, help="also write raw results here")
+    args = parser.parse_args()
+    if args.child:
+        case, variant, steps, workdir, threads = args.child
+        print(json.dumps(_child(case, variant, int(steps), Path(workdir), int(threads))))
+        return
+    if args.quick:
+        args.rounds, args.scale, args.variants = 1, 0.25, "none,rltrack,rltrack_video"
+    python = sys.executable
+    if args.peers:
+        peers = _peers_python(install=True)
+        if peers is None:
+            sys.exit(f"no peers venv at {PEERS_VENV}; create it with python bench/log_overhead.py first")
+        python = peers
+    cases = args.cases.split(",")
+    wanted = [v for v in args.variants.split(",") if _available(python, v)]
+    skipped = sorted(set(args.variants.split(",")) - set(wanted))
+    variants = {c: [v for v in wanted if c != "stress" or v in STRESS_VARIANTS] for c in cases}
+    print(f"python {python}; skipped (not importable there): {skipped or 'none'}", flush=True)
+    results: Results = {}
+    for rnd in range(args.rounds):
+        for case in cases:
+            order = variants[case][rnd % len(variants[case]):] + variants[case][: rnd % len(variants[case])]
+            for variant in order:
+                steps = int(CASES[case] * args.scale)
+                result = _measure(python, case, variant, steps, args.torch_threads)
+                results.setdefault((case, variant), []).append(result)
+                shown = "failed"
+                if not result.get("failed"):
+                    shown = f"learn {result['learn_s']:.2f} s wall {result['wall_s']:.2f} s"
+                print(f"round {rnd + 1} {case:6s} {variant:13s} {shown} (load {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"\nscale {args.scale}, rounds {args.rounds}, torch threads {args.torch_threads}, "
+          f"load now {os.getloadavg()[0]:.1f}; targets: learn × none ≤ 1.02 (rltrack), ≤ 1.05 (video), "
+          "≤ 1.03 (stress)\n")
+    print(_table(results, cases, variants))
+    if args.json:
+        Path(args.json).write_text(json.dumps({f"{c}/{v}": r for (c, v), r in results.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
