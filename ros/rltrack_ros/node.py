@@ -35,9 +35,9 @@ from rclpy.node import Node  # type: ignore[import-not-found, unused-ignore]  # 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
 
 import rltrack
-from rltrack.errors import RltrackWarning
+from rltrack.errors import RltrackError, RltrackWarning
 
-from .decode import IMAGE_TYPES, Decoder, learn_type
+from .decode import DISTROS, IMAGE_TYPES, Decoder, learn_type
 from .errors import DecodeError
 from .lineage import use_policy
 from .mirror import COUNTER_PREFIX, Mirror
@@ -107,10 +107,11 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         except rclpy.exceptions.ParameterUninitializedException:
             topics = []
         config = config.with_topics(topics)
-        if p["distro"] or not p["config"]:
+        env_distro = os.environ.get("ROS_DISTRO", "").lower()
+        if p["distro"] or (not p["config"] and env_distro in DISTROS):
             from dataclasses import replace
 
-            config = replace(config, distro=p["distro"] or os.environ.get("ROS_DISTRO") or config.distro)
+            config = replace(config, distro=p["distro"] or env_distro)
         return config
 
     def _open_run(self, p: dict[str, str]) -> Any:
@@ -326,7 +327,13 @@ def main(argv: list[str] | None = None) -> int:
     # fired timers nor returned on shutdown; the Python executor is also the one Humble has.
     executor = SingleThreadedExecutor()
     try:
-        node = MirrorNode()
+        try:
+            node = MirrorNode()
+        except RltrackError as err:  # bad config, unknown run id, unwritable store: say it in one line
+            from rclpy.logging import get_logger  # type: ignore[import-not-found, unused-ignore]
+
+            get_logger("rltrack_mirror").error(str(err))
+            return 2
         # rltrack.init() put in a SIGTERM hook that finishes runs as failed at once; for the
         # mirror SIGTERM is the normal stop (launch, systemd), so drain and flush first.
         signal.signal(signal.SIGTERM, _interrupt)

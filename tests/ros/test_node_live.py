@@ -228,3 +228,11 @@ def test_live_topics_and_the_recorded_bag_give_the_same_values(ros: RosInstall, 
         if not key.startswith(("rl/", "episode/")):  # stamped messages: robot time, not receive time
             np.testing.assert_array_equal(t_live, t_bag, err_msg=key)
     assert {m.key for m in live.media(source="real")} == {m.key for m in imported.media(source="real")}
+
+
+def test_unknown_run_id_exits_with_one_clear_line(ros: RosInstall, netns: LoopbackNetns, tmp_path: Path) -> None:
+    log = tmp_path / "node.log"
+    node = start_node(ros, netns, log, {"run": "nope", "dir": str(tmp_path / "store")})
+    assert node.wait(timeout=60) == 2
+    text = log.read_text()
+    assert "no run has id 'nope'" in text and "Traceback" not in text
