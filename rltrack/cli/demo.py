@@ -38,7 +38,9 @@ def demo(
 
     try:
         if not no_ui:
-            check_packages(ui=True)  # before minutes of work, not after
+            check_packages(ui=True)  # before a minute of work, not after
+            if port not in (0, DEFAULT_PORT):
+                _check_port(port)
         result = run_demo(DemoSettings(dir=store_dir, steps=steps, episodes=episodes, seed=seed), echo=click.echo)
     except DemoError as err:
         raise click.ClickException(str(err)) from err
@@ -50,40 +52,21 @@ def demo(
     if no_ui:
         click.echo(f"  dashboard   rltrack ui --dir {result.store}   (then open /runs/{result.run_id})")
         return
-    _serve(result.store, result.run_id, port, explicit_port=port != DEFAULT_PORT, open_browser=open_browser)
+    from rltrack.demo.dashboard import serve_run
+
+    try:
+        serve_run(result.store, result.run_id, port=port, fallback_port=port == DEFAULT_PORT,
+                  open_browser=open_browser, echo=click.echo)  # fmt: skip
+    except RltrackError as err:
+        raise click.ClickException(str(err)) from err
 
 
-def _serve(store: object, run_id: str, port: int, *, explicit_port: bool, open_browser: bool) -> None:
-    from pathlib import Path
-
-    import uvicorn
-
-    from rltrack.errors import RltrackError
-    from rltrack.server.app import ServerSettings, create_app
+def _check_port(port: int) -> None:
+    """Fail now, not after training, when an explicitly asked ``--port`` is taken."""
+    from rltrack.demo.dashboard import HOST
     from rltrack.server.serve import bind
 
-    host = "127.0.0.1"
-    try:
-        sock = bind(host, port)
-    except RltrackError as err:
-        if explicit_port:
-            raise click.ClickException(str(err)) from err
-        sock = bind(host, 0)  # the default port is taken (another dashboard?): any free one will do
-    url = f"http://{host}:{sock.getsockname()[1]}/runs/{run_id}"
-    app = create_app(ServerSettings(root=Path(str(store))))
-    click.echo(f"  dashboard   {url}   (Ctrl-C to stop)")
-    if open_browser:
-        import threading
-        import webbrowser
-
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
-    try:
-        # uvicorn handles Ctrl-C itself: it stops accepting, closes connections and returns.
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
-    click.echo("dashboard stopped")
+    bind(HOST, port).close()
 
 
 def register(group: click.Group) -> None:
