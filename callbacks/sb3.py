@@ -51,11 +51,13 @@ class RLTrackCallback(BaseCallback):
       with alias ``best``.
     - With ``video_env`` (one env, ``render_mode="rgb_array"``), one deterministic episode of
       up to ``video_length`` frames is logged as ``video/episode`` (with ``video/return`` and
-      ``video/length``) every ``video_every`` timesteps, or once at the end without it.
+      ``video/length``) every ``video_every`` timesteps, or once at the end without it. The
+      episode runs on a background thread with a snapshot of the policy, and frames stream to
+      the encoder thread; a video still recording when the next is due defers that one.
     - With ``gradients_every``, histograms of every policy weight and gradient are logged as
       ``weights/*`` and ``gradients/*``.
-    - Training stops (``_on_step`` returns False) once the run's ``_should_stop`` is set
-      (sweeps set it when a trial is pruned).
+    - Training stops (``_on_step`` returns False) once the run's ``_should_stop`` attribute is
+      true (how a sweep prunes a trial), with no final checkpoint or video.
 
     Example:
         >>> model.learn(10_000, callback=RLTrackCallback(project="cartpole"))  # doctest: +SKIP
