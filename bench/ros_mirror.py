@@ -1,6 +1,6 @@
 """Benchmark the ROS 2 mirror: live node throughput/CPU/memory and bag import rate.
 
-Live part (needs the ROS venv from `.ci/ros_venv.sh` in $RLTRACK_ROS_VENV, and root): a publisher
+Live part (needs the ROS venv from `.ci/ros_venv.sh`: $RLTRACK_ROS_VENV or .venv-ros; and root): a publisher
 process sends 1 kHz JointState (12 joints) + 100 Hz Odometry (reliable) + 30 Hz 320x240 rgb8
 images (best-effort) for --duration seconds to the `mirror` node built by colcon, all inside a
 loopback-only network namespace. The reliable writers keep --pub-depth samples (default 1000, 1 s
@@ -96,12 +96,13 @@ PUBLISHER = textwrap.dedent('''
 
 def live(duration_s: float, work: Path, pub_depth: int) -> dict[str, Any] | str:
     """Run the live part; return results, or why it cannot run here."""
-    from rosenv import LoopbackNetns, build, ros_venv_problem
+    from rosenv import LoopbackNetns, build, ros_venv_path, ros_venv_problem
 
     problem = ros_venv_problem()
-    if problem:
-        return problem
-    ros = build(Path(os.environ["RLTRACK_ROS_VENV"]), work / "colcon")
+    venv = ros_venv_path()
+    if problem or venv is None:
+        return problem or "no ROS venv"
+    ros = build(venv, work / "colcon")
     store = work / "live-store"
     with rltrack.init(project="bench", dir=store, system_metrics=False) as sim:
         sim.log({"train/loss": 1.0})

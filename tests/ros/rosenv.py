@@ -38,11 +38,20 @@ FASTDDS_LOOPBACK = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+def ros_venv_path() -> Path | None:
+    """The ROS venv: $RLTRACK_ROS_VENV, else the checkout's .venv-ros (made by scripts/setup.sh)."""
+    if os.environ.get("RLTRACK_ROS_VENV"):
+        return Path(os.environ["RLTRACK_ROS_VENV"])
+    default = REPO / ".venv-ros"
+    return default if default.is_dir() else None
+
+
 def ros_venv_problem() -> str | None:
     """Return why the ROS tests cannot run here, or None when they can."""
-    venv = os.environ.get("RLTRACK_ROS_VENV")
-    if not venv:
-        return "RLTRACK_ROS_VENV is not set; create the ROS venv with `.ci/ros_venv.sh DIR` and export it"
+    venv = ros_venv_path()
+    if venv is None:
+        return ("no ROS venv: set RLTRACK_ROS_VENV, or create <repo>/.venv-ros with `.ci/ros_venv.sh .venv-ros` "
+                "(scripts/setup.sh does)")
     if not (Path(venv) / "bin" / "python").is_file():
         return f"RLTRACK_ROS_VENV={venv!r} holds no bin/python; run `.ci/ros_venv.sh {venv}`"
     if not (Path(venv) / "bin" / "colcon").is_file():

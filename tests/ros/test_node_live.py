@@ -1,9 +1,10 @@
 """The ``mirror`` node with real rclpy (PyPI ROS 2 Jazzy wheels), in a loopback-only namespace.
 
-Needs ``RLTRACK_ROS_VENV`` (made by ``.ci/ros_venv.sh``) and root for ``unshare -n``; skipped
-with the reason otherwise. ``ros/`` is built with colcon and the node started the way
-``ros2 run rltrack_ros mirror`` resolves it; a robot stand-in process publishes at robot rates and
-QoS; assertions read the run back through ``rltrack.Api``.
+Needs the ROS venv (``$RLTRACK_ROS_VENV``, else ``<repo>/.venv-ros``; made by
+``.ci/ros_venv.sh``) and root for ``unshare -n``; skipped with the reason otherwise. ``ros/`` is
+built with colcon and the node started the way ``ros2 run rltrack_ros mirror`` resolves it; a
+robot stand-in process publishes at robot rates and QoS; assertions read the run back through
+``rltrack.Api``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rosenv import LoopbackNetns, RosInstall, build, ros_venv_problem
+from rosenv import LoopbackNetns, RosInstall, build, ros_venv_path, ros_venv_problem
 
 import rltrack
 
@@ -35,11 +36,10 @@ WAIT_S = 20.0
 @pytest.fixture(scope="module")
 def ros(tmp_path_factory: pytest.TempPathFactory) -> RosInstall:
     problem = ros_venv_problem()
-    if problem:
-        pytest.skip(problem)
-    import os
-
-    return build(Path(os.environ["RLTRACK_ROS_VENV"]), tmp_path_factory.mktemp("colcon"))
+    venv = ros_venv_path()
+    if problem or venv is None:
+        pytest.skip(problem or "no ROS venv")
+    return build(venv, tmp_path_factory.mktemp("colcon"))
 
 
 @pytest.fixture
