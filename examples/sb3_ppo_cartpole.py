@@ -36,7 +36,8 @@ def main() -> None:
     n_steps = 128 if args.steps >= 4096 else 16  # small budgets still get a few PPO updates (n_envs * 16 = 64)
     model = PPO("MlpPolicy", env, n_steps=n_steps, batch_size=64, n_epochs=4, device="cpu", seed=0)
     eval_env = make_vec_env("CartPole-v1", n_envs=1, seed=1)
-    evaluator = EvalCallback(eval_env, eval_freq=max(checkpoint_every // 8, 1), n_eval_episodes=3, verbose=0)
+    # eval_freq counts callback calls (4 timesteps each here): one evaluation per checkpoint interval.
+    evaluator = EvalCallback(eval_env, eval_freq=max(checkpoint_every // 4, 1), n_eval_episodes=2, verbose=0)
     model.learn(args.steps, callback=CallbackList([evaluator, RLTrackCallback(run, checkpoint_every=checkpoint_every)]))
     run.finish()
 
