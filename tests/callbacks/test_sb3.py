@@ -251,3 +251,18 @@ def test_sb3_video_and_hparam_records_become_a_video_and_config(run: rltrack.Run
     (video,) = view.media("trajectory/video")
     assert (video.step, decode_video(video.path)) == (64, (4, 32, 48))
     assert view.config["lr_note"] == "tuned"
+
+
+def test_episodes_of_every_sub_env_carry_return_length_and_success(run: rltrack.Run, store_dir: Path) -> None:
+    from .conftest import StairsEnv
+
+    env = make_vec_env(lambda: StairsEnv(3), n_envs=2, seed=0)
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=64, n_epochs=1, policy_kwargs={"net_arch": [8]}, device="cpu")
+    model.learn(64, callback=RLTrackCallback(run))
+    view = read_run(store_dir, run)
+    steps, _, returns = view.series("episode/return")
+    # Both envs finish an episode every 3 vector steps (6 timesteps): 10 steps of 2 envs -> 2 x 10.
+    assert steps.tolist() == [t for t in range(6, 65, 6) for _ in range(2)]
+    assert set(returns.tolist()) == {6.0}
+    assert set(view.series("episode/length")[2].tolist()) == {3.0}
+    assert set(view.series("episode/success")[2].tolist()) == {1.0}
