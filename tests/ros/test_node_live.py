@@ -31,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 JOINTS = ["left_knee", "right_knee", "left_hip", "right_hip"]
 EPISODES = [[1.0, 0.5, 0.25], [2.0, -1.0, 0.5, 0.5], [0.75, 0.25]]
 WAIT_S = 20.0
+BEST_EFFORT = {"/odom", "/camera/image_raw"}  # the stand-in publishes these with sensor-data QoS
+BEST_EFFORT_SHARE = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +124,11 @@ def test_node_mirrors_robot_topics_into_the_training_run(ros: RosInstall, netns:
     result = run_standin(ros, netns, tmp_path, plan)
     published: dict[str, int] = result["published"]
     assert result["acked"]
+    # Reliable topics must arrive whole; best-effort ones (sensor data) may lose a datagram on a
+    # loaded machine, which is DDS's doing: those are checked against what the node received.
     wait_for_log(log, node, r"stats received=(\{.*?\})",
-                 lambda m: all(received(m).get(t, 0) >= n for t, n in published.items()))
+                 lambda m: all(received(m).get(t, 0) >= n * (BEST_EFFORT_SHARE if t in BEST_EFFORT else 1)
+                               for t, n in published.items()))
     stop(node, signal.SIGTERM, log)
 
     view = rltrack.Api(dir=store).run(run_id)
@@ -137,16 +142,19 @@ def test_node_mirrors_robot_topics_into_the_training_run(ros: RosInstall, netns:
         ("/odom", "odom/pose/pose/position/x"), ("/joint_states", "joint_states/effort/left_hip"),
         ("/battery", "battery/voltage"), ("/diagnostics", "diagnostics/motor_left/temperature"),
         ("/rl/reward", "rl/reward/data"), ("/rl/done", "rl/done/data")]}
-    assert counts == {t: n for t, n in published.items() if t != "/camera/image_raw"}
+    summary = view.summary_of("real")
+    got_odom = summary["_rltrack/ros/subscribed/odom"]  # what the node's subscription received
+    assert counts == {t: got_odom if t == "/odom" else n for t, n in published.items() if t != "/camera/image_raw"}
+    assert got_odom >= BEST_EFFORT_SHARE * published["/odom"]
     np.testing.assert_allclose(view.series("episode/return", source="real")[2], [sum(e) for e in EPISODES],
                                rtol=1e-6)
     assert view.series("episode/length", source="real")[2].tolist() == [len(e) for e in EPISODES]
     _, t_ns, x = view.series("odom/pose/pose/position/x", source="real")
-    assert np.diff(t_ns).tolist() == [20_000_000] * (len(t_ns) - 1)  # header stamps, not receive times
-    np.testing.assert_allclose(x, 0.01 * np.arange(len(x)))
+    index = (t_ns - t_ns[0]) // 20_000_000  # header stamps (50 Hz), not receive times
+    assert ((t_ns - t_ns[0]) % 20_000_000 == 0).all() and (np.diff(index) > 0).all()
+    np.testing.assert_allclose(x, 0.01 * (index + round(x[0] / 0.01)))
     videos = view.media("camera/image_raw/video", source="real")
     assert videos and all(v.kind == "video" and v.path.stat().st_size > 0 for v in videos)
-    summary = view.summary_of("real")
     assert summary["_rltrack/ros/dropped"] == 0
     assert summary["_rltrack/ros/episodes"] == len(EPISODES)
     assert not [k for k in summary if "qos_warnings" in k]
