@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
@@ -94,14 +94,16 @@ class TrackEpisodes(gym.Wrapper[Any, Any, Any, Any]):
             return TrackVectorEpisodes(env, *args, **kwargs)
         return super().__new__(cls)
 
-    def __init__(self, env: gym.Env[Any, Any], run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()):
-        """Wrap ``env``; ``run=None`` uses the current run.
+    def __init__(
+        self, env: gym.Env[Any, Any] | VectorEnv, run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()
+    ) -> None:
+        """Wrap ``env`` (a vector env gets a :class:`TrackVectorEpisodes`); ``run=None`` uses the current run.
 
         Raises:
             RltrackError: No run is current, or ``run`` has finished.
             InvalidValueError: ``info_keys`` is not a list of names.
         """
-        super().__init__(env)
+        super().__init__(cast("gym.Env[Any, Any]", env))  # __new__ sent vector envs to the twin
         self._log = _EpisodeLog(run, info_keys, "TrackEpisodes")
         self._episodes = EpisodeAccumulator(1)
         #: Env steps taken through this wrapper: the ``step`` of logged episodes.
