@@ -9,6 +9,7 @@ or this checkout). The CLI does the same: `rltrack import-bag BAG --run RUN_ID`.
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import tempfile
@@ -67,8 +68,12 @@ def demo_bag(path: Path) -> Path:
 
 
 def main() -> None:
-    store = Path(tempfile.mkdtemp(prefix="rltrack-example-"))
-    bag = Path(sys.argv[1]) if len(sys.argv) > 1 else demo_bag(store / "demo_bag")
+    parser = argparse.ArgumentParser(description="Import a rosbag2 into a run as its real source.")
+    parser.add_argument("bag", nargs="?", default=None, help="rosbag2 folder or .mcap (default: write a demo bag)")
+    parser.add_argument("--dir", default=None, help="store folder (default: a new temporary folder)")
+    args = parser.parse_args()
+    store = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="rltrack-example-"))
+    bag = Path(args.bag) if args.bag else demo_bag(store / "demo_bag")
     with rltrack.init(project="walker", dir=store, system_metrics=False) as sim:  # stands in for training
         for step in range(0, 10_000, 1000):
             sim.log({"episode/return": 20.0 * (1 - math.exp(-step / 3000))}, step=step)

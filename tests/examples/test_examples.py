@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # example file -> extra arguments that keep it to a few seconds
 EXAMPLES: dict[str, list[str]] = {
     "artifacts.py": [],
+    "gymnasium_loop.py": ["--steps", "2000"],
+    "ros_import_bag.py": [],
+    "sb3_dqn_video.py": ["--steps", "1500", "--video-every", "1000", "--video-length", "50"],
+    "sb3_ppo_cartpole.py": ["--steps", "2048", "--checkpoint-every", "1024"],
     "quickstart.py": ["--steps", "3000"],
     "sim2real_compare.py": ["--episodes", "4", "--max-steps", "100", "--out", "gap.html"],
     "sweep_ppo.py": ["--count", "1", "--steps", "512"],
