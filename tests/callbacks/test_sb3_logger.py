@@ -13,6 +13,7 @@ from rltrack.callbacks import RLTrackCallback
 from rltrack.callbacks.sb3_logger import RunOutputFormat, to_number
 from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.callbacks import CallbackList, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 
@@ -25,6 +26,8 @@ TINY = {"net_arch": [16]}
 CASES: dict[str, tuple[Any, str, int, int, dict[str, Any]]] = {
     # name: (algorithm, env id, n_envs, timesteps, constructor arguments)
     "ppo": (PPO, "CartPole-v1", 2, 1024, {"n_steps": 128, "batch_size": 64, "n_epochs": 2}),
+    # With SB3's EvalCallback alongside: eval/* values dump into the same logger.
+    "ppo_eval": (PPO, "CartPole-v1", 2, 768, {"n_steps": 64, "batch_size": 64, "n_epochs": 1}),
     "a2c": (A2C, "CartPole-v1", 2, 600, {"n_steps": 8}),
     "dqn": (DQN, "CartPole-v1", 1, 1500, {"learning_starts": 200, "buffer_size": 2000, "target_update_interval": 100}),
     "qrdqn": (QRDQN, "CartPole-v1", 1, 600, {"learning_starts": 200, "buffer_size": 2000}),
@@ -42,8 +45,12 @@ def _train(name: str, tmp_path: Path, store_dir: Path) -> tuple[Any, Path, Path]
     model = algo("MlpPolicy", env, policy_kwargs=dict(TINY), device="cpu", seed=0, **kwargs)
     model.set_logger(configure(str(tmp_path / "sb3"), ["csv"]))
     # log_interval: iterations (on-policy) or episodes (off-policy) between dumps.
-    log_interval = {"a2c": 5, "ppo": 1}.get(name, 1)
-    model.learn(steps, callback=RLTrackCallback(run), log_interval=log_interval)
+    log_interval = {"a2c": 5}.get(name, 1)
+    callbacks: list[Any] = [RLTrackCallback(run)]
+    if name == "ppo_eval":
+        eval_env = make_vec_env(env_id, n_envs=1, seed=1)
+        callbacks.insert(0, EvalCallback(eval_env, eval_freq=96, n_eval_episodes=2, verbose=0))
+    model.learn(steps, callback=CallbackList(callbacks), log_interval=log_interval)
     model.logger.close()
     env.close()  # flushes and closes the Monitor files
     return read_run(store_dir, run), tmp_path / "sb3" / "progress.csv", monitor_dir
@@ -70,6 +77,8 @@ def test_every_csv_value_is_in_the_run_at_sb3s_step(name: str, tmp_path: Path, s
     view, csv_path, _ = _train(name, tmp_path, store_dir)
     expected = _csv_points(csv_path)
     assert any(key.startswith("train/") for key in expected), "too short to train: the oracle would be vacuous"
+    if name == "ppo_eval":
+        assert len(expected["eval/mean_reward"]) == 4  # every 96 calls of 2 envs: 192, 384, 576, 768
     keys = view.keys()
     sb3_keys = {k for k in keys if k.split("/", 1)[0] in ("train", "rollout", "time", "eval")}
     assert sb3_keys == set(expected)
