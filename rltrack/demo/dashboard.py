@@ -1,11 +1,13 @@
-"""Serve the dashboard on the demo's run until Ctrl-C: 127.0.0.1 only, the run page's URL printed first."""
+"""Serve the dashboard on the demo's run until Ctrl-C: 127.0.0.1 only, the run page's URL printed once it serves."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rltrack.errors import RltrackError
 
@@ -47,21 +49,35 @@ def serve_run(
         if not fallback_port:
             raise
         sock = bind(HOST, 0)  # the default port is taken (another dashboard?): any free one will do
+    url = f"http://{HOST}:{sock.getsockname()[1]}/runs/{run_id}"
     try:
-        url = f"http://{HOST}:{sock.getsockname()[1]}/runs/{run_id}"
         app = create_app(ServerSettings(root=store))
-        echo(f"  dashboard   {url}   (Ctrl-C to stop)")
-        if open_browser:
-            import webbrowser
-
-            threading.Timer(0.5, webbrowser.open, args=(url,)).start()
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
         )
-        # uvicorn handles Ctrl-C itself (stops accepting, closes connections), then raises the
-        # signal again for the caller: here that is the expected way out, not an error.
+        server = uvicorn.Server(config)
+        announcer = threading.Thread(
+            target=_announce, args=(server, url, open_browser, echo), name="rltrack-demo-url", daemon=True
+        )
+        announcer.start()
+        # uvicorn handles Ctrl-C while it runs (stops accepting, closes connections), then raises
+        # it again for the caller; a Ctrl-C before it started lands here too. Either way it is the
+        # expected way out, not an error.
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run(sockets=[sock])
+            server.run(sockets=[sock])
     finally:
         sock.close()
     echo("dashboard stopped")
+
+
+def _announce(server: Any, url: str, open_browser: bool, echo: Callable[[str], None]) -> None:
+    """Print the URL once uvicorn serves, so a Ctrl-C after it always reaches uvicorn's own handler."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.02)
+    echo(f"  dashboard   {url}   (Ctrl-C to stop)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)

@@ -104,7 +104,6 @@ class DemoResult:
             f"              {self.standin_bag}  (robot stand-in)",
             f"  gap report  {self.report_html}",
             f"              {self.report_json}",
-            f"  again       rltrack compare {self.run_id} --dir {self.store}",
         ]
 
 

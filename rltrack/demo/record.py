@@ -72,6 +72,10 @@ def mirror_config() -> dict[str, Any]:
             {"topic": "/joint_states", "include": ["position/*", "velocity/*", "effort/cart"]},
             "/rl/action",
             "/camera/image_raw",
+            # Rewards and dones become episode/return, length and success; as per-step values they
+            # would only add a constant 1 and a mostly-0 flag to every chart and gap table.
+            {"topic": "/rl/reward", "exclude": ["data"]},
+            {"topic": "/rl/done", "exclude": ["data"]},
         ],
         "episodes": {"reward": "/rl/reward", "done": "/rl/done", "success_threshold": SUCCESS_RETURN},
         "images": {"fps": CAMERA_RATE_HZ, "max_width": CAMERA_WIDTH, "segment_s": 30},

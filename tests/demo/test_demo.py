@@ -82,6 +82,7 @@ def test_telemetry_and_videos_arrive_under_both_sources(demo: Demo) -> None:
     for source in ("sim", "real"):
         keys = set(demo.view.keys(source))
         assert joints | {"joint_states/effort/cart", "rl/action/data"} <= keys
+        assert not {"rl/reward/data", "rl/done/data"} & keys  # rewards and dones become episode values only
         videos = [m for m in demo.view.media(source=source) if m.kind == "video"]
         assert len(videos) == EPISODES
         assert all(m.path.is_file() for m in videos)
@@ -152,3 +153,20 @@ def test_importing_the_demo_and_cli_loads_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_missing_package_is_named_with_its_extra_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+
+    def without_rosbags(name: str, *args: Any) -> Any:
+        return None if name == "rosbags" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_rosbags)
+    result = CliRunner().invoke(main, ["demo", "--no-ui", "--dir", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert "['rosbags']" in result.output and "pip install 'rltrack[ros]'" in result.output
+    assert not (tmp_path / "s").exists()
