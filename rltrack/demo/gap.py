@@ -77,7 +77,13 @@ class GapFiles:
 
 
 def measure_gap(
-    view: RunView, *, since_ns: int, checkpoints: Sequence[CheckpointEval], out_dir: Path, seed: int
+    view: RunView,
+    *,
+    since_ns: int,
+    checkpoints: Sequence[CheckpointEval],
+    out_dir: Path,
+    seed: int,
+    stand_in: str,
 ) -> GapFiles:
     """Compare the deployed policy in sim and on the stand-in; write ``sim2real_gap.html`` and ``.json``.
 
@@ -87,6 +93,7 @@ def measure_gap(
         checkpoints: Every checkpoint's returns on both sides (cross-version measures).
         out_dir: Folder for the report files (the run's folder).
         seed: Bootstrap seed, so the report is reproducible.
+        stand_in: What the robot stand-in is, said at the top of the HTML report.
     """
     from rltrack.sim2real import PolicyVersion, compare
 
@@ -98,6 +105,7 @@ def measure_gap(
         DeployedPolicyView(view, since_ns=since_ns), keys=signal_keys(view), versions=versions or None, seed=seed
     )
     html = report.to_html(out_dir / f"{REPORT_STEM}.html")
+    _say_stand_in(html, stand_in)
     json_path = out_dir / f"{REPORT_STEM}.json"
     json_path.write_text(report.to_json() + "\n", encoding="utf-8")
     return GapFiles(report, html, json_path)
@@ -107,3 +115,15 @@ def stand_in_table(report: GapReport, description: str) -> str:
     """Return the report's terminal table, saying that the ``real`` side is the robot stand-in."""
     table = report.table().replace("source 'real'", "source 'real' = robot stand-in", 1)
     return f"real = robot stand-in: {description} (a stand-in, not a robot)\n{table}"
+
+
+def _say_stand_in(path: Path, stand_in: str) -> None:
+    """Add, under the report's heading, that its ``real`` side is the robot stand-in."""
+    import html
+
+    note = (
+        f"<p class='note'><b>real = robot stand-in</b>: {html.escape(stand_in)}; a simulated stand-in, "
+        "not a robot. <b>sim</b> = the same policy in the nominal simulator.</p>"
+    )
+    page = path.read_text(encoding="utf-8")
+    path.write_text(page.replace("</h1>", "</h1>" + note, 1), encoding="utf-8")

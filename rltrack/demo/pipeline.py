@@ -4,10 +4,11 @@
    ``sim``); checkpoints become versions of ``<run name>-policy``.
 2. The deployed policy (``<run name>-policy:latest``, loaded from the store) plays the same seeds
    in the nominal simulator and on the robot stand-in.
-3. Each side is recorded as a rosbag2 (what a ROS 2 robot would publish) and imported through
+3. Every earlier checkpoint plays both sides too (fewer episodes), for the gap across training.
+4. Each side is recorded as a rosbag2 (what a ROS 2 robot would publish) and imported through
    ``rltrack_ros.import_bag`` into the same run, the simulator as ``sim`` and the stand-in as
-   ``real``, with the policy recorded as lineage so episodes sit at its training step.
-4. Every earlier checkpoint is evaluated on both sides too (``eval/mean_reward`` per source).
+   ``real``, with the policy recorded as lineage so episodes sit at its training step; each
+   checkpoint's mean return goes in as ``eval/mean_reward`` under both sources.
 5. ``rltrack.sim2real.compare`` measures the gap; the table is printed, the report written.
 """
 
@@ -28,6 +29,8 @@ from rltrack.demo.physics import ENV_ID, StandInPhysics
 if TYPE_CHECKING:
     import rltrack
     from rltrack.demo.checkpoints import CheckpointEval
+    from rltrack.demo.record import RecordedBag
+    from rltrack.demo.standin import Episode
 
 __all__ = ["N_ENVS", "PPO_KWARGS", "DemoResult", "DemoSettings", "run_demo", "training_steps"]
 
@@ -158,9 +161,8 @@ def _steps(
     run: rltrack.Run, settings: DemoSettings, store: Path, ros: ModuleType, echo: Echo, timings: dict[str, float]
 ) -> DemoResult:
     import rltrack
-    from rltrack.demo.checkpoints import load_policy, policy_versions
+    from rltrack.demo.checkpoints import CheckpointEval, evaluate_checkpoints, load_policy, policy_versions
     from rltrack.demo.gap import measure_gap, stand_in_table
-    from rltrack.demo.record import mirror_config, write_bag
     from rltrack.demo.standin import make_env, run_episodes
 
     physics = settings.physics
@@ -182,41 +184,21 @@ def _steps(
         policy = load_policy(deployed)
         sim_eps = run_episodes(policy, lambda: make_env(False), seeds)
         standin_eps = run_episodes(policy, lambda: make_env(True, physics), seeds)
-    echo("[3/5] recording both as rosbag2 (/joint_states, /rl/action, /rl/reward, /rl/done, /camera/image_raw) "
+    echo(f"[3/5] evaluating {len(versions) - 1} earlier checkpoint(s) on both sides ({CHECKPOINT_EPISODES} "
+         "episodes each)")  # fmt: skip
+    with _timed(timings, "checkpoints"):
+        evals = evaluate_checkpoints(versions[:-1], physics, seeds[:CHECKPOINT_EPISODES])
+        evals.append(CheckpointEval(deployed.ref, step, _returns(sim_eps), _returns(standin_eps)))
+    echo("[4/5] recording both as rosbag2 (/joint_states, /rl/action, /rl/reward, /rl/done, /camera/image_raw) "
          "and importing them with rltrack_ros.import_bag: sim as 'sim', robot stand-in as 'real'")  # fmt: skip
     with _timed(timings, "bags"):
-        bags = run.dir / "bags"
-        bags.mkdir(parents=True, exist_ok=True)
-        sim_bag = write_bag(bags / "sim", sim_eps, t0_ns=time.time_ns() // 1_000_000 * 1_000_000)
-        standin_bag = write_bag(
-            bags / "stand-in", standin_eps, t0_ns=sim_bag.t_end_ns + 1_000_000_000,
-            jitter_ns=physics.stamp_jitter_ns, seed=settings.seed,
-        )  # fmt: skip
-        mirror = ros.parse_config(mirror_config(), origin="rltrack demo topic config")
-        _import(ros, sim_bag.path, run, mirror, ref, echo)
-        real = rltrack.init(id=run.id, resume="must", source="real", dir=store, system_metrics=False)
-    try:
-        with _timed(timings, "bags"):
-            _import(ros, standin_bag.path, real, mirror, ref, echo)
-        others = versions[:-1]
-        echo(f"[4/5] evaluating {len(others)} earlier checkpoint(s) on both sides ({CHECKPOINT_EPISODES} episodes "
-             "each) -> eval/mean_reward under 'sim' and 'real'")  # fmt: skip
-        with _timed(timings, "checkpoints"):
-            evals = _checkpoint_evals(others, physics, seeds[:CHECKPOINT_EPISODES])
-            evals.append(_deployed_eval(deployed.ref, step, sim_eps, standin_eps))
-            for ev in evals:
-                run.log({"eval/mean_reward": sum(ev.sim_returns) / len(ev.sim_returns)}, step=ev.step)
-                real.log({"eval/mean_reward": sum(ev.standin_returns) / len(ev.standin_returns)}, step=ev.step)
-    except BaseException as err:
-        real.finish(1, reason=f"{type(err).__name__}: {err}"[:500])
-        raise
-    real.finish()
-    run.flush()
+        sim_bag, standin_bag = _record_and_import(run, settings, store, ros, ref, (sim_eps, standin_eps), evals, echo)
     echo("[5/5] measuring the reality gap with rltrack.sim2real.compare")
     with _timed(timings, "compare"):
         files = measure_gap(
-            api.run(run.id), since_ns=sim_bag.t_start_ns, checkpoints=evals, out_dir=run.dir, seed=settings.seed
-        )
+            api.run(run.id), since_ns=sim_bag.t_start_ns, checkpoints=evals, out_dir=run.dir, seed=settings.seed,
+            stand_in=physics.describe(),
+        )  # fmt: skip
     gap = files.report.episode_return
     if gap is not None and gap.difference is not None:
         run.summary["sim2real/return_gap"] = gap.difference
@@ -227,9 +209,50 @@ def _steps(
         store=store, run_id=run.id, run_name=run.name, project=run.project, run_dir=run.dir,
         policy_ref=deployed.ref, policy_step=step, sim_bag=sim_bag.path, standin_bag=standin_bag.path,
         report_html=files.html, report_json=files.json, table=table,
-        sim_returns=tuple(e.ret for e in sim_eps), standin_returns=tuple(e.ret for e in standin_eps),
-        timings_s=timings,
+        sim_returns=_returns(sim_eps), standin_returns=_returns(standin_eps), timings_s=timings,
     )  # fmt: skip
+
+
+def _returns(episodes: Sequence[Episode]) -> tuple[float, ...]:
+    return tuple(e.ret for e in episodes)
+
+
+def _record_and_import(
+    run: rltrack.Run,
+    settings: DemoSettings,
+    store: Path,
+    ros: ModuleType,
+    ref: str,
+    episodes: tuple[Sequence[Episode], Sequence[Episode]],
+    evals: Sequence[CheckpointEval],
+    echo: Echo,
+) -> tuple[RecordedBag, RecordedBag]:
+    """Write both bags into the run's folder and import them: sim into ``run``, the stand-in as ``real``.
+
+    Each checkpoint's mean return goes along as ``eval/mean_reward`` at its training step, under
+    ``sim`` and ``real``: the curve of the gap over training, next to the training curves.
+    """
+    import rltrack
+    from rltrack.demo.record import mirror_config, write_bag
+
+    bags = run.dir / "bags"
+    bags.mkdir(parents=True, exist_ok=True)
+    sim_bag = write_bag(bags / "sim", episodes[0], t0_ns=time.time_ns() // 1_000_000 * 1_000_000)
+    standin_bag = write_bag(
+        bags / "stand-in", episodes[1], t0_ns=sim_bag.t_end_ns + 1_000_000_000,
+        jitter_ns=settings.physics.stamp_jitter_ns, seed=settings.seed,
+    )  # fmt: skip
+    mirror = ros.parse_config(mirror_config(), origin="rltrack demo topic config")
+    _import(ros, sim_bag.path, run, mirror, ref, echo)
+    for ev in evals:
+        run.log({"eval/mean_reward": sum(ev.sim_returns) / len(ev.sim_returns)}, step=ev.step)
+    run.flush()
+    # The robot side attaches to the same run as a second writer, as the ROS 2 node would.
+    with rltrack.init(id=run.id, resume="must", source="real", dir=store, system_metrics=False) as real:
+        _import(ros, standin_bag.path, real, mirror, ref, echo)
+        for ev in evals:
+            real.log({"eval/mean_reward": sum(ev.standin_returns) / len(ev.standin_returns)}, step=ev.step)
+    return sim_bag, standin_bag
 
 
 def training_steps(steps: int) -> int:
@@ -261,17 +284,6 @@ def _import(ros: ModuleType, bag: Path, run: rltrack.Run, mirror: Any, ref: str,
     if problem:
         echo(f"warning: {problem}")
     result = ros.import_bag(bag, run, mirror, step_offset=step)
+    where = "at robot steps" if step is None else f"at step {step:,}"
     echo(f"      {bag.name}: {result.messages:,} messages -> source {run.source!r}, {result.episodes} episodes "
-         f"at step {step:,}, {result.videos} videos ({result.rate_msgs_per_s:,.0f} msg/s)")  # fmt: skip
-
-
-def _checkpoint_evals(versions: Sequence[Any], physics: StandInPhysics, seeds: Sequence[int]) -> list[CheckpointEval]:
-    from rltrack.demo.checkpoints import evaluate_checkpoints
-
-    return evaluate_checkpoints(versions, physics, seeds)
-
-
-def _deployed_eval(ref: str, step: int, sim: Sequence[Any], standin: Sequence[Any]) -> CheckpointEval:
-    from rltrack.demo.checkpoints import CheckpointEval
-
-    return CheckpointEval(ref, step, tuple(e.ret for e in sim), tuple(e.ret for e in standin))
+         f"{where}, {result.videos} videos ({result.rate_msgs_per_s:,.0f} msg/s)")  # fmt: skip

@@ -117,6 +117,7 @@ def test_bags_hold_the_robot_topics(demo: Demo) -> None:
 def test_gap_report_compares_the_deployed_policy(demo: Demo) -> None:
     html = demo.view.dir / "sim2real_gap.html"
     assert html.is_file() and html.stat().st_size > 10_000  # plotly.js is inlined
+    assert "real = robot stand-in" in html.read_text()
     report = json.loads((demo.view.dir / "sim2real_gap.json").read_text())
     gap = report["episodes"]["return"]
     # Only the deployed policy's sim episodes, not the training ones: n_sim equals --episodes.
