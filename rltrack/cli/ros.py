@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -17,18 +18,14 @@ __all__ = ["import_bag", "register"]
 def _rltrack_ros() -> ModuleType:
     """Import rltrack_ros: installed (colcon or pip), else from this checkout's ``ros/`` folder."""
     try:
-        import rltrack_ros
-
-        return rltrack_ros
+        return importlib.import_module("rltrack_ros")
     except ImportError:
         pass
     checkout = Path(__file__).resolve().parents[2] / "ros"
     if (checkout / "rltrack_ros" / "__init__.py").is_file():
         sys.path.insert(0, str(checkout))
         try:
-            import rltrack_ros
-
-            return rltrack_ros
+            return importlib.import_module("rltrack_ros")
         except ImportError as err:
             raise click.ClickException(
                 f"import-bag needs rosbags ({err}); run `pip install 'rltrack[ros]'`"

@@ -55,7 +55,11 @@ def serve(settings: ServerSettings, *, host: str, port: int, open_browser: bool 
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    uvicorn.Server(_config(app, "warning")).run(sockets=[sock])
+    try:
+        uvicorn.Server(_config(app, "warning")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly on Ctrl-C, then re-raises it; stopping is what the user asked.
+        print("rltrack dashboard stopped", flush=True)
 
 
 class BackgroundServer:
