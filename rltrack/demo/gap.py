@@ -14,51 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
 if TYPE_CHECKING:
     from rltrack.api import RunView
     from rltrack.demo.checkpoints import CheckpointEval
     from rltrack.sim2real import GapReport
 
-__all__ = ["DeployedPolicyView", "GapFiles", "measure_gap", "signal_keys"]
+__all__ = ["GapFiles", "measure_gap", "signal_keys"]
 
-SeriesArrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
 #: Telemetry keys both bags carry (``rltrack_ros`` names them after topic and field).
 SIGNAL_PREFIXES = ("joint_states/", "rl/action/")
 REPORT_STEM = "sim2real_gap"
-
-
-class DeployedPolicyView:
-    """A run's read view whose ``sim`` episodes are only those recorded from ``since_ns`` on."""
-
-    def __init__(self, view: RunView, *, since_ns: int, source: str = "sim") -> None:
-        self._view = view
-        self._since_ns = since_ns
-        self._source = source
-
-    @property
-    def id(self) -> str:
-        """The run id."""
-        return self._view.id
-
-    @property
-    def sources(self) -> list[str]:
-        """Sources that wrote into the run."""
-        return self._view.sources
-
-    def keys(self, source: str | None = None) -> list[str]:
-        """Keys logged under ``source``."""
-        return self._view.keys(source)
-
-    def series(self, key: str, *, source: str | None = None) -> SeriesArrays:
-        """``(step, t_ns, value)`` of one key; ``sim`` episode keys start at ``since_ns``."""
-        step, t_ns, value = self._view.series(key, source=source)
-        if (source or self._view.primary_source) == self._source and key.startswith("episode/"):
-            keep = t_ns >= self._since_ns
-            return step[keep], t_ns[keep], value[keep]
-        return step, t_ns, value
 
 
 def signal_keys(view: RunView) -> list[str]:
@@ -96,13 +61,14 @@ def measure_gap(
         stand_in: What the robot stand-in is, said at the top of the HTML report.
     """
     from rltrack.sim2real import PolicyVersion, compare
+    from rltrack.sim2real.deployed import DeployedEpisodes
 
     versions = [
         PolicyVersion(step=c.step, sim_returns=c.sim_returns, real_returns=c.standin_returns, name=c.ref)
         for c in checkpoints
     ]
     report = compare(
-        DeployedPolicyView(view, since_ns=since_ns), keys=signal_keys(view), versions=versions or None, seed=seed
+        DeployedEpisodes(view, since_ns=since_ns), keys=signal_keys(view), versions=versions or None, seed=seed
     )
     html = report.to_html(out_dir / f"{REPORT_STEM}.html")
     _say_stand_in(html, stand_in)

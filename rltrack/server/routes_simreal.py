@@ -147,7 +147,9 @@ def gap(
     from rltrack.api import RunView
     from rltrack.errors import RltrackError
 
-    sim_view = RunView(reader, sim_row)
+    deployed_view = importlib.import_module("rltrack.sim2real.deployed").deployed_view
+    # Only the deployed checkpoint's sim episodes, not the whole learning curve.
+    sim_view = deployed_view(RunView(reader, sim_row), real_row.config.get("policy_step"))
     real_view = None if real_row.id == sim_row.id else RunView(reader, real_row)
     try:
         report = compare(sim_view, real_view, n_boot=n_boot, sources=(sim_src or "sim", real_src or "real"))
