@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import rltrack
 from rltrack.sim2real.deployed import RECENT_EPISODES, DeployedEpisodes, deployed_view
+
+import rltrack
 
 
 def _training_run(store: Path, *, evaluated: bool) -> str:
