@@ -69,6 +69,9 @@ class Database:
             # NORMAL is durable across process crashes in WAL mode; only a power loss can
             # lose the last commits. That is the trade every tracker makes for speed.
             self._conn.execute("PRAGMA synchronous = NORMAL")
+            # One flush of a busy run writes several MB; the default (1000 pages, ~4 MB) would
+            # checkpoint inside most large commits, tripling their cost.
+            self._conn.execute("PRAGMA wal_autocheckpoint = 10000")
             migrate(self._conn, self.path)
         except sqlite3.DatabaseError as err:
             raise StoreError(

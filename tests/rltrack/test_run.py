@@ -339,3 +339,15 @@ def test_system_metrics_land_under_system_prefix_at_the_current_step(store_dir: 
     assert {"system/cpu_percent", "system/memory_percent", "system/proc_rss_bytes"} <= set(view.keys())
     assert view.series("system/proc_rss_bytes")[0].tolist() == [41]
     assert view.series("system/proc_rss_bytes")[2][0] > 0
+
+
+def test_calls_with_equal_key_counts_but_other_keys_or_order_keep_their_values(store_dir: Path) -> None:
+    run = _init(store_dir)
+    run.log({"a": 1.0, "b": 2.0}, step=0)
+    run.log({"b": 20.0, "a": 10.0}, step=1)  # same keys, other order
+    run.log({"a": 100.0, "c": 300.0}, step=2)  # same count, other keys
+    run.finish()
+    view = rltrack.Api(store_dir).run(run.id)
+    assert view.series("a")[2].tolist() == [1.0, 10.0, 100.0]
+    assert view.series("b")[2].tolist() == [2.0, 20.0]
+    assert view.series("c")[0].tolist() == [2]
