@@ -151,7 +151,7 @@ class Run:
         from rltrack.system_metrics import SystemMetricsThread
 
         self._sampler = SystemMetricsThread(interval_s, self._log_system, self._writer.report)
-        self._sampler.start()
+        self._writer.when_warm(self._sampler.start)
 
     def _log_system(self, values: dict[str, float]) -> None:
         # Sampler thread: keys are rltrack's own, so they skip validation; the step is

@@ -41,6 +41,8 @@ HEARTBEAT_S = 5.0
 WAKE_AT = 20_000
 #: Queue length at which ``log()`` waits for the writer (backpressure, never dropping).
 MAX_PENDING = 100_000
+#: Pause before the writer thread imports numpy and starts the samplers (time to first log).
+WARM_UP_S = 0.05
 #: Values kept for retry while the store refuses writes; beyond it the oldest are dropped and counted.
 MAX_UNSAVED_VALUES = 5_000_000
 
@@ -84,6 +86,8 @@ class BackgroundWriter:
         self._media_jobs: queue.Queue[tuple[str, int, int, Media] | None] | None = None
         self._media_thread: threading.Thread | None = None
         self._media_seq = 0
+        self._on_warm: list[Callable[[], None]] = []
+        self._warm = False
         self._thread = threading.Thread(target=self._loop, name=f"rltrack-writer-{run_id}", daemon=True)
         self._thread.start()
 
@@ -115,6 +119,14 @@ class BackgroundWriter:
         with self._lock:
             self._config = config
         self._wake.set()
+
+    def when_warm(self, start: Callable[[], None]) -> None:
+        """Call ``start`` once the writer has warmed up (at once if it has)."""
+        with self._lock:
+            if not self._warm:
+                self._on_warm.append(start)
+                return
+        start()
 
     def add_metadata(self, patch: dict[str, Any]) -> None:
         """Merge ``patch`` into the run's stored metadata at the next flush."""
@@ -158,10 +170,16 @@ class BackgroundWriter:
     # ---- background -----------------------------------------------------------------------
 
     def _loop(self) -> None:
-        # numpy takes 0.1-0.3 s to import: do it now, while training starts, rather than
-        # inside the first flush (or finish()) while log() waits for the GIL.
+        # Let init() return and the first log() happen before competing for the GIL; then import
+        # numpy (0.1-0.3 s) now rather than inside the first flush or finish(), and start the
+        # helpers that import psutil and run git.
+        self._wake.wait(WARM_UP_S)
         import numpy  # noqa: F401
 
+        with self._lock:
+            self._warm, hooks = True, self._on_warm
+        for start in hooks:
+            start()
         if self._metadata_fn is not None:
             try:
                 self.add_metadata(self._metadata_fn())

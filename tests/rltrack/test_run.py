@@ -331,6 +331,7 @@ def test_system_metrics_land_under_system_prefix_at_the_current_step(store_dir: 
     from rltrack.system_metrics import SystemSampler
 
     run = _init(store_dir, system_metrics=30)
+    run.flush()  # the sampler starts once the writer has warmed up (after init returned)
     assert run._sampler.running
     run.log({"x": 1.0}, step=40)
     run._log_system(SystemSampler(gpu=False).sample())  # what the sampler thread emits each interval
