@@ -263,7 +263,7 @@ class Run:
         if exc is None:
             self.finish()
         else:
-            self.finish(1, reason=f"{type(exc).__name__}: {exc}"[:500])
+            self.finish(1, reason=failure_reason(exc))
 
     def _repr_html_(self) -> str:
         from rltrack._html import run_html
@@ -273,6 +273,12 @@ class Run:
     def __repr__(self) -> str:
         state = "finished" if self._finished else "running"
         return f"<Run {self.id} name={self.name!r} project={self.project!r} source={self.source!r} {state}>"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Describe the exception that ended a run: ``"ValueError: reward exploded"``, ``"KeyboardInterrupt"``."""
+    text = str(exc)
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:500]
 
 
 def _check_step(step: object) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 from rltrack._disabled import DisabledRun
 from rltrack._metadata import collect_metadata
-from rltrack._run import Run
+from rltrack._run import Run, failure_reason
 from rltrack.errors import InvalidValueError, RltrackError, RunExistsError, RunNotFoundError
 from rltrack.store.base import WriterBackend
 from rltrack.store.database import Database
@@ -308,7 +308,7 @@ def _finish_all_at_exit() -> None:
     error = getattr(sys, "last_value", None)  # set when an uncaught exception ended the program
     for run in list(_live):
         if error is not None:
-            run.finish(1, reason=f"{type(error).__name__}: {error}"[:500])
+            run.finish(1, reason=failure_reason(error))
         else:
             run.finish(0)
 

@@ -179,6 +179,29 @@ def test_sigterm_flushes_and_marks_failed(store_dir: Path) -> None:
     assert view.series("x")[2].shape[0] == 1000
 
 
+def test_ctrl_c_flushes_and_marks_failed(store_dir: Path) -> None:
+    code = """
+        import sys, rltrack
+        run = rltrack.init(project="p", dir=sys.argv[1], system_metrics=False)
+        for i in range(1000):
+            run.log({"x": float(i)})
+        print(run.id, flush=True)
+        sys.stdin.readline()  # wait for Ctrl-C
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), str(store_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err
+    view = rltrack.Api(store_dir).run(run_id)
+    assert (view.state, view.reason) == ("failed", "KeyboardInterrupt")
+    assert view.series("x")[2].shape[0] == 1000
+
+
 def test_uncaught_exception_at_exit_marks_failed(store_dir: Path) -> None:
     code = """
         import sys, rltrack
