@@ -3,7 +3,8 @@
 Cases (each variant in a fresh process, variants interleaved in every round, order rotating):
   ppo     PPO CartPole-v1, 4 DummyVecEnv envs, defaults, 40,960 timesteps
   dqn     DQN CartPole-v1, defaults, 50,000 timesteps
-  stress  a CleanRL-style loop: CartPole-v1 with random actions, 8 scalars logged every env step, 100k steps
+  stress  worst case: CartPole-v1 with random actions (no policy), 8 scalars logged every env step, 100k steps
+  cleanrl a CleanRL-style loop: the same, with a 64-64 MLP policy forward pass choosing each action
 Variants:
   none           untracked
   rltrack        RLTrackCallback: every SB3 key, every episode, system metrics; no video
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PEERS_VENV = ROOT / "bench" / ".venv-peers"
 # Pinned to what the dev venv has, so the peers venv trains the same SB3/Gymnasium code.
 PEER_EXTRAS = ("stable-baselines3==2.9.2", "gymnasium[classic-control]==1.4.0", "av==18.1.0")
-CASES = {"ppo": 40_960, "dqn": 50_000, "stress": 100_000}
+CASES = {"ppo": 40_960, "dqn": 50_000, "stress": 100_000, "cleanrl": 100_000}
 VARIANTS = ("none", "rltrack", "rltrack_video", "sb3_tb", "wandb", "trackio")
 STRESS_VARIANTS = ("none", "rltrack", "wandb", "trackio")
 TARGETS = {"rltrack": 1.02, "rltrack_video": 1.05, "stress": 1.03}
@@ -55,8 +56,8 @@ def _child(case: str, variant: str, steps: int, workdir: Path, threads: int) -> 
 
     torch.set_num_threads(threads)
     os.chdir(workdir)
-    if case == "stress":
-        return _stress(variant, steps, workdir)
+    if case in ("stress", "cleanrl"):
+        return _stress(variant, steps, workdir, policy=case == "cleanrl")
     import gymnasium as gym
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
@@ -106,11 +107,23 @@ def _child(case: str, variant: str, steps: int, workdir: Path, threads: int) -> 
     return {"init_s": init_s, "learn_s": learn_s, "finish_s": time.perf_counter() - t2}
 
 
-def _stress(variant: str, steps: int, workdir: Path) -> dict[str, Any]:
+def _stress(variant: str, steps: int, workdir: Path, *, policy: bool = False) -> dict[str, Any]:
     import gymnasium as gym
     import numpy as np
 
     env = gym.make("CartPole-v1")
+    act = None
+    if policy:  # CleanRL's PPO agent: a 64-64 tanh MLP picks every action (one forward pass per step)
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 2))
+
+        def act(observation: Any) -> int:
+            with torch.no_grad():
+                return int(net(torch.as_tensor(observation)).argmax())
+
     actions = np.random.default_rng(0).integers(0, 2, steps).tolist()
     log: Any = None
     finish: Any = lambda: None  # noqa: E731
@@ -135,7 +148,7 @@ def _stress(variant: str, steps: int, workdir: Path) -> dict[str, Any]:
     episode_return, length, episodes = 0.0, 0, 0
     t1 = time.perf_counter()
     for step in range(steps):
-        obs, reward, terminated, truncated, _ = env.step(actions[step])
+        obs, reward, terminated, truncated, _ = env.step(actions[step] if act is None else act(obs))
         episode_return += reward
         length += 1
         if terminated or truncated:
@@ -212,7 +225,7 @@ def _table(results: Results, cases: list[str], variants: dict[str, list[str]]) -
             ratio = statistics.median(r["learn_s"] / b["learn_s"] for r, b in same) if same else float("nan")
             delta = statistics.median(r["wall_s"] - b["wall_s"] for r, b in same) if same else float("nan")
             med = {k: statistics.median(r[k] for _, r in ok) for k in ("learn_s", "wall_s", "init_s", "finish_s")}
-            target = TARGETS.get("stress" if case == "stress" else variant)
+            target = TARGETS.get("stress" if case in ("stress", "cleanrl") else variant)
             mark = "" if target is None or variant == "none" else (" ✓" if ratio <= target else " ✗")
             lines.append(f"| {case} | {variant} | {len(ok)} | {med['learn_s']:.2f} | {ratio:.3f}{mark} | "
                          f"{med['wall_s']:.2f} | {delta:+.2f} | {med['init_s']:.2f} | {med['finish_s']:.2f} |")
@@ -246,7 +259,7 @@ def main() -> None:
     cases = args.cases.split(",")
     wanted = [v for v in args.variants.split(",") if _available(python, v)]
     skipped = sorted(set(args.variants.split(",")) - set(wanted))
-    variants = {c: [v for v in wanted if c != "stress" or v in STRESS_VARIANTS] for c in cases}
+    variants = {c: [v for v in wanted if c not in ("stress", "cleanrl") or v in STRESS_VARIANTS] for c in cases}
     print(f"python {python}; skipped (not importable there): {skipped or 'none'}", flush=True)
     results: Results = {}
     for rnd in range(args.rounds):

@@ -26,6 +26,7 @@ class DisabledRun(Run):
         self.step = 0
         self._finished = False
         self._observers = []
+        self._should_stop = False
         self._summary = Summary()
         self._config = Config(config, lambda _snapshot: None)
         self._sampler = None

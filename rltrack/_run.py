@@ -67,6 +67,8 @@ class Run:
         self._known: set[str] = set()
         #: Called in ``log()`` with (numeric values, step); sweeps report to their pruner here.
         self._observers: list[Callable[[Mapping[str, float], int], None]] = []
+        #: Set by a sweep that pruned this trial; training integrations stop when they see it.
+        self._should_stop = False
         self._summary = Summary(summary)
         self._writer = BackgroundWriter(
             store, run_id=id, source=source, run_dir=run_dir, summary=self._summary, owner=owner, metadata=metadata
