@@ -105,7 +105,7 @@ class MetricReporter:
             self.reason = f"hyperband stopped it at iteration {self.iterations} ({self.metric}={value:.6g})"
             if self.run is not None:
                 # The flag integrations poll (callbacks/sb3.py) to stop training at the next step.
-                self.run._should_stop = True  # type: ignore[attr-defined]  # Run has no slots; set only here
+                self.run._should_stop = True
 
 
 def should_prune(run: Run) -> bool:
