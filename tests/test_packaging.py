@@ -28,3 +28,15 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
                 continue
             found.add(".".join([package, *parts]))
     assert found == set(config["packages"])
+
+
+@pytest.mark.skipif(tomllib is None, reason="tomllib needs Python 3.11")
+def test_every_dashboard_asset_is_package_data() -> None:
+    import fnmatch
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["rltrack.server"]
+    static = ROOT / "rltrack" / "server"
+    for path in (static / "static").rglob("*"):
+        if path.is_file():
+            rel = path.relative_to(static).as_posix()
+            assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel

@@ -17,9 +17,17 @@ STATIC_DIR = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
 
 
+#: plotly.js's "basic" bundle (scatter, bar, pie; MIT; from the npm package plotly.js-basic-dist-min,
+#: the same version as the plotly wheel's): the pages only draw scatter traces, and a 1.2 MB bundle
+#: instead of the full 4.8 MB one halves the first page load (the browser's parse and compile time).
+VENDORED_PLOTLY = STATIC_DIR / "vendor" / "plotly-basic.min.js"
+
+
 @cache
 def plotly_js() -> Path:
-    """Return the path of ``plotly.min.js`` inside the installed ``plotly`` package."""
+    """Return the plotly.js the pages load: the vendored basic bundle, else the ``plotly`` wheel's full one."""
+    if VENDORED_PLOTLY.is_file():
+        return VENDORED_PLOTLY
     import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
