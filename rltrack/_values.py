@@ -7,7 +7,6 @@ meets a key it has not validated yet or a value that is not a plain ``float``/``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -136,8 +135,3 @@ def _walk(
 
 
 _PLAIN = (float, int, bool)
-
-
-def is_finite(value: float) -> bool:
-    """Return whether ``value`` is neither NaN nor infinite (summary statistics skip those)."""
-    return math.isfinite(value)
