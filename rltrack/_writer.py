@@ -20,11 +20,10 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable
-from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from rltrack._columns import Entry, clamp_overflows, to_columns
 from rltrack._state import Summary
 from rltrack.errors import RltrackError, RltrackWarning
 from rltrack.store.base import WriterBackend
@@ -46,8 +45,6 @@ WARM_UP_S = 0.05
 #: Values kept for retry while the store refuses writes; beyond it the oldest are dropped and counted.
 MAX_UNSAVED_VALUES = 5_000_000
 
-Entry = tuple[int, int, dict[str, Any]]
-_STEP, _T_NS, _VALUES = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 class BackgroundWriter:
@@ -249,72 +246,15 @@ class BackgroundWriter:
         self._unsaved = batches
 
     def _to_batches(self, entries: list[Entry]) -> list[SeriesBatch]:
-        uniform = self._uniform_batches(entries)
-        return uniform if uniform is not None else self._mixed_batches(entries)
-
-    def _uniform_batches(self, entries: list[Entry]) -> list[SeriesBatch] | None:
-        """Pack a flush whose log calls all carry the same keys (the common case) without a Python loop."""
-        import numpy as np
-
-        values = list(map(_VALUES, entries))
-        shape = tuple(values[0])
-        width = len(shape)
-        # Equal lengths plus no KeyError below means every call has exactly these keys.
-        if not width or set(map(len, values)) != {width}:
-            return None
-        count = len(entries)
-        getter = itemgetter(*shape)
         try:
-            rows = map(getter, values) if width == 1 else chain.from_iterable(map(getter, values))
-            matrix = np.fromiter(rows, np.float64, count * width).reshape(count, width)
-        except KeyError:
-            return None
-        steps = np.fromiter(map(_STEP, entries), np.int64, count)
-        times = np.fromiter(map(_T_NS, entries), np.int64, count)
+            columns = list(to_columns(entries))
+        except OverflowError as err:  # an int beyond float64 (log() lets ints through unchecked)
+            self.report("value-overflow", err)
+            columns = list(to_columns(clamp_overflows(entries)))
         batches = []
-        for j, key in enumerate(shape):
-            column = np.ascontiguousarray(matrix[:, j])
-            self._summary.absorb(key, column)
-            batches.append(pack(self._source, key, steps, times, column))
-        return batches
-
-    def _mixed_batches(self, entries: list[Entry]) -> list[SeriesBatch]:
-        import numpy as np
-
-        # Group log calls that carry the same keys (the common case: one dict shape per
-        # training loop) so each group becomes one 2-D array instead of one list per key.
-        groups: dict[tuple[str, ...], tuple[list[int], list[int], list[int], list[tuple[Any, ...]]]] = {}
-        for position, (step, t_ns, values) in enumerate(entries):
-            shape = tuple(values)
-            group = groups.get(shape)
-            if group is None:
-                group = groups[shape] = ([], [], [], [])
-            group[0].append(position)
-            group[1].append(step)
-            group[2].append(t_ns)
-            group[3].append(tuple(values.values()))
-        parts: dict[str, list[tuple[Any, Any, Any, Any]]] = {}
-        for shape, (positions, steps, times, rows) in groups.items():
-            if not shape:
-                continue
-            idx = np.asarray(positions, dtype=np.int64)
-            st = np.asarray(steps, dtype=np.int64)
-            tt = np.asarray(times, dtype=np.int64)
-            matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(shape))
-            for j, key in enumerate(shape):
-                parts.setdefault(key, []).append((idx, st, tt, matrix[:, j]))
-        batches = []
-        for key, pieces in parts.items():
-            if len(pieces) == 1:
-                st, tt, vv = pieces[0][1:]
-            else:
-                order = np.argsort(np.concatenate([p[0] for p in pieces]), kind="stable")
-                st = np.concatenate([p[1] for p in pieces])[order]
-                tt = np.concatenate([p[2] for p in pieces])[order]
-                vv = np.concatenate([p[3] for p in pieces])[order]
-            vv = np.ascontiguousarray(vv)
-            self._summary.absorb(key, vv)
-            batches.append(pack(self._source, key, st, tt, vv))
+        for key, steps, times, values in columns:
+            self._summary.absorb(key, values)
+            batches.append(pack(self._source, key, steps, times, values))
         return batches
 
     def _media_loop(self) -> None:
