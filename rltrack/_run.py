@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Run"]
 
-_PLAIN = (float, int)
+_PLAIN = frozenset((float, int))
 
 
 class Run:
@@ -69,6 +69,9 @@ class Run:
         self._observers: list[Callable[[Mapping[str, float], int], None]] = []
         #: Set by a sweep that pruned this trial; training integrations stop when they see it.
         self._should_stop = False
+        #: Called (once, then dropped) by flush() and finish(): each blocks until background work
+        #: of an integration is logged, e.g. the SB3 callback's last video, so learn() need not wait.
+        self._pending: list[Callable[[], None]] = []
         self._summary = Summary(summary)
         self._writer = BackgroundWriter(
             store, run_id=id, source=source, run_dir=run_dir, summary=self._summary, owner=owner, metadata=metadata
@@ -124,14 +127,9 @@ class Run:
             t_ns = time.time_ns()
         # Fast path: every key seen before and every value a plain float/int. Anything else
         # (first sight of a key, numpy/torch scalars, nesting, media) goes through prepare().
-        known = self._known
-        if data.__class__ is dict:
-            for key, value in data.items():
-                if key not in known or value.__class__ not in _PLAIN:
-                    numbers = self._prepare(data, step, t_ns)
-                    break
-            else:
-                numbers = dict(data)
+        # Both tests iterate in C: ~2x cheaper than a Python loop over the items.
+        if data.__class__ is dict and self._known.issuperset(data) and _PLAIN.issuperset(map(type, data.values())):
+            numbers = data.copy()
         else:
             numbers = self._prepare(data, step, t_ns)
         if numbers:
@@ -223,7 +221,15 @@ class Run:
     def flush(self) -> None:
         """Block until everything logged so far (media included) is stored."""
         if not self._finished:
+            self._await_pending()
             self._writer.flush()
+
+    def _await_pending(self) -> None:
+        while self._pending:
+            try:
+                self._pending.pop(0)()
+            except Exception as err:  # an integration's failure must not break flush()/finish()
+                self._writer.report("pending-work", err)
 
     def finish(self, exit_code: int = 0, *, state: str | None = None, reason: str | None = None) -> None:
         """Store everything, then mark the run finished (or failed when ``exit_code`` is non-zero).
@@ -243,6 +249,7 @@ class Run:
             raise InvalidValueError(f"finish(state={state!r}) must be one of finished, failed, crashed, pruned")
         if state == "failed" and reason is None:
             reason = f"exit code {exit_code}"
+        self._await_pending()
         self._finished = True
         if self._sampler is not None:
             self._sampler.stop()
