@@ -1,17 +1,20 @@
-"""Episode videos shared by the SB3 callback and :class:`RecordRollouts`: checks and a frame sink.
+"""Episode videos shared by the SB3 callback and :class:`RecordRollouts`: checks and frame sinks.
 
-Frames go straight to a :class:`rltrack.media.VideoStream`, whose encoder thread turns them
-into H.264 while the episode runs, so no episode is ever held in memory as a frame buffer.
+Frames go straight to an H.264 encoder as the episode runs, so no episode is ever held in memory
+as a frame buffer: :class:`EpisodeVideo` hands them to a :class:`rltrack.media.VideoStream`'s
+encoder thread, :class:`FileVideo` (the SB3 video process) encodes them on the calling thread.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rltrack.errors import InvalidValueError
 from rltrack.media import VideoStream
+from rltrack.media.video import H264Writer, check_fps
 
-__all__ = ["EpisodeVideo", "check_rgb_array_env", "render_fps"]
+__all__ = ["EpisodeVideo", "FileVideo", "check_rgb_array_env", "render_fps"]
 
 _DEFAULT_FPS = 30.0
 
@@ -65,12 +68,50 @@ class EpisodeVideo:
             InvalidValueError: ``frame`` is not an (H, W, 3) uint8 image (e.g. ``render()`` returned
                 None or a list of frames).
         """
-        if self.full:
-            return
-        shape = getattr(frame, "shape", None)
-        if shape is None or len(shape) != 3 or str(getattr(frame, "dtype", "")) != "uint8":
-            raise InvalidValueError(
-                f"render() returned {type(frame).__name__} with shape {shape!r}; videos need one "
-                "(H, W, 3) uint8 frame per call, as envs made with render_mode='rgb_array' return"
-            )
-        self.stream.add_frame(frame)
+        if not self.full:
+            self.stream.add_frame(_check_frame(frame))
+
+
+class FileVideo:
+    """Encodes up to ``max_frames`` frames of one episode into ``path`` on the calling thread.
+
+    For a process that does nothing but record (the SB3 video worker): no encoder thread, and
+    one x264 thread, so recording never takes more than one core from training.
+    """
+
+    def __init__(self, path: Path, *, fps: float, max_frames: int) -> None:
+        self._writer = H264Writer(path, check_fps(fps), threads=1)
+        self.max_frames = max_frames
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_frames`` frames have been added (later frames are ignored)."""
+        return self._writer.frames >= self.max_frames
+
+    def add(self, frame: Any) -> None:
+        """Encode one frame from ``env.render()`` unless the video is full.
+
+        Raises:
+            InvalidValueError: ``frame`` is not an (H, W, 3) uint8 image.
+        """
+        if not self.full:
+            self._writer.write(_check_frame(frame))
+
+    def close(self) -> dict[str, object]:
+        """Finish the file; return its metadata for the store."""
+        self._writer.close()
+        return self._writer.meta()
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        self._writer.abort()
+
+
+def _check_frame(frame: Any) -> Any:
+    shape = getattr(frame, "shape", None)
+    if shape is None or len(shape) != 3 or str(getattr(frame, "dtype", "")) != "uint8":
+        raise InvalidValueError(
+            f"render() returned {type(frame).__name__} with shape {shape!r}; videos need one "
+            "(H, W, 3) uint8 frame per call, as envs made with render_mode='rgb_array' return"
+        )
+    return frame

@@ -18,6 +18,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecMonitor, is_vecenv_wrapped
 
 import rltrack
+from rltrack._disabled import DisabledRun
 from rltrack.errors import InvalidValueError, RltrackError
 from rltrack.media import Histogram
 
@@ -52,8 +53,12 @@ class RLTrackCallback(BaseCallback):
     - With ``video_env`` (one env, ``render_mode="rgb_array"``), one deterministic episode of
       up to ``video_length`` frames is logged as ``video/episode`` (with ``video/return`` and
       ``video/length``) every ``video_every`` timesteps, or once at the end without it. The
-      episode runs on a background thread with a snapshot of the policy, and frames stream to
-      the encoder thread; a video still recording when the next is due defers that one.
+      episode runs with a snapshot of the policy in a child process that gets a copy of
+      ``video_env`` (pickled, or rebuilt from its spec), so training never waits on rendering
+      or encoding; where that copy cannot be made (a VecEnv, classes defined in ``__main__``)
+      it runs on a background thread instead. Frames stream to the encoder, never buffered; a
+      video still recording when the next is due defers that one. ``learn()`` does not wait
+      for the last video: ``run.flush()`` and ``run.finish()`` do.
     - With ``gradients_every``, histograms of every policy weight and gradient are logged as
       ``weights/*`` and ``gradients/*``.
     - Training stops (``_on_step`` returns False) once the run's ``_should_stop`` attribute is
@@ -103,7 +108,14 @@ class RLTrackCallback(BaseCallback):
         self.run: rltrack.Run = resolve_run(run, "RLTrackCallback")
         self._warn = WarnOnce()
         self._video = (
-            PolicyVideo(video_env, max_frames=video_length, log=self._log, warn=self._warn)
+            PolicyVideo(
+                video_env,
+                max_frames=video_length,
+                log=self._log,
+                warn=self._warn,
+                # A disabled run's dir is the working directory: nothing may be written there.
+                folder=None if isinstance(self.run, DisabledRun) else self.run.dir / "media" / ".video-process",
+            )
             if video_env is not None
             else None
         )
@@ -159,8 +171,17 @@ class RLTrackCallback(BaseCallback):
         return not (self._stop or getattr(self.run, "_should_stop", False))
 
     def _on_training_end(self) -> None:
-        if self._video is not None:
-            self._video.wait()  # a video still recording lands before learn() returns
+        try:
+            self._end_training()
+        finally:
+            if self._video is not None:
+                if self._video.busy:
+                    # learn() returns now; the video lands by run.flush()/finish().
+                    self.run._pending.append(self._video.close)
+                else:
+                    self._video.close()
+
+    def _end_training(self) -> None:
         formats = self.model.logger.output_formats
         if self._writer in formats:
             formats.remove(self._writer)
@@ -169,9 +190,11 @@ class RLTrackCallback(BaseCallback):
         step = self.num_timesteps
         if self._checkpoints is not None and self._checkpoints.last_step != step:
             self._checkpoints.save(self.model, step)
-        if self._video is not None and self._video_every is None and self._last_video_step != step:
-            self._record_video(step)
-            self._video.wait()
+        # Without video_every the one video comes now; with it, a video deferred because the
+        # previous one was still recording (and never started since) comes now too.
+        deferred = self._video_every is not None and step >= self._next_video
+        if self._video is not None and (self._video_every is None or deferred) and self._last_video_step != step:
+            self._record_video(step)  # waits for a recording still running first
 
     # ---- what gets logged ------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ class DisabledRun(Run):
         self._finished = False
         self._observers = []
         self._should_stop = False
+        self._pending = []
         self._summary = Summary()
         self._config = Config(config, lambda _snapshot: None)
         self._sampler = None
@@ -43,10 +44,13 @@ class DisabledRun(Run):
         """Do nothing (tracking is disabled)."""
 
     def flush(self) -> None:
-        """Do nothing (tracking is disabled)."""
+        """Wait for integrations' background work (whose results are dropped); nothing is stored."""
+        while self._pending:
+            self._pending.pop(0)()
 
     def finish(self, exit_code: int = 0, *, state: str | None = None, reason: str | None = None) -> None:
         """Mark the run finished; nothing is stored."""
+        self.flush()
         self._finished = True
 
     def __repr__(self) -> str:

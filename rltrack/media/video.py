@@ -96,9 +96,10 @@ def check_frame_array(arr: Any, what: str, ndim: int) -> Any:
 class H264Writer:
     """Encodes uint8 frames, one at a time, into an H.264 MP4 file; odd sizes are edge-padded to even."""
 
-    def __init__(self, path: pathlib.Path, fps: Fraction) -> None:
+    def __init__(self, path: pathlib.Path, fps: Fraction, *, threads: int = 0) -> None:
         self.path = path
         self.fps = fps
+        self.threads = threads  # encoder threads; 0 lets FFmpeg pick (about one per core)
         self.frames = 0
         self.width = 0
         self.height = 0
@@ -124,6 +125,8 @@ class H264Writer:
         stream = self._container.add_stream("libx264", rate=self.fps, options=options)
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         stream.thread_type = "AUTO"
+        if self.threads:
+            stream.codec_context.thread_count = self.threads
         self._stream = stream
 
     def write(self, frame: NDArray[np.uint8]) -> None:
