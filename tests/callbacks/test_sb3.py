@@ -10,12 +10,13 @@ from rltrack.callbacks import RLTrackCallback
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CallbackList, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import rltrack
 from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunFinishedError
 
 from .conftest import decode_video, read_run
+from .test_sb3_logger import monitor_episodes, stored_episodes
 
 
 def _ppo(n_envs: int = 1, **kwargs: Any) -> PPO:
@@ -266,3 +267,35 @@ def test_episodes_of_every_sub_env_carry_return_length_and_success(run: rltrack.
     assert set(returns.tolist()) == {6.0}
     assert set(view.series("episode/length")[2].tolist()) == {3.0}
     assert set(view.series("episode/success")[2].tolist()) == {1.0}
+
+
+def test_episodes_from_subprocess_envs_equal_their_monitor_files(
+    run: rltrack.Run, store_dir: Path, tmp_path: Path
+) -> None:
+    # Each worker process writes its own Monitor file; episodes reach the callback only through `infos`.
+    monitor_dir = tmp_path / "monitor"
+    env = make_vec_env(
+        "CartPole-v1",
+        n_envs=2,
+        seed=0,
+        monitor_dir=str(monitor_dir),
+        vec_env_cls=SubprocVecEnv,
+        vec_env_kwargs={"start_method": "forkserver"},
+    )
+    try:
+        model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=64,
+            batch_size=64,
+            n_epochs=1,
+            policy_kwargs={"net_arch": [8]},
+            device="cpu",
+            seed=0,
+        )
+        model.learn(384, callback=RLTrackCallback(run))
+    finally:
+        env.close()  # flushes and closes the Monitor files in the workers
+    expected = monitor_episodes(monitor_dir)
+    assert len(expected) >= 5 and len(list(monitor_dir.glob("*.monitor.csv"))) == 2
+    assert stored_episodes(read_run(store_dir, run)) == expected
