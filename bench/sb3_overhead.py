@@ -12,12 +12,18 @@ Variants:
   sb3_tb         SB3's own tensorboard_log (needs tensorboard)
   wandb          wandb offline + WandbCallback + sync_tensorboard (peers venv)
   trackio        trackio through a KVWriter on SB3's logger (peers venv)
+  aim            aim 3.29.1's AimCallback (peers venv), log_system_params=False (the default crashes on
+                 setuptools >= 81: aim imports pkg_resources); system metrics and terminal capture stay on; its
+                 run is created inside learn(), so aim's run start is in learn s, and closed after learn()
+  mlflow         mlflow.log_metrics through a KVWriter on SB3's logger (as in SB3's docs), sqlite (peers venv);
+                 ppo/dqn only. Every process gets a fresh store, so init s includes creating mlflow's tables (~5 s)
+stress/cleanrl run none, rltrack, wandb, trackio and aim (aim.Run with the same arguments, run.track(dict, step=step)).
 Reported: median learn() seconds (loop seconds for stress), its ratio to `none` in the same round
 (median over rounds), and the whole-process wall time minus `none`'s in the same round.
 
     python bench/sb3_overhead.py --quick                # ppo+dqn at 1/4 size, rltrack variants, 1 round
     python bench/sb3_overhead.py --rounds 3              # full size, variants importable here
-    python bench/sb3_overhead.py --peers --rounds 3      # every variant in bench/.venv-peers (installs SB3 there)
+    python bench/sb3_overhead.py --peers --rounds 3      # every variant in bench/.venv-peers (installs SB3, aim there)
 """
 
 from __future__ import annotations
@@ -35,16 +41,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PEERS_VENV = ROOT / "bench" / ".venv-peers"
-# Pinned to what the dev venv has, so the peers venv trains the same SB3/Gymnasium code.
-PEER_EXTRAS = ("stable-baselines3==2.9.2", "gymnasium[classic-control]==1.4.0", "av==18.1.0")
+# SB3/Gymnasium/av pinned to what the dev venv has, so the peers venv trains the same code; aim to the
+# version of shared/reference/anchor-trackers-measured.md (installing it downgrades filelock; pip check stays clean).
+PEER_EXTRAS = ("stable-baselines3==2.9.2", "gymnasium[classic-control]==1.4.0", "av==18.1.0", "aim==3.29.1")
+PEER_IMPORTS = "stable_baselines3, gymnasium, av, pygame, aim"
 CASES = {"ppo": 40_960, "dqn": 50_000, "stress": 100_000, "cleanrl": 100_000}
-VARIANTS = ("none", "rltrack", "rltrack_video", "sb3_tb", "wandb", "trackio")
-STRESS_VARIANTS = ("none", "rltrack", "wandb", "trackio")
+VARIANTS = ("none", "rltrack", "rltrack_video", "sb3_tb", "wandb", "trackio", "aim", "mlflow")
+# No mlflow here: at ~4 ms per log_metrics call (reference, section 1) 100k steps alone take ~7 minutes.
+STRESS_VARIANTS = ("none", "rltrack", "wandb", "trackio", "aim")
 TARGETS = {"rltrack": 1.02, "rltrack_video": 1.05, "stress": 1.03}
 QUIET_ENV = {
     "WANDB_MODE": "offline", "WANDB_SILENT": "true", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
     "GRADIO_ANALYTICS_ENABLED": "False", "DO_NOT_TRACK": "1", "DISABLE_TELEMETRY": "1",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true", "AIM_UI_TELEMETRY_ENABLED": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
 }
 
 
@@ -88,16 +97,33 @@ def _child(case: str, variant: str, steps: int, workdir: Path, threads: int) -> 
         callback, finish = WandbCallback(), wb.finish
     elif variant == "trackio":
         import trackio
-        from stable_baselines3.common.logger import KVWriter, configure
-
-        class TrackioWriter(KVWriter):  # type: ignore[misc]
-            def write(self, key_values: dict[str, Any], key_excluded: Any, step: int = 0) -> None:
-                trackio.log({k: float(v) for k, v in key_values.items() if isinstance(v, (int, float))}, step=step)
 
         trackio.init(project="sb3-overhead")
-        model.set_logger(configure(None, [""]))
-        model.logger.output_formats.append(TrackioWriter())
+        _log_through_sb3_logger(model, trackio.log, workdir)
         finish = trackio.finish
+    elif variant == "aim":
+        from aim.sb3 import AimCallback
+
+        # The run itself is created in learn() (AimCallback._init_callback), so aim's run start counts in learn s.
+        aim_callback = AimCallback(repo=str(workdir / "aim"), experiment_name="sb3-overhead", log_system_params=False)
+        callback = aim_callback
+
+        def close_aim() -> None:
+            # AimCallback has no _on_training_end: its run is closed only by its __del__ or aim's atexit cleanup,
+            # so that cost would hide in the wall time instead of finish s (the reference closes it the same way).
+            aim_callback._run.close()
+            # __del__ would then ask the closed run `.active`, which raises TypeError (printed, ignored) in 3.29.1.
+            aim_callback._run = None
+
+        finish = close_aim
+    elif variant == "mlflow":
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+        mlflow.set_experiment("sb3-overhead")
+        mlflow.start_run()
+        _log_through_sb3_logger(model, mlflow.log_metrics, workdir)
+        finish = mlflow.end_run
     init_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     model.learn(steps, callback=callback)
@@ -105,6 +131,19 @@ def _child(case: str, variant: str, steps: int, workdir: Path, threads: int) -> 
     t2 = time.perf_counter()
     finish()
     return {"init_s": init_s, "learn_s": learn_s, "finish_s": time.perf_counter() - t2}
+
+
+def _log_through_sb3_logger(model: Any, log: Any, workdir: Path) -> None:
+    """Send every numeric value SB3's logger dumps to ``log(values, step=step)`` (a custom KVWriter)."""
+    from stable_baselines3.common.logger import KVWriter, configure
+
+    class Writer(KVWriter):  # type: ignore[misc]
+        def write(self, key_values: dict[str, Any], key_excluded: Any, step: int = 0) -> None:
+            log({k: float(v) for k, v in key_values.items() if isinstance(v, (int, float))}, step=step)
+
+    # No output formats of its own (as the untracked run's default logger), folder kept in the workdir.
+    model.set_logger(configure(str(workdir / "sb3-log"), [""]))
+    model.logger.output_formats.append(Writer())
 
 
 def _stress(variant: str, steps: int, workdir: Path, *, policy: bool = False) -> dict[str, Any]:
@@ -143,6 +182,11 @@ def _stress(variant: str, steps: int, workdir: Path, *, policy: bool = False) ->
 
         trackio.init(project="sb3-overhead")
         log, finish = trackio.log, trackio.finish
+    elif variant == "aim":
+        import aim
+
+        aim_run = aim.Run(repo=str(workdir / "aim"), experiment="sb3-overhead", log_system_params=False)
+        log, finish = aim_run.track, aim_run.close  # track(dict, step=step): one call for all 8 values
     init_s = time.perf_counter() - t0
     obs, _ = env.reset(seed=0)
     episode_return, length, episodes = 0.0, 0, 0
@@ -179,7 +223,7 @@ def _peers_python(install: bool) -> str | None:
     python = PEERS_VENV / "bin" / "python"
     if not python.exists():
         return None
-    if not _importable(str(python), "stable_baselines3, gymnasium, av, pygame") and install:
+    if not _importable(str(python), PEER_IMPORTS) and install:
         print(f"installing {' '.join(PEER_EXTRAS)} into {PEERS_VENV}", flush=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_EXTRAS], check=True,
                        env={**os.environ, **QUIET_ENV})
@@ -187,8 +231,8 @@ def _peers_python(install: bool) -> str | None:
 
 
 def _available(python: str, variant: str) -> bool:
-    needs = {"sb3_tb": "tensorboard", "wandb": "wandb, tensorboard", "trackio": "trackio",
-             "rltrack_video": "av, pygame"}.get(variant)
+    needs = {"sb3_tb": "tensorboard", "wandb": "wandb, tensorboard", "trackio": "trackio", "aim": "aim",
+             "mlflow": "mlflow", "rltrack_video": "av, pygame"}.get(variant)
     return needs is None or _importable(python, needs)
 
 
@@ -240,7 +284,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every case's steps")
     parser.add_argument("--quick", action="store_true", help="ppo+dqn+stress at 1/4 size, rltrack variants, 1 round")
-    parser.add_argument("--peers", action="store_true", help=f"run in {PEERS_VENV} (installs SB3 there if missing)")
+    parser.add_argument("--peers", action="store_true", help=f"run in {PEERS_VENV} (installs SB3, aim if missing)")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads per child (1: less noise)")
     parser.add_argument("--json", default=None, help="also write raw results here")
     args = parser.parse_args()
