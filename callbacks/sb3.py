@@ -119,7 +119,7 @@ class RLTrackCallback(BaseCallback):
             if video_env is not None
             else None
         )
-        self._writer = RunOutputFormat(self._on_logger_values, self._on_hparams)
+        self._writer = RunOutputFormat(self._on_logger_values, self._on_hparams, warn=self._warn)
         self._checkpoints = Checkpointer(self.run, self._warn) if checkpoint_every is not None else None
         self._episodes: EpisodeAccumulator | None = None
         self._best = -np.inf
