@@ -221,20 +221,27 @@ class SystemMetricsThread:
         self._gpu = gpu
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
         self._warned: set[str] = set()
 
     def start(self) -> None:
-        """Start the daemon thread (once)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="rltrack-system-metrics", daemon=True)
-        self._thread.start()
+        """Start the daemon thread (once; never after :meth:`stop`)."""
+        # start() runs on the run's writer thread and stop() on the caller's (finish()): the lock
+        # keeps stop() from joining a thread that is assigned but not yet started.
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            thread = threading.Thread(target=self._run, name="rltrack-system-metrics", daemon=True)
+            thread.start()
+            self._thread = thread
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the thread and wait for it (at most ``timeout_s``, if ``emit`` is stuck)."""
         self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
 
     @property
     def running(self) -> bool:

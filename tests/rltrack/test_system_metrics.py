@@ -194,6 +194,25 @@ def test_stop_does_not_wait_for_the_interval(no_nvml) -> None:
     assert not thread.running
 
 
+def test_stop_before_start_is_safe_and_start_afterwards_does_nothing(no_nvml) -> None:
+    # A run finished within its writer's warm-up stops the sampler before the writer starts it.
+    thread = SystemMetricsThread(0.01, lambda sample: None)
+    thread.stop(JOIN_S)
+    thread.start()
+    assert not thread.running
+
+
+def test_stop_racing_start_from_another_thread_never_raises(no_nvml) -> None:
+    for _ in range(50):
+        thread = SystemMetricsThread(3600, lambda sample: None)
+        starter = threading.Thread(target=thread.start)
+        starter.start()
+        thread.stop(JOIN_S)  # before, during or after start(): joins only a started thread
+        starter.join()
+        thread.stop(JOIN_S)
+        assert not thread.running
+
+
 def test_emit_error_goes_to_on_error_and_sampling_continues(no_nvml) -> None:
     errors: list[tuple[str, BaseException]] = []
     second = threading.Event()
