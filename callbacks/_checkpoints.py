@@ -34,6 +34,12 @@ class Checkpointer:
         self.warn = warn
         #: ``model.num_timesteps`` of the last checkpoint stored (None before the first).
         self.last_step: int | None = None
+        #: The model's gradient-update count (SB3's ``_n_updates``) at the last checkpoint.
+        self.last_updates: int | None = None
+
+    def is_current(self, model: Any, step: int) -> bool:
+        """Whether the last checkpoint holds ``model`` as it is now: same step, no update since."""
+        return self.last_step == step and self.last_updates == getattr(model, "_n_updates", None)
 
     def save(self, model: Any, step: int, *, best: bool = False, metadata: dict[str, Any] | None = None) -> None:
         """Store ``model`` at ``step`` as the newest version (``latest``), moving ``best`` to it when ``best``."""
@@ -64,3 +70,4 @@ class Checkpointer:
             )
             return
         self.last_step = step
+        self.last_updates = getattr(model, "_n_updates", None)

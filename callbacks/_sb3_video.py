@@ -14,7 +14,7 @@ import pickle
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from rltrack.callbacks._video import EpisodeVideo, render_fps
@@ -29,6 +29,15 @@ __all__ = ["VIDEO_KEY", "PolicyVideo"]
 
 #: Media key of the videos; ``video/return`` and ``video/length`` go with each.
 VIDEO_KEY = "video/episode"
+
+
+class _Job(NamedTuple):
+    """One video to record: a snapshot of the policy's weights (CPU copies) and how to play it."""
+
+    weights: dict[str, Any]
+    normalize: Callable[[Any], Any] | None
+    seed: int | None
+    step: int
 
 
 class PolicyVideo:
@@ -59,35 +68,57 @@ class PolicyVideo:
         self._log = log
         self._warn = warn
         self._background = background
-        self._thread: threading.Thread | None = None
         self._seeded = False
-        self._policy: Any = None
+        self._architecture: tuple[type[Any], dict[str, Any]] | None = None
+        self._policy: Any = None  # rebuilt from _architecture for recording on a thread
         self._folder = folder
         self._worker: VideoWorker | None = None
         self._no_worker = folder is None or isinstance(env, VecEnv)
+        # _running and _queued change together under the lock: start() on the training thread,
+        # the recording thread when it finishes a job.
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._queued: _Job | None = None
 
     @property
     def busy(self) -> bool:
-        """Whether a recording is still running."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a recording is still running (or queued)."""
+        with self._lock:
+            return self._running
 
-    def start(self, model: BaseAlgorithm, step: int) -> bool:
-        """Snapshot ``model``'s policy and record one episode; False (nothing done) while one is running."""
-        if self.busy:
-            return False
-        policy = self._snapshot(model)
+    def start(self, model: BaseAlgorithm, step: int, *, queue: bool = False) -> bool:
+        """Snapshot ``model``'s policy and record one episode of it in the background.
+
+        While a recording runs, this one is dropped (returns False) or, with ``queue``, recorded
+        right after it (a later queued one replaces it); training never waits either way.
+        """
+        job = self._snapshot(model, step)
+        if not self._background:
+            self._record(job)
+            return True
+        self._worker_for(model)
+        with self._lock:
+            if self._running:
+                if queue:
+                    self._queued = job
+                return queue
+            self._running = True
+            self._thread = threading.Thread(target=self._jobs, args=(job,), name="rltrack-policy-video", daemon=True)
+        self._thread.start()
+        return True
+
+    def _snapshot(self, model: BaseAlgorithm, step: int) -> _Job:
+        live = model.policy
+        if self._architecture is None:
+            # SB3's own way to rebuild a policy (BasePolicy.save/load); deepcopy fails on the
+            # non-leaf tensors a policy caches after a forward pass.
+            self._architecture = (type(live), live._get_constructor_parameters())
+        weights = {name: tensor.detach().to("cpu", copy=True) for name, tensor in live.state_dict().items()}
         normalize = _obs_normalizer(model) if not isinstance(self.env, VecEnv) else None
         seed = None if self._seeded else model.seed
         self._seeded = True
-        if not self._background:
-            self._record(policy, normalize, seed, step)
-            return True
-        target = self._record_in_worker if self._worker_for(model) is not None else self._record
-        self._thread = threading.Thread(
-            target=target, args=(policy, normalize, seed, step), name="rltrack-policy-video", daemon=True
-        )
-        self._thread.start()
-        return True
+        return _Job(weights, normalize, seed, step)
 
     def _worker_for(self, model: BaseAlgorithm) -> VideoWorker | None:
         """The child process that records, started on first use; None where one cannot be used."""
@@ -99,67 +130,60 @@ class PolicyVideo:
             self._no_worker = self._worker is None
         return self._worker
 
-    def _snapshot(self, model: BaseAlgorithm) -> Any:
-        """Copy the live weights into a private policy, so training may update them meanwhile."""
-        live = model.policy
-        if self._policy is None:
-            # SB3's own way to rebuild a policy (BasePolicy.save/load); deepcopy fails on the
-            # non-leaf tensors a policy caches after a forward pass.
-            self._policy = type(live)(**live._get_constructor_parameters()).to(live.device)
-            self._policy.set_training_mode(False)
-        self._policy.load_state_dict(live.state_dict())
-        return self._policy
-
     def wait(self) -> None:
-        """Block until the running recording (if any) is logged."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        """Block until the running recording and the queued one (if any) are logged."""
+        thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def close(self) -> None:
-        """Wait for the running recording, then stop the child process (the next :meth:`start` starts one)."""
+        """Wait for the recordings, then stop the child process (the next :meth:`start` starts one)."""
         self.wait()
         if self._worker is not None:
             self._worker.close()
             self._worker = None
 
-    def _record_in_worker(
-        self, policy: Any, normalize: Callable[[Any], Any] | None, seed: int | None, step: int
-    ) -> None:
+    def _jobs(self, job: _Job) -> None:
+        while True:
+            self._record(job)
+            with self._lock:
+                if self._queued is None:
+                    self._running = False
+                    return
+                job, self._queued = self._queued, None
+
+    def _record(self, job: _Job) -> None:
         worker = self._worker
-        assert worker is not None  # start() picked this target because there is one
-        weights = {name: tensor.detach().cpu() for name, tensor in policy.state_dict().items()}
         try:
-            recording = worker.record(weights, normalize, seed, step)
+            values = self._record_on_this_thread(job) if worker is None else self._record_in_worker(worker, job)
         except InvalidValueError as err:
-            self._warn("video-frame", f"no video at step {step}: {err} (training goes on)")
+            self._warn("video-frame", f"no video at step {job.step}: {err} (training goes on)")
             return
+        self._log(values, job.step)
+
+    def _record_in_worker(self, worker: VideoWorker, job: _Job) -> dict[str, Any]:
+        try:
+            recording = worker.record(job.weights, job.normalize, job.seed, job.step)
         except WorkerError as err:
             # From now on record on a thread; say so only if the process had worked (an env or
             # policy the child cannot rebuild is an expected case, not a failure).
             if worker.ready:
-                self._warn("video-process", f"{err}; videos are recorded on a thread from step {step} on")
+                self._warn("video-process", f"{err}; videos are recorded on a thread from step {job.step} on")
             self._no_worker = True
             self._worker = None
             worker.close()
-            self._record(policy, normalize, seed, step)
-            return
-        video = {VIDEO_KEY: recording.video, "video/return": recording.episode_return, "video/length": recording.length}
-        self._log(video, step)
+            return self._record_on_this_thread(job)
+        return {VIDEO_KEY: recording.video, "video/return": recording.episode_return, "video/length": recording.length}
 
-    def _record(self, policy: Any, normalize: Callable[[Any], Any] | None, seed: int | None, step: int) -> None:
-        try:
-            values = self._episode(policy, normalize, seed, step)
-        except InvalidValueError as err:
-            self._warn("video-frame", f"no video at step {step}: {err} (training goes on)")
-            return
-        self._log(values, step)
-
-    def _episode(
-        self, policy: Any, normalize: Callable[[Any], Any] | None, seed: int | None, step: int
-    ) -> dict[str, Any]:
-        video = EpisodeVideo(fps=render_fps(self.env), caption=f"step {step}", max_frames=self.max_frames)
-        episode_return, length = play_episode(self.env, policy, normalize, seed, video)
+    def _record_on_this_thread(self, job: _Job) -> dict[str, Any]:
+        if self._policy is None:
+            assert self._architecture is not None  # set by the first snapshot
+            policy_class, arguments = self._architecture
+            self._policy = policy_class(**arguments)
+            self._policy.set_training_mode(False)
+        self._policy.load_state_dict(job.weights)
+        video = EpisodeVideo(fps=render_fps(self.env), caption=f"step {job.step}", max_frames=self.max_frames)
+        episode_return, length = play_episode(self.env, self._policy, job.normalize, job.seed, video)
         return {VIDEO_KEY: video.stream, "video/return": episode_return, "video/length": length}
 
 

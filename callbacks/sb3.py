@@ -57,8 +57,9 @@ class RLTrackCallback(BaseCallback):
       ``video_env`` (pickled, or rebuilt from its spec), so training never waits on rendering
       or encoding; where that copy cannot be made (a VecEnv, classes defined in ``__main__``)
       it runs on a background thread instead. Frames stream to the encoder, never buffered; a
-      video still recording when the next is due defers that one. ``learn()`` does not wait
-      for the last video: ``run.flush()`` and ``run.finish()`` do.
+      video still recording when the next is due defers that one (at the end of training it is
+      queued behind it). ``learn()`` never waits for a video: ``run.flush()`` and
+      ``run.finish()`` do.
     - With ``gradients_every``, histograms of every policy weight and gradient are logged as
       ``weights/*`` and ``gradients/*``.
     - Training stops (``_on_step`` returns False) once the run's ``_should_stop`` attribute is
@@ -157,7 +158,10 @@ class RLTrackCallback(BaseCallback):
                         self._log_episode(episode["r"], episode["l"], info.get("is_success"), step)
         else:
             self._count_episodes(step)
-        if self._checkpoints is not None and step >= self._next_checkpoint:
+        # A multiple reached by the last step is left to the end of training: PPO, A2C and the
+        # off-policy algorithms still update the policy after that step's callback.
+        last = step >= getattr(self.model, "_total_timesteps", step + 1)
+        if self._checkpoints is not None and step >= self._next_checkpoint and not last:
             self._checkpoints.save(self.model, step)
             self._next_checkpoint = _next_multiple(step, self._checkpoint_every)
         video_due = self._video_every is not None and step >= self._next_video
@@ -188,13 +192,13 @@ class RLTrackCallback(BaseCallback):
         if self._stop or getattr(self.run, "_should_stop", False):
             return  # stopped on request (a pruned sweep trial): no final checkpoint or video
         step = self.num_timesteps
-        if self._checkpoints is not None and self._checkpoints.last_step != step:
+        if self._checkpoints is not None and not self._checkpoints.is_current(self.model, step):
             self._checkpoints.save(self.model, step)
         # Without video_every the one video comes now; with it, a video deferred because the
         # previous one was still recording (and never started since) comes now too.
         deferred = self._video_every is not None and step >= self._next_video
         if self._video is not None and (self._video_every is None or deferred) and self._last_video_step != step:
-            self._record_video(step)  # waits for a recording still running first
+            self._record_video(step, queue=True)  # after a recording still running, without waiting
 
     # ---- what gets logged ------------------------------------------------------------------
 
@@ -266,12 +270,11 @@ class RLTrackCallback(BaseCallback):
         if data:
             self._log(data, step)
 
-    def _record_video(self, step: int) -> None:
+    def _record_video(self, step: int, *, queue: bool = False) -> None:
         if self._video is None or not check_running(self.run, self._warn):
             return
-        self._video.wait()
-        self._video.start(self.model, step)
-        self._last_video_step = step
+        if self._video.start(self.model, step, queue=queue):
+            self._last_video_step = step
 
 
 def _next_multiple(now: int, every: int | None) -> int:

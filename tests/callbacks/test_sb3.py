@@ -6,8 +6,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from rltrack.callbacks import RLTrackCallback
-from stable_baselines3 import PPO
+from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import CallbackList, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
@@ -51,12 +52,35 @@ def test_checkpoints_land_at_the_first_timestep_past_each_multiple(run: rltrack.
     api = rltrack.Api(store_dir)
     name = f"{run.name}-policy"
     versions = sorted(api.artifacts(name), key=lambda v: v.number)
-    # 600 is both a multiple and the end: stored once.
+    # 600 is both a multiple and the end: stored once, at the end.
     assert [v.metadata["step"] for v in versions] == [102, 201, 300, 402, 501, 600]
     assert api.artifact(f"{name}:latest").metadata["step"] == 600
     assert all(v.type == "model" and v.logged_by_id == run.id for v in versions)
     restored = PPO.load(api.artifact(f"{name}:latest").download() / "model.zip", device="cpu")
     assert restored.num_timesteps == 600
+    # The last rollout's update happens after its last step: the final checkpoint includes it.
+    final = model.policy.state_dict()
+    assert all(torch.equal(tensor, final[name]) for name, tensor in restored.policy.state_dict().items())
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "dqn"])
+def test_the_final_checkpoint_holds_the_trained_model_even_after_a_best_one_at_the_last_step(
+    run: rltrack.Run, store_dir: Path, algorithm: str
+) -> None:
+    model: Any = _ppo(n_envs=1) if algorithm == "ppo" else DQN(
+        "MlpPolicy", make_vec_env("CartPole-v1", n_envs=1, seed=0), learning_starts=32, train_freq=4,
+        policy_kwargs={"net_arch": [8]}, device="cpu", seed=0,
+    )
+    # An evaluation at the last step stores a "best" checkpoint; the update after it must still be saved.
+    evaluator = EvalCallback(make_vec_env("CartPole-v1", n_envs=1, seed=1), eval_freq=128, n_eval_episodes=1)
+    model.learn(128, callback=CallbackList([evaluator, RLTrackCallback(run, checkpoint_every=1_000)]))
+    read_run(store_dir, run)
+    api = rltrack.Api(store_dir)
+    latest = api.artifact(f"{run.name}-policy:latest")
+    restored = type(model).load(latest.download() / "model.zip", device="cpu")
+    final = model.policy.state_dict()
+    assert all(torch.equal(tensor, final[name]) for name, tensor in restored.policy.state_dict().items())
+    assert "best" in api.artifact(f"{run.name}-policy:best").aliases
 
 
 def test_best_alias_follows_the_best_evaluation(run: rltrack.Run, store_dir: Path) -> None:

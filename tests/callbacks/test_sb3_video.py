@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,24 @@ def test_a_one_env_vecenv_records_on_a_thread(run: rltrack.Run, store_dir: Path)
     assert callback._video is not None and callback._video._worker is None
     assert len(rltrack.Api(store_dir).run(run.id).media(VIDEO_KEY)) == 1
     assert np.all(np.isfinite(rltrack.Api(store_dir).run(run.id).series("video/return")[2]))
+
+
+def test_a_video_asked_for_while_one_records_is_dropped_or_queued_never_waited_for() -> None:
+    model = _ppo()
+    release = threading.Event()
+    logged: list[int] = []
+
+    def log(values: dict[str, Any], step: int) -> None:
+        release.wait(30)  # the first recording stays running until the test has asked for more
+        logged.append(step)
+
+    video = PolicyVideo(gym.make("CartPole-v1", render_mode="rgb_array"), max_frames=5, log=log, warn=WarnOnce())
+    assert video.start(model, 1)
+    assert video.busy
+    assert video.start(model, 2) is False  # dropped: the callback defers it to a later step
+    assert video.start(model, 3, queue=True) is True  # queued: the end of training asks this way
+    assert video.start(model, 4, queue=True) is True  # replaces 3: only the newest waits
+    release.set()
+    video.close()
+    assert logged == [1, 4]
+    assert not video.busy
