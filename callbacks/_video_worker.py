@@ -76,6 +76,7 @@ class VideoWorker:
         self._outbox = outbox  # jobs to the child
         self._folder = folder
         self._ready = False
+        self._setup: bytes | None = None
 
     @classmethod
     def launch(cls, env: Any, policy: Any, *, max_frames: int, fps: float, folder: Path) -> VideoWorker | None:
@@ -117,12 +118,9 @@ class VideoWorker:
         os.close(job_read)
         os.close(reply_write)
         worker = cls(proc, Connection(reply_read, writable=False), Connection(job_write, readable=False), folder)
-        try:
-            worker._outbox.send(list(sys.path))  # so the child unpickles classes from the same places
-            worker._outbox.send_bytes(payload)
-        except OSError:
-            worker.close()
-            return None
+        # Sent by the first record(), on the recording thread: a payload bigger than the pipe's
+        # buffer blocks until the child reads it, and training must not wait for the child to start.
+        worker._setup = payload
         return worker
 
     @property
@@ -138,6 +136,10 @@ class VideoWorker:
             WorkerError: The child could not set up, crashed or replied with another error.
         """
         try:
+            if self._setup is not None:
+                self._outbox.send(list(sys.path))  # so the child unpickles classes from the same places
+                self._outbox.send_bytes(self._setup)
+                self._setup = None
             if not self._ready:
                 self._reply()  # the setup's answer
                 self._ready = True
@@ -188,7 +190,13 @@ def _serve(inbox: Connection, outbox: Connection) -> int:
         # Videos are not urgent: where the cores are all busy, the scheduler gives training the
         # CPU first (nice 10 gets ~1/10 of a nice-0 process's share) instead of splitting it evenly.
         os.nice(10)
-    sys.path[:0] = [p for p in inbox.recv() if p not in sys.path]
+    try:
+        paths = inbox.recv()
+    except EOFError:
+        return 0
+    if paths is None:  # closed before the first video
+        return 0
+    sys.path[:0] = [p for p in paths if p not in sys.path]
     try:
         setup = pickle.loads(inbox.recv_bytes())
         recorder = _Recorder(setup)

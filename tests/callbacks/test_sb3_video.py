@@ -174,3 +174,14 @@ def test_a_video_asked_for_while_one_records_is_dropped_or_queued_never_waited_f
     video.close()
     assert logged == [1, 4]
     assert not video.busy
+
+
+def test_a_child_closed_before_its_first_video_exits_quietly(tmp_path: Path) -> None:
+    from rltrack.callbacks._video_worker import VideoWorker
+
+    worker = VideoWorker.launch(gym.make("CartPole-v1", render_mode="rgb_array"), _ppo().policy, max_frames=5,
+                                fps=30, folder=tmp_path / "worker")
+    assert worker is not None
+    worker.close()
+    assert worker._proc.returncode == 0
+    assert not (tmp_path / "worker").exists()
