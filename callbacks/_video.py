@@ -75,12 +75,14 @@ class EpisodeVideo:
 class FileVideo:
     """Encodes up to ``max_frames`` frames of one episode into ``path`` on the calling thread.
 
-    For a process that does nothing but record (the SB3 video worker): no encoder thread, and
-    one x264 thread, so recording never takes more than one core from training.
+    For a process that does nothing but record (the SB3 video worker): no encoder thread, one
+    x264 thread and x264's ``superfast`` preset, so recording takes at most one core from training
+    and as little of it as it can: ~30 % less CPU per frame than ``veryfast`` for CartPole frames
+    measured here (2.0 vs 3.0 ms), for files ~1.7x as big (44 vs 26 KB for 300 frames).
     """
 
     def __init__(self, path: Path, *, fps: float, max_frames: int) -> None:
-        self._writer = H264Writer(path, check_fps(fps), threads=1)
+        self._writer = H264Writer(path, check_fps(fps), threads=1, preset="superfast")
         self.max_frames = max_frames
 
     @property

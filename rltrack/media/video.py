@@ -96,10 +96,11 @@ def check_frame_array(arr: Any, what: str, ndim: int) -> Any:
 class H264Writer:
     """Encodes uint8 frames, one at a time, into an H.264 MP4 file; odd sizes are edge-padded to even."""
 
-    def __init__(self, path: pathlib.Path, fps: Fraction, *, threads: int = 0) -> None:
+    def __init__(self, path: pathlib.Path, fps: Fraction, *, threads: int = 0, preset: str = _PRESET) -> None:
         self.path = path
         self.fps = fps
         self.threads = threads  # encoder threads; 0 lets FFmpeg pick (about one per core)
+        self.preset = preset  # x264 speed/size trade-off
         self.frames = 0
         self.width = 0
         self.height = 0
@@ -121,7 +122,7 @@ class H264Writer:
             self._pad = np.empty((self.height, self.width, *shape[2:]), dtype=np.uint8)
         self._shape = shape
         self._container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"})
-        options = {"crf": _CRF, "preset": _PRESET}
+        options = {"crf": _CRF, "preset": self.preset}
         stream = self._container.add_stream("libx264", rate=self.fps, options=options)
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         stream.thread_type = "AUTO"
