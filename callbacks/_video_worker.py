@@ -24,7 +24,7 @@ import subprocess
 import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rltrack.errors import InvalidValueError, RltrackError
 
@@ -58,13 +58,12 @@ class EncodedVideo:
         return name, self.meta
 
 
-class Recording:
+class Recording(NamedTuple):
     """What one job produced: the video, the episode's undiscounted return and its length in steps."""
 
-    def __init__(self, video: EncodedVideo, episode_return: float, length: int) -> None:
-        self.video = video
-        self.episode_return = episode_return
-        self.length = length
+    video: EncodedVideo
+    episode_return: float
+    length: int
 
 
 class VideoWorker:

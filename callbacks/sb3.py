@@ -160,8 +160,11 @@ class RLTrackCallback(BaseCallback):
             self._count_episodes(step)
         # A multiple reached by the last step is left to the end of training: PPO, A2C and the
         # off-policy algorithms still update the policy after that step's callback.
-        last = step >= getattr(self.model, "_total_timesteps", step + 1)
-        if self._checkpoints is not None and step >= self._next_checkpoint and not last:
+        if (
+            self._checkpoints is not None
+            and step >= self._next_checkpoint
+            and step < getattr(self.model, "_total_timesteps", step + 1)
+        ):
             self._checkpoints.save(self.model, step)
             self._next_checkpoint = _next_multiple(step, self._checkpoint_every)
         video_due = self._video_every is not None and step >= self._next_video

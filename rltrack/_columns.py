@@ -42,41 +42,30 @@ def to_columns(entries: list[Entry]) -> Iterator[Column]:
 
     values = list(map(_VALUES, entries))
     count = len(values)
-    widths = set(map(len, values))
-    if len(widths) == 1:
-        keys = tuple(values[0])
-        matrix = _matrix(values, keys)
-        if matrix is not None:  # every call has the same keys: no Python loop at all
-            steps = np.fromiter(map(_STEP, entries), np.int64, count)
-            times = np.fromiter(map(_T_NS, entries), np.int64, count)
-            for j, key in enumerate(keys):
-                yield key, steps, times, np.ascontiguousarray(matrix[:, j])
-            return
     lengths = np.fromiter(map(len, values), np.int64, count)
     width = int(np.bincount(lengths).argmax())  # the most common length (ties: the shorter)
     pieces: dict[str, list[_Piece]] = {}
-    if not width:  # only empty calls are this common: group everything the slow way
-        _add_mixed(pieces, list(range(count)), entries)
-        for key, parts in pieces.items():
-            yield (key, *_merge(parts))
-        return
-    reference = values[int(np.argmax(lengths == width))]
-    keys = tuple(reference)
-    # Same length is cheap to test and almost always means same keys; when another key set of
-    # that length is mixed in, compare key sets (dearer, still C-level).
     same = lengths == width
-    main = list(compress(entries, same))
-    matrix = _matrix(list(map(_VALUES, main)), keys)
-    if matrix is None:
-        same = np.fromiter(map(reference.keys().__eq__, map(dict.keys, values)), np.bool_, count)
-        main = list(compress(entries, same))
-        matrix = _matrix(list(map(_VALUES, main)), keys)
-        assert matrix is not None  # every selected call has exactly these keys
-    positions = np.flatnonzero(same)
-    steps = np.fromiter(map(_STEP, main), np.int64, len(main))
-    times = np.fromiter(map(_T_NS, main), np.int64, len(main))
-    for j, key in enumerate(keys):
-        pieces[key] = [(positions, steps, times, matrix[:, j])]
+    if width:
+        reference = values[int(np.argmax(same))]
+        keys = tuple(reference)
+        # Same length is cheap to test and almost always means same keys; when another key set of
+        # that length is mixed in, compare key sets (dearer, still C-level).
+        main = values if same.all() else list(compress(values, same))
+        matrix = _matrix(main, keys)
+        if matrix is None:
+            same = np.fromiter(map(reference.keys().__eq__, map(dict.keys, values)), np.bool_, count)
+            main = list(compress(values, same))
+            matrix = _matrix(main, keys)
+            assert matrix is not None  # every selected call has exactly these keys
+        chosen = list(compress(entries, same))
+        steps = np.fromiter(map(_STEP, chosen), np.int64, len(chosen))
+        times = np.fromiter(map(_T_NS, chosen), np.int64, len(chosen))
+        positions = np.flatnonzero(same)
+        for j, key in enumerate(keys):
+            pieces[key] = [(positions, steps, times, matrix[:, j])]
+    else:  # only empty calls are this common: everything goes the slow way
+        same[:] = False
     others = np.flatnonzero(~same).tolist()
     _add_mixed(pieces, others, [entries[i] for i in others])
     for key, parts in pieces.items():

@@ -46,7 +46,6 @@ WARM_UP_S = 0.05
 MAX_UNSAVED_VALUES = 5_000_000
 
 
-
 class BackgroundWriter:
     """Moves one run's logged values and media into the store, off the caller's thread."""
 
