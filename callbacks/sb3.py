@@ -181,12 +181,11 @@ class RLTrackCallback(BaseCallback):
         try:
             self._end_training()
         finally:
-            if self._video is not None:
-                if self._video.busy:
-                    # learn() returns now; the video lands by run.flush()/finish().
-                    self.run._pending.append(self._video.close)
-                else:
-                    self._video.close()
+            # learn() returns now: a recording still running lands, and the video process exits
+            # (~1 s for a child that imported torch), by run.flush()/finish(). Until then a next
+            # learn() with this callback reuses the warm child.
+            if self._video is not None and self._video.close not in self.run._pending:
+                self.run._pending.append(self._video.close)
 
     def _end_training(self) -> None:
         formats = self.model.logger.output_formats

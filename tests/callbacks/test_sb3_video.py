@@ -145,6 +145,24 @@ def test_learn_returns_before_the_last_video_and_flush_waits_for_it(run: rltrack
     assert not (run.dir / "media" / ".video-process").exists()
 
 
+def test_the_video_process_outlives_learn_for_the_next_learn_and_flush_ends_it(
+    run: rltrack.Run, store_dir: Path
+) -> None:
+    model = _ppo()
+    callback = RLTrackCallback(run, video_env=gym.make("CartPole-v1", render_mode="rgb_array"), video_length=5)
+    model.learn(64, callback=callback)
+    assert callback._video is not None
+    callback._video.wait()
+    worker = callback._video._worker
+    assert worker is not None and worker._proc.poll() is None  # learn() did not wait for the child to exit
+    model.learn(64, callback=callback, reset_num_timesteps=False)
+    callback._video.wait()
+    assert callback._video._worker is worker  # the warm child recorded the second video too
+    run.flush()
+    assert worker._proc.returncode == 0 and callback._video._worker is None
+    assert [v.step for v in rltrack.Api(store_dir).run(run.id).media(VIDEO_KEY)] == [64, 128]
+
+
 def test_a_one_env_vecenv_records_on_a_thread(run: rltrack.Run, store_dir: Path) -> None:
     video_env = make_vec_env("CartPole-v1", n_envs=1, seed=3, env_kwargs={"render_mode": "rgb_array"})
     callback = RLTrackCallback(run, video_env=video_env, video_length=10)
