@@ -3,8 +3,11 @@
 Cases (each variant in a fresh process, variants interleaved in every round, order rotating):
   ppo     PPO CartPole-v1, 4 DummyVecEnv envs, defaults, 40,960 timesteps
   dqn     DQN CartPole-v1, defaults, 50,000 timesteps
+  cleanrl_ppo  the per-step stress case: CleanRL-style PPO training on CartPole-v1 (bench/_cleanrl_ppo.py: one
+          env, 128-step rollouts, 4x4 minibatch updates) logging 8 scalars every env step, 100k steps
+  cleanrl worse than any training loop: the same 8 scalars every step, with only a 64-64 MLP forward pass
+          choosing each action (no updates, no sampling), 100k steps
   stress  worst case: CartPole-v1 with random actions (no policy), 8 scalars logged every env step, 100k steps
-  cleanrl a CleanRL-style loop: the same, with a 64-64 MLP policy forward pass choosing each action
 Variants:
   none           untracked
   rltrack        RLTrackCallback: every SB3 key, every episode, system metrics; no video
@@ -17,11 +20,12 @@ Variants:
                  run is created inside learn(), so aim's run start is in learn s, and closed after learn()
   mlflow         mlflow.log_metrics through a KVWriter on SB3's logger (as in SB3's docs), sqlite (peers venv);
                  ppo/dqn only. Every process gets a fresh store, so init s includes creating mlflow's tables (~5 s)
-stress/cleanrl run none, rltrack, wandb, trackio and aim (aim.Run with the same arguments, run.track(dict, step=step)).
-Reported: median learn() seconds (loop seconds for stress), its ratio to `none` in the same round
-(median over rounds), and the whole-process wall time minus `none`'s in the same round.
+The per-step cases run none, rltrack, wandb, trackio and aim (aim.Run with the same arguments,
+run.track(dict, step=step)). Reported: median learn() seconds (loop seconds for the per-step cases),
+its ratio to `none` in the same round (median over rounds), and the whole-process wall time minus
+`none`'s in the same round.
 
-    python bench/sb3_overhead.py --quick                # ppo+dqn at 1/4 size, rltrack variants, 1 round
+    python bench/sb3_overhead.py --quick                # the cases at 1/4 size, rltrack variants, 1 round
     python bench/sb3_overhead.py --rounds 3              # full size, variants importable here
     python bench/sb3_overhead.py --peers --rounds 3      # every variant in bench/.venv-peers (installs SB3, aim there)
 """
@@ -45,7 +49,8 @@ PEERS_VENV = ROOT / "bench" / ".venv-peers"
 # version of shared/reference/anchor-trackers-measured.md (installing it downgrades filelock; pip check stays clean).
 PEER_EXTRAS = ("stable-baselines3==2.9.2", "gymnasium[classic-control]==1.4.0", "av==18.1.0", "aim==3.29.1")
 PEER_IMPORTS = "stable_baselines3, gymnasium, av, pygame, aim"
-CASES = {"ppo": 40_960, "dqn": 50_000, "stress": 100_000, "cleanrl": 100_000}
+CASES = {"ppo": 40_960, "dqn": 50_000, "cleanrl_ppo": 100_000, "cleanrl": 100_000, "stress": 100_000}
+PER_STEP = ("cleanrl_ppo", "cleanrl", "stress")
 VARIANTS = ("none", "rltrack", "rltrack_video", "sb3_tb", "wandb", "trackio", "aim", "mlflow")
 # No mlflow here: at ~4 ms per log_metrics call (reference, section 1) 100k steps alone take ~7 minutes.
 STRESS_VARIANTS = ("none", "rltrack", "wandb", "trackio", "aim")
@@ -65,8 +70,8 @@ def _child(case: str, variant: str, steps: int, workdir: Path, threads: int) -> 
 
     torch.set_num_threads(threads)
     os.chdir(workdir)
-    if case in ("stress", "cleanrl"):
-        return _stress(variant, steps, workdir, policy=case == "cleanrl")
+    if case in PER_STEP:
+        return _stress(variant, steps, workdir, loop=case)
     import gymnasium as gym
     from stable_baselines3 import DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
@@ -146,13 +151,13 @@ def _log_through_sb3_logger(model: Any, log: Any, workdir: Path) -> None:
     model.logger.output_formats.append(Writer())
 
 
-def _stress(variant: str, steps: int, workdir: Path, *, policy: bool = False) -> dict[str, Any]:
+def _stress(variant: str, steps: int, workdir: Path, *, loop: str) -> dict[str, Any]:
     import gymnasium as gym
     import numpy as np
 
     env = gym.make("CartPole-v1")
     act = None
-    if policy:  # CleanRL's PPO agent: a 64-64 tanh MLP picks every action (one forward pass per step)
+    if loop == "cleanrl":  # CleanRL's PPO agent: a 64-64 tanh MLP picks every action (one forward pass per step)
         import torch
         from torch import nn
 
@@ -188,6 +193,16 @@ def _stress(variant: str, steps: int, workdir: Path, *, policy: bool = False) ->
         aim_run = aim.Run(repo=str(workdir / "aim"), experiment="sb3-overhead", log_system_params=False)
         log, finish = aim_run.track, aim_run.close  # track(dict, step=step): one call for all 8 values
     init_s = time.perf_counter() - t0
+    if loop == "cleanrl_ppo":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _cleanrl_ppo import train
+
+        t1 = time.perf_counter()
+        train(steps, log)
+        learn_s = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        finish()
+        return {"init_s": init_s, "learn_s": learn_s, "finish_s": time.perf_counter() - t2}
     obs, _ = env.reset(seed=0)
     episode_return, length, episodes = 0.0, 0, 0
     t1 = time.perf_counter()
@@ -269,7 +284,7 @@ def _table(results: Results, cases: list[str], variants: dict[str, list[str]]) -
             ratio = statistics.median(r["learn_s"] / b["learn_s"] for r, b in same) if same else float("nan")
             delta = statistics.median(r["wall_s"] - b["wall_s"] for r, b in same) if same else float("nan")
             med = {k: statistics.median(r[k] for _, r in ok) for k in ("learn_s", "wall_s", "init_s", "finish_s")}
-            target = TARGETS.get("stress" if case in ("stress", "cleanrl") else variant)
+            target = TARGETS.get("stress" if case in PER_STEP else variant)
             mark = "" if target is None or variant == "none" else (" ✓" if ratio <= target else " ✗")
             lines.append(f"| {case} | {variant} | {len(ok)} | {med['learn_s']:.2f} | {ratio:.3f}{mark} | "
                          f"{med['wall_s']:.2f} | {delta:+.2f} | {med['init_s']:.2f} | {med['finish_s']:.2f} |")
@@ -280,10 +295,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)  # CASE VARIANT STEPS WORKDIR THREADS
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cases", default="ppo,dqn,stress")
+    parser.add_argument("--cases", default="ppo,dqn,cleanrl_ppo,stress")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every case's steps")
-    parser.add_argument("--quick", action="store_true", help="ppo+dqn+stress at 1/4 size, rltrack variants, 1 round")
+    parser.add_argument("--quick", action="store_true", help="the cases at 1/4 size, rltrack variants, 1 round")
     parser.add_argument("--peers", action="store_true", help=f"run in {PEERS_VENV} (installs SB3, aim if missing)")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads per child (1: less noise)")
     parser.add_argument("--json", default=None, help="also write raw results here")
@@ -303,7 +318,7 @@ def main() -> None:
     cases = args.cases.split(",")
     wanted = [v for v in args.variants.split(",") if _available(python, v)]
     skipped = sorted(set(args.variants.split(",")) - set(wanted))
-    variants = {c: [v for v in wanted if c not in ("stress", "cleanrl") or v in STRESS_VARIANTS] for c in cases}
+    variants = {c: [v for v in wanted if c not in PER_STEP or v in STRESS_VARIANTS] for c in cases}
     print(f"python {python}; skipped (not importable there): {skipped or 'none'}", flush=True)
     results: Results = {}
     for rnd in range(args.rounds):
@@ -319,7 +334,7 @@ def main() -> None:
                 print(f"round {rnd + 1} {case:6s} {variant:13s} {shown} (load {os.getloadavg()[0]:.1f})", flush=True)
     print(f"\nscale {args.scale}, rounds {args.rounds}, torch threads {args.torch_threads}, "
           f"load now {os.getloadavg()[0]:.1f}; targets: learn × none ≤ 1.02 (rltrack), ≤ 1.05 (video), "
-          "≤ 1.03 (stress)\n")
+          "≤ 1.03 (per-step stress: cleanrl_ppo; cleanrl and stress are worse than any training loop)\n")
     print(_table(results, cases, variants))
     if args.json:
         Path(args.json).write_text(json.dumps({f"{c}/{v}": r for (c, v), r in results.items()}, indent=1))
