@@ -270,25 +270,36 @@ Results = dict[tuple[str, str], list[dict[str, Any]]]
 
 
 def _table(results: Results, cases: list[str], variants: dict[str, list[str]]) -> str:
-    lines = ["| case | variant | runs | learn s (median) | learn × none | wall s | wall − none s | init s | finish s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | variant | runs | learn s (median) | learn × none | wall s | wall − none s | fixed − none s "
+             "| init s | finish s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for case in cases:
         base = results.get((case, "none"), [])
         for variant in variants[case]:
             rows = results.get((case, variant), [])
             ok = [(i, r) for i, r in enumerate(rows) if not r.get("failed")]
             if not ok:
-                lines.append(f"| {case} | {variant} | 0 | failed or skipped | | | | | |")
+                lines.append(f"| {case} | {variant} | 0 | failed or skipped | | | | | | |")
                 continue
             same = [(r, base[i]) for i, r in ok if i < len(base) and not base[i].get("failed")]
             ratio = statistics.median(r["learn_s"] / b["learn_s"] for r, b in same) if same else float("nan")
             delta = statistics.median(r["wall_s"] - b["wall_s"] for r, b in same) if same else float("nan")
+            # Whole-process time outside learn() (imports, init, finish, exit), so learn()'s noise cancels.
+            fixed = (statistics.median((r["wall_s"] - r["learn_s"]) - (b["wall_s"] - b["learn_s"]) for r, b in same)
+                     if same else float("nan"))
             med = {k: statistics.median(r[k] for _, r in ok) for k in ("learn_s", "wall_s", "init_s", "finish_s")}
             target = TARGETS.get("stress" if case in PER_STEP else variant)
             mark = "" if target is None or variant == "none" else (" ✓" if ratio <= target else " ✗")
             lines.append(f"| {case} | {variant} | {len(ok)} | {med['learn_s']:.2f} | {ratio:.3f}{mark} | "
-                         f"{med['wall_s']:.2f} | {delta:+.2f} | {med['init_s']:.2f} | {med['finish_s']:.2f} |")
+                         f"{med['wall_s']:.2f} | {delta:+.2f} | {fixed:+.2f} | {med['init_s']:.2f} | "
+                         f"{med['finish_s']:.2f} |")
     return "\n".join(lines)
+
+
+def _saved_table(path: Path) -> str:
+    raw = json.loads(path.read_text())
+    results: Results = {tuple(name.split("/", 1)): rows for name, rows in raw.items()}  # type: ignore[misc]
+    cases = list(dict.fromkeys(case for case, _ in results))
+    return _table(results, cases, {c: [v for case, v in results if case == c] for c in cases})
 
 
 def main() -> None:
@@ -302,7 +313,11 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help=f"run in {PEERS_VENV} (installs SB3, aim if missing)")
     parser.add_argument("--torch-threads", type=int, default=1, help="torch threads per child (1: less noise)")
     parser.add_argument("--json", default=None, help="also write raw results here")
+    parser.add_argument("--table", default=None, metavar="JSON", help="print the table of a --json file, run nothing")
     args = parser.parse_args()
+    if args.table:
+        print(_saved_table(Path(args.table)))
+        return
     if args.child:
         case, variant, steps, workdir, threads = args.child
         print(json.dumps(_child(case, variant, int(steps), Path(workdir), int(threads))))
