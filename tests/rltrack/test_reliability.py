@@ -195,8 +195,9 @@ def test_ctrl_c_flushes_and_marks_failed(store_dir: Path) -> None:
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert "KeyboardInterrupt" in err
+    out, err = proc.communicate(timeout=60)
+    # Once (CI, Python 3.10, under load) stderr came back empty; say what the child did if it recurs.
+    assert "KeyboardInterrupt" in err, (proc.returncode, run_id, out, err)
     view = rltrack.Api(store_dir).run(run_id)
     assert (view.state, view.reason) == ("failed", "KeyboardInterrupt")
     assert view.series("x")[2].shape[0] == 1000
