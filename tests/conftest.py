@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import rltrack
+
+# A shell's background job (`bash .ci/run &`, nohup) starts with SIGINT ignored, and every child
+# inherits that: the tests that stop a child with Ctrl-C (SIGINT) need a terminal's default.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
