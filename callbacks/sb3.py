@@ -181,9 +181,9 @@ class RLTrackCallback(BaseCallback):
         try:
             self._end_training()
         finally:
-            # learn() returns now: a recording still running lands, and the video process exits
-            # (~1 s for a child that imported torch), by run.flush()/finish(). Until then a next
-            # learn() with this callback reuses the warm child.
+            # learn() returns now: a recording still running lands, and the video process exits,
+            # by run.flush()/finish(). Until then a next learn() with this callback reuses the
+            # warm child instead of starting one (~1.4 s of CPU to import torch and SB3).
             if self._video is not None and self._video.close not in self.run._pending:
                 self.run._pending.append(self._video.close)
 
