@@ -21,7 +21,7 @@ from rltrack.server.security import AccessControl, GuardMiddleware
 from rltrack.store.database import Database
 from rltrack.store.reader import StoreReader
 
-__all__ = ["ServerSettings", "cache_of", "create_app", "reader_of"]
+__all__ = ["ServerSettings", "create_app"]
 
 
 @dataclass(frozen=True)
@@ -77,18 +77,6 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(GuardMiddleware, access=settings.access)
     return app
-
-
-def reader_of(request: Request) -> StoreReader:
-    """Return the app's store reader (a FastAPI dependency)."""
-    reader: StoreReader = request.app.state.reader
-    return reader
-
-
-def cache_of(request: Request) -> ReadCache:
-    """Return the app's read cache (a FastAPI dependency)."""
-    cache: ReadCache = request.app.state.cache
-    return cache
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from rltrack.server.app import reader_of
-from rltrack.store.reader import StoreReader
+from rltrack.server.deps import Reader
 
 if TYPE_CHECKING:
     from rltrack.artifacts import ArtifactVersion
@@ -15,7 +14,6 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["artifacts"])
-Reader = Annotated[StoreReader, Depends(reader_of)]
 
 
 def _version(v: ArtifactVersion) -> dict[str, Any]:

@@ -12,26 +12,22 @@ import json
 import os
 import tempfile
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError
 from rltrack.remote import wire
-from rltrack.server.app import cache_of, reader_of
-from rltrack.server.cache import ReadCache
-from rltrack.server.routes_media import safe_path
+from rltrack.server.deps import Cache, Reader
+from rltrack.server.files import safe_path
 from rltrack.store.database import Database
 from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
-from rltrack.store.reader import StoreReader
 from rltrack.store.writer import StoreWriter
 
 __all__ = ["apply_batch", "router"]
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
-Reader = Annotated[StoreReader, Depends(reader_of)]
-Cache = Annotated[ReadCache, Depends(cache_of)]
 #: Batches one request may carry.
 MAX_BATCHES = 10_000
 

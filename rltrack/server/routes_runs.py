@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from rltrack.server.app import cache_of, reader_of
 from rltrack.server.cache import ReadCache
+from rltrack.server.deps import Cache, Reader
 from rltrack.server.run_filters import lookup, orderable, parse_filter, sort_key
 from rltrack.store.reader import RunRow, StoreReader
 from rltrack.types import RUN_STATES
@@ -15,8 +15,6 @@ from rltrack.types import RUN_STATES
 __all__ = ["router", "run_brief"]
 
 router = APIRouter(prefix="/api", tags=["runs"])
-Reader = Annotated[StoreReader, Depends(reader_of)]
-Cache = Annotated[ReadCache, Depends(cache_of)]
 
 
 def run_brief(row: RunRow) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from rltrack.errors import RltrackError
-from rltrack.server.app import cache_of, reader_of
 from rltrack.server.cache import ReadCache
+from rltrack.server.deps import Cache, Reader
 from rltrack.server.downsample import downsample_indices, window
 from rltrack.server.run_filters import lookup
 from rltrack.store.reader import StoreReader
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["router", "series_payload"]
 
 router = APIRouter(prefix="/api", tags=["series"])
-Reader = Annotated[StoreReader, Depends(reader_of)]
-Cache = Annotated[ReadCache, Depends(cache_of)]
 XAxis = Literal["step", "t_ns"]
 MaxPoints = Annotated[int, Query(ge=3, le=100_000, description="points per series after downsampling")]
 #: Points of the common grid a group's mean and band are computed on.

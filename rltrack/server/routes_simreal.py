@@ -9,17 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from rltrack.server.app import reader_of
-from rltrack.server.routes_media import media_url
+from rltrack.server.deps import Reader
+from rltrack.server.files import media_url
 from rltrack.server.run_filters import lookup
 from rltrack.store.reader import RunRow, StoreReader
 
 __all__ = ["checkpoint_step", "router"]
 
 router = APIRouter(prefix="/api", tags=["sim-vs-real"])
-Reader = Annotated[StoreReader, Depends(reader_of)]
 
 #: Where a run records the training step of the policy it deployed (metadata first, then config).
 CHECKPOINT_KEYS = (

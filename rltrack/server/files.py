@@ -1,0 +1,54 @@
+"""Paths of a run's files: checked before any disk access, and the URLs the dashboard uses.
+
+A file path comes from a URL or an ingest body, so it is checked before any disk access: no absolute
+paths, no ``..`` (also when percent-encoded, which Starlette decodes before routing), no NUL, and the
+resolved path must stay inside the run's folder (a symlink pointing out is refused too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from fastapi import HTTPException
+
+__all__ = ["media_url", "safe_file", "safe_path"]
+
+
+def safe_path(base: Path, relative: str) -> Path:
+    """Return ``base / relative`` resolved, refusing any path that would leave ``base``.
+
+    Raises:
+        HTTPException: 400 for an absolute path, ``..``, a NUL byte, a drive letter or a symlink out.
+    """
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if (
+        not relative
+        or "\x00" in relative
+        or pure.is_absolute()
+        or relative.startswith(("/", "\\"))
+        or ".." in pure.parts
+        or (len(relative) > 1 and relative[1] == ":")
+    ):
+        raise HTTPException(400, f"file path {relative!r} must be relative to the run's folder, without '..'")
+    root = base.resolve()
+    target = (root / pure).resolve()
+    if not target.is_relative_to(root):
+        raise HTTPException(400, f"file path {relative!r} leaves the run's folder")
+    return target
+
+
+def safe_file(base: Path, relative: str) -> Path:
+    """Return the existing file ``relative`` inside ``base``.
+
+    Raises:
+        HTTPException: 400 for a path that tries to leave ``base``, 404 when no such file exists.
+    """
+    target = safe_path(base, relative)
+    if not target.is_file():
+        raise HTTPException(404, f"no file {relative!r} in this run's folder")
+    return target
+
+
+def media_url(run_id: str, path: str) -> str:
+    """Return the URL the dashboard fetches a run's file from."""
+    return f"/api/runs/{run_id}/files/{path}"

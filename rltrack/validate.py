@@ -1,0 +1,151 @@
+"""One door of validation: the checks every value passes before it enters a store.
+
+``init()``/``log()``, HTTP ingest, bag import and the ROS node all call these functions, so a check
+made at one door is made at every door (ARCHITECTURE.md, "Rules that keep the data true"). Each
+raises an :class:`~rltrack.errors.RltrackError` whose message names the value and what to do.
+This module is a leaf: it imports only :mod:`rltrack.errors` and :mod:`rltrack.types`.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from pathlib import PurePosixPath
+
+from rltrack.errors import InvalidKeyError, InvalidValueError
+from rltrack.types import RUN_STATES
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_STEP",
+    "RESERVED_KEYS",
+    "RESERVED_PREFIX",
+    "check_key",
+    "check_media_path",
+    "check_run_id",
+    "check_source",
+    "check_state",
+    "check_step",
+    "check_text",
+]
+
+#: Longest key accepted, in characters.
+MAX_KEY_LENGTH = 256
+#: Largest step: steps are stored as signed 64-bit integers.
+MAX_STEP = 2**63 - 1
+#: Names the history table uses for its own columns, so they cannot be keys.
+RESERVED_KEYS = frozenset({"step", "t_ns"})
+#: Prefix rltrack keeps for its own counters in the summary.
+RESERVED_PREFIX = "_rltrack/"
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_MEDIA_PART_RE = re.compile(r"^[A-Za-z0-9_.+=@,-]{1,128}$")
+
+
+def check_text(what: str, text: str) -> str:
+    """Return ``text`` if it encodes as UTF-8, else raise :class:`InvalidValueError`.
+
+    A lone surrogate (what ``os.listdir`` returns for a file name that is not UTF-8) cannot be
+    stored in SQLite, JSON or PostgreSQL; refusing it at the call keeps the writer alive.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError(
+            f"{what} {text!r} is not valid Unicode (a lone surrogate, as os.listdir returns for a "
+            "non-UTF-8 file name); decode it with errors='replace' first"
+        ) from None
+    return text
+
+
+def check_run_id(run_id: object, *, what: str = "run id") -> str:
+    """Return ``run_id`` if it is 1-64 letters, digits, ``-`` or ``_`` (so never ``.`` or ``..``)."""
+    if not (isinstance(run_id, str) and _ID_RE.match(run_id)):
+        raise InvalidValueError(f"{what} {run_id!r} must be 1-64 letters, digits, '-' or '_' such as 'a1b2c3d4'")
+    return run_id
+
+
+def check_source(source: object, *, what: str = "source") -> str:
+    """Return ``source`` if it is 1-32 letters, digits, ``-`` or ``_`` (``sim``, ``real``, ...)."""
+    if not (isinstance(source, str) and _SOURCE_RE.match(source)):
+        raise InvalidValueError(f"{what} {source!r} must be 1-32 letters, digits, '-' or '_' such as 'real'")
+    return source
+
+
+def check_key(key: object, *, allow_reserved: bool = False) -> str:
+    """Return ``key`` if it can be stored, else raise :class:`InvalidKeyError` saying why.
+
+    Args:
+        key: The metric's name, such as ``train/loss``.
+        allow_reserved: Accept ``_rltrack/*`` keys (rltrack's own counters, written by rltrack only).
+    """
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"log() keys must be strings, got {key!r} ({type(key).__name__}); convert it with str()")
+    if not key:
+        raise InvalidKeyError("log() got an empty key ''; give every value a name such as 'train/loss'")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKeyError(
+            f"log() key {key[:40]!r}... is {len(key)} characters long; keep keys at most {MAX_KEY_LENGTH}"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise InvalidKeyError(f"log() key {key!r} contains control characters; remove them")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKeyError(
+            f"log() key {key!r} is not valid Unicode (a lone surrogate, as os.listdir returns for a "
+            "non-UTF-8 file name); decode it with errors='replace' first"
+        ) from None
+    if key.startswith("/") or key.endswith("/") or "//" in key:
+        raise InvalidKeyError(f"log() key {key!r} has an empty '/'-separated part; write it like 'train/loss'")
+    if key in RESERVED_KEYS or (key.startswith(RESERVED_PREFIX) and not allow_reserved):
+        raise InvalidKeyError(
+            f"log() key {key!r} is reserved by rltrack ({', '.join(sorted(RESERVED_KEYS))} and "
+            f"'{RESERVED_PREFIX}*'); rename it"
+        )
+    return key
+
+
+def check_step(step: object, *, what: str = "log() step") -> int:
+    """Return ``step`` as an int in 0 … 2⁶³−1 (plain ints and numpy ints; bools refused)."""
+    if isinstance(step, bool):
+        raise InvalidValueError(
+            f"{what} must be an integer, got {step!r} (bool); pass an int such as model.num_timesteps"
+        )
+    try:
+        value = operator.index(step)  # type: ignore[arg-type]  # numpy ints and friends
+    except TypeError:
+        raise InvalidValueError(
+            f"{what} must be an integer, got {step!r} ({type(step).__name__}); pass an int such as "
+            "model.num_timesteps"
+        ) from None
+    if value < 0 or value > MAX_STEP:
+        raise InvalidValueError(f"{what} must be in 0 … 2**63-1, got {value!r}")
+    return value
+
+
+def check_state(state: object) -> str:
+    """Return ``state`` if it is one of :data:`rltrack.types.RUN_STATES`."""
+    if not (isinstance(state, str) and state in RUN_STATES):
+        raise InvalidValueError(f"run state {state!r} must be one of {', '.join(RUN_STATES)}")
+    return state
+
+
+def check_media_path(path: object) -> str:
+    """Return a media path relative to a run's folder: ``/``-separated safe names, no ``..``.
+
+    Each part is 1-128 letters, digits or ``_.+=@,-`` and does not start with ``.``, so the path can
+    never leave the run's folder nor name a hidden file, whatever the platform.
+    """
+    if not isinstance(path, str) or not path or len(path) > 1024:
+        raise InvalidValueError(f"media path {path!r} must be a relative path such as 'media/video/step_1.mp4'")
+    parts = PurePosixPath(path).parts
+    if path.startswith("/") or not parts or any(
+        part.startswith(".") or not _MEDIA_PART_RE.match(part) for part in parts
+    ):
+        raise InvalidValueError(
+            f"media path {path!r} must be relative to the run's folder, made of letters, digits and '_.+=@,-' "
+            "(no '..', no leading '.', no absolute path)"
+        )
+    return path
