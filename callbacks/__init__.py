@@ -33,10 +33,12 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'rltrack.callbacks' has no attribute {name!r}")
     import importlib
 
+    from rltrack._extras import install_hint
+
     try:
         module = importlib.import_module(home)
     except ImportError as err:
         raise ImportError(
-            f"rltrack.callbacks.{name} needs {err.name!r}: pip install 'rltrack[{_EXTRAS[home]}]'"
+            f"rltrack.callbacks.{name} needs {err.name!r}: {install_hint(_EXTRAS[home])}"
         ) from err
     return getattr(module, name)

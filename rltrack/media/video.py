@@ -17,6 +17,7 @@ import weakref
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from rltrack._extras import install_hint
 from rltrack.errors import InvalidValueError, RltrackError
 from rltrack.media.image import check_caption, check_file, to_numpy
 
@@ -49,7 +50,7 @@ def import_av() -> ModuleType:
         import av
     except ImportError as err:
         raise RltrackError(
-            "rltrack video needs PyAV, which is not installed; run `pip install 'rltrack[video]'`"
+            f"rltrack video needs PyAV, which is not installed; run `{install_hint('video')}`"
         ) from err
     return av
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rltrack._extras import install_hint
 from rltrack.sweeps.errors import SweepConfigError
 
 __all__ = [
@@ -145,7 +146,7 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, object]:
     try:
         import yaml
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("reading a sweep YAML needs PyYAML: pip install 'rltrack[sweeps]'") from err
+        raise ImportError(f"reading a sweep YAML needs PyYAML: {install_hint('sweeps')}") from err
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")

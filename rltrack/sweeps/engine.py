@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rltrack._extras import install_hint
 from rltrack.sweeps.config import SweepConfig, parse_config
 from rltrack.sweeps.errors import SweepNotFoundError
 from rltrack.sweeps.space import Space
@@ -53,7 +54,7 @@ def import_optuna() -> Any:
     try:
         import optuna
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("sweeps need Optuna: pip install 'rltrack[sweeps]'") from err
+        raise ImportError(f"sweeps need Optuna: {install_hint('sweeps')}") from err
     return optuna
 
 
