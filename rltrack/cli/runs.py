@@ -12,8 +12,9 @@ from typing import IO, Any
 
 import click
 
-from rltrack.cli.options import dir_option, open_api
+from rltrack.cli.options import dir_option, open_api, resolve_run_id
 from rltrack.errors import RltrackError
+from rltrack.types import RUN_STATES
 
 __all__ = ["register"]
 
@@ -41,7 +42,7 @@ def runs_group() -> None:
 @dir_option
 @click.option("--project", default=None, help="Only this project.")
 @click.option("--group", default=None, help="Only this group.")
-@click.option("--state", default=None, help="Only runs in this state (running, finished, failed, crashed, pruned).")
+@click.option("--state", type=click.Choice(RUN_STATES), default=None, help="Only runs in this state.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def runs_ls(store_dir: str | None, project: str | None, group: str | None, state: str | None, as_json: bool) -> None:
     """List runs, newest first."""
@@ -70,7 +71,7 @@ def runs_show(store_dir: str | None, run_id: str, as_json: bool) -> None:
     """Show one run: state, config, summary per source, keys, media and metadata."""
     api = open_api(store_dir)
     try:
-        run = api.run(run_id)
+        run = api.run(resolve_run_id(api, run_id))
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
     if as_json:
@@ -123,7 +124,7 @@ def export(store_dir: str | None, run_id: str, fmt: str, out: str | None) -> Non
     """Export every value of a run as long rows: source, key, step, t_ns, value."""
     api = open_api(store_dir)
     try:
-        run = api.run(run_id)
+        run = api.run(resolve_run_id(api, run_id))
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
     if fmt == "parquet":

@@ -56,7 +56,7 @@ def test_runs_show(store_dir: Path, filled: str) -> None:
 def test_runs_show_unknown_id_is_a_clean_error(store_dir: Path, filled: str) -> None:
     result = CliRunner().invoke(main, ["runs", "show", "nope", "--dir", str(store_dir)])
     assert result.exit_code == 1
-    assert "no run with id 'nope'" in result.output
+    assert "no run 'nope' in" in result.output and "rltrack runs ls" in result.output
 
 
 def test_runs_ls_on_a_folder_without_a_store(tmp_path: Path) -> None:
@@ -86,3 +86,41 @@ def test_export_parquet(store_dir: Path, filled: str, tmp_path: Path) -> None:
     table = pq.read_table(out).to_pydict()
     assert table["key"] == ["train/loss", "train/loss", "episode/return"]
     assert table["value"] == [0.5, 0.25, 42.0]
+
+
+def _fail(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code != 0, result.output
+    return result.output
+
+
+def test_runs_show_takes_a_unique_id_prefix(store_dir: Path, filled: str) -> None:
+    out = _invoke("runs", "show", filled[:4], "--dir", str(store_dir))
+    assert out.startswith(f"run      {filled}  (ppo-1)")
+
+
+def test_runs_show_suggests_the_nearest_id_for_a_typo(store_dir: Path, filled: str) -> None:
+    typo = filled[:-1] + ("x" if filled[-1] != "x" else "y")
+    out = _fail("runs", "show", typo, "--dir", str(store_dir))
+    assert f"no run {typo!r}" in out
+    assert f"did you mean {filled!r}?" in out
+
+
+def test_an_ambiguous_prefix_lists_the_runs_it_matches(store_dir: Path) -> None:
+    a = rltrack.init(project="p", id="abc111", dir=store_dir, system_metrics=False)
+    a.finish()
+    b = rltrack.init(project="p", id="abc222", dir=store_dir, system_metrics=False)
+    b.finish()
+    out = _fail("runs", "show", "abc", "--dir", str(store_dir))
+    assert "run id prefix 'abc' matches 2 runs (abc111, abc222); type more of the id" in out
+
+
+def test_runs_ls_refuses_an_unknown_state_and_lists_the_choices(store_dir: Path, filled: str) -> None:
+    out = _fail("runs", "ls", "--state", "bogus", "--dir", str(store_dir))
+    assert "'bogus' is not one of 'running', 'finished', 'failed', 'crashed', 'pruned'" in out
+
+
+def test_a_missing_store_names_the_dir_flag(tmp_path: Path) -> None:
+    out = _fail("runs", "ls", "--dir", str(tmp_path / "nowhere"))
+    assert "no rltrack store at" in out and "pass --dir PATH" in out
+    assert "dir=" not in out
