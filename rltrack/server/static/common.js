@@ -71,7 +71,8 @@ RT.xs = function (series, axis, startNs) {
 };
 RT.axisTitle = { step: "step", wall: "wall time", relative: "seconds since start" };
 RT.layout = (title, opts) => ({
-  title: { text: title, font: { size: 13 }, x: 0.01, xanchor: "left" },
+  // plotly reads tags (<b>, <a href>) in titles and names: a writer's key is drawn as text.
+  title: { text: RT.esc(title), font: { size: 13 }, x: 0.01, xanchor: "left" },
   margin: { l: 50, r: 10, t: 30, b: 36 },
   xaxis: { title: { text: RT.axisTitle[opts.axis] || "step", font: { size: 11 } }, type: opts.axis === "wall" ? "date" : "linear" },
   yaxis: { type: opts.log ? "log" : "linear" },
@@ -82,6 +83,28 @@ RT.PLOT_CONFIG = { responsive: true, displaylogo: false };
 RT.COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d", "#862e9c", "#495057"];
 RT.header = (crumbs) => {
   const h = document.querySelector("header.top .crumbs");
-  if (h) h.innerHTML = crumbs.map(([t, href]) => (href ? `<a href="${href}">${RT.esc(t)}</a>` : RT.esc(t))).join(" / ");
+  if (!h) return;
+  h.replaceChildren();
+  crumbs.forEach(([t, href], i) => {
+    if (i) h.append(" / ");
+    h.append(href ? RT.el("a", { href }, t) : String(t ?? ""));
+  });
 };
+// DOM built without HTML parsing: attributes through setAttribute, text through text nodes, so a string a
+// writer chose (run name, key, path, caption) can never become markup. RT.el("a", {href: u}, "text", child).
+RT.el = function (tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = String(v);
+    else if (k === "dataset") Object.entries(v).forEach(([dk, dv]) => { node.dataset[dk] = String(dv); });
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) node.append(c instanceof Node ? c : String(c));
+  return node;
+};
+// URLs from writer-controlled parts: every path segment percent-encoded ("/" inside a media path kept as a separator).
+RT.runUrl = (id) => "/runs/" + encodeURIComponent(id);
+RT.projectUrl = (name) => "/projects/" + encodeURIComponent(name);
+RT.fileUrl = (runId, path) => `/api/runs/${encodeURIComponent(runId)}/files/` + String(path).split("/").map(encodeURIComponent).join("/");
 window.RT = RT;
