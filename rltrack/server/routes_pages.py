@@ -44,6 +44,12 @@ def projects_page() -> FileResponse:
 
 
 @router.get("/projects/{project}")
+def project_page(project: str) -> FileResponse:
+    """A project's workspace: every run's charts overlaid, one panel per key."""
+    return _page("project.html")
+
+
+@router.get("/projects/{project}/runs")
 def runs_page(project: str) -> FileResponse:
     """Runs table of one project."""
     return _page("runs.html")

@@ -1,0 +1,314 @@
+// Project workspace: one panel per key with every visible run overlaid. The page's whole state is one JSON
+// layout (rltrack/server/workspace.py; schema at /api/workspace/schema) kept in the URL as ?w=<json>.
+// Scale: one bootstrap request, then one request per panel on screen (one key of every visible run,
+// downsampled on the server); panels off screen are fetched when scrolled to.
+"use strict";
+(() => {
+  const project = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
+  const MAX_ROWS = 300; // run selector rows drawn at once (search narrows the rest)
+  const COLLAPSE_ABOVE = 48; // keys beyond which sections start folded
+  const GRID_POINTS = 200; // common x grid of a group's mean and band
+  // Stable colour per run: FNV-1a hash of the run id into a palette, so a run keeps its colour everywhere.
+  const PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d",
+    "#862e9c", "#d6336c", "#1098ad", "#f08c00", "#37b24d", "#4263eb", "#ae3ec9", "#f76707", "#0ca678", "#a61e4d",
+    "#5f3dc4", "#74b816"];
+  const hash = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return h >>> 0; };
+  const runColor = (id) => PALETTE[hash(String(id)) % PALETTE.length];
+  const rgba = (hex, a) => { const n = parseInt(hex.slice(1), 16); return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`; };
+  // DOM without HTML parsing: every writer-controlled string goes in as text or through setAttribute.
+  const el = (tag, attrs, ...kids) => {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null && v !== false) n.setAttribute(k, v === true ? "" : String(v));
+    for (const c of kids.flat()) if (c !== undefined && c !== null) n.append(c instanceof Node ? c : String(c));
+    return n;
+  };
+  // plotly reads tags in trace names: a run's name is drawn as text.
+  const plotText = (s) => RT.esc(s);
+
+  const S = { L: null, defaults: null, runs: [], byId: new Map(), keys: [], metrics: [], panels: new Map(), onScreen: new Set(), observer: null };
+  window.WORKSPACE = S; // for tests and the console: the layout is S.L
+
+  // ---- layout <-> URL -------------------------------------------------------------------------------------
+  function layoutFromUrl() { return new URLSearchParams(location.search).get("w") || ""; }
+  function saveUrl() {
+    const diff = {};
+    for (const [k, v] of Object.entries(S.L)) if (JSON.stringify(v) !== JSON.stringify(S.defaults[k])) diff[k] = v;
+    const q = Object.keys(diff).length ? "?w=" + enc(JSON.stringify(diff)) : "";
+    history.replaceState(null, "", location.pathname + q);
+  }
+
+  // ---- which runs are visible -----------------------------------------------------------------------------
+  function baseIds() { return S.L.runs ? S.L.runs.filter((id) => S.byId.has(id)) : S.runs.slice(0, S.L.recent).map((r) => r.id); }
+  function visibleIds() { const hidden = new Set(S.L.hidden); return baseIds().filter((id) => !hidden.has(id)); }
+  function setVisible(id, on) {
+    const base = baseIds();
+    if (on) {
+      S.L.hidden = S.L.hidden.filter((h) => h !== id);
+      if (!base.includes(id)) S.L.runs = [...base, id];
+    } else if (S.L.runs) S.L.runs = S.L.runs.filter((r) => r !== id);
+    else S.L.hidden = [...S.L.hidden, id];
+    changed({ refetch: true });
+  }
+  function matching() {
+    const q = S.L.search.trim().toLowerCase();
+    return q ? S.runs.filter((r) => r.name.toLowerCase().includes(q) || r.id.toLowerCase().includes(q)) : S.runs;
+  }
+  const groupValue = (run) => {
+    const flat = RT.flat(run.config);
+    return S.L.group_by in flat ? flat[S.L.group_by] : undefined;
+  };
+
+  // ---- run selector (also the legend: colour swatches) ----------------------------------------------------
+  function renderRuns() {
+    const visible = new Set(visibleIds());
+    const rows = matching();
+    const tbody = document.querySelector("#runs tbody");
+    $("group-col").textContent = S.L.group_by || "state";
+    tbody.replaceChildren(...rows.slice(0, MAX_ROWS).map((r) => {
+      const on = visible.has(r.id);
+      const box = el("input", { type: "checkbox", class: "vis", value: r.id, title: "show this run", checked: on });
+      box.addEventListener("change", () => setVisible(r.id, box.checked));
+      const third = S.L.group_by ? RT.fmt(groupValue(r)) : r.state;
+      return el("tr", { class: on ? "" : "off", "data-run": r.id },
+        el("td", {}, box),
+        el("td", {}, el("span", { class: "swatch", style: `background:${runColor(r.id)}` }), el("a", { href: "/runs/" + enc(r.id), title: r.id }, r.name)),
+        el("td", { class: "small muted" }, third));
+    }));
+    $("runs-more").textContent = rows.length > MAX_ROWS ? `${rows.length - MAX_ROWS} more: narrow the search` : "";
+    $("count").textContent = `${visible.size} of ${S.runs.length} run${S.runs.length === 1 ? "" : "s"} visible`;
+  }
+
+  // ---- panels ----------------------------------------------------------------------------------------------
+  function shownKeys() {
+    const f = S.L.key_filter.trim().toLowerCase();
+    return S.keys.filter((k) => !k.key.startsWith("_") && (!f || k.key.toLowerCase().includes(f)));
+  }
+  const panelOpts = (key) => S.L.panels.find((p) => p.key === key) || { key, source: null, log_y: null };
+  function setPanelOpt(key, field, value) {
+    const rest = S.L.panels.filter((p) => p.key !== key);
+    const p = { ...panelOpts(key), [field]: value };
+    S.L.panels = p.source === null && p.log_y === null ? rest : [...rest, p];
+    saveUrl();
+  }
+
+  function renderPanels() {
+    S.observer?.disconnect();
+    S.panels.clear(); S.onScreen.clear();
+    const root = $("panels");
+    root.replaceChildren();
+    const keys = shownKeys();
+    if (!keys.length) { root.append(el("p", { class: "muted" }, S.keys.length ? "no key matches the filter" : "no values logged yet")); return; }
+    const info = new Map(keys.map((k) => [k.key, k]));
+    for (const [prefix, group] of RT.groupKeys(keys.map((k) => k.key))) {
+      const details = el("details", { "data-prefix": prefix, open: !S.L.collapsed.includes(prefix) },
+        el("summary", {}, `${prefix} (${group.length})`));
+      details.addEventListener("toggle", () => {
+        const rest = S.L.collapsed.filter((p) => p !== prefix);
+        S.L.collapsed = details.open ? rest : [...rest, prefix];
+        saveUrl();
+      });
+      const grid = el("div", { class: "grid" });
+      for (const key of group) grid.append(panelCard(info.get(key)));
+      details.append(grid);
+      root.append(details);
+    }
+    S.observer = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const key = e.target.dataset.key;
+        if (e.isIntersecting) { S.onScreen.add(key); const p = S.panels.get(key); if (p && p.stale) load(p); } else S.onScreen.delete(key);
+      }
+    }, { rootMargin: "300px 0px" });
+    S.panels.forEach((p) => S.observer.observe(p.div));
+  }
+
+  function panelCard(k) {
+    const div = el("div", { class: "chart", "data-key": k.key });
+    const head = el("header", {}, el("span", { class: "key", title: k.key }, k.key));
+    if (k.sources.length > 1) {
+      const sel = el("select", { class: "source", title: "source of this panel" },
+        el("option", { value: "" }, "primary source"), ...k.sources.map((s) => el("option", { value: s }, s)));
+      sel.value = panelOpts(k.key).source || "";
+      sel.addEventListener("change", () => { setPanelOpt(k.key, "source", sel.value || null); reload(k.key); });
+      head.append(sel);
+    }
+    const note = el("div", { class: "note muted small" });
+    const card = el("div", { class: "card" }, head, div, note);
+    S.panels.set(k.key, { key: k.key, div, note, stale: true, token: 0, data: null });
+    return card;
+  }
+
+  async function load(p) {
+    p.stale = false;
+    const ids = visibleIds();
+    const token = ++p.token;
+    if (!ids.length) { p.data = { runs: [] }; draw(p); return; }
+    const query = { key: p.key, runs: ids.join(","), source: panelOpts(p.key).source, points: pointsFor(p.div), x: S.L.x_axis === "step" ? "step" : "t_ns" };
+    try {
+      const data = await RT.json(`/api/projects/${enc(project)}/series?` + RT.qs(query));
+      if (token !== p.token) return; // a newer request for this panel is on its way
+      p.data = data;
+      draw(p);
+    } catch (e) { if (token === p.token) { p.note.textContent = e.message; p.div.dataset.loaded = "error"; } }
+  }
+  // About one point per two pixels of the chart: more would not show.
+  const pointsFor = (div) => Math.max(50, Math.min(1000, Math.round((div.clientWidth || 440) / 2)));
+  function reload(key) { const p = S.panels.get(key); if (p) load(p); }
+
+  function xsOf(r) {
+    if (S.L.x_axis === "wall") return r.t_ns.map((t) => new Date(t / 1e6));
+    if (S.L.x_axis === "relative") { const start = S.byId.get(r.id)?.created_ns || r.t_ns[0] || 0; return r.t_ns.map((t) => (t - start) / 1e9); }
+    return r.step;
+  }
+
+  function draw(p) {
+    const logWanted = panelOpts(p.key).log_y ?? S.L.log_y;
+    const runs = (p.data.runs || []).filter((r) => r.count > 0);
+    const traces = S.L.group_by ? groupTraces(runs, logWanted) : runs.flatMap((r) => runTraces(r, logWanted));
+    const ys = traces.filter((t) => !t.hoverinfo).flatMap((t) => t.y);
+    let lo = Infinity, hi = -Infinity;
+    for (const y of ys) if (y !== null && isFinite(y) && (!logWanted || y > 0)) { if (y < lo) lo = y; if (y > hi) hi = y; }
+    const yaxis = RT.charts ? RT.charts.yaxis(lo <= hi ? lo : null, hi, logWanted).axis : { type: logWanted ? "log" : "linear" };
+    const layout = {
+      margin: { l: 56, r: 10, t: 8, b: 32 }, showlegend: false, hovermode: "closest",
+      xaxis: { type: S.L.x_axis === "wall" ? "date" : "linear", title: { text: RT.axisTitle[S.L.x_axis], font: { size: 11 } }, automargin: true },
+      yaxis, uirevision: p.key + "|" + S.L.x_axis,
+    };
+    p.note.textContent = runs.length ? "" : "no visible run logged this key" + (panelOpts(p.key).source ? " under this source" : "");
+    Plotly.react(p.div, traces, layout, { responsive: true, displaylogo: false });
+    p.div.dataset.loaded = "1";
+    p.div.dataset.runs = String(runs.length);
+  }
+
+  const HOVER = "<b>%{fullData.name}</b><br>%{x}: %{y:.4~g}<extra></extra>";
+  const positive = (ys, log) => (log ? ys.map((y) => (y !== null && y > 0 ? y : null)) : ys);
+
+  function runTraces(r, log) {
+    const run = S.byId.get(r.id);
+    const color = runColor(r.id);
+    const xs = xsOf(r);
+    const ys = positive(r.value, log);
+    const few = new Set(r.step).size < 40;
+    const trace = { type: "scatter", x: xs, y: RT.ema(ys, S.L.smoothing), name: plotText(run ? run.name : r.id), mode: few ? "lines+markers" : "lines",
+      line: { color, width: 1.5 }, marker: { size: 5, color }, hovertemplate: HOVER, meta: r.id };
+    if (!S.L.smoothing) return [trace];
+    return [{ type: "scatter", x: xs, y: ys, mode: "lines", line: { color, width: 1 }, opacity: 0.2, hoverinfo: "skip", name: trace.name }, trace];
+  }
+
+  // A group (runs with one value of the group-by config key) draws the mean and the min-max band of its runs'
+  // series, interpolated onto one x grid (only where a run has data: no extrapolation).
+  function groupTraces(runs, log) {
+    const groups = new Map();
+    for (const r of runs) {
+      const run = S.byId.get(r.id);
+      const label = RT.fmt(run ? groupValue(run) : undefined) || "(none)";
+      if (!groups.has(label)) groups.set(label, []);
+      groups.get(label).push(r);
+    }
+    const out = [];
+    for (const [label, members] of groups) {
+      const curves = members.map((r) => ({ x: xsOf(r).map(Number), y: positive(r.value, log) }))
+        .map((c) => { const keep = c.y.map((y, i) => (y !== null && isFinite(y) ? i : -1)).filter((i) => i >= 0); return { x: keep.map((i) => c.x[i]), y: keep.map((i) => c.y[i]) }; })
+        .filter((c) => c.x.length);
+      if (!curves.length) continue;
+      const b = band(curves);
+      const xs = S.L.x_axis === "wall" ? b.x.map((t) => new Date(t)) : b.x;
+      const color = runColor(S.L.group_by + "=" + label);
+      const name = plotText(`${S.L.group_by}=${label} (${members.length} run${members.length === 1 ? "" : "s"})`);
+      out.push({ type: "scatter", x: xs, y: b.max, mode: "lines", line: { width: 0, color }, hoverinfo: "skip", name: name + " max" });
+      out.push({ type: "scatter", x: xs, y: b.min, mode: "lines", line: { width: 0, color }, fill: "tonexty", fillcolor: rgba(color, 0.18), hoverinfo: "skip", name: name + " min" });
+      out.push({ type: "scatter", x: xs, y: RT.ema(b.mean, S.L.smoothing), mode: b.x.length < 40 ? "lines+markers" : "lines", name, line: { color, width: 2 }, marker: { size: 5, color }, hovertemplate: HOVER });
+    }
+    return out;
+  }
+
+  function band(curves) {
+    let lo = Infinity, hi = -Infinity;
+    for (const c of curves) { lo = Math.min(lo, c.x[0]); hi = Math.max(hi, c.x[c.x.length - 1]); }
+    const distinct = [...new Set(curves.flatMap((c) => c.x))].sort((a, b) => a - b);
+    const grid = distinct.length <= GRID_POINTS ? distinct : Array.from({ length: GRID_POINTS }, (_, i) => lo + ((hi - lo) * i) / (GRID_POINTS - 1));
+    const at = curves.map(() => 0);
+    const out = { x: [], mean: [], min: [], max: [] };
+    for (const g of grid) {
+      let sum = 0, n = 0, mn = Infinity, mx = -Infinity;
+      curves.forEach((c, ci) => {
+        if (g < c.x[0] || g > c.x[c.x.length - 1]) return;
+        while (at[ci] < c.x.length - 1 && c.x[at[ci] + 1] < g) at[ci] += 1;
+        const i = at[ci], j = Math.min(i + 1, c.x.length - 1);
+        const t = c.x[j] === c.x[i] || g <= c.x[i] ? 0 : (g - c.x[i]) / (c.x[j] - c.x[i]);
+        const v = c.y[i] + (c.y[j] - c.y[i]) * Math.min(1, t);
+        sum += v; n += 1; mn = Math.min(mn, v); mx = Math.max(mx, v);
+      });
+      if (n) { out.x.push(g); out.mean.push(sum / n); out.min.push(mn); out.max.push(mx); }
+    }
+    return out;
+  }
+
+  // ---- changes ---------------------------------------------------------------------------------------------
+  // refetch: the runs, source or x-axis changed (new data); otherwise panels redraw from the data they hold.
+  function changed({ refetch = false, rebuild = false } = {}) {
+    saveUrl();
+    renderRuns();
+    if (rebuild) { renderPanels(); refetch = true; }
+    for (const p of S.panels.values()) {
+      if (refetch) { p.stale = true; if (S.onScreen.has(p.key)) load(p); } else if (p.data) draw(p);
+    }
+  }
+
+  function initControls() {
+    const flat = {};
+    S.runs.forEach((r) => Object.entries(RT.flat(r.config)).forEach(([k, v]) => (flat[k] ||= new Set()).add(JSON.stringify(v))));
+    const varying = Object.keys(flat).filter((k) => flat[k].size > 1).sort();
+    if (S.L.group_by && !varying.includes(S.L.group_by)) varying.unshift(S.L.group_by);
+    $("groupby").append(...varying.map((k) => el("option", { value: k }, k)));
+    $("groupby").value = S.L.group_by || "";
+    $("axis").value = S.L.x_axis; $("smooth").value = S.L.smoothing; $("smooth-v").textContent = String(S.L.smoothing);
+    $("log").checked = S.L.log_y; $("keyfilter").value = S.L.key_filter; $("search").value = S.L.search;
+    if (![...$("recent").options].some((o) => Number(o.value) === S.L.recent)) $("recent").append(el("option", {}, String(S.L.recent)));
+    $("recent").value = String(S.L.recent);
+    let timer = null;
+    const debounce = (fn) => () => { clearTimeout(timer); timer = setTimeout(fn, 150); };
+    $("axis").addEventListener("change", () => { S.L.x_axis = $("axis").value; changed({ refetch: true }); });
+    $("smooth").addEventListener("input", () => { S.L.smoothing = Number($("smooth").value); $("smooth-v").textContent = $("smooth").value; changed(); });
+    $("log").addEventListener("change", () => { S.L.log_y = $("log").checked; changed(); });
+    $("groupby").addEventListener("change", () => { S.L.group_by = $("groupby").value || null; changed(); });
+    $("keyfilter").addEventListener("input", debounce(() => { S.L.key_filter = $("keyfilter").value; changed({ rebuild: true }); }));
+    $("search").addEventListener("input", debounce(() => { S.L.search = $("search").value; saveUrl(); renderRuns(); }));
+    $("recent").addEventListener("change", () => { S.L.recent = Number($("recent").value); S.L.runs = null; S.L.hidden = []; changed({ refetch: true }); });
+    $("show-matching").addEventListener("click", () => { S.L.runs = matching().slice(0, 1000).map((r) => r.id); S.L.hidden = []; changed({ refetch: true }); });
+    $("hide-all").addEventListener("click", () => { S.L.runs = []; S.L.hidden = []; changed({ refetch: true }); });
+  }
+
+  // The first screen: panels within the viewport are fetched before the page says it is ready.
+  async function firstScreen() {
+    const h = window.innerHeight + 300;
+    const first = [...S.panels.values()].filter((p) => { const b = p.div.getBoundingClientRect(); return b.height > 0 && b.top < h; });
+    first.forEach((p) => S.onScreen.add(p.key));
+    await Promise.all(first.map((p) => (p.stale ? load(p) : null)));
+  }
+
+  async function main() {
+    $("title").textContent = project;
+    document.title = project + " · rltrack";
+    RT.header([[project, null]]);
+    $("table-link").setAttribute("href", `/projects/${enc(project)}/runs`);
+    let boot;
+    try {
+      const w = layoutFromUrl();
+      boot = await RT.json(`/api/projects/${enc(project)}/workspace` + (w ? "?w=" + enc(w) : ""));
+    } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }
+    S.L = boot.layout; S.defaults = boot.defaults; S.runs = boot.runs; S.keys = boot.keys; S.metrics = boot.metrics;
+    S.runs.forEach((r) => S.byId.set(r.id, r));
+    if (!layoutFromUrl().includes("collapsed") && shownKeys().length > COLLAPSE_ABOVE) {
+      S.L.collapsed = RT.groupKeys(shownKeys().map((k) => k.key)).slice(1).map(([prefix]) => prefix);
+    }
+    initControls();
+    renderRuns();
+    renderPanels();
+    document.body.dataset.interactive = "1";
+    await firstScreen();
+    document.body.dataset.ready = "1";
+  }
+  main();
+})();
