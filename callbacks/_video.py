@@ -7,6 +7,7 @@ encoder thread, :class:`FileVideo` (the SB3 video process) encodes them on the c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,21 @@ from rltrack.errors import InvalidValueError
 from rltrack.media import VideoStream
 from rltrack.media.video import H264Writer, check_fps
 
-__all__ = ["EpisodeVideo", "FileVideo", "check_rgb_array_env", "render_fps"]
+__all__ = ["EpisodeVideo", "FileVideo", "check_rgb_array_env", "headless_sdl", "render_fps"]
 
 _DEFAULT_FPS = 30.0
+
+
+def headless_sdl() -> None:
+    """On a machine without a display, let SDL (pygame's renderer) draw off-screen quietly.
+
+    ``rgb_array`` rendering needs no window, but SDL probes for one and prints "error:
+    XDG_RUNTIME_DIR is invalid or not set", which users read as an rltrack error. Without
+    ``DISPLAY`` or ``WAYLAND_DISPLAY`` no window could open anyway, so the dummy driver changes
+    nothing else; a driver the user chose is kept.
+    """
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 
 def check_rgb_array_env(env: object, what: str) -> None:

@@ -108,7 +108,7 @@ class VideoWorker:
                 pass_fds=(job_read, reply_write),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # pygame greets on stdout; errors come back as replies
-                env={**os.environ, "PYGAME_HIDE_SUPPORT_PROMPT": "1"},
+                env=_child_env(),
             )
         except OSError:
             for fd in (job_read, job_write, reply_read, reply_write):
@@ -257,9 +257,24 @@ class _Recorder:
         return {"path": str(path), "meta": meta, "return": episode_return, "length": length}
 
 
+def _child_env() -> dict[str, str]:
+    """Return the video child's environment: the parent's, with SDL kept quiet and headless.
+
+    The child only renders off-screen (``rgb_array``), so SDL needs no display or sound server.
+    Without these, SDL probes them and prints "error: XDG_RUNTIME_DIR is invalid or not set",
+    which reads as an rltrack error. Values the user set explicitly are kept.
+    """
+    env = dict(os.environ)
+    env["PYGAME_HIDE_SUPPORT_PROMPT"] = "1"
+    env.setdefault("SDL_VIDEODRIVER", "dummy")
+    env.setdefault("SDL_AUDIODRIVER", "dummy")
+    return env
+
+
 if __name__ == "__main__":
     _job_fd, _reply_fd = int(sys.argv[1]), int(sys.argv[2])
     _code = _serve(Connection(_job_fd, writable=False), Connection(_reply_fd, readable=False))
     # Every file is closed and every reply written by now (pipes are unbuffered): skip the
     # interpreter's teardown, ~0.9 s with torch and pygame loaded, which finish() would wait for.
     os._exit(_code)
+

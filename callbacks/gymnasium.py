@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from rltrack.callbacks._runs import log_unless_finished, resolve_run
-from rltrack.callbacks._video import EpisodeVideo, check_rgb_array_env, render_fps
+from rltrack.callbacks._video import EpisodeVideo, check_rgb_array_env, headless_sdl, render_fps
 from rltrack.callbacks._warn import WarnOnce
 from rltrack.callbacks.episodes import EpisodeAccumulator, FinishedEpisode
 
@@ -204,6 +204,7 @@ class RecordRollouts(gym.Wrapper[Any, Any, Any, Any]):
         check_rgb_array_env(env, "RecordRollouts env")
         self._every = _positive_int("every_episodes", every_episodes)
         self._max_frames = _positive_int("max_frames", max_frames)
+        headless_sdl()
         super().__init__(env)
         self._run = resolve_run(run, "RecordRollouts")
         self._warn = WarnOnce()

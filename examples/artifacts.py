@@ -17,12 +17,13 @@ from pathlib import Path
 
 import rltrack
 from rltrack.artifacts import Artifact
+from rltrack.store.paths import resolve_root
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", default=None, help="store folder (default: a new temporary folder)")
-    store = Path(parser.parse_args().dir or tempfile.mkdtemp(prefix="rltrack-artifacts-"))
+    parser.add_argument("--dir", default=None, help="store folder (default: $RLTRACK_DIR or ./rltrack-runs)")
+    store = resolve_root(parser.parse_args().dir)
     work = Path(tempfile.mkdtemp(prefix="rltrack-ckpt-"))
 
     with rltrack.init(project="artifacts-demo", dir=store, system_metrics=False) as run:

@@ -56,8 +56,9 @@ def main() -> None:
 
     view = rltrack.Api(args.dir).run(run.id)
     _, _, returns = view.series("episode/return")
+    videos = len(view.media("video/episode"))
     print(f"run {run.id} ({run.name}): {len(returns)} episodes, last 10 mean return {returns[-10:].mean():.1f}, "
-          f"{len(view.media('video/episode'))} videos")
+          f"{videos} video{'' if videos == 1 else 's'}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ros"))  # run from
 from rltrack_ros import import_bag, parse_config
 
 import rltrack
+from rltrack.store.paths import resolve_root
 
 
 def odometry(t: Any, stamp: int, speed: float) -> Any:
@@ -70,10 +71,10 @@ def demo_bag(path: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Import a rosbag2 into a run as its real source.")
     parser.add_argument("bag", nargs="?", default=None, help="rosbag2 folder or .mcap (default: write a demo bag)")
-    parser.add_argument("--dir", default=None, help="store folder (default: a new temporary folder)")
+    parser.add_argument("--dir", default=None, help="store folder (default: $RLTRACK_DIR or ./rltrack-runs)")
     args = parser.parse_args()
-    store = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="rltrack-example-"))
-    bag = Path(args.bag) if args.bag else demo_bag(store / "demo_bag")
+    store = resolve_root(args.dir)
+    bag = Path(args.bag) if args.bag else demo_bag(Path(tempfile.mkdtemp(prefix="rltrack-demo-bag-")) / "demo_bag")
     with rltrack.init(project="walker", dir=store, system_metrics=False) as sim:  # stands in for training
         for step in range(0, 10_000, 1000):
             sim.log({"episode/return": 20.0 * (1 - math.exp(-step / 3000))}, step=step)

@@ -43,7 +43,7 @@ def main() -> None:
     run.finish()
 
     videos = rltrack.Api(args.dir).run(run.id).media("video/episode")
-    print(f"run {run.id} ({run.name}): {len(videos)} videos")
+    print(f"run {run.id} ({run.name}): {len(videos)} video{'' if len(videos) == 1 else 's'}")
     for video in videos:
         print(f"  step {video.step}: {video.meta['frames']} frames -> {video.path}")
 

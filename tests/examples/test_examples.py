@@ -35,3 +35,6 @@ def test_example_runs(name: str, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # Every example says where its runs are, so a user can find them (init() prints the store).
+    assert str(tmp_path / "store") in done.stdout, done.stdout[-2000:]
+    assert "XDG_RUNTIME_DIR" not in done.stderr, "SDL's environment warning reads as an rltrack error"
