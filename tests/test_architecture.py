@@ -17,6 +17,8 @@ PACKAGES = {"rltrack": ROOT / "rltrack", "rltrack.callbacks": ROOT / "callbacks"
 LAYERS: list[tuple[str, int]] = [
     ("rltrack.errors", 1),
     ("rltrack.types", 1),
+    ("rltrack.validate", 1),  # one door of validation: every writer (log, ingest, bags, ROS) calls it
+    ("rltrack._extras", 1),
     ("rltrack.store", 2),
     ("rltrack.callbacks", 4),
     ("rltrack.sim2real", 4),
