@@ -20,6 +20,17 @@ def _root(store_dir: str | None) -> Path:
     return resolve_root(store_dir)
 
 
+def _hosts(host: str, allowed: tuple[str, ...] = ()) -> frozenset[str]:
+    """Return the names the server answers to beyond IP addresses and localhost: the bind name, if any."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return frozenset((*allowed, host))  # bound by name (e.g. --host lab-server): clients use that name
+    return frozenset(allowed)
+
+
 def _needs_ui() -> None:
     try:
         import fastapi  # noqa: F401
@@ -37,10 +48,12 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
     """Serve the dashboard of a local store (read-only, no login: keep it on loopback)."""
     _needs_ui()
     from rltrack.server.app import ServerSettings
+    from rltrack.server.security import AccessControl
     from rltrack.server.serve import serve
 
     try:
-        serve(ServerSettings(root=_root(store_dir)), host=host, port=port, open_browser=open_browser)
+        settings = ServerSettings(root=_root(store_dir), access=AccessControl(allowed_hosts=_hosts(host)))
+        serve(settings, host=host, port=port, open_browser=open_browser)
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
 
@@ -50,11 +63,21 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free).")
 @click.option("--token-file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="File with one accepted token per line; clients beyond loopback must send one.")
-@click.option("--public-read", is_flag=True, help="Let clients beyond loopback read without a token.")
-@click.option("--max-body-mb", default=256, show_default=True, type=click.IntRange(1), help="Largest request body.")
+              help="File with one accepted token per line; every client (loopback too) must send one.")
+@click.option("--public-read", is_flag=True, help="Let clients without a token read (writes still need one).")
+@click.option("--trust-loopback", is_flag=True,
+              help="With --token-file, let loopback clients in without a token (unsafe behind a local proxy).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDRESS",
+              help="Reverse proxy address or network whose X-Forwarded-For is believed (repeatable).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="Extra host name clients use to reach this server (Host/Origin check; repeatable).")
+@click.option("--max-body-mb", default=16, show_default=True, type=click.IntRange(1),
+              help="Largest JSON request body (a remote writer sends about 5 MiB at most).")
+@click.option("--max-upload-mb", default=1024, show_default=True, type=click.IntRange(1),
+              help="Largest uploaded run file (videos, checkpoints).")
 def server(
-    store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, max_body_mb: int
+    store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, trust_loopback: bool,
+    trusted_proxies: tuple[str, ...], allowed_hosts: tuple[str, ...], max_body_mb: int, max_upload_mb: int,
 ) -> None:
     """Serve the dashboard and accept runs logged remotely (rltrack.init(mode="online", url=...))."""
     _needs_ui()
@@ -70,7 +93,11 @@ def server(
                 "(with --public-read) and cannot log",
                 err=True,
             )
-        access = AccessControl(tokens=tokens, public_read=public_read, max_body_bytes=max_body_mb * 1024 * 1024)
+        access = AccessControl(
+            tokens=tokens, public_read=public_read, trust_loopback=trust_loopback,
+            trusted_proxies=trusted_proxies, allowed_hosts=_hosts(host, allowed_hosts),
+            max_body_bytes=max_body_mb * 1024 * 1024, max_upload_bytes=max_upload_mb * 1024 * 1024,
+        )
         settings = ServerSettings(root=_root(store_dir), ingest=True, access=access)
         serve(settings, host=host, port=port)
     except RltrackError as err:
@@ -78,19 +105,60 @@ def server(
 
 
 @click.command("sync")
-@click.argument("run_id")
-@click.option("--to", "url", required=True, help="Server URL, e.g. http://lab-server:8080.")
+@click.argument("run_id", required=False)
+@click.option("--to", "url", default=None, help="Server URL, e.g. http://lab-server:8080.")
 @dir_option
 @click.option("--api-key", envvar="RLTRACK_API_KEY", default=None, help="Token (default: $RLTRACK_API_KEY).")
-def sync(run_id: str, url: str, store_dir: str | None, api_key: str | None) -> None:
-    """Copy a local run to a server; repeating it sends only what the server lacks."""
-    from rltrack.remote import push_run
+@click.option("--retry", is_flag=True, help="Send dead letters (of RUN_ID, or all) again, to --to or their server.")
+@click.option("--discard", is_flag=True, help="Delete dead letters (of RUN_ID, or all) for good.")
+def sync(
+    run_id: str | None, url: str | None, store_dir: str | None, api_key: str | None, retry: bool, discard: bool
+) -> None:
+    """Copy a local run to a server (RUN_ID --to URL), or list, --retry or --discard dead letters.
 
+    Dead letters are batches of online runs (init(mode="online", dir=...)) that the server refused
+    or kept failing on; they wait in <dir>/spool/dead/. Copying a run again sends only what the
+    server lacks.
+    """
+    from rltrack.remote import deadletters
+
+    if retry and discard:
+        raise click.UsageError("pass --retry or --discard, not both")
+    root = _root(store_dir)
     try:
-        sent = push_run(run_id, url, dir=store_dir, api_key=api_key)
+        if discard:
+            batches, values = deadletters.discard(root, run_id=run_id)
+            whose = f" of run {run_id}" if run_id else ""
+            click.echo(f"discarded {batches} dead letter{'s' if batches != 1 else ''}{whose} ({values} values) "
+                       f"from {deadletters.dead_dir(root)}")
+        elif retry:
+            report = deadletters.retry(root, run_id=run_id, url=url, api_key=api_key)
+            click.echo(f"sent {report.stored} dead letter{'s' if report.stored != 1 else ''} "
+                       f"({report.values} values): the server stored them")
+            for letter in report.refused:
+                click.echo(f"still refused: run {letter.run_id} batch {letter.batch_id} "
+                           f"({letter.status}: {letter.reason}); kept in {letter.path}")
+            if report.unreachable:
+                click.echo(f"stopped with {report.not_tried} not sent: {report.unreachable}")
+            if report.refused or report.unreachable:
+                raise SystemExit(1)
+        elif url is not None:
+            if run_id is None:
+                raise click.UsageError("give the RUN_ID to copy to --to (or --retry to send dead letters there)")
+            from rltrack.remote import push_run
+
+            sent = push_run(run_id, url, dir=store_dir, api_key=api_key)
+            click.echo(f"run {run_id}: sent {sent['points']} points and {sent['media']} media files to {url}")
+        else:
+            for line in deadletters.describe(root, run_id=run_id):
+                click.echo(line)
+            if run_id is not None:
+                click.echo(f"(to copy local run {run_id} to a server: rltrack sync {run_id} --to URL)")
+            elif deadletters.load(root):
+                click.echo(f"send them again: rltrack sync --retry --dir {root}   "
+                           f"delete them: rltrack sync --discard --dir {root}")
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
-    click.echo(f"run {run_id}: sent {sent['points']} points and {sent['media']} media files to {url}")
 
 
 def register(group: click.Group) -> None:

@@ -3,6 +3,11 @@
 A batch is ``{"id": "<writer uuid>:<seq>", "op": "create_run" | "write" | "end", ...}``; value
 chunks travel as base64 of the same packed little-endian arrays the store keeps, so a chunk is
 stored byte for byte as the client packed it.
+
+The decoders the server uses (``*_from``) are a door into the store: they check run ids, sources,
+keys, steps, states, media paths and texts with the same :mod:`rltrack.validate` functions as
+``init()``/``log()``, and a chunk's statistics (count, step and time range, value range) are
+recomputed from its arrays, never taken from the sender.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ from dataclasses import asdict
 from typing import Any
 
 from rltrack.errors import RltrackError
+from rltrack.store.chunks import pack
 from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
+from rltrack.validate import check_key, check_media_path, check_run_id, check_source, check_step, check_text
 
 __all__ = [
+    "MAX_TEXT",
     "OPS",
     "WireError",
     "attached_from",
@@ -34,6 +42,8 @@ __all__ = [
 
 OPS = ("create_run", "write", "end")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Longest free text (names, notes, captions, host names) a batch may carry, in characters.
+MAX_TEXT = 10_000
 
 
 class WireError(RltrackError, ValueError):
@@ -68,6 +78,17 @@ def _get(data: Any, name: str, kind: type | tuple[type, ...], *, optional: bool 
     return value
 
 
+def _text(data: Any, name: str, *, optional: bool = False, limit: int = MAX_TEXT) -> Any:
+    """Return a string field that is valid Unicode and at most ``limit`` characters."""
+    value = _get(data, name, str, optional=optional)
+    if value is None:
+        return None
+    check_text(f"field {name!r}", value)
+    if len(value) > limit:
+        raise WireError(f"field {name!r} is {len(value)} characters long; keep it at most {limit}")
+    return value
+
+
 def batch_to(b: SeriesBatch) -> dict[str, Any]:
     """Encode a value chunk."""
     return {
@@ -78,18 +99,23 @@ def batch_to(b: SeriesBatch) -> dict[str, Any]:
 
 
 def batch_from(d: Any) -> SeriesBatch:
-    """Decode a value chunk, checking that the arrays hold ``count`` items each."""
+    """Decode a value chunk: arrays of ``count`` items each, steps in 0 … 2**63-1, statistics recomputed.
+
+    The sender's ``step_min``/``step_max``/``t_*_ns``/``vmin``/``vmax`` are ignored: the store's
+    range queries trust them, so they are computed here from the arrays themselves.
+    """
+    import numpy as np
+
     count = _get(d, "count", int)
+    key = check_key(_get(d, "key", str))
+    source = check_source(_get(d, "source", str), what="chunk source")
     steps, t_ns, values = (_unb64(_get(d, f, str), f) for f in ("steps", "t_ns", "values"))
     if count <= 0 or not len(steps) == len(t_ns) == len(values) == 8 * count:
-        raise WireError(f"chunk of {_get(d, 'key', str)!r} declares {count} points but carries other array sizes")
-    vmin, vmax = (_get(d, f, (int, float), optional=True) for f in ("vmin", "vmax"))
-    return SeriesBatch(
-        source=_get(d, "source", str), key=_get(d, "key", str), count=count, steps=steps, t_ns=t_ns, values=values,
-        step_min=_get(d, "step_min", int), step_max=_get(d, "step_max", int), t_min_ns=_get(d, "t_min_ns", int),
-        t_max_ns=_get(d, "t_max_ns", int), vmin=None if vmin is None else float(vmin),
-        vmax=None if vmax is None else float(vmax),
-    )
+        raise WireError(f"chunk of {key!r} declares {count} points but carries other array sizes")
+    step_array = np.frombuffer(steps, "<i8")
+    if int(step_array.min()) < 0:
+        raise WireError(f"chunk of {key!r} holds step {int(step_array.min())}; steps must be in 0 … 2**63-1")
+    return pack(source, key, step_array, np.frombuffer(t_ns, "<i8"), np.frombuffer(values, "<f8"))
 
 
 def media_to(m: MediaRecord) -> dict[str, Any]:
@@ -100,9 +126,10 @@ def media_to(m: MediaRecord) -> dict[str, Any]:
 def media_from(d: Any) -> MediaRecord:
     """Decode a media row."""
     return MediaRecord(
-        source=_get(d, "source", str), key=_get(d, "key", str), step=_get(d, "step", int), t_ns=_get(d, "t_ns", int),
-        kind=_get(d, "kind", str), path=_get(d, "path", str), caption=_get(d, "caption", str, optional=True),
-        meta=_get(d, "meta", dict, optional=True) or {},
+        source=check_source(_get(d, "source", str), what="media source"), key=check_key(_get(d, "key", str)),
+        step=check_step(_get(d, "step", int), what="media step"), t_ns=_get(d, "t_ns", int),
+        kind=_text(d, "kind", limit=32), path=check_media_path(_get(d, "path", str)),
+        caption=_text(d, "caption", optional=True), meta=_get(d, "meta", dict, optional=True) or {},
     )
 
 
@@ -119,11 +146,13 @@ def new_run_from(d: Any) -> NewRun:
     tags = _get(d, "tags", list)
     if not all(isinstance(t, str) for t in tags):
         raise WireError("field 'tags' must be a list of strings")
+    for tag in tags:
+        _text({"tag": tag}, "tag", limit=256)
     return NewRun(
-        id=_get(d, "id", str), project=_get(d, "project", str), name=_get(d, "name", str),
-        group=_get(d, "group", str, optional=True), job_type=_get(d, "job_type", str, optional=True),
-        notes=_get(d, "notes", str, optional=True), tags=tuple(tags), config=_get(d, "config", dict),
-        source=_get(d, "source", str),
+        id=check_run_id(_get(d, "id", str)), project=_text(d, "project", limit=256), name=_text(d, "name", limit=256),
+        group=_text(d, "group", optional=True, limit=256), job_type=_text(d, "job_type", optional=True, limit=256),
+        notes=_text(d, "notes", optional=True), tags=tuple(tags), config=_get(d, "config", dict),
+        source=check_source(_get(d, "source", str)),
     )
 
 
@@ -135,7 +164,7 @@ def who_to(w: WriterInfo) -> dict[str, Any]:
 def who_from(d: Any) -> WriterInfo:
     """Decode the writing process."""
     return WriterInfo(
-        host=_get(d, "host", str), pid=_get(d, "pid", int), pid_started_ns=_get(d, "pid_started_ns", int),
+        host=_text(d, "host", limit=256), pid=_get(d, "pid", int), pid_started_ns=_get(d, "pid_started_ns", int),
         now_ns=_get(d, "now_ns", int),
     )
 

@@ -2,6 +2,11 @@
 
 The app reads through :class:`rltrack.store.reader.StoreReader` only; with ``ingest=True``
 (``rltrack server``) it also mounts the batched ingest endpoints, the one place that writes.
+Every answer carries the security headers (:mod:`rltrack.server.headers`), every request passes
+the guard (:mod:`rltrack.server.security`), and every error is ``{"detail": ...}`` (:mod:`rltrack.server.problems`).
+
+There is no ``/docs`` page: Swagger UI would load its script from a CDN (so it fails offline) and
+start it with an inline script (which the CSP forbids). ``/openapi.json`` describes the whole API.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rltrack.errors import RltrackError, RunNotFoundError, StoreError
 from rltrack.server.cache import ReadCache
+from rltrack.server.headers import HeadersMiddleware
+from rltrack.server.problems import document_errors, scrub
 from rltrack.server.responses import SafeJSONResponse
 from rltrack.server.security import AccessControl, GuardMiddleware
 from rltrack.store.database import Database
@@ -31,7 +38,7 @@ class ServerSettings:
     Attributes:
         root: The store folder.
         ingest: Mount the ingest endpoints (``rltrack server``); the store is created if missing.
-        access: Tokens, public reads and the request-size limit.
+        access: Tokens, public reads, trusted proxies, allowed hosts and the request-size limits.
     """
 
     root: Path
@@ -48,6 +55,7 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
     from rltrack.server import (
         routes_artifacts,
         routes_media,
+        routes_meta,
         routes_pages,
         routes_runs,
         routes_series,
@@ -62,27 +70,39 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
         summary="Runs, series, media and sim-vs-real views of an rltrack store.",
         version="1",
         default_response_class=SafeJSONResponse,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.reader = StoreReader(db)
     app.state.cache = ReadCache(db)
     app.state.settings = settings
-    for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages):
+    for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages,
+                   routes_meta):
         app.include_router(module.router)
+    from rltrack.server import routes_workspace
+
+    app.include_router(routes_workspace.router)
+    from rltrack.server import routes_histograms  # the run page's histogram panels
+
+    app.include_router(routes_histograms.router)
     if settings.ingest:
         from rltrack.server import routes_ingest
         from rltrack.store.ingest import ensure_schema
 
         ensure_schema(db)
         app.include_router(routes_ingest.router)
-    _install_error_handlers(app)
+    _install_error_handlers(app, Path(settings.root))
+    document_errors(app)
     app.add_middleware(GuardMiddleware, access=settings.access)
+    app.add_middleware(HeadersMiddleware)  # outermost: refusals by the guard carry the headers too
     return app
 
 
-def _install_error_handlers(app: FastAPI) -> None:
-    # Every failure a client can cause is a 4xx with a message: never a bare 500.
-    def problem(status: int, detail: Any) -> SafeJSONResponse:
-        return SafeJSONResponse({"detail": detail}, status_code=status)
+def _install_error_handlers(app: FastAPI, root: Path) -> None:
+    # Every failure a client can cause is a 4xx with a message: never a bare 500. Messages never
+    # carry the store's absolute path (a client has no business knowing the server's disk layout).
+    def problem(status: int, detail: Any, headers: Any = None) -> SafeJSONResponse:
+        return SafeJSONResponse({"detail": scrub(detail, root)}, status_code=status, headers=headers)
 
     @app.exception_handler(RunNotFoundError)
     async def not_found(request: Request, exc: RunNotFoundError) -> SafeJSONResponse:
@@ -103,4 +123,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> SafeJSONResponse:
-        return problem(exc.status_code, exc.detail)
+        return problem(exc.status_code, exc.detail, exc.headers)  # a 405 keeps its Allow header
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> SafeJSONResponse:
+        return problem(500, f"internal server error ({type(exc).__name__}); the server's log has the details")

@@ -2,23 +2,43 @@
 
 A file path comes from a URL or an ingest body, so it is checked before any disk access: no absolute
 paths, no ``..`` (also when percent-encoded, which Starlette decodes before routing), no NUL, and the
-resolved path must stay inside the run's folder (a symlink pointing out is refused too).
+resolved path must stay inside the run's folder (a symlink pointing out is refused too). The run's
+folder itself is ``runs/<id>`` for a *valid* run id only (:func:`run_dir`), so an id such as ``..``
+or ``.`` can never turn the run's folder into the store's root or another run's folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from fastapi import HTTPException
 
-__all__ = ["media_url", "safe_file", "safe_path"]
+from rltrack.errors import RltrackError
+from rltrack.validate import check_run_id
+
+__all__ = ["media_url", "run_dir", "safe_file", "safe_path"]
+
+
+def run_dir(root: Path, run_id: str) -> Path:
+    """Return ``root/runs/<run_id>`` for a valid run id.
+
+    Raises:
+        HTTPException: 404 when ``run_id`` is not a valid run id (so no run can have it).
+    """
+    try:
+        check_run_id(run_id)
+    except RltrackError as err:
+        raise HTTPException(404, f"no run {run_id!r}: {err}") from err
+    return root / "runs" / run_id
 
 
 def safe_path(base: Path, relative: str) -> Path:
     """Return ``base / relative`` resolved, refusing any path that would leave ``base``.
 
     Raises:
-        HTTPException: 400 for an absolute path, ``..``, a NUL byte, a drive letter or a symlink out.
+        HTTPException: 400 for an absolute path, ``..``, a NUL byte, a drive letter or a symlink out,
+            and for a ``base`` that itself holds ``..`` (it would not be the folder it names).
     """
     pure = PurePosixPath(relative.replace("\\", "/"))
     if (
@@ -30,6 +50,8 @@ def safe_path(base: Path, relative: str) -> Path:
         or (len(relative) > 1 and relative[1] == ":")
     ):
         raise HTTPException(400, f"file path {relative!r} must be relative to the run's folder, without '..'")
+    if ".." in base.parts:
+        raise HTTPException(400, "the run's folder must not contain '..'")
     root = base.resolve()
     target = (root / pure).resolve()
     if not target.is_relative_to(root):
@@ -50,5 +72,5 @@ def safe_file(base: Path, relative: str) -> Path:
 
 
 def media_url(run_id: str, path: str) -> str:
-    """Return the URL the dashboard fetches a run's file from."""
-    return f"/api/runs/{run_id}/files/{path}"
+    """Return the URL the dashboard fetches a run's file from (percent-encoded: it is a writer's string)."""
+    return f"/api/runs/{quote(run_id, safe='')}/files/{quote(path, safe='/')}"

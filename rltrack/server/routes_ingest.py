@@ -4,6 +4,10 @@ Every batch is applied in its own transaction together with its id (see
 :mod:`rltrack.store.ingest`), so a batch retried after a lost response is skipped, not stored
 twice. Batches of one request are applied in order; the first failing one stops the request with
 a 4xx naming its id and how many came before it.
+
+Every value passes the same checks as ``init()``/``log()`` (in :mod:`rltrack.remote.wire`); a body
+is parsed only after the size limit (:mod:`rltrack.server.security`), nested at most
+:data:`MAX_DEPTH` deep, and a string that is not valid Unicode is a 400, never a 500.
 """
 
 from __future__ import annotations
@@ -17,19 +21,23 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError
+from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError, StoreError
 from rltrack.remote import wire
 from rltrack.server.deps import Cache, Reader
-from rltrack.server.files import safe_path
+from rltrack.server.files import run_dir, safe_path
+from rltrack.server.ingest_schema import ATTACH_BODY, BATCHES_BODY, UPLOAD_BODY, request_body
 from rltrack.store.database import Database
 from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
 from rltrack.store.writer import StoreWriter
+from rltrack.validate import check_media_path, check_run_id, check_source, check_state, check_text
 
 __all__ = ["apply_batch", "router"]
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
 #: Batches one request may carry.
 MAX_BATCHES = 10_000
+#: Deepest nesting of a JSON body (configs are nested a few levels; 100,000 levels crash a parser).
+MAX_DEPTH = 64
 
 
 def apply_batch(db: Database, batch: dict[str, Any]) -> bool:
@@ -39,7 +47,7 @@ def apply_batch(db: Database, batch: dict[str, Any]) -> bool:
         WireError: the batch is malformed.
         RunExistsError, RunNotFoundError: the operation does not fit the store.
     """
-    batch_id = wire._get(batch, "id", str)
+    batch_id = wire._text(batch, "id", limit=256)
     op = wire._get(batch, "op", str)
     if op not in wire.OPS:
         raise wire.WireError(f"batch {batch_id!r} has unknown op {op!r}; expected one of {', '.join(wire.OPS)}")
@@ -53,8 +61,8 @@ def apply_batch(db: Database, batch: dict[str, Any]) -> bool:
             store.create_run(new, wire.who_from(batch.get("who")))
             run_id = new.id
         else:
-            run_id = wire._get(batch, "run_id", str)
-            source = wire._get(batch, "source", str)
+            run_id = check_run_id(wire._get(batch, "run_id", str))
+            source = check_source(wire._get(batch, "source", str))
             if not store.run_exists(run_id):
                 raise RunNotFoundError(f"batch {batch_id!r} writes to run {run_id!r}, which this server does not have")
             if op == "write":
@@ -66,29 +74,76 @@ def apply_batch(db: Database, batch: dict[str, Any]) -> bool:
                     config=wire._get(batch, "config", dict, optional=True),
                     metadata=wire._get(batch, "metadata", dict, optional=True),
                     heartbeat_ns=wire._get(batch, "heartbeat_ns", int, optional=True),
-                    owner=bool(batch.get("owner", True)),
+                    owner=_owner(batch),
                 )
             else:
                 store.end(
-                    run_id, source, state=wire._get(batch, "state", str),
-                    reason=wire._get(batch, "reason", str, optional=True),
+                    run_id, source, state=check_state(wire._get(batch, "state", str)),
+                    reason=wire._text(batch, "reason", optional=True),
                     exit_code=wire._get(batch, "exit_code", int, optional=True),
-                    ended_ns=wire._get(batch, "ended_ns", int), owner=bool(batch.get("owner", True)),
+                    ended_ns=wire._get(batch, "ended_ns", int), owner=_owner(batch),
                 )
         mark_applied(conn, batch_id, run_id, time.time_ns())
     return True
 
 
-async def _json(request: Request) -> Any:
-    body = await request.body()
+def _owner(batch: dict[str, Any]) -> bool:
+    owner = batch.get("owner", True)
+    if not isinstance(owner, bool):
+        raise wire.WireError(f"field 'owner' must be true or false, got {owner!r}")
+    return owner
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body: valid UTF-8 JSON, nested at most :data:`MAX_DEPTH`, every string valid Unicode.
+
+    Raises:
+        HTTPException: 400 naming what is wrong.
+    """
     try:
         # NaN/inf are allowed: summaries store them faithfully.
-        return json.loads(body)
-    except ValueError as err:
-        raise HTTPException(400, f"request body is not valid JSON ({err})") from err
+        data = json.loads(body)
+    except RecursionError:
+        raise HTTPException(400, f"request body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as err:  # UnicodeDecodeError included: the body is not UTF-8
+        raise HTTPException(400, f"request body is not valid UTF-8 JSON ({err})") from err
+    _check_tree(data)
+    return data
 
 
-@router.post("/batches", summary="Store batches of writer calls (create_run, write, end), each once")
+def _check_tree(data: Any) -> None:
+    # Iterative, so a deep body cannot exhaust the stack here either.
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            _check_string(node)
+        elif isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise HTTPException(400, f"request body is nested deeper than {MAX_DEPTH} levels")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in items:
+                if isinstance(key, str):
+                    _check_string(key)
+                stack.append((value, depth + 1))
+
+
+def _check_string(text: str) -> None:
+    try:
+        check_text("string", text)
+    except RltrackError as err:
+        raise HTTPException(400, f"request body holds a {err}") from None
+
+
+async def _json(request: Request) -> Any:
+    return parse_json(await request.body())
+
+
+@router.post(
+    "/batches",
+    summary="Store batches of writer calls (create_run, write, end), each once",
+    openapi_extra=request_body(BATCHES_BODY),
+)
 async def batches(request: Request, reader: Reader, cache: Cache) -> dict[str, Any]:
     """Apply ``{"batches": [...]}`` in order; return ``{"applied": n, "duplicates": [ids]}``."""
     body = await _json(request)
@@ -110,6 +165,8 @@ def _apply_all(db: Database, items: list[Any]) -> dict[str, Any]:
                 applied += 1
             else:
                 duplicates.append(str(batch["id"]))
+        except StoreError:
+            raise  # the store failed (disk full, locked): a 503 the writer retries, not a refusal
         except (RltrackError, KeyError, TypeError) as err:
             status = 409 if isinstance(err, RunExistsError) else 404 if isinstance(err, RunNotFoundError) else 400
             batch_id = batch.get("id") if isinstance(batch, dict) else None
@@ -119,14 +176,20 @@ def _apply_all(db: Database, items: list[Any]) -> dict[str, Any]:
     return {"applied": applied, "duplicates": duplicates}
 
 
-@router.post("/attach", summary="Attach a writer to an existing run (returns what it needs to continue)")
+@router.post(
+    "/attach",
+    summary="Attach a writer to an existing run (returns what it needs to continue)",
+    openapi_extra=request_body(ATTACH_BODY),
+)
 async def attach(request: Request, reader: Reader, cache: Cache) -> dict[str, Any]:
     """Attach ``{"run_id", "source", "who", "owner_alive"}`` like :meth:`StoreWriter.attach_run`."""
     body = await _json(request)
-    run_id = wire._get(body, "run_id", str)
-    source = wire._get(body, "source", str)
+    run_id = check_run_id(wire._get(body, "run_id", str))
+    source = check_source(wire._get(body, "source", str))
     who = wire.who_from(body.get("who"))
-    owner_alive = bool(body.get("owner_alive", False))
+    owner_alive = body.get("owner_alive", False)
+    if not isinstance(owner_alive, bool):
+        raise wire.WireError(f"field 'owner_alive' must be true or false, got {owner_alive!r}")
     attached = await run_in_threadpool(
         StoreWriter(reader.db).attach_run, run_id, source, who, owner_alive=owner_alive
     )
@@ -149,14 +212,23 @@ def exists(run_id: str, reader: Reader) -> bool:
 @router.get("/count", summary="How many runs a project holds")
 def count(project: str, reader: Reader) -> int:
     """Return the project's run count (remote writers name new runs with it)."""
-    return StoreWriter(reader.db).count_runs(project)
+    return StoreWriter(reader.db).count_runs(check_text("project", project))
 
 
-@router.put("/files/{run_id}/{path:path}", summary="Upload a file into a run's folder (idempotent)")
+@router.put(
+    "/files/{run_id}/{path:path}",
+    summary="Upload a file into a run's folder (idempotent)",
+    openapi_extra=request_body(UPLOAD_BODY, "application/octet-stream"),
+)
 async def upload(run_id: str, path: str, request: Request, reader: Reader) -> dict[str, Any]:
-    """Store the request body as ``runs/<run_id>/<path>``, replacing it atomically."""
-    reader.run(run_id)
-    target = safe_path(reader.db.root / "runs" / run_id, path)
+    """Store the request body as ``runs/<run_id>/<path>``, replacing it atomically.
+
+    ``path`` is a media path (:func:`rltrack.validate.check_media_path`) under the folder of a run
+    that exists, so an upload can never reach the store's database or another run's folder.
+    """
+    reader.run(check_run_id(run_id))
+    check_media_path(path)
+    target = safe_path(run_dir(reader.db.root, run_id), path)
     if target.is_dir():
         raise HTTPException(409, f"file path {path!r} is a folder in this run; upload to a file path")
     try:

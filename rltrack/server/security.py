@@ -1,22 +1,45 @@
-"""Tokens and request-size limits: a pure ASGI middleware in front of every route.
+"""Who may read and write, from which page, and how large a request may be: an ASGI middleware in front of every route.
 
-Loopback clients are trusted (``rltrack ui`` only listens there). Any other client must send
-``Authorization: Bearer <token>`` for writes (ingest) and, unless ``public_read``, for reads
-too: no header gives 401, a wrong token 403.
+The rules, in the order they are checked:
+
+1. ``Host`` must name this server: ``localhost``, an IP address, this machine's host name, the bind
+   address or an ``--allowed-host``. A DNS-rebinding page reaches a loopback server under its own
+   name (``evil.example``), so it is refused here.
+2. ``Origin``, when a browser sends one, must be the server's own (the same host and port as
+   ``Host``, or an allowed host): another site's page cannot make the browser write (CSRF).
+3. Tokens. With a token file every request needs ``Authorization: Bearer <token>``, loopback
+   included, unless ``trust_loopback`` (or ``public_read`` for reads) says otherwise; a wrong
+   token is refused everywhere (403). Without a token file loopback clients may do everything and
+   others may only read (``public_read``). Loopback is decided by :mod:`ipaddress` on the peer's
+   address, or on ``X-Forwarded-For`` only when the peer is a configured trusted proxy.
+4. Bodies: ``POST``/``PATCH`` need ``Content-Type: application/json`` (415: an HTML form cannot send
+   it); a body over the limit is refused before it is read (413).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+import socket
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rltrack.errors import RltrackError
 
-__all__ = ["AccessControl", "read_tokens"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "AccessControl",
+    "GuardMiddleware",
+    "client_address",
+    "is_loopback",
+    "read_tokens",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -24,8 +47,16 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_LOOPBACK = ("127.", "::1", "localhost")
+#: Largest JSON body: a remote writer sends at most about 4 MiB of batches per request (base64
+#: makes that about 5.4 MiB), so 16 MiB leaves room without letting one request eat the server's memory.
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Largest uploaded run file (videos, checkpoints); streamed to disk, never held in memory.
+DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
+
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_JSON_METHODS = frozenset({"POST", "PATCH"})
+_UPLOAD_PREFIX = "/api/ingest/files/"
+_LOOPBACK_NAMES = frozenset({"localhost"})
 
 
 def read_tokens(path: str | Path) -> frozenset[str]:
@@ -38,46 +69,177 @@ def read_tokens(path: str | Path) -> frozenset[str]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
         raise RltrackError(f"cannot read the token file {str(path)!r}: {err.strerror}; pass an existing file") from err
+    except UnicodeDecodeError as err:
+        raise RltrackError(f"the token file {str(path)!r} is not UTF-8 text; write one token per line") from err
     tokens = frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
     if not tokens:
         raise RltrackError(f"the token file {str(path)!r} holds no token; write one token per line")
     return tokens
 
 
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip().removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # ::ffff:127.0.0.1 is IPv4 loopback seen through an IPv6 socket
+    return address
+
+
+def is_loopback(address: str) -> bool:
+    """Return whether ``address`` is an IP address on the loopback network (``127.0.0.0/8``, ``::1``).
+
+    Only IP addresses count: ``localhost.evil.example``, ``127.evil.example`` or ``::1abc:1`` are not loopback.
+    """
+    ip = _ip(address)
+    return ip is not None and ip.is_loopback
+
+
+def _parse_networks(proxies: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for proxy in proxies:
+        try:
+            networks.append(ipaddress.ip_network(proxy.strip(), strict=False))
+        except ValueError as err:
+            raise RltrackError(
+                f"trusted proxy {proxy!r} is not an IP address or network; pass one like 127.0.0.1 or 10.0.0.0/8"
+            ) from err
+    return tuple(networks)
+
+
+def _headers(scope: Scope, name: bytes) -> list[bytes]:
+    return [value for key, value in scope.get("headers", ()) if key == name]
+
+
+def client_address(scope: Scope, trusted_proxies: Iterable[str] = ()) -> str:
+    """Return the address of the client behind a request.
+
+    ``X-Forwarded-For`` is read only when the peer is one of ``trusted_proxies``: then the client is
+    the right-most address in it that is not itself a trusted proxy (a client can prepend anything).
+    """
+    client = scope.get("client")
+    peer = str(client[0]) if client else ""
+    networks = _parse_networks(trusted_proxies)
+    if not networks or not _in(peer, networks):
+        return peer
+    hops = [hop.strip() for value in _headers(scope, b"x-forwarded-for") for hop in value.decode("latin-1").split(",")]
+    hops = [hop for hop in hops if hop]
+    for hop in reversed(hops):
+        if not _in(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _in(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip.version == n.version and ip in n for n in networks)
+
+
+@cache
+def _this_host() -> frozenset[str]:
+    # gethostname() only: getfqdn() asks DNS, which can stall for seconds on an offline robot.
+    name = socket.gethostname().lower()
+    return frozenset({name} if name else ())
+
+
+def _host_name(netloc: str) -> str:
+    """Return the host part of ``host[:port]`` / ``[v6]:port``, lower-cased."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1 : netloc.find("]")] if "]" in netloc else netloc
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
 @dataclass(frozen=True)
 class AccessControl:
-    """Who may read and write, and how large a request body may be."""
+    """Who may read and write, from which hosts, and how large a request body may be.
+
+    Attributes:
+        tokens: Accepted bearer tokens; empty: no token, loopback writes and (``public_read``) reads.
+        public_read: Let clients without a token read (GET/HEAD); writes always need a token or loopback.
+        trust_loopback: With tokens, let loopback clients in without one (the pre-token behaviour; off by
+            default because a reverse proxy on the same host makes every client look like loopback).
+        trusted_proxies: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed.
+        allowed_hosts: Extra ``Host``/``Origin`` names this server answers to (``*``: any).
+        max_body_bytes: Largest JSON request body.
+        max_upload_bytes: Largest uploaded run file.
+    """
 
     tokens: frozenset[str] = field(default_factory=frozenset)
     public_read: bool = True
-    max_body_bytes: int = 256 * 1024 * 1024
+    trust_loopback: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_hosts: frozenset[str] = field(default_factory=frozenset)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+
+    def __post_init__(self) -> None:
+        _parse_networks(self.trusted_proxies)  # fail at start, not at the first request
+
+    def host_allowed(self, host: str) -> bool:
+        """Return whether ``host`` (a ``Host`` header's name, no port) names this server."""
+        host = host.lower().rstrip(".")
+        allowed = {h.lower() for h in self.allowed_hosts}
+        return (
+            "*" in allowed or host in allowed or host in _LOOPBACK_NAMES or _ip(host) is not None
+            or host in _this_host()
+        )
 
     def check(self, scope: Scope) -> tuple[int, str] | None:
         """Return ``(status, message)`` when the request must be refused, else None."""
-        client = scope.get("client")
-        host = str(client[0]) if client else ""
-        if host.startswith(_LOOPBACK):
-            return None
-        writing = scope.get("method", "GET") in _WRITE_METHODS or str(scope.get("path", "")).startswith("/api/ingest")
-        if not writing and self.public_read:
-            return None
-        if not self.tokens:
-            return 403, "this server accepts no token: writes and private reads are only allowed from loopback"
-        token = _bearer(scope)
-        if token is None:
-            return 401, "missing token: send 'Authorization: Bearer <token>' (see rltrack server --token-file)"
-        if not any(hmac.compare_digest(token, t) for t in self.tokens):
-            return 403, "wrong token: use one listed in the server's --token-file"
+        refused = self._check_host_and_origin(scope)
+        if refused is not None:
+            return refused
+        return self._check_token(scope)
+
+    def _check_host_and_origin(self, scope: Scope) -> tuple[int, str] | None:
+        hosts = _headers(scope, b"host")
+        host = hosts[0].decode("latin-1") if hosts else ""
+        if host and not self.host_allowed(_host_name(host)):
+            return 400, (
+                f"Host {host!r} is not a name of this server; add it with --allowed-host if clients "
+                "reach the server under that name"
+            )
+        for value in _headers(scope, b"origin"):
+            origin = value.decode("latin-1")
+            parts = urlsplit(origin)
+            same = bool(parts.netloc) and parts.netloc.lower() == host.lower()
+            allowed = bool(parts.hostname) and (parts.hostname or "").lower() in {h.lower() for h in self.allowed_hosts}
+            if not (same or allowed or "*" in self.allowed_hosts):
+                return 403, f"cross-origin request from {origin!r} refused: only this server's own pages may call it"
         return None
 
+    def _check_token(self, scope: Scope) -> tuple[int, str] | None:
+        method = str(scope.get("method", "GET"))
+        writing = method in _WRITE_METHODS or str(scope.get("path", "")).startswith("/api/ingest")
+        token = _bearer(scope)
+        if not self.tokens:
+            if is_loopback(client_address(scope, self.trusted_proxies)) or (not writing and self.public_read):
+                return None
+            return 403, "this server accepts no token: writes and private reads are only allowed from loopback"
+        if token is not None:
+            if any(hmac.compare_digest(token, t.encode("utf-8")) for t in self.tokens):
+                return None
+            return 403, "wrong token: use one listed in the server's --token-file"
+        if not writing and self.public_read:
+            return None
+        if self.trust_loopback and is_loopback(client_address(scope, self.trusted_proxies)):
+            return None
+        return 401, "missing token: send 'Authorization: Bearer <token>' (see rltrack server --token-file)"
 
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            text: str = value.decode("latin-1")
-            if text.lower().startswith("bearer "):
-                return text[7:].strip()
+
+def _bearer(scope: Scope) -> bytes | None:
+    # Compared as bytes: a token with non-ASCII bytes is just a wrong token, never an error.
+    for value in _headers(scope, b"authorization"):
+        if value[:7].lower() == b"bearer ":
+            return value[7:].strip()
     return None
+
+
+def _content_type(scope: Scope) -> str:
+    values = _headers(scope, b"content-type")
+    return values[0].decode("latin-1").split(";", 1)[0].strip().lower() if values else ""
 
 
 class _TooLarge(Exception):
@@ -85,25 +247,33 @@ class _TooLarge(Exception):
 
 
 class GuardMiddleware:
-    """Refuse unauthorized requests and bodies larger than the limit before any route runs."""
+    """Refuse bad hosts, origins, tokens, content types and oversized bodies before any route runs."""
 
     def __init__(self, app: ASGIApp, access: AccessControl) -> None:
         self.app = app
         self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check access and body size, then hand the request on."""
+        """Check the request, then hand it on with a receive that stops at the size limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         refused = self.access.check(scope)
         if refused is not None:
-            await _reply(send, *refused)
+            await reply(send, *refused)
             return
-        limit = self.access.max_body_bytes
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _reply(send, 413, f"request body of {int(value)} bytes is over the limit of {limit} bytes")
+        path = str(scope.get("path", ""))
+        upload = scope.get("method") == "PUT" and path.startswith(_UPLOAD_PREFIX)
+        if scope.get("method") in _JSON_METHODS and _content_type(scope) != "application/json":
+            await reply(send, 415, "send the request body as JSON with 'Content-Type: application/json'")
+            return
+        limit = self.access.max_upload_bytes if upload else self.access.max_body_bytes
+        for value in _headers(scope, b"content-length"):
+            if not value.isdigit():
+                await reply(send, 400, "Content-Length must be a number of bytes")
+                return
+            if int(value) > limit:
+                await reply(send, 413, f"request body of {int(value)} bytes is over the limit of {limit} bytes")
                 return
         seen = 0
         started = False
@@ -126,13 +296,14 @@ class GuardMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _reply(send, 413, f"request body is over the limit of {limit} bytes")
+                await reply(send, 413, f"request body is over the limit of {limit} bytes")
 
 
-async def _reply(send: Send, status: int, message: str) -> None:
+async def reply(send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """Send a ``{"detail": message}`` JSON response (the one error shape of the API)."""
     body = json.dumps({"detail": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
     if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+        head.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})

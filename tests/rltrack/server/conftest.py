@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -70,9 +71,20 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Filled:
     return fill_store(tmp_path_factory.mktemp("dashboard") / "store")
 
 
+def local_client(app: Any, **kwargs: Any) -> TestClient:
+    """Return an in-process client that looks like a browser on this machine (``127.0.0.1``).
+
+    The server refuses ``Host`` names that are not its own (DNS rebinding), so the client names
+    ``127.0.0.1`` rather than TestClient's default ``testserver``, and connects from loopback.
+    """
+    kwargs.setdefault("base_url", "http://127.0.0.1")
+    kwargs.setdefault("client", ("127.0.0.1", 50000))
+    return TestClient(app, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def client(filled: Filled) -> Iterator[TestClient]:
-    with TestClient(create_app(filled.root)) as c:
+    with local_client(create_app(filled.root)) as c:
         yield c
 
 
@@ -84,5 +96,5 @@ def frames() -> Callable[..., np.ndarray]:
 
 @pytest.fixture
 def make_client() -> Callable[..., TestClient]:
-    """Return a factory of in-process clients over an app (``make_client(app)``)."""
-    return TestClient
+    """Return a factory of in-process clients over an app (``make_client(app)``), see :func:`local_client`."""
+    return local_client

@@ -56,8 +56,12 @@ def test_server_takes_ingest(tmp_path: Path) -> None:
     tokens = tmp_path / "tokens"
     tokens.write_text("abc\n")
     for url in run_cli("server", "--dir", str(tmp_path / "store"), "--port", "0", "--token-file", str(tokens)):
-        response = httpx.post(f"{url}/api/ingest/batches", json={"batches": []}, timeout=10)
+        response = httpx.post(f"{url}/api/ingest/batches", json={"batches": []}, timeout=10,
+                              headers={"authorization": "Bearer abc"})
         assert response.json() == {"applied": 0, "duplicates": []}
+        # The token protects loopback too: without it even this machine cannot write or read.
+        assert httpx.post(f"{url}/api/ingest/batches", json={"batches": []}, timeout=10).status_code == 401
+        assert httpx.get(f"{url}/api/projects", timeout=10).status_code == 401
 
 
 def test_ui_without_a_store_says_so(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_invalid_bodies_are_400(ingest: TestClient, body: bytes) -> None:
 
 
 def test_too_large_a_body_is_413(ingest: TestClient) -> None:
-    response = ingest.post("/api/ingest/batches", content=b"x" * 300_000)
+    response = ingest.post("/api/ingest/batches", content=b"x" * 300_000, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert "over the limit" in response.json()["detail"]
 
