@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rltrack.sim2real import stats
 from rltrack.sim2real.align import AlignOn, Series
+from rltrack.sim2real.deployed import N_BOOT, SEED, select_sim
 from rltrack.sim2real.errors import GapError
 from rltrack.sim2real.paired import DTW_WINDOW_FRACTION, PairBy, PairedSignals, Pairs, pair_episodes
 from rltrack.sim2real.report import GapReport, Histogram, NotComputed, PairedGap, Settings, SideInfo, SignalGap
@@ -46,6 +47,8 @@ __all__ = ["HISTOGRAM_BINS", "compare", "compare_sides"]
 
 #: Bins of the per-signal histograms kept in the report for plotting.
 HISTOGRAM_BINS = 40
+#: A stream with fewer messages than this is not timed as a control loop (its rate would be noise).
+MIN_LOOP_MESSAGES = 20
 # Signals with fewer samples than this (summed over keys) are compared serially.
 _PARALLEL_MIN_SAMPLES = 1_000_000
 _MAX_WORKERS = 8
@@ -152,6 +155,11 @@ def _timing(real: Side, real_keys: Sequence[str], notes: list[NotComputed]) -> l
     out = []
     for key in real_keys:
         series = real.signals[key]
+        if len(series) < MIN_LOOP_MESSAGES:
+            notes.append(
+                NotComputed(f"timing[{key}]", f"{len(series)} messages; a control loop needs {MIN_LOOP_MESSAGES}")
+            )
+            continue
         try:
             starts, stops = bounds.bounds(series) if bounds is not None else (None, None)
             out.append(loop_timing(key, series.t_ns, starts=starts, stops=stops))
@@ -221,13 +229,17 @@ def compare_sides(
     *,
     keys: Sequence[str] | None = None,
     mapping: Mapping[str, str] | None = None,
-    n_boot: int = 2000,
-    seed: int = 0,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
     versions: Sequence[PolicyVersion] | None = None,
     align: AlignOn = "step",
     pair_by: PairBy = "seed",
+    sim_description: str | None = None,
 ) -> GapReport:
     """Compute the gap report from two loaded sides (see :func:`compare` for the arguments).
+
+    ``sim_description`` says which sim episodes ``sim`` holds (:func:`~rltrack.sim2real.deployed.select_sim`
+    writes it); by default the report says they are all the side's episodes.
 
     Raises:
         GapError: ``n_boot``, ``align`` or ``pair_by`` is invalid.
@@ -258,9 +270,12 @@ def compare_sides(
         notes.append(NotComputed("versions", "no policy versions given (pass versions=[PolicyVersion(...), ...])"))
     else:
         version_gap = compare_versions(versions, n_boot=n_boot, seed=seed, notes=notes)
+    n_sim, n_real = int(sim.end_steps().size), int(real.end_steps().size)
+    if sim_description is None:
+        sim_description = f"sim: all {n_sim} episodes given"
     return GapReport(
-        sim=SideInfo(sim.run, sim.source, int(sim.end_steps().size)),
-        real=SideInfo(real.run, real.source, int(real.end_steps().size)),
+        sim=SideInfo(sim.run, sim.source, n_sim, sim_description),
+        real=SideInfo(real.run, real.source, n_real, f"real: {n_real} episodes"),
         settings=Settings(n_boot, seed, stats.CI_LEVEL, align, DTW_WINDOW_FRACTION),
         episode_return=gaps["episodes.return"],
         success_rate=gaps["episodes.success_rate"],
@@ -288,12 +303,13 @@ def compare(
     *,
     keys: Sequence[str] | None = None,
     mapping: Mapping[str, str] | None = None,
-    n_boot: int = 2000,
-    seed: int = 0,
+    n_boot: int = N_BOOT,
+    seed: int = SEED,
     versions: Sequence[PolicyVersion] | None = None,
     align: AlignOn = "step",
     pair_by: PairBy = "seed",
     sources: tuple[str, str] = ("sim", "real"),
+    policy_step: int | None = None,
     api: Api | None = None,
     dir: str | Path | None = None,
 ) -> GapReport:
@@ -314,6 +330,9 @@ def compare(
             their ``"order"`` on each side.
         sources: Source names of the sim and real sides. A separate real run with a single
             source uses that source whatever its name.
+        policy_step: Training step of the policy the robot ran; default: what the real run
+            (else the sim run) records. The sim side is that checkpoint's episodes (see
+            :func:`~rltrack.sim2real.deployed.select_sim`), stated in ``report.sim.description``.
         api: Read API that resolves run ids (keyword-only); default ``rltrack.Api(dir=dir)``.
         dir: Store root used when ``api`` is not given; default ``$RLTRACK_DIR`` or
             ``./rltrack-runs``.
@@ -331,6 +350,11 @@ def compare(
     sim_source = _source(sim_view, sources[0], strict=real is None)
     real_source = _source(real_view, sources[1], strict=real is None)
     mapping = dict(mapping or {})
+    chosen = select_sim(
+        sim_view, None if real is None else real_view, source=sim_source, real_source=real_source,
+        policy_step=policy_step,
+    )  # fmt: skip
+    sim_view = chosen.view
     sim_keys = set(sim_view.keys(sim_source)) if sim_source in sim_view.sources else set()
     real_keys = set(real_view.keys(real_source)) if real_source in real_view.sources else set()
     wanted: list[str] | None = (
@@ -355,6 +379,7 @@ def compare(
         versions=versions,
         align=align,
         pair_by=pair_by,
+        sim_description=chosen.description,
     )
     if not real_keys:
         missing = NotComputed("real", f"run {real_view.id!r} has no data under source {real_source!r}")

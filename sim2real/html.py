@@ -245,10 +245,11 @@ def _figures(report: GapReport) -> list[tuple[str, Figure]]:
     return figs
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<tr>{head}</tr>{body}</table>"
 
 
 def _sections(report: GapReport) -> dict[str, str]:
@@ -262,6 +263,7 @@ def _sections(report: GapReport) -> dict[str, str]:
                 gap_row("success rate", report.success_rate),
                 gap_row("length", report.episode_length),
             ],
+            caption=report.sim.description,
         )
     }
     out["signals"] = _table(
@@ -347,7 +349,8 @@ def write_html(report: GapReport, path: Path) -> Path:
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>rltrack sim-vs-real gap</title>"
         f"<style>{_CSS}</style><script>{js}</script></head><body>"
         f"<h1>Sim-vs-real gap: {html.escape(s.run)}/{html.escape(s.source)} vs {html.escape(r.run)}/"
-        f"{html.escape(r.source)}</h1><p class='note'>Differences are real - sim. "
+        f"{html.escape(r.source)}</h1><p class='note' id='sides'><b>{html.escape(s.description)}</b><br>"
+        f"{html.escape(r.description)}</p><p class='note'>Differences are real - sim. "
         f"{report.settings.ci_level:.0%} bootstrap intervals with {report.settings.n_boot} resamples, "
         f"seed {report.settings.seed}; paired episodes aligned on {html.escape(report.settings.align)}.</p>"
         + "".join(body)

@@ -7,7 +7,7 @@ renamed). Every measure that could not be computed is ``null`` and has an entry 
 .. code-block:: text
 
     {"format": "rltrack.sim2real.gap_report", "version": 1,
-     "sim":  {"run", "source", "n_episodes"},   "real": {...},
+     "sim":  {"run", "source", "n_episodes", "description"},   "real": {...},
      "settings": {"n_boot", "seed", "ci_level", "align", "dtw_window_fraction"},
      "episodes": {"return" | "success_rate" | "length":
                   {"sim_mean", "real_mean", "difference", "ci_low", "ci_high", "n_sim", "n_real"} | null},
@@ -144,11 +144,13 @@ class NotComputed:
 
 @dataclass(frozen=True, slots=True)
 class SideInfo:
-    """Which run and source one side of the comparison came from."""
+    """Which run and source one side of the comparison came from, and which of its episodes."""
 
     run: str
     source: str
     n_episodes: int
+    description: str = ""
+    """The sentence every gap table states, e.g. ``"sim: 10 eval episodes at step 20,480, policy v3"``."""
 
 
 @dataclass(frozen=True, slots=True)

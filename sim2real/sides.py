@@ -11,6 +11,8 @@ Key conventions read here (written by the SB3 callback under ``sim`` and by the 
   the episode summary; episodes with equal values on both sides are *paired*.
 - every other key that does not start with ``_`` or ``system/`` is a *signal* (one sample per
   step or per message): joint velocities, efforts, odometry twist, ``obs/<i>``, ``action/<i>``, ...
+  except the training loggers' namespaces (:data:`AGGREGATE_PREFIXES`: ``eval/``, ``rollout/``,
+  ``train/``, ``time/``), which hold one aggregate per rollout or evaluation, not telemetry.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from rltrack.api import Api
 
 __all__ = [
+    "AGGREGATE_PREFIXES",
     "EPISODE_LENGTH",
     "EPISODE_RETURN",
     "EPISODE_SUCCESS",
@@ -46,7 +49,10 @@ EPISODE_LENGTH = "episode/length"
 EPISODE_SUCCESS = "episode/success"
 #: Keys whose equal values pair a sim episode with a real one, in order of preference.
 PAIR_KEYS = ("episode/seed", "episode/tag")
-_NOT_SIGNAL_PREFIXES = ("episode/", "_", "system/")
+#: SB3's logger namespaces: one value per rollout, update or evaluation (``eval/mean_reward``), so
+#: neither a signal's distribution nor a control loop to time.
+AGGREGATE_PREFIXES = ("eval/", "rollout/", "train/", "time/")
+_NOT_SIGNAL_PREFIXES = ("episode/", "_", "system/", *AGGREGATE_PREFIXES)
 
 
 class RunLike(Protocol):
@@ -70,7 +76,7 @@ class RunLike(Protocol):
 
 
 def is_signal_key(key: str) -> bool:
-    """Whether ``key`` is a per-step signal (not an episode summary, internal or system metric)."""
+    """Whether ``key`` is per-step telemetry (not an episode summary, logger aggregate, internal or system metric)."""
     return not key.startswith(_NOT_SIGNAL_PREFIXES)
 
 

@@ -195,10 +195,7 @@ def _steps(
         sim_bag, standin_bag = _record_and_import(run, settings, store, ros, ref, (sim_eps, standin_eps), evals, echo)
     echo("[5/5] measuring the reality gap with rltrack.sim2real.compare")
     with _timed(timings, "compare"):
-        files = measure_gap(
-            api.run(run.id), since_ns=sim_bag.t_start_ns, checkpoints=evals, out_dir=run.dir, seed=settings.seed,
-            stand_in=physics.describe(),
-        )  # fmt: skip
+        files = measure_gap(api.run(run.id), checkpoints=evals, out_dir=run.dir, stand_in=physics.describe())
     gap = files.report.episode_return
     if gap is not None and gap.difference is not None:
         run.summary["sim2real/return_gap"] = gap.difference

@@ -13,33 +13,20 @@ from fastapi import APIRouter, Query
 
 from rltrack.server.deps import Reader
 from rltrack.server.files import media_url
-from rltrack.server.run_filters import lookup
 from rltrack.store.reader import RunRow, StoreReader
 
 __all__ = ["checkpoint_step", "router"]
 
 router = APIRouter(prefix="/api", tags=["sim-vs-real"])
 
-#: Where a run records the training step of the policy it deployed (metadata first, then config).
-CHECKPOINT_KEYS = (
-    "deployed_step",
-    "checkpoint_step",
-    "policy_step",
-    "deployed_policy_step",
-    "deployed_policy.step",
-    "policy.step",
-    "checkpoint.step",
-)
-
-
 def checkpoint_step(row: RunRow) -> int | None:
-    """Return the training step of the policy the real side ran, if the run's metadata or config says so."""
-    for data in (row.metadata, row.config):
-        for key in CHECKPOINT_KEYS:
-            found, value = lookup(data, key.split("."))
-            if found and isinstance(value, (int, float)) and not isinstance(value, bool):
-                return int(value)
-    return None
+    """Return the training step of the policy the real side ran, if the run's metadata or config says so.
+
+    The same lookup picks the sim episodes of the gap (:func:`rltrack.sim2real.deployed.policy_step_of`).
+    """
+    from rltrack.sim2real.deployed import policy_step_of
+
+    return policy_step_of(row.metadata, row.config)
 
 
 def _pick_sources(sources: list[str], primary: str) -> tuple[str | None, str | None]:
@@ -112,7 +99,7 @@ def simreal(
     real_keys = set(reader.keys(real_row.id, real_src))
     videos = {
         side: [
-            {"key": m.key, "step": m.step, "url": media_url(r.id, m.path), "caption": m.caption}
+            {"key": m.key, "step": m.step, "url": media_url(r.id, m.path), "path": m.path, "caption": m.caption}
             for m in reader.media(r.id, src)
             if m.kind == "video"
         ]
@@ -130,28 +117,31 @@ def simreal(
 
 
 @router.get("/runs/{run_id}/simreal/gap", summary="Gap numbers of rltrack.sim2real.compare for the two sides")
-def gap(
-    run_id: str,
-    reader: Reader,
-    other: str | None = None,
-    n_boot: Annotated[int, Query(ge=50, le=5000)] = 500,
-) -> dict[str, Any]:
-    """Return ``{"available": true, "report": ...}`` from sim2real, or why it is not available."""
+def gap(run_id: str, reader: Reader, other: str | None = None) -> dict[str, Any]:
+    """Return ``{"available": true, "report", "heading", "sections"}`` from sim2real, or why it is not available.
+
+    ``compare()`` runs with its defaults (the deployed checkpoint's sim episodes, the one bootstrap
+    setting), and ``heading``/``sections`` are the cells of ``report.table()``: the page shows the
+    numbers the terminal prints, formatted by the same function.
+    """
     sim_row, sim_src, real_row, real_src = _sides(reader, run_id, other, None, None)
     try:
-        # Imported by name: sim2real is an optional part (its own folder, mapped into rltrack).
-        compare = importlib.import_module("rltrack.sim2real").compare
-    except (ImportError, AttributeError) as err:
+        # Imported by name: sim2real needs numpy and, to compute, scipy (the sim2real extra).
+        sim2real = importlib.import_module("rltrack.sim2real")
+        text = importlib.import_module("rltrack.sim2real.text")
+    except ImportError as err:
         return {"available": False, "reason": f"rltrack.sim2real is not installed ({err})"}
     from rltrack.api import RunView
     from rltrack.errors import RltrackError
 
-    deployed_view = importlib.import_module("rltrack.sim2real.deployed").deployed_view
-    # Only the deployed checkpoint's sim episodes, not the whole learning curve.
-    sim_view = deployed_view(RunView(reader, sim_row), real_row.config.get("policy_step"))
     real_view = None if real_row.id == sim_row.id else RunView(reader, real_row)
     try:
-        report = compare(sim_view, real_view, n_boot=n_boot, sources=(sim_src or "sim", real_src or "real"))
-    except (RltrackError, ValueError, ArithmeticError) as err:
+        report = sim2real.compare(RunView(reader, sim_row), real_view, sources=(sim_src or "sim", real_src or "real"))
+    except (RltrackError, ValueError, ArithmeticError, ImportError) as err:
         return {"available": False, "reason": f"sim2real could not compare these runs: {err}"}
-    return {"available": True, "report": report.to_dict()}
+    return {
+        "available": True,
+        "report": report.to_dict(),
+        "heading": text.heading(report),
+        "sections": [{"title": t.title, "header": t.header, "rows": t.rows} for t in text.sections(report)],
+    }

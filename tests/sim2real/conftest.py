@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # --import-mode=importlib: make the helper module importable
     sys.path.insert(0, str(HERE))
 
-from s2r_standin import DEFAULT_MASSPOLE, cartpole, record_episodes  # noqa: E402
+from s2r_standin import DEFAULT_MASSPOLE, Deployed, cartpole, make_deployed, record_episodes  # noqa: E402
 
 
 @pytest.fixture
@@ -42,3 +42,9 @@ def sim_real_run(store_dir: Path) -> Callable[..., str]:
         return sim.id
 
     return make
+
+
+@pytest.fixture
+def deployed(store_dir: Path, tmp_path: Path) -> Deployed:
+    """A store holding one deployed checkpoint's sim and real episodes (see :func:`make_deployed`)."""
+    return make_deployed(store_dir, tmp_path)

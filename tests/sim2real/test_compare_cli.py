@@ -20,7 +20,9 @@ def test_compare_prints_the_gap_table(sim_real_run: Callable[..., str], store_di
     run_id = sim_real_run(range(5), masspole=0.5, max_steps=40)
     code, out = invoke("compare", run_id, "--dir", str(store_dir), "--n-boot", "200")
     assert code == 0, out
-    assert f"sim:  run {run_id} source 'sim' (5 episodes)" in out
+    # No deployed policy step recorded: every sim episode, and the table says so.
+    assert f"sim: all 5 episodes (no deployed policy step recorded); run {run_id}, source 'sim'" in out
+    assert f"real: 5 episodes; run {run_id}, source 'real'" in out
     assert "paired episodes (5 pairs by episode/seed, aligned on step)" in out
     assert "versions: no policy versions given" in out
 

@@ -32,7 +32,7 @@ def test_json_has_the_stable_layout(report: GapReport) -> None:
     assert set(data) == {"format", "version", "sim", "real", "settings", "episodes", "signals", "paired", "timing",
                          "versions", "not_computed"}
     assert (data["format"], data["version"]) == ("rltrack.sim2real.gap_report", 1)
-    assert set(data["sim"]) == {"run", "source", "n_episodes"}
+    assert set(data["sim"]) == {"run", "source", "n_episodes", "description"}
     assert set(data["settings"]) == {"n_boot", "seed", "ci_level", "align", "dtw_window_fraction"}
     assert set(data["episodes"]) == {"return", "success_rate", "length"}
     assert all(set(g) == GAP_FIELDS for g in data["episodes"].values())

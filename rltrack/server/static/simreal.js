@@ -1,36 +1,48 @@
 // Sim-vs-real panel of the run page: shared keys overlaid, real episode results at the deployed
-// checkpoint's step, videos side by side, and the gap numbers of rltrack.sim2real when installed.
+// checkpoint's step, videos side by side, and the gap tables of rltrack.sim2real when installed.
+// Every string here may come from a writer (keys, run ids, sources, media paths, captions): the DOM is
+// built with text nodes and setAttribute, never from HTML strings, and file URLs are encoded per segment.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const SR = { info: null, sim: {}, real: {}, charts: new Map() };
   const other = new URLSearchParams(location.search).get("vs");
   const url = (page, tail) => `/api/runs/${encodeURIComponent(page.id)}${tail}` + (other ? `?other=${encodeURIComponent(other)}` : "");
+  const fileUrl = (runId, path) => `/api/runs/${encodeURIComponent(runId)}/files/` + String(path).split("/").map(encodeURIComponent).join("/");
+
+  // el("td", {class: "x"}, "text", child): attributes via setAttribute, children as text nodes or nodes.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+    for (const c of children.flat()) if (c !== undefined && c !== null) node.append(c instanceof Node ? c : String(c));
+    return node;
+  }
 
   SR.load = async function (page) {
     try { SR.info = await RT.json(url(page, "/simreal")); } catch (e) { return; }
     if (!SR.info.available) return;
     $("simreal").hidden = false;
     const vids = SR.info.videos;
-    $("simreal-videos").innerHTML = ["sim", "real"].map((side) => {
+    $("simreal-videos").replaceChildren(...["sim", "real"].map((side) => {
+      const run = SR.info[side + "_run"], source = SR.info[side];
       const v = vids[side][vids[side].length - 1];
-      return `<div class="card" data-side="${side}"><h3>${side} (${RT.esc(SR.info[side + "_run"] === page.id ? SR.info[side] : SR.info[side + "_run"] + " · " + SR.info[side])})</h3>` +
-        (v ? `<video controls muted preload="auto" src="${v.url}"></video><div class="small muted">${RT.esc(v.key)} · step ${v.step}</div>` : '<div class="muted small">no video</div>') + "</div>";
-    }).join("");
+      const card = el("div", { class: "card", "data-side": side }, el("h3", {}, `${side} (${run === page.id ? source : run + " · " + source})`));
+      if (v) {
+        card.append(el("video", { controls: "", muted: "", preload: "auto", src: fileUrl(run, v.path) }),
+          el("div", { class: "small muted" }, `${v.key} · step ${v.step}`));
+      } else card.append(el("div", { class: "muted small" }, "no video"));
+      return card;
+    }));
     const grid = $("simreal-charts");
-    grid.innerHTML = "";
+    grid.replaceChildren();
     SR.charts.clear();
     for (const key of SR.info.shared) {
-      const card = document.createElement("div");
-      card.className = "card";
-      const div = document.createElement("div");
-      div.className = "chart";
+      const div = el("div", { class: "chart" });
       div.dataset.simrealKey = key;
-      card.appendChild(div);
-      grid.appendChild(card);
+      grid.appendChild(el("div", { class: "card" }, div));
       SR.charts.set(key, div);
     }
-    if (!SR.info.shared.length) grid.innerHTML = '<p class="muted">the two sources share no key</p>';
+    if (!SR.info.shared.length) grid.replaceChildren(el("p", { class: "muted" }, "the two sources share no key"));
     await SR.refresh(page);
     loadGap(page);
   };
@@ -63,25 +75,28 @@
     }
   };
 
+  // One table per section of report.table(): the cells arrive formatted by sim2real's own formatter,
+  // so the page shows exactly the digits `rltrack compare` prints.
+  function gapTable(section) {
+    const head = el("tr", {}, section.header.map((h) => el("th", {}, h)));
+    const rows = section.rows.map((r) => el("tr", {}, r.map((c, i) => el("td", i ? { class: "num" } : {}, c))));
+    return el("div", { class: "gap-table" }, el("h4", {}, section.title), el("table", {}, el("thead", {}, head), el("tbody", {}, rows)));
+  }
+
   async function loadGap(page) {
     const box = $("gap");
-    box.innerHTML = '<span class="muted">computing gap numbers…</span>';
+    box.replaceChildren(el("span", { class: "muted" }, "computing gap numbers…"));
     let data;
-    try { data = await RT.json(url(page, "/simreal/gap")); } catch (e) { box.innerHTML = `<span class="err">${RT.esc(e.message)}</span>`; return; }
-    if (!data.available) { box.innerHTML = `<span class="muted">${RT.esc(data.reason)}</span>`; return; }
-    const r = data.report;
-    const table = (head, rows) => `<table><thead><tr>${head.map((h) => `<th>${RT.esc(h)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
-    const cells = (vals) => `<tr>${vals.map((v) => `<td>${RT.esc(RT.fmt(v))}</td>`).join("")}</tr>`;
-    const episodes = Object.entries(r.episodes || {}).filter(([, g]) => g).map(([name, g]) =>
-      cells([name, g.sim_mean, g.real_mean, g.difference, g.ci_low === null ? "" : `[${RT.fmt(g.ci_low)}, ${RT.fmt(g.ci_high)}]`, `${g.n_sim} / ${g.n_real}`]));
-    const signals = Object.entries(r.signals || {}).map(([key, g]) =>
-      cells([key, g.sim_mean, g.real_mean, g.wasserstein_norm, g.ks_statistic, g.ks_p_value, `${g.n_sim} / ${g.n_real}`]));
-    const timing = Object.entries(r.timing || {}).map(([key, t]) => cells([key, t.rate_hz, t.jitter_s, t.dropped_estimate]));
-    box.innerHTML = '<h3>Gap numbers (rltrack.sim2real, real − sim)</h3><div class="cols">' +
-      (episodes.length ? `<div>${table(["episodes", "sim mean", "real mean", "difference", "95% CI", "n sim / real"], episodes)}</div>` : "") +
-      (signals.length ? `<div>${table(["signal", "sim mean", "real mean", "W1 (norm.)", "KS", "KS p", "n sim / real"], signals)}</div>` : "") +
-      (timing.length ? `<div>${table(["real loop", "rate Hz", "jitter s", "dropped"], timing)}</div>` : "") + "</div>" +
-      (r.not_computed && r.not_computed.length ? `<p class="muted small">not computed: ${r.not_computed.map((n) => RT.esc(n.measure + " (" + n.reason + ")")).join("; ")}</p>` : "");
+    try { data = await RT.json(url(page, "/simreal/gap")); } catch (e) { box.replaceChildren(el("span", { class: "err" }, e.message)); return; }
+    if (!data.available) { box.replaceChildren(el("span", { class: "muted" }, data.reason)); return; }
+    const notes = data.report.not_computed || [];
+    box.replaceChildren(
+      el("h3", {}, "Gap numbers (rltrack.sim2real, real − sim)"),
+      el("p", { class: "gap-sides" }, data.heading.flatMap((line, i) => (i ? [el("br"), line] : [line]))),
+      el("div", { class: "gap-tables" }, data.sections.map(gapTable)),
+      notes.length ? el("p", { class: "muted small" }, "not computed: " + notes.map((n) => `${n.measure} (${n.reason})`).join("; ")) : "",
+    );
+    box.dataset.ready = "1";
   }
   RT.simreal = SR;
 })();
