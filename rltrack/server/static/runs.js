@@ -1,21 +1,61 @@
-// Runs table of one project: filters, server-side sort, selection for the compare view.
+// Runs table of one project: the config keys that vary across the shown runs first (a sweep's parameters
+// before the rest), then summary metrics (the sweep's or define_metric's metric first); a column picker;
+// sort by any column (on the server); filters, sort and columns kept in the URL. Every string a writer
+// controls goes into the page as text or through setAttribute.
 "use strict";
 (() => {
   const project = decodeURIComponent(location.pathname.split("/")[2] || "");
   const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
   const params = new URLSearchParams(location.search);
+  const SUMMARY_DEFAULT = 8; // summary columns shown by default after the metrics
   let sort = params.get("sort") || "-created";
+  // Chosen columns ("config.lr", "summary.reward"); null = the defaults for the runs shown.
+  let chosen = params.get("cols") !== null ? params.get("cols").split(",").filter(Boolean) : null;
+  let info = { metrics: [], swept: [] };
+  let data = { total: 0, runs: [] };
   const selected = new Set();
+  // The sweep's and define_metric's metrics order the columns; a project without them still loads.
+  const metricsReady = RT.json(`/api/projects/${enc(project)}/metrics`).then((m) => { info = m; }).catch(() => {});
+  const el = (tag, attrs, ...kids) => {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null && v !== false) n.setAttribute(k, v === true ? "" : String(v));
+    for (const c of kids.flat()) if (c !== undefined && c !== null) n.append(c instanceof Node ? c : String(c));
+    return n;
+  };
   $("title").textContent = project;
+  $("workspace-link").setAttribute("href", "/projects/" + enc(project));
   document.title = project + " · rltrack";
-  RT.header([[project, null]]);
+  RT.header([[project, "/projects/" + enc(project)], ["runs", null]]);
   for (const id of ["q", "state", "group", "tags", "filter"]) if (params.get(id)) $(id).value = params.get(id);
 
-  const columnKeys = (runs, field) => {
-    const counts = {};
-    runs.forEach((r) => Object.keys(RT.flat(r[field])).forEach((k) => { if (!k.startsWith("_")) counts[k] = (counts[k] || 0) + 1; }));
-    return Object.keys(counts).sort((a, b) => counts[b] - counts[a] || a.localeCompare(b)).slice(0, 8);
-  };
+  // Every config and summary key of the shown runs, in the order the table offers them.
+  function columns(runs) {
+    const cfgValues = {}, sumCount = {};
+    for (const r of runs) {
+      for (const [k, v] of Object.entries(RT.flat(r.config))) if (!k.startsWith("_")) (cfgValues[k] ||= new Set()).add(JSON.stringify(v));
+      for (const k of Object.keys(RT.flat(r.summary))) if (!k.startsWith("_")) sumCount[k] = (sumCount[k] || 0) + 1;
+    }
+    const swept = info.swept.filter((k) => k in cfgValues);
+    const varying = Object.keys(cfgValues).filter((k) => !swept.includes(k) && cfgValues[k].size > 1).sort();
+    const constant = Object.keys(cfgValues).filter((k) => !swept.includes(k) && cfgValues[k].size <= 1).sort();
+    const metricKeys = info.metrics.map((m) => m.key).filter((k, i, a) => a.indexOf(k) === i);
+    const metrics = metricKeys.filter((k) => k in sumCount);
+    const others = Object.keys(sumCount).filter((k) => !metrics.includes(k))
+      .sort((a, b) => sumCount[b] - sumCount[a] || a.localeCompare(b));
+    const config = [...swept, ...varying, ...(runs.length === 1 ? constant : [])];
+    return {
+      all: [...swept, ...varying, ...constant].map((k) => "config." + k).concat([...metrics, ...others].map((k) => "summary." + k)),
+      defaults: config.map((k) => "config." + k).concat([...metrics, ...others.slice(0, SUMMARY_DEFAULT)].map((k) => "summary." + k)),
+      metrics: new Set(metrics.map((k) => "summary." + k)),
+      varying: new Set([...swept, ...varying].map((k) => "config." + k)),
+    };
+  }
+
+  function saveUrl() {
+    history.replaceState(null, "", "?" + RT.qs({ sort, q: $("q").value, state: $("state").value, group: $("group").value,
+      tags: $("tags").value, filter: $("filter").value, cols: chosen === null ? undefined : chosen.join(",") || "," }));
+  }
 
   async function load() {
     const query = {
@@ -24,47 +64,69 @@
       tag: $("tags").value.split(",").map((s) => s.trim()).filter(Boolean),
       filter: $("filter").value.split(";").map((s) => s.trim()).filter(Boolean),
     };
-    history.replaceState(null, "", "?" + RT.qs({ sort, q: query.q, state: query.state, group: query.group, tags: $("tags").value, filter: $("filter").value }));
+    saveUrl();
     $("error").textContent = "";
-    let data;
-    try { data = await RT.json("/api/runs?" + RT.qs(query)); } catch (e) { $("error").textContent = e.message; return; }
-    render(data);
+    try { [data] = await Promise.all([RT.json("/api/runs?" + RT.qs(query)), metricsReady]); } catch (e) { $("error").textContent = e.message; return; }
+    render();
   }
 
-  function header(label, field) {
+  function th(label, field, cls) {
     const mark = sort === field ? " ▲" : sort === "-" + field ? " ▼" : "";
-    return `<th data-sort="${RT.esc(field)}" title="sort by ${RT.esc(field)}">${RT.esc(label)}${mark}</th>`;
+    const cell = el("th", { "data-sort": field, title: "sort by " + field, class: cls }, label + mark);
+    cell.addEventListener("click", () => { sort = sort === "-" + field ? field : "-" + field; load(); });
+    return cell;
   }
 
-  function render(data) {
+  function render() {
     const runs = data.runs;
-    const cfg = columnKeys(runs, "config"), sum = columnKeys(runs, "summary");
-    $("count").textContent = `${data.total} runs` + (data.total > runs.length ? ` (first ${runs.length} shown)` : "");
-    document.querySelector("#runs thead").innerHTML = "<tr><th><input type=checkbox id=all></th>" + header("name", "name") + header("state", "state") +
-      header("group", "group") + "<th>tags</th>" + header("created", "created") + "<th>runtime</th>" +
-      cfg.map((k) => header(k, "config." + k)).join("") + sum.map((k) => header(k, "summary." + k)).join("") + "</tr>";
-    document.querySelector("#runs tbody").innerHTML = runs.map((r) => {
-      const c = RT.flat(r.config), s = RT.flat(r.summary);
-      return `<tr><td><input type=checkbox class=sel value="${RT.esc(r.id)}" ${selected.has(r.id) ? "checked" : ""}></td>
-        <td><a href="/runs/${encodeURIComponent(r.id)}">${RT.esc(r.name)}</a> <span class="muted small">${RT.esc(r.id)}</span></td>
-        <td>${RT.state(r.state)}</td><td>${RT.esc(r.group || "")}</td><td>${r.tags.map((t) => `<span class=pill>${RT.esc(t)}</span>`).join("")}</td>
-        <td>${RT.time(r.created_ns)}</td><td>${RT.duration(r.created_ns, r.ended_ns)}</td>` +
-        cfg.map((k) => `<td>${RT.esc(RT.fmt(c[k]))}</td>`).join("") + sum.map((k) => `<td>${RT.esc(RT.fmt(s[k]))}</td>`).join("") + "</tr>";
-    }).join("") || `<tr><td colspan="7" class="muted">no runs match</td></tr>`;
-    document.querySelectorAll("th[data-sort]").forEach((th) => th.addEventListener("click", () => {
-      const f = th.dataset.sort; sort = sort === "-" + f ? f : "-" + f; load();
-    }));
-    document.querySelectorAll("input.sel").forEach((box) => box.addEventListener("change", () => {
-      box.checked ? selected.add(box.value) : selected.delete(box.value); update();
-    }));
-    $("all").addEventListener("change", (e) => {
-      document.querySelectorAll("input.sel").forEach((b) => { b.checked = e.target.checked; e.target.checked ? selected.add(b.value) : selected.delete(b.value); });
+    const cols = columns(runs);
+    const shown = chosen === null ? cols.defaults : chosen;
+    renderPicker(cols, shown);
+    $("count").textContent = `${data.total} run${data.total === 1 ? "" : "s"}` + (data.total > runs.length ? ` (first ${runs.length} shown)` : "");
+    const all = el("input", { type: "checkbox", id: "all", title: "select all" });
+    all.addEventListener("change", () => {
+      document.querySelectorAll("input.sel").forEach((b) => { b.checked = all.checked; all.checked ? selected.add(b.value) : selected.delete(b.value); });
       update();
     });
+    document.querySelector("#runs thead").replaceChildren(el("tr", {}, el("th", {}, all), th("name", "name"), th("state", "state"),
+      th("group", "group"), el("th", {}, "tags"), th("created", "created"), el("th", {}, "runtime"),
+      shown.map((c) => th(c.replace(/^(config|summary)\./, ""), c, cols.metrics.has(c) ? "metric" : c.startsWith("summary.") ? "summary" : "config"))));
+    const rows = runs.map((r) => {
+      const flat = { config: RT.flat(r.config), summary: RT.flat(r.summary) };
+      const box = el("input", { type: "checkbox", class: "sel", value: r.id, checked: selected.has(r.id) });
+      box.addEventListener("change", () => { box.checked ? selected.add(r.id) : selected.delete(r.id); update(); });
+      const state = el("span", { class: "state " + r.state }, r.state);
+      return el("tr", { "data-run": r.id }, el("td", {}, box),
+        el("td", {}, el("a", { href: "/runs/" + enc(r.id) }, r.name), " ", el("span", { class: "muted small" }, r.id)),
+        el("td", {}, state), el("td", {}, r.group || ""), el("td", {}, r.tags.map((t) => el("span", { class: "pill" }, t))),
+        el("td", {}, RT.time(r.created_ns)), el("td", {}, RT.duration(r.created_ns, r.ended_ns)),
+        shown.map((c) => { const [where, ...rest] = c.split("."); const v = flat[where]?.[rest.join(".")]; return el("td", { title: RT.fmt(v) }, RT.fmt(v)); }));
+    });
+    document.querySelector("#runs tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7 + shown.length, class: "muted" }, "no runs match"))]));
+    document.body.dataset.ready = "1";
     update();
   }
+
+  function renderPicker(cols, shown) {
+    const on = new Set(shown);
+    const box = (c) => {
+      const input = el("input", { type: "checkbox", value: c, checked: on.has(c) });
+      input.addEventListener("change", () => {
+        const current = chosen === null ? [...shown] : chosen;
+        chosen = input.checked ? [...current, c] : current.filter((x) => x !== c);
+        chosen = cols.all.filter((x) => chosen.includes(x)).concat(chosen.filter((x) => !cols.all.includes(x)));
+        saveUrl(); render();
+      });
+      const tag = cols.metrics.has(c) ? " (metric)" : cols.varying.has(c) ? " (varies)" : "";
+      return el("label", { title: c }, input, c + tag);
+    };
+    const cfg = cols.all.filter((c) => c.startsWith("config.")), sum = cols.all.filter((c) => c.startsWith("summary."));
+    $("column-picker").replaceChildren(el("h4", {}, "config"), ...cfg.map(box), el("h4", {}, "summary"), ...sum.map(box));
+  }
+
   function update() { $("compare").disabled = selected.size < 1; $("compare").textContent = `compare selected (${selected.size})`; }
   $("apply").addEventListener("click", load);
+  $("cols-default").addEventListener("click", () => { chosen = null; saveUrl(); render(); });
   document.querySelectorAll(".toolbar input").forEach((i) => i.addEventListener("keydown", (e) => { if (e.key === "Enter") load(); }));
   $("state").addEventListener("change", load);
   $("compare").addEventListener("click", () => { location.href = "/compare?" + RT.qs({ run: [...selected] }); });
