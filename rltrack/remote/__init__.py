@@ -2,6 +2,7 @@
 
 ``connect(url, api_key, spool_dir)`` returns a :class:`RemoteWriter`, which the run API uses in
 place of the local store writer; ``push_run`` copies a local run to a server (``rltrack sync``).
+Batches a server would not store are kept as dead letters (:mod:`rltrack.remote.deadletters`).
 """
 
 from __future__ import annotations

@@ -8,25 +8,47 @@ from typing import Any
 
 from rltrack.errors import RltrackError
 
-__all__ = ["IngestClient", "Rejected", "Unreachable"]
+__all__ = ["IngestClient", "Rejected", "ServerError", "Unreachable", "upload_media"]
 
 #: Seconds a request may take before the server counts as unreachable.
 TIMEOUT_S = 10.0
 #: Seconds to wait for a connection (short: ``init()`` may try one request while the network is down).
 CONNECT_TIMEOUT_S = 3.0
+#: 5xx answers that say the server (or the proxy before it) is away or full, not that a request is bad.
+AWAY_STATUSES = frozenset({502, 503, 504, 507})
+#: 4xx answers that depend on the moment or the credentials, not on the request: retry later.
+TRANSIENT_STATUSES = frozenset({401, 403, 408, 429})
 
 
 class Unreachable(RltrackError):
-    """The server did not answer (network down, refused, timed out, 5xx): retry later."""
+    """The server did not answer, or said it is away (network down, 502/503/504/507): retry later."""
 
 
-class Rejected(RltrackError):
-    """The server refused a request for good (4xx); ``body`` is its JSON answer."""
+class ServerError(Unreachable):
+    """The server failed on this request (a 5xx other than :data:`AWAY_STATUSES`).
+
+    It may be the request's fault (a batch that crashes the server) or a passing fault: a caller
+    retries it a few times, then gives up on that request alone.
+    """
 
     def __init__(self, message: str, status: int, body: Any) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+
+
+class Rejected(RltrackError):
+    """The server refused a request (4xx); ``body`` is its JSON answer (``detail``)."""
+
+    def __init__(self, message: str, status: int, body: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+    @property
+    def transient(self) -> bool:
+        """Whether the refusal depends on the token or the moment (401/403/408/429), not the request."""
+        return self.status in TRANSIENT_STATUSES
 
 
 class IngestClient:
@@ -53,18 +75,25 @@ class IngestClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as err:
             raise Unreachable(f"rltrack server {self.url!r} is unreachable ({type(err).__name__}: {err})") from err
-        if response.status_code >= 500:
-            raise Unreachable(f"rltrack server {self.url!r} answered {response.status_code}: {response.text[:200]}")
+        status = response.status_code
+        if status in AWAY_STATUSES:
+            raise Unreachable(f"rltrack server {self.url!r} answered {status}: {response.text[:200]}")
+        if status >= 500:
+            raise ServerError(
+                f"rltrack server {self.url!r} failed on {method} {path} ({status}): {response.text[:200]}",
+                status,
+                response.text[:500],
+            )
         try:
             body = response.json()
         except ValueError:
             body = {"detail": response.text[:500]}
-        if response.status_code >= 400:
+        if status >= 400:
             detail = body.get("detail", body) if isinstance(body, dict) else body
             message = detail.get("message", detail) if isinstance(detail, dict) else detail
             raise Rejected(
                 f"rltrack server {self.url!r} refused {method} {path} ({response.status_code}): {message}",
-                response.status_code,
+                status,
                 detail,
             )
         return body
@@ -95,3 +124,26 @@ class IngestClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+
+def upload_media(client: IngestClient, root: Path, batch: dict[str, Any]) -> list[Path]:
+    """Upload the files of a spooled batch's media rows from ``<root>/runs/<run_id>/``; return those missing.
+
+    Raises:
+        Unreachable, Rejected: as :meth:`IngestClient.upload`.
+    """
+    missing: list[Path] = []
+    run_id = batch.get("run_id")
+    media = batch.get("media")
+    if not isinstance(run_id, str) or not isinstance(media, list):
+        return missing
+    for m in media:
+        relative = m.get("path") if isinstance(m, dict) else None
+        if not isinstance(relative, str):
+            continue  # a malformed row: the server refuses the batch and says why
+        local = root / "runs" / run_id / relative
+        try:
+            client.upload(run_id, relative, local)
+        except OSError:
+            missing.append(local)  # gone since it was logged: the row is sent without its file
+    return missing

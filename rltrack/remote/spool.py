@@ -1,9 +1,10 @@
 """An append-only spool file of batches waiting for the server, with an acknowledged offset.
 
-``<spool>/<uuid>.jsonl`` holds one JSON batch per line; ``<uuid>.ack`` holds the byte offset up
-to which the server has stored them. Appends only flush to the OS (they survive the process
-dying, as SQLite's ``synchronous=NORMAL`` does). The owning process holds an ``flock`` on the
-file; a spool nobody holds is an orphan that the next writer on this folder forwards.
+``<spool>/<name>.jsonl`` holds one JSON batch per line; ``<name>.ack`` holds the byte offset up
+to which the server has stored them; once everything is acknowledged both files are deleted.
+Appends only flush to the OS (they survive the process dying, as SQLite's ``synchronous=NORMAL``
+does). The owning process holds an ``flock`` on the file; a spool nobody holds is an orphan that
+the next writer on this folder forwards.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any
 
 from rltrack.errors import StoreError
 
-__all__ = ["Spool"]
+__all__ = ["UNREADABLE", "Spool"]
+
+#: Key of the stand-in batch :meth:`Spool.read` returns for a line that is not a JSON batch.
+UNREADABLE = "unreadable_spool_line"
 
 
 class Spool:
@@ -28,27 +32,40 @@ class Spool:
         self.path = path
         self.ack_path = path.with_suffix(".ack")
         self._lock = threading.Lock()
+        # A new owned spool is created under a name no other writer globs for, locked, then renamed:
+        # a writer adopting orphans can never take a spool whose owner is still starting.
+        fresh = owned and not path.exists()
+        opened = path.parent / f".{path.name}.new" if fresh else path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a+b")  # noqa: SIM115  # held open for the spool's life
+            self._file = open(opened, "a+b")  # noqa: SIM115  # held open for the spool's life
+            if owned:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            if fresh:
+                os.replace(opened, path)
         except OSError as err:
             raise StoreError(
                 f"cannot open the spool file {str(path)!r}: {err.strerror}; pass a writable spool_dir"
             ) from err
-        if owned:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
         self.acked = self._read_ack()
         self._size = os.fstat(self._file.fileno()).st_size
 
     @classmethod
     def adopt(cls, path: Path) -> Spool | None:
-        """Open an orphaned spool (one no live process holds), or None when someone holds it."""
-        spool = cls(path, owned=False)
+        """Open an orphaned spool (one no live process holds), or None when someone holds it or it is gone."""
+        try:
+            spool = cls(path, owned=False)
+        except StoreError:
+            return None  # deleted by its owner since the folder was listed
         try:
             fcntl.flock(spool._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             spool._file.close()
             return None
+        if os.fstat(spool._file.fileno()).st_nlink == 0:
+            spool._file.close()  # its owner sent it all and deleted it while we waited for the lock
+            return None
+        spool.acked = spool._read_ack()
         return spool
 
     def _read_ack(self) -> int:
@@ -85,7 +102,15 @@ class Spool:
             if not line.endswith(b"\n"):
                 break  # a torn last line (the writer died mid-append) is never acknowledged
             offset += len(line)
-            out.append((offset, json.loads(line)))
+            try:
+                batch = json.loads(line)
+            except ValueError:
+                batch = None
+            if not isinstance(batch, dict):
+                # A damaged line (a disk fault): handed on marked, so it goes to the dead letters
+                # instead of stopping every batch behind it.
+                batch = {UNREADABLE: line.decode("utf-8", "replace")}
+            out.append((offset, batch))
         return out
 
     def ack(self, offset: int) -> None:

@@ -2,9 +2,11 @@
 
 The run API's background writer calls ``write()``/``end()`` exactly as it calls
 :class:`rltrack.store.writer.StoreWriter`. Here those calls only append a batch to a local spool
-file and return; a forwarder thread sends spooled batches in order and acknowledges them once the
-server has stored them. A batch carries an id, so one resent after a lost answer is stored once:
-nothing is lost, nothing doubles, and ``log()`` never waits for the network.
+file and return; a forwarder thread (:mod:`rltrack.remote.forwarder`) sends spooled batches in
+order and acknowledges them once the server has stored them. A batch carries an id, so one resent
+after a lost answer is stored once: nothing is lost, nothing doubles, and ``log()`` never waits for
+the network. A batch the server will not store becomes a dead letter (``rltrack sync`` shows it)
+and never holds up the batches behind it.
 """
 
 from __future__ import annotations
@@ -19,23 +21,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rltrack.errors import RltrackWarning, RunExistsError, RunNotFoundError, StoreError
+from rltrack.errors import InvalidValueError, RltrackWarning, RunExistsError, RunNotFoundError, StoreError
 from rltrack.remote import wire
 from rltrack.remote.client import IngestClient, Rejected, Unreachable
-from rltrack.remote.spool import Spool
+from rltrack.remote.forwarder import MAX_TRIES, RETRY_BASE_S, Forwarder
 from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 
 __all__ = ["RemoteWriter", "connect"]
 
-#: Bytes of spooled batches sent in one request.
-REQUEST_BYTES = 4 * 1024 * 1024
 #: Raw chunk bytes per spooled batch; larger writes are split (the server limits request size).
 SPLIT_BYTES = 2 * 1024 * 1024
-#: Longest wait between two tries while the server is unreachable.
-MAX_BACKOFF_S = 2.0
 #: How long ``end()`` waits for the spool to drain while the server answers.
 END_WAIT_S = 30.0
+#: Summary keys that count a run's batches (and their values) kept as dead letters.
+DEAD_BATCHES_KEY = "_rltrack/dead_letters/batches"
+DEAD_VALUES_KEY = "_rltrack/dead_letters/values"
+#: Environment variable that sets ``max_tries`` for ``init(mode="online")``.
+TRIES_ENV = "RLTRACK_REMOTE_TRIES"
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,14 @@ def connect(url: str, api_key: str | None, spool_dir: str | os.PathLike[str]) ->
         api_key: A token from the server's ``--token-file`` (None on loopback).
         spool_dir: Local folder for the spool and the run folders: media files are written under
             ``<spool_dir>/runs/<run_id>/`` (pass it as the run's store root) and uploaded from there.
+
+    A batch the server fails on (5xx) is tried ``$RLTRACK_REMOTE_TRIES`` times (default 5) before it
+    becomes a dead letter.
     """
-    return RemoteWriter(url, api_key=api_key, spool_dir=spool_dir)
+    tries = os.environ.get(TRIES_ENV, "").strip()
+    if tries and not (tries.isdigit() and int(tries) >= 1):
+        raise InvalidValueError(f"{TRIES_ENV}={tries!r} must be a whole number >= 1 (tries before a dead letter)")
+    return RemoteWriter(url, api_key=api_key, spool_dir=spool_dir, max_tries=int(tries) if tries else MAX_TRIES)
 
 
 class RemoteWriter:
@@ -63,34 +72,35 @@ class RemoteWriter:
     Args:
         url: The server's base URL.
         api_key: Bearer token for a server beyond loopback.
-        spool_dir: Local folder for spool files and run folders (media files).
+        spool_dir: Local folder for spool files, dead letters and run folders (media files).
         transport: An httpx transport (tests use an in-process app).
+        max_tries: Tries of a batch the server fails on (5xx) before it becomes a dead letter.
+        retry_base_s: Wait before the second such try; it doubles with each further try.
     """
 
     def __init__(
-        self, url: str, *, api_key: str | None = None, spool_dir: str | os.PathLike[str], transport: Any = None
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        spool_dir: str | os.PathLike[str],
+        transport: Any = None,
+        max_tries: int = MAX_TRIES,
+        retry_base_s: float = RETRY_BASE_S,
     ) -> None:
+        if type(max_tries) is not int or max_tries < 1:
+            raise InvalidValueError(f"max_tries={max_tries!r} must be an int >= 1 (tries before a dead letter)")
         self.root = Path(spool_dir)
         self.db = _Location(url, self.root)
         self._client = IngestClient(url, api_key, transport=transport)
         self._writer_id = uuid.uuid4().hex[:16]
         self._seq = 0
         self._seq_lock = threading.Lock()
-        spool_root = self.root / "spool"
-        self._spool = Spool(spool_root / f"{self._writer_id}.jsonl")
-        self._orphans: list[Spool] = []
-        for path in sorted(spool_root.glob("*.jsonl")):
-            if path != self._spool.path and (orphan := Spool.adopt(path)) is not None:
-                self._orphans.append(orphan)
-        self._wake = threading.Event()
-        self._progress = threading.Condition()
-        self._online: bool | None = None
-        self._stopping = False
         self._warned: set[str] = set()
-        #: Batches the server refused for good (malformed, unknown run); they are dropped after a warning.
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._loop, name="rltrack-remote", daemon=True)
-        self._thread.start()
+        #: The last summary written per (run, source): end() adds the dead-letter counts to it.
+        self._summaries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._forwarder = Forwarder(self._client, self.root, max_tries=max_tries, retry_base_s=retry_base_s,
+                                    warn=self._warn)
 
     # ---- StoreWriter interface -------------------------------------------------------------
 
@@ -128,20 +138,22 @@ class RemoteWriter:
 
         Raises:
             RunExistsError: the server already has this id.
+            StoreError: the server refused the run for another reason (its answer says which).
         """
         batch = {"id": self._next_id(), "op": "create_run", "run": wire.new_run_to(run), "who": wire.who_to(who)}
-        if self._spool.pending_bytes == 0 and not self._orphans:
+        if self._forwarder.pending_bytes == 0:
             try:
                 self._client.send([batch])
-                self._online = True
+                self._forwarder.online = True
                 return
-            except Unreachable:
-                self._online = False
+            except Unreachable:  # a 5xx too: the forwarder retries it, then keeps it as a dead letter
+                self._forwarder.online = False
             except Rejected as err:
                 if err.status == 409:
                     raise RunExistsError(str(err)) from err
-                raise StoreError(str(err)) from err
-        self._append(batch)
+                if not err.transient:
+                    raise StoreError(str(err)) from err
+        self._forwarder.append(batch)
 
     def write(
         self,
@@ -157,6 +169,8 @@ class RemoteWriter:
         owner: bool = True,
     ) -> None:
         """Spool one flush (split into pieces of about :data:`SPLIT_BYTES`) and return at once."""
+        if summary is not None:
+            self._summaries[(run_id, source)] = dict(summary)
         pieces = _split(list(batches))
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
@@ -172,7 +186,7 @@ class RemoteWriter:
                     metadata=None if metadata is None else dict(metadata),
                     heartbeat_ns=heartbeat_ns,
                 )
-            self._append(batch)
+            self._forwarder.append(batch)
 
     def end(
         self,
@@ -185,16 +199,39 @@ class RemoteWriter:
         ended_ns: int,
         owner: bool,
     ) -> None:
-        """Spool the end of the run, then wait (up to :data:`END_WAIT_S`) while the server takes the spool."""
-        self._append({
+        """Spool the end of the run, then wait (up to :data:`END_WAIT_S`) while the server takes the spool.
+
+        Batches of the run that went to dead letters are counted in its stored summary
+        (``_rltrack/dead_letters/batches`` and ``.../values``) and named in a warning.
+        """
+        deadline = time.monotonic() + END_WAIT_S
+        # Settle this run's batches first, so the summary sent before the end counts its dead letters.
+        self._forwarder.wait(END_WAIT_S, give_up_offline=True)
+        counted = self._count_dead_letters(run_id, source, owner)
+        self._forwarder.append({
             "id": self._next_id(), "op": "end", "run_id": run_id, "source": source, "state": state,
             "reason": reason, "exit_code": exit_code, "ended_ns": ended_ns, "owner": owner,
         })
-        if not self.wait(END_WAIT_S, give_up_offline=True):
+        done = self._forwarder.wait(max(0.0, deadline - time.monotonic()), give_up_offline=True)
+        if self._forwarder.dead_count(run_id).batches != counted:
+            # The end itself (or a batch still in flight) became a dead letter: count that too.
+            self._count_dead_letters(run_id, source, owner)
+            done = self._forwarder.wait(max(0.0, deadline - time.monotonic()), give_up_offline=True)
+        dead = self._forwarder.dead_count(run_id)
+        if dead.batches:
+            self._warn(
+                f"dead-letters:{run_id}:{source}",
+                f"run {run_id!r}: {dead.batches} batch{'es' if dead.batches != 1 else ''} ({dead.values} values) "
+                f"did not reach rltrack server {self.db.path!r} and are kept as dead letters in "
+                f"{str(self._forwarder.dead_dir)!r} (last answer: {dead.reason}); list them with "
+                f"`rltrack sync --dir {self.root}`, send them again with `rltrack sync --retry --dir {self.root}`",
+            )
+        if not done:
             self._warn(
                 "offline-at-end",
                 f"rltrack server {self.db.path!r} has not stored run {run_id!r} yet; its batches stay in "
-                f"{str(self._spool.path)!r} and are sent by the next online run using spool_dir {str(self.root)!r}",
+                f"{str(self._forwarder.spool_dir)!r} and are sent by the next online run using spool_dir "
+                f"{str(self.root)!r}",
             )
 
     # ---- control ---------------------------------------------------------------------------
@@ -202,48 +239,49 @@ class RemoteWriter:
     @property
     def pending_bytes(self) -> int:
         """Spooled bytes the server has not acknowledged yet (own spool and adopted orphans)."""
-        return self._spool.pending_bytes + sum(o.pending_bytes for o in self._orphans)
+        return self._forwarder.pending_bytes
 
     @property
     def online(self) -> bool | None:
         """Whether the last request reached the server (None before the first)."""
-        return self._online
+        return self._forwarder.online
+
+    @property
+    def dead_letters(self) -> int:
+        """Batches this writer moved to dead letters (``rltrack sync`` lists them)."""
+        return self._forwarder.dead_total
 
     def wait(self, timeout: float, *, give_up_offline: bool = False) -> bool:
-        """Block until everything spooled is stored on the server; return False on timeout.
+        """Block until every spooled batch is stored on the server or kept as a dead letter.
 
-        With ``give_up_offline`` it returns False as soon as a try finds the server unreachable.
+        Returns False on timeout, or with ``give_up_offline`` as soon as a try finds the server
+        unreachable.
         """
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        with self._progress:
-            while self.pending_bytes > 0:
-                left = deadline - time.monotonic()
-                if left <= 0 or (give_up_offline and self._online is False):
-                    return False
-                self._progress.wait(min(left, 0.05))
-        return True
+        return self._forwarder.wait(timeout, give_up_offline=give_up_offline)
 
     def close(self, timeout: float = 5.0) -> None:
         """Try to send what is left for ``timeout`` seconds, then stop; unsent batches stay spooled."""
-        self.wait(timeout, give_up_offline=True)
-        self._stopping = True
-        self._wake.set()
-        self._thread.join(timeout=timeout + 1)
-        for spool in (*self._orphans, self._spool):
-            spool.close()
+        self._forwarder.wait(timeout, give_up_offline=True)
+        self._forwarder.close(timeout)
         self._client.close()
 
-    # ---- forwarding ------------------------------------------------------------------------
+    # ---- helpers ---------------------------------------------------------------------------
 
     def _next_id(self) -> str:
         with self._seq_lock:
             self._seq += 1
             return f"{self._writer_id}:{self._seq}"
 
-    def _append(self, batch: dict[str, Any]) -> None:
-        self._spool.append(batch)
-        self._wake.set()
+    def _count_dead_letters(self, run_id: str, source: str, owner: bool) -> int:
+        """Spool a summary write that counts the run's dead letters (if any); return the count sent."""
+        dead = self._forwarder.dead_count(run_id)
+        if dead.batches:
+            summary = {**self._summaries.get((run_id, source), {}),
+                       DEAD_BATCHES_KEY: dead.batches, DEAD_VALUES_KEY: dead.values}
+            self._summaries[(run_id, source)] = summary
+            self._forwarder.append({"id": self._next_id(), "op": "write", "run_id": run_id, "source": source,
+                                    "owner": owner, "batches": [], "summary": summary})
+        return dead.batches
 
     def _ask(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:
@@ -255,77 +293,12 @@ class RemoteWriter:
                 raise RunNotFoundError(str(err)) from err
             raise StoreError(str(err)) from err
 
-    def _loop(self) -> None:
-        backoff = 0.05
-        while not self._stopping:
-            self._wake.clear()
-            ok = True
-            for spool in (*self._orphans, self._spool):
-                ok = self._drain(spool)
-                if not ok:
-                    break
-                if spool is not self._spool and spool.pending_bytes == 0:
-                    spool.close()
-                    self._orphans.remove(spool)
-            with self._progress:
-                self._progress.notify_all()
-            if ok:
-                backoff = 0.05
-                self._wake.wait(1.0)
-            else:
-                self._wake.wait(backoff)
-                backoff = min(MAX_BACKOFF_S, backoff * 2)
-
-    def _drain(self, spool: Spool) -> bool:
-        while spool.pending_bytes > 0 and not self._stopping:
-            items = spool.read(REQUEST_BYTES)
-            if not items:
-                return True
-            try:
-                self._upload_media([b for _, b in items])
-                self._client.send([b for _, b in items])
-            except Unreachable:
-                self._online = False
-                return False
-            except Rejected as err:
-                self._online = True
-                if not self._skip_refused(spool, items, err):
-                    return False
-                continue
-            self._online = True
-            spool.ack(items[-1][0])
-            with self._progress:
-                self._progress.notify_all()
-        return True
-
-    def _skip_refused(self, spool: Spool, items: list[tuple[int, dict[str, Any]]], err: Rejected) -> bool:
-        body = err.body if isinstance(err.body, dict) else {}
-        index = body.get("index")
-        if err.status in (401, 403, 413) or not isinstance(index, int) or not 0 <= index < len(items):
-            # Wrong token or limits: keep every batch and retry slowly; a fixed server gets them all.
-            self._warn(f"refused-{err.status}", f"{err}; batches stay spooled in {str(spool.path)!r}")
-            return False
-        # Batches before `index` were stored; the one at `index` can never be stored: drop it.
-        self.dropped += 1
-        self._warn("dropped-batch", f"{err}; dropping batch {body.get('batch_id')!r} (counted in RemoteWriter.dropped)")
-        spool.ack(items[index][0])
-        return True
-
-    def _upload_media(self, batches: list[dict[str, Any]]) -> None:
-        for batch in batches:
-            for m in batch.get("media") or ():
-                local = self.root / "runs" / batch["run_id"] / m["path"]
-                if local.is_file():
-                    self._client.upload(batch["run_id"], m["path"], local)
-                else:
-                    self._warn("media-missing", f"media file {str(local)!r} is gone; its row is sent without it")
-
     def _warn(self, cause: str, message: str) -> None:
         if cause in self._warned:
             return
         self._warned.add(cause)
         try:
-            warnings.warn(message, RltrackWarning, stacklevel=2)
+            warnings.warn(message, RltrackWarning, stacklevel=3)
         except RltrackWarning:
             # Warnings escalated to errors must not kill the forwarder thread.
             return

@@ -70,7 +70,7 @@ def test_points_arrive_exactly_once_across_a_server_restart(tmp_path: Path) -> N
         assert view.state == "finished"
         assert view.config == {"lr": 0.1}
         assert view.summary["train/loss"] == 1999.0
-        assert remote.dropped == 0
+        assert remote.dead_letters == 0
     finally:
         remote.close()
         second.stop()
