@@ -118,6 +118,12 @@ class Forwarder:
         with self._lock:
             return sum(q.spool.pending_bytes for q in self._queues())
 
+    @property
+    def own_pending_bytes(self) -> int:
+        """Bytes of this writer's own spool not yet acknowledged (adopted orphans left out)."""
+        with self._lock:
+            return 0 if self._own is None else self._own.spool.pending_bytes
+
     def dead_count(self, run_id: str) -> DeadCount:
         """What this writer moved to dead letters for ``run_id``."""
         with self._lock:
@@ -129,16 +135,17 @@ class Forwarder:
         with self._lock:
             return sum(d.batches for d in self._dead.values())
 
-    def wait(self, timeout: float, *, give_up_offline: bool = False) -> bool:
+    def wait(self, timeout: float, *, give_up_offline: bool = False, own_only: bool = False) -> bool:
         """Block until everything spooled is stored or a dead letter; return False on timeout.
 
         With ``give_up_offline`` it returns False as soon as a try finds the server unreachable
-        (or refusing our token).
+        (or refusing our token). With ``own_only`` it waits for this writer's own batches only,
+        not for the orphans it adopted (another run's backlog).
         """
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._progress:
-            while self.pending_bytes > 0:
+            while (self.own_pending_bytes if own_only else self.pending_bytes) > 0:
                 left = deadline - time.monotonic()
                 if left <= 0 or (give_up_offline and self._stuck):
                     return False

@@ -141,7 +141,7 @@ class RemoteWriter:
             StoreError: the server refused the run for another reason (its answer says which).
         """
         batch = {"id": self._next_id(), "op": "create_run", "run": wire.new_run_to(run), "who": wire.who_to(who)}
-        if self._forwarder.pending_bytes == 0:
+        if self._forwarder.own_pending_bytes == 0:  # else it would overtake batches spooled before it
             try:
                 self._client.send([batch])
                 self._forwarder.online = True
@@ -206,17 +206,18 @@ class RemoteWriter:
         """
         deadline = time.monotonic() + END_WAIT_S
         # Settle this run's batches first, so the summary sent before the end counts its dead letters.
-        self._forwarder.wait(END_WAIT_S, give_up_offline=True)
+        # Only this writer's own spool is waited for: an adopted orphan's backlog is another run's.
+        self._forwarder.wait(END_WAIT_S, give_up_offline=True, own_only=True)
         counted = self._count_dead_letters(run_id, source, owner)
         self._forwarder.append({
             "id": self._next_id(), "op": "end", "run_id": run_id, "source": source, "state": state,
             "reason": reason, "exit_code": exit_code, "ended_ns": ended_ns, "owner": owner,
         })
-        done = self._forwarder.wait(max(0.0, deadline - time.monotonic()), give_up_offline=True)
+        done = self._forwarder.wait(max(0.0, deadline - time.monotonic()), give_up_offline=True, own_only=True)
         if self._forwarder.dead_count(run_id).batches != counted:
             # The end itself (or a batch still in flight) became a dead letter: count that too.
             self._count_dead_letters(run_id, source, owner)
-            done = self._forwarder.wait(max(0.0, deadline - time.monotonic()), give_up_offline=True)
+            done = self._forwarder.wait(max(0.0, deadline - time.monotonic()), give_up_offline=True, own_only=True)
         dead = self._forwarder.dead_count(run_id)
         if dead.batches:
             self._warn(

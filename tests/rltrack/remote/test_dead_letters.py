@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,9 +24,11 @@ import pytest
 from click.testing import CliRunner
 
 import rltrack
+from rltrack._run import Run
 from rltrack.cli import main
 from rltrack.errors import RltrackWarning
 from rltrack.remote import RemoteWriter
+from rltrack.remote.writer import END_WAIT_S
 from rltrack.server import ServerSettings
 from rltrack.server.serve import BackgroundServer
 from rltrack.store.chunks import pack
@@ -222,6 +225,32 @@ def test_a_request_refused_without_naming_the_batch_is_split_until_the_culprit_i
     assert record["batch"]["batches"][0]["key"] == POISON
 
 
+def test_an_orphans_poison_in_retry_backoff_does_not_hold_up_a_new_run(
+    tmp_path: Path, server: BackgroundServer, proxy: PoisonProxy
+) -> None:
+    spool = tmp_path / "spool"
+    dead = RemoteWriter(proxy.url, spool_dir=spool)
+    dead.create_run(*_new("old"))
+    dead.write("old", "sim", batches=[pack("sim", POISON, np.array([0]), np.array([0]), np.array([0.0]))])
+    dead.close(timeout=0.1)  # its process goes away: the poison stays spooled as an orphan
+    (orphan,) = (spool / "spool").glob("*.jsonl")
+    # The next writer adopts the orphan and would try its poison for a long time (1,000 tries).
+    remote = RemoteWriter(proxy.url, spool_dir=spool, max_tries=1000, retry_base_s=60.0)
+    run = _start(remote, "new")
+    for step in range(300):
+        run.log({"y": float(step)}, step=step)
+    started = time.monotonic()
+    run.finish()  # waits for its own batches only, not for the orphan's
+    assert time.monotonic() - started < END_WAIT_S / 2  # waiting for the orphan would take END_WAIT_S
+    assert proxy.refused >= 1
+    assert orphan.exists()
+    assert remote.pending_bytes > 0
+    remote.close(timeout=0.1)
+    view = rltrack.Api(tmp_path / "server").run("new")
+    assert view.series("y")[0].tolist() == list(range(300))
+    assert view.state == "finished"
+
+
 def test_retry_and_discard_together_are_refused(tmp_path: Path) -> None:
     code, out = sync("--retry", "--discard", "--dir", str(tmp_path))
     assert code == 2 and "Error: pass --retry or --discard, not both" in out
@@ -231,6 +260,12 @@ def test_a_bad_tries_setting_names_the_variable(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("RLTRACK_REMOTE_TRIES", "0")
     with pytest.raises(rltrack.RltrackError, match=r"RLTRACK_REMOTE_TRIES='0' must be a whole number >= 1"):
         rltrack.init(mode="online", url="http://127.0.0.1:9", dir=tmp_path, system_metrics=False)
+
+
+def _start(remote: RemoteWriter, run_id: str) -> Run:
+    remote.create_run(*_new(run_id))
+    return Run(remote, id=run_id, name=run_id, project="p", group=None, source="sim",
+               run_dir=remote.root / "runs" / run_id, config={}, summary={}, step=0, owner=True, metadata=None)
 
 
 def _new(run_id: str) -> tuple[Any, Any]:
