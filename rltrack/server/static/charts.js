@@ -97,7 +97,7 @@
   // The y-axis for values in [lo, hi]: plotly's autorange, except for a constant (plotly would draw 3e-4 as a
   // flat line at "0" on -1…1) and for log scale over values that are not all positive (log is turned off).
   C.yaxis = function (lo, hi, wantLog) {
-    const axis = { type: "linear", exponentformat: "e", hoverformat: ".4~g", automargin: true };
+    const axis = { type: "linear", exponentformat: "e", hoverformat: ".4~g" };
     if (lo === null) return { axis: { ...axis, type: wantLog ? "log" : "linear" }, logOff: false };
     const logOff = wantLog && lo <= 0;
     const log = wantLog && !logOff;

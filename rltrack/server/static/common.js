@@ -44,6 +44,20 @@ RT.kv = (obj) => {
   if (!keys.length) return '<div class="muted">none</div><div></div>';
   return keys.map((k) => `<div>${RT.esc(k)}</div><div>${RT.esc(RT.fmt(flat[k]))}</div>`).join("");
 };
+// The same key-value grid into `el` as DOM, the first `limit` rows and a button for the rest (a robot's summary
+// holds thousands of keys: laying them all out would delay the first chart).
+RT.kvInto = function (el, obj, limit = 200) {
+  const flat = RT.flat(obj);
+  const keys = Object.keys(flat).sort();
+  const rows = (list) => list.flatMap((k) => [RT.el("div", {}, k), RT.el("div", {}, RT.fmt(flat[k]))]);
+  if (!keys.length) { el.replaceChildren(RT.el("div", { class: "muted" }, "none"), RT.el("div")); return; }
+  el.replaceChildren(...rows(keys.slice(0, limit)));
+  if (keys.length > limit) {
+    const more = RT.el("button", { type: "button", class: "link" }, `show all ${keys.length.toLocaleString()}`);
+    more.addEventListener("click", () => el.replaceChildren(...rows(keys)));
+    el.append(RT.el("div", { class: "muted" }, `… ${(keys.length - limit).toLocaleString()} more`), RT.el("div", {}, more));
+  }
+};
 // Debiased exponential moving average (as TensorBoard and wandb draw it); null gaps are kept.
 RT.ema = function (ys, weight) {
   if (!weight) return ys;

@@ -59,8 +59,10 @@
     }
     onSight();
     schedule();
-  }, { rootMargin: "300px 0px" });
+  }, { rootMargin: "200px 0px" });
 
+  // Panels are plain objects for every key; a section's cards are built when it first opens, so a closed
+  // section of 2,000 keys costs no DOM, and an open one's offscreen cards skip rendering (content-visibility).
   function layoutPanels() {
     const entries = pageKeys();
     const root = $("charts");
@@ -68,34 +70,63 @@
     if (root.dataset.keys === wanted) return false;
     root.dataset.keys = wanted;
     observer.disconnect();
+    nearEnd.disconnect();
     sighted = new Promise((resolve) => { onSight = resolve; });
     root.replaceChildren();
     page.panels.clear();
     page.charts.clear();
+    page.jumpList = entries.map(([k]) => k);
+    $("keylist").replaceChildren();
     const kinds = new Map(entries);
-    const groups = RT.groupKeys([...kinds.keys()]);
-    let shown = 0;
-    for (const [prefix, group] of groups) {
+    let shown = 0, built = 0;
+    for (const [prefix, group] of RT.groupKeys([...kinds.keys()])) {
       const det = RT.el("details", { dataset: { prefix } },
         RT.el("summary", {}, prefix, " ", RT.el("span", { class: "muted small" }, `(${group.length})`)));
-      det.open = shown === 0 || entries.length <= OPEN_SECTIONS_UP_TO;
-      shown += group.length;
       const grid = RT.el("div", { class: "grid" });
-      for (const key of group) {
-        const kind = kinds.get(key);
-        const div = RT.el("div", { class: kind === "histogram" ? "chart hist" : "chart", dataset: { key, kind } });
-        const card = RT.el("div", { class: "card" }, div);
-        grid.append(card);
-        page.panels.set(key, { key, kind, div, card, visible: false, drawn: false, stale: true, loading: false, series: null });
-        observer.observe(div);
-      }
       det.append(grid);
+      const section = { det, grid, keys: group, built: false };
+      for (const key of group) {
+        page.panels.set(key, { key, kind: kinds.get(key), section, div: null, card: null, visible: false, drawn: false,
+          stale: true, loading: false, series: null });
+      }
+      det.addEventListener("toggle", () => { if (det.open && !section.next) buildSection(section); });
+      det.open = shown === 0 || entries.length <= OPEN_SECTIONS_UP_TO;
+      if (det.open) built += buildSection(section);
+      shown += group.length;
       root.append(det);
     }
     if (page.elsewhere.size) root.prepend(RT.el("p", { class: "muted small" }, `${page.elsewhere.size} keys are drawn in Sim vs real above.`));
-    if (!entries.length) { onSight(); root.append(RT.el("p", { class: "muted" }, "no keys" + ($("keyfilter").value ? " match the filter" : ""))); }
-    $("keylist").replaceChildren(...entries.map(([k]) => RT.el("option", { value: k })));
+    if (!entries.length) root.append(RT.el("p", { class: "muted" }, "no keys" + ($("keyfilter").value ? " match the filter" : "")));
+    if (!built) onSight();
     return true;
+  }
+
+  // Cards are added CHUNK at a time: the next chunk when the grid's end comes near the screen (or a jump needs it).
+  const CHUNK = 60;
+  const nearEnd = new IntersectionObserver((entries) => {
+    for (const e of entries) if (e.isIntersecting && e.target.section) buildSection(e.target.section);
+  }, { rootMargin: "600px 0px" });
+
+  function buildSection(section, upTo = 0) {
+    if (!section.sentinel) {
+      section.sentinel = RT.el("div", { class: "sentinel" });
+      section.sentinel.section = section;
+      section.det.append(section.sentinel);
+      nearEnd.observe(section.sentinel);
+    }
+    const start = section.next || 0;
+    const stop = Math.min(section.keys.length, Math.max(start + CHUNK, upTo + 1));
+    for (const key of section.keys.slice(start, stop)) {
+      const p = page.panels.get(key);
+      p.div = RT.el("div", { class: p.kind === "histogram" ? "chart hist" : "chart", dataset: { key, kind: p.kind } });
+      p.card = RT.el("div", { class: p.kind === "histogram" ? "card hist-card" : "card" }, p.div);
+      section.grid.append(p.card);
+      observer.observe(p.div);
+    }
+    section.next = stop;
+    section.built = stop >= section.keys.length;
+    if (section.built) { nearEnd.unobserve(section.sentinel); section.sentinel.remove(); }
+    return stop - start;
   }
 
   // ---- fetching and drawing what is on screen -------------------------------------------------------
@@ -106,7 +137,7 @@
   }
 
   async function loadVisible() {
-    const due = [...page.panels.values()].filter((p) => p.visible && p.stale && !p.loading);
+    const due = [...page.panels.values()].filter((p) => p.visible && p.div && p.stale && !p.loading);
     if (!due.length) { markAllVisibleDrawn(); return; }
     due.forEach((p) => { p.loading = true; });
     const scalars = due.filter((p) => p.kind === "scalar");
@@ -132,7 +163,12 @@
       if (s.t_ns.length && (page.origin[source] === undefined || s.t_ns[0] < page.origin[source])) page.origin[source] = s.t_ns[0];
       if (axis === "step" && s.step.length) widened = widen(s.step[0], s.step[s.step.length - 1]) || widened;
     }
-    for (const p of panels) if (p.series && page.panels.get(p.key) === p) draw(p);
+    // One panel per task: the first chart shows while the others are still being drawn.
+    for (const p of panels) {
+      if (!p.series || page.panels.get(p.key) !== p) continue;
+      draw(p);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     // A strip drawn before a longer series arrived gets the wider range now.
     if (widened) for (const p of page.panels.values()) if (p.drawn && p.strip && !panels.includes(p)) draw(p);
   }
@@ -278,9 +314,9 @@
     if (d.reason) info.push(RT.el("span", { class: "err" }, d.reason));
     if (d.notes) info.push(d.notes);
     $("info").replaceChildren(...info.flatMap((x, i) => (i ? [" · ", x] : [x])).flat());
-    $("config").innerHTML = RT.kv(d.config);
-    $("summary").innerHTML = RT.kv(d.sources.length > 1 ? d.summaries : d.summary);
-    $("metadata").innerHTML = RT.kv(d.metadata);
+    RT.kvInto($("config"), d.config);
+    RT.kvInto($("summary"), d.sources.length > 1 ? d.summaries : d.summary);
+    RT.kvInto($("metadata"), d.metadata);
     const sel = $("source");
     if (sel.options.length !== d.sources.length) {
       sel.replaceChildren(...d.sources.map((s) => RT.el("option", { value: s, selected: s === page.source }, s)));
@@ -288,8 +324,8 @@
     $("live").textContent = d.state === "running" ? "live" : "";
   }
 
-  async function loadMediaList() {
-    page.media = await RT.json(api("/media"));
+  async function loadMediaList(pending = null) {
+    page.media = await (pending || RT.json(api("/media")));
     const hist = new Set(page.media.filter((m) => m.kind === "histogram" && m.source === page.source).map((m) => m.key));
     page.histograms = [...hist].sort();
   }
@@ -356,7 +392,8 @@
     if (!p && key) { $("keyfilter").value = ""; layoutPanels(); p = page.panels.get(key); }
     if (!p) { $("jump").setCustomValidity("no such key"); $("jump").reportValidity(); return; }
     $("jump").setCustomValidity("");
-    p.card.closest("details").open = true;
+    buildSection(p.section, p.section.keys.indexOf(key));
+    p.section.det.open = true;
     p.card.scrollIntoView({ block: "center" });
     p.card.classList.add("flash");
     setTimeout(() => p.card.classList.remove("flash"), 1500);
@@ -375,11 +412,17 @@
     } catch (e) { $("error").textContent = e.message; setTimeout(poll, 3 * POLL_MS); }
   }
 
+  // Asked for as this script runs, in the page's head: the server answers while the browser compiles plotly.js.
+  const early = { detail: RT.json(api("")), media: RT.json(api("/media")) };
+  early.detail.catch(() => {});
+  early.media.catch(() => {});
+
   async function start() {
-    try { page.detail = await RT.json(api("")); } catch (e) { $("error").textContent = e.message; return; }
+    const media = early.media;
+    try { page.detail = await early.detail; } catch (e) { $("error").textContent = e.message; return; }
     page.source = page.detail.primary_source;
     renderInfo();
-    await loadMediaList();
+    await loadMediaList(media);
     // The sim-vs-real section draws the keys both sources share: the panels below leave them out.
     if (RT.simreal && page.detail.sources.length > 1) {
       await RT.simreal.load(page);
@@ -404,6 +447,10 @@
     let typing = null;
     $("keyfilter").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(relayout, 150); });
     $("jump").addEventListener("change", jump);
+    // The key list is built when first needed: 5,000 options cost nothing until someone searches.
+    $("jump").addEventListener("focus", () => {
+      if (!$("keylist").children.length) $("keylist").replaceChildren(...(page.jumpList || []).map((k) => RT.el("option", { value: k })));
+    });
     $("jump").addEventListener("keydown", (e) => { if (e.key === "Enter") jump(); });
     layoutPanels();
     await sighted;
