@@ -5,11 +5,27 @@ the bag importer both hand CDR bytes to :class:`Decoder`, so a topic mirrored li
 topic read from a bag give identical values. It imports no rclpy.
 
 Keys are ``<prefix>/<field path>`` with ``/`` between fields, e.g. ``odom/twist/twist/linear/x``;
-arrays are indexed (``imu/orientation_covariance/4``), ``sensor_msgs/JointState`` is keyed by joint
-name (``joint_states/effort/left_knee``), ``diagnostic_msgs/DiagnosticArray`` numeric key/values
-become ``diagnostics/<status name>/<key>``. The top-level ``header.stamp`` becomes ``t_ns`` and is
-not a value; other ``builtin_interfaces`` Time/Duration fields become float seconds; bools become
-0/1; strings are skipped.
+``builtin_interfaces`` Time/Duration fields become float seconds; bools become 0/1; strings are
+skipped. Arrays of numbers are indexed (``imu/orientation_covariance/4``).
+
+Identity over position: ``sensor_msgs/JointState`` is keyed by joint name
+(``joint_states/effort/left_knee``), ``diagnostic_msgs/DiagnosticArray`` numeric key/values become
+``diagnostics/<status name>/<key>``, and an array of messages whose element has an identity field
+is keyed by it instead of its index: ``geometry_msgs/TransformStamped`` by parent and child frame
+(``/tf`` gives ``tf/odom/base_link/translation/x``), any other element by its ``name``,
+``child_frame_id``, ``frame_id`` or ``id`` field (:data:`IDENTITY_FIELDS`; per type configurable,
+see :class:`IdentityRule`). When that array is the message's only field its name is left out of the
+key (``tf/...``, not ``tf/transforms/...``).
+
+Stamps: the top-level ``header.stamp`` is the message's ``t_ns`` and not a value. The header
+stamp of an identity-keyed element is the ``t_ns`` of that element's values (each transform of a
+``/tf`` message at its own stamp; :meth:`MessageFlattener.groups` returns one group per stamp).
+Any other nested header (each ``nav_msgs/Path`` pose's, a header inside a custom message) keeps
+its stamp as a float-seconds value ``<path>/header/stamp``, skipped when zero. A zero stamp is no
+stamp.
+
+Integers: values are stored as float64, so an ``int64``/``uint64`` beyond 2**53 that float64 cannot
+hold exactly is reported through ``on_inexact`` (the mirror warns once per key and counts it).
 """
 
 from __future__ import annotations
@@ -30,15 +46,19 @@ from .errors import DecodeError
 
 __all__ = [
     "DISTROS",
+    "IDENTITY_FIELDS",
     "IMAGE_TYPES",
     "Decoder",
     "FieldFilter",
+    "IdentityRule",
     "MessageFlattener",
     "Number",
+    "canonical_type",
     "learn_type",
     "load_msg_dirs",
     "make_typestore",
     "parse_number",
+    "srv_types",
     "topic_prefix",
 ]
 
@@ -66,14 +86,46 @@ _NUMERIC = frozenset(
         "uint8", "uint16", "uint32", "uint64", "octet",
     }
 )  # fmt: skip
+_WIDE = frozenset({"int64", "uint64"})  # integers float64 cannot always hold exactly
+_EXACT = 2**53  # every integer up to this magnitude is exact in float64
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.\-/]+")
+
+#: Fields that name an array element, in order of preference, when its type has no explicit rule.
+IDENTITY_FIELDS = ("name", "child_frame_id", "frame_id", "id")
+#: Called with (key, value) when an integer cannot be stored exactly as float64.
+OnInexact = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class IdentityRule:
+    """How the elements of an array of ``msgtype`` messages are keyed.
+
+    ``fields`` are field paths (``header/frame_id``) whose values, joined by ``/``, replace the
+    element's index in the key; empty ``fields`` keeps the index. ``strip`` names one sub-message
+    of the element whose level is left out of keys (``transform`` for ``TransformStamped``).
+    """
+
+    fields: tuple[str, ...]
+    strip: str = ""
+
+
+#: Built-in rules; a topic config's ``identity:`` mapping adds or overrides rules per type.
+DEFAULT_IDENTITY: dict[str, IdentityRule] = {
+    "geometry_msgs/msg/TransformStamped": IdentityRule(("header/frame_id", "child_frame_id"), strip="transform"),
+}
+
+
+def canonical_type(msgtype: str) -> str:
+    """Return ``pkg/msg/Name`` for the legacy ``pkg/Name`` spelling (ROS 1, old rosbag2); else ``msgtype``."""
+    parts = msgtype.split("/")
+    return f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 and all(parts) else msgtype
 
 
 def make_typestore(distro: str = "jazzy", msg_dirs: Iterable[str | Path] = ()) -> Typestore:
-    """Return a typestore for ``distro`` with the ``.msg`` files under ``msg_dirs`` registered.
+    """Return a typestore for ``distro`` with the ``.msg``/``.srv`` files under ``msg_dirs`` registered.
 
     Raises:
-        DecodeError: ``distro`` is unknown or a ``.msg`` file cannot be parsed.
+        DecodeError: ``distro`` is unknown or a definition file cannot be parsed.
     """
     store = DISTROS.get(distro.lower())
     if store is None:
@@ -83,28 +135,73 @@ def make_typestore(distro: str = "jazzy", msg_dirs: Iterable[str | Path] = ()) -
     return typestore
 
 
-def load_msg_dirs(typestore: Typestore, dirs: Iterable[str | Path]) -> list[str]:
-    """Register every ``<pkg>/msg/<Name>.msg`` found under ``dirs`` in ``typestore``.
+def srv_types(text: str, name: str) -> dict[str, Any]:
+    """Parse a ``.srv`` definition into its ``_Request``, ``_Response`` and ``_Event`` types.
 
-    A dir may be a package folder (holding ``msg/``), a ``share/`` tree of packages, or a ``msg/``
-    folder itself. Returns the registered type names (``pkg/msg/Name``).
+    ``name`` is ``pkg/srv/Name``. The event type is what Iron+ records on
+    ``<service>/_service_event`` topics: ``service_msgs/ServiceEventInfo info`` plus at most one
+    request and one response.
 
     Raises:
-        DecodeError: a dir does not exist or a ``.msg`` file cannot be parsed.
+        DecodeError: the text has no ``---`` line between request and response, or does not parse.
+    """
+    pkg, _, base = name.split("/")
+    lines = text.splitlines()
+    cut = next((i for i, line in enumerate(lines) if line.strip() == "---"), None)
+    if cut is None:
+        raise DecodeError(f"service definition {name!r} has no '---' line between request and response")
+    types: dict[str, Any] = {}
+    for part, body in (("Request", lines[:cut]), ("Response", lines[cut + 1 :])):
+        # rosbags' .msg parser files everything under <pkg>/msg/: parse there, then rename.
+        temp = f"{pkg}/msg/{base}_{part}"
+        parsed = get_types_from_msg("\n".join(body) + "\n", temp)
+        types[f"{pkg}/srv/{base}_{part}"] = parsed.pop(temp)
+        types.update(parsed)
+    one = 1  # rosidl: request/response are sequences bounded to one element
+    types[f"{pkg}/srv/{base}_Event"] = (
+        [],
+        [
+            ("info", (Nodetype.NAME, "service_msgs/msg/ServiceEventInfo")),
+            ("request", (Nodetype.SEQUENCE, ((Nodetype.NAME, f"{pkg}/srv/{base}_Request"), one))),
+            ("response", (Nodetype.SEQUENCE, ((Nodetype.NAME, f"{pkg}/srv/{base}_Response"), one))),
+        ],
+    )
+    return types
+
+
+def _parse_file(path: Path, name: str) -> dict[str, Any]:
+    """Parse one ``.msg`` or ``.srv`` file registered as ``name``; errors name the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        return srv_types(text, name) if path.suffix == ".srv" else get_types_from_msg(text, name)
+    except Exception as err:  # rosbags raises its own parser errors; name the file instead
+        raise DecodeError(f"cannot parse {path.suffix[1:]} definition {str(path)!r}: {err}") from err
+
+
+def load_msg_dirs(typestore: Typestore, dirs: Iterable[str | Path]) -> list[str]:
+    """Register every ``<pkg>/msg/<Name>.msg`` and ``<pkg>/srv/<Name>.srv`` found under ``dirs``.
+
+    A dir may be a package folder (holding ``msg/`` or ``srv/``), a ``share/`` tree of packages, or
+    a ``msg/``/``srv/`` folder itself. Returns the registered type names (``pkg/msg/Name``; a
+    service gives ``pkg/srv/Name_Request``, ``_Response`` and ``_Event``). Bags that spell a type
+    the legacy way (``test_msgs/BasicTypes``) find it under its ``pkg/msg/Name`` name
+    (:func:`canonical_type`).
+
+    Raises:
+        DecodeError: a dir does not exist or a definition file cannot be parsed.
     """
     dirs = list(dirs)
     types: dict[str, Any] = {}
     for root in (Path(d) for d in dirs):
         if not root.is_dir():
-            raise DecodeError(f"message folder {str(root)!r} does not exist; pass a folder holding <pkg>/msg/*.msg")
-        files = [root / f for f in sorted(root.glob("*.msg"))] if root.name == "msg" else []
-        files += sorted(p for p in root.rglob("msg/*.msg") if p not in files)
-        for path in files:
-            name = f"{path.parent.parent.name}/msg/{path.stem}"
-            try:
-                types.update(get_types_from_msg(path.read_text(encoding="utf-8"), name))
-            except Exception as err:  # rosbags raises its own parser errors; name the file instead
-                raise DecodeError(f"cannot parse message definition {str(path)!r}: {err}") from err
+            raise DecodeError(
+                f"message folder {str(root)!r} does not exist; pass a folder holding <pkg>/msg/*.msg or <pkg>/srv/*.srv"
+            )
+        for kind in ("msg", "srv"):
+            files = sorted(root.glob(f"*.{kind}")) if root.name == kind else []
+            files += sorted(p for p in root.rglob(f"{kind}/*.{kind}") if p not in files)
+            for path in files:
+                types.update(_parse_file(path, f"{path.parent.parent.name}/{kind}/{path.stem}"))
     if types:
         try:
             typestore.register(types)
@@ -117,25 +214,27 @@ def learn_type(typestore: Typestore, msgtype: str, share_dirs: Iterable[str | Pa
     """Register ``msgtype`` (and the types it uses) from ``<share>/<pkg>/msg/<Name>.msg`` files.
 
     This is how the live node decodes a robot's custom messages: their definitions sit in the
-    ament index (``$AMENT_PREFIX_PATH/*/share``). Returns whether ``msgtype`` is now known.
+    ament index (``$AMENT_PREFIX_PATH/*/share``). Service event types (``pkg/srv/Name_Event``)
+    come from ``<share>/<pkg>/srv/<Name>.srv``. Returns whether ``msgtype`` is now known.
     """
     shares = [Path(d) for d in share_dirs]
+    msgtype = canonical_type(msgtype)
     types: dict[str, Any] = {}
     todo = [msgtype]
     while todo:
-        name = todo.pop()
+        name = canonical_type(todo.pop())
         if name in types or name in typestore.fielddefs:
             continue
         parts = name.split("/")
         if len(parts) != 3:
             return False
-        found = next((f for d in shares if (f := d / parts[0] / "msg" / f"{parts[2]}.msg").is_file()), None)
+        pkg, kind, base = parts
+        if kind == "srv":
+            base = re.sub(r"_(Request|Response|Event)$", "", base)
+        found = next((f for d in shares if (f := d / pkg / kind / f"{base}.{kind}").is_file()), None)
         if found is None:
             return False
-        try:
-            parsed = get_types_from_msg(found.read_text(encoding="utf-8"), name)
-        except Exception as err:  # rosbags parser errors: name the file
-            raise DecodeError(f"cannot parse message definition {str(found)!r}: {err}") from err
+        parsed = _parse_file(found, f"{pkg}/{kind}/{base}")
         types.update(parsed)
         for _, fields in parsed.values():
             for _, (nodetype, detail) in fields:
@@ -177,7 +276,7 @@ class FieldFilter:
 
 
 def _sanitize(name: str) -> str:
-    """Make a free-text name (diagnostic status or key, joint name) usable as a key segment."""
+    """Make a free-text name (diagnostic status or key, joint name, frame) usable as a key segment."""
     cleaned = _UNSAFE_KEY_CHARS.sub("_", name.strip()).strip("/_")
     return re.sub(r"/{2,}", "/", cleaned) or "_"
 
@@ -201,10 +300,12 @@ class _KeyCache:
 
 
 Emit = Callable[[Any, dict[str, Number]], None]
+#: Values of one message grouped by the stamp they carry: ``{stamp or None: {key: number}}``.
+Groups = dict[int | None, dict[str, Number]]
 
 
 class MessageFlattener:
-    """Turn decoded messages of one type on one topic into ``({key: number}, t_ns | None)``.
+    """Turn decoded messages of one type on one topic into values and their stamps.
 
     The plan is built once per (topic, type) from the typestore's field definitions: scalar fields
     are read with one C-level ``attrgetter``; arrays, sequences and special types are emitted per
@@ -212,16 +313,31 @@ class MessageFlattener:
     """
 
     def __init__(
-        self, typestore: Typestore, msgtype: str, prefix: str, flt: FieldFilter, *, _path: str = ""
+        self,
+        typestore: Typestore,
+        msgtype: str,
+        prefix: str,
+        flt: FieldFilter,
+        *,
+        identity: Mapping[str, IdentityRule] | None = None,
+        on_inexact: OnInexact | None = None,
+        _path: str = "",
+        _element: IdentityRule | None = None,
+        _root: MessageFlattener | None = None,
     ) -> None:
         self.msgtype = msgtype
         self._typestore = typestore
         self._prefix = prefix
         self._filter = flt
+        self._identity = {**DEFAULT_IDENTITY, **(identity or {})}
+        self._on_inexact = on_inexact
+        self._root = _root or self
+        self._groups: Groups | None = None  # set on the root while a message is being flattened
         self._keys = _KeyCache(prefix, flt)
         self._scalar_keys: list[str] = []
         self._scalar_attrs: list[str] = []
         self._bools: list[int] = []
+        self._wide: list[int] = []
         self._emitters: list[Emit] = []
         self._stamp: Callable[[Any], tuple[int, int]] | None = None
         if msgtype in IMAGE_TYPES:
@@ -229,26 +345,64 @@ class MessageFlattener:
         elif msgtype == _DIAGNOSTIC_ARRAY:
             self._emitters.append(self._diagnostics)
             self._stamp = attrgetter("header.stamp.sec", "header.stamp.nanosec")
+        elif _element is not None:
+            self._plan_element(msgtype, _path, _element)
         else:
             self._plan(msgtype, _path, (), top=not _path)
         self._get_scalars = attrgetter(*self._scalar_attrs) if self._scalar_attrs else None
         self._single = len(self._scalar_attrs) == 1
-        simple = self._single and not self._bools and not self._emitters and self._stamp is None
+        simple = self._single and not self._bools and not self._wide and not self._emitters and self._stamp is None
         self._simple_key = self._scalar_keys[0] if simple else None
 
     def __call__(self, msg: Any) -> tuple[dict[str, Number], int | None]:
-        """Return the message's values and its header stamp in ns (None when absent or zero)."""
+        """Return all the message's values and its header stamp in ns (None when absent or zero).
+
+        Values of identity-keyed elements with their own stamps are included; use :meth:`groups`
+        to keep each at its stamp.
+        """
+        if self._simple_key is not None:
+            return {self._simple_key: self._get_scalars(msg)}, None  # type: ignore[misc, dict-item]  # set with key
+        groups = self.groups(msg)
+        main, stamp = groups[0]
+        if len(groups) == 1:
+            return main, stamp
+        merged = dict(main)
+        for values, _ in groups[1:]:
+            merged.update(values)
+        return merged, stamp
+
+    def groups(self, msg: Any) -> list[tuple[dict[str, Number], int | None]]:
+        """Return ``[(values, stamp)]``, one entry per stamp the message carries.
+
+        First the message's own values (stamp: its header's, or None), then one entry per distinct
+        stamp of identity-keyed elements (each ``/tf`` transform at its own stamp).
+        """
         if self._simple_key is not None:
             # One plain number and nothing else (std_msgs/Float32 rewards, ...): the common fast case.
-            return {self._simple_key: self._get_scalars(msg)}, None  # type: ignore[misc, dict-item]  # set with key
+            return [({self._simple_key: self._get_scalars(msg)}, None)]  # type: ignore[misc, dict-item]
         out: dict[str, Number] = {}
-        self.emit(msg, out)
-        t_ns = None
-        if self._stamp is not None:
-            sec, nsec = self._stamp(msg)
-            if sec or nsec:
-                t_ns = sec * 1_000_000_000 + nsec
-        return out, t_ns
+        groups: Groups = {}
+        self._groups = groups
+        try:
+            self.emit(msg, out)
+        finally:
+            self._groups = None
+        main = (out, self._stamp_of(msg))
+        if not groups:
+            return [main]
+        result = [main]
+        for stamp, values in groups.items():
+            if stamp is None or stamp == main[1]:
+                out.update(values)
+            else:
+                result.append((values, stamp))
+        return result
+
+    def _stamp_of(self, msg: Any) -> int | None:
+        if self._stamp is None:
+            return None
+        sec, nsec = self._stamp(msg)
+        return sec * 1_000_000_000 + nsec if sec or nsec else None
 
     def emit(self, msg: Any, out: dict[str, Number]) -> None:
         """Add the message's values to ``out``."""
@@ -257,9 +411,18 @@ class MessageFlattener:
             vals: list[Any] = [got] if self._single else list(got)
             for i in self._bools:
                 vals[i] = int(vals[i])
+            for i in self._wide:
+                value = vals[i]
+                if (value > _EXACT or value < -_EXACT) and float(value) != value:
+                    self._inexact(self._scalar_keys[i], value)
             out.update(zip(self._scalar_keys, vals, strict=False))
         for emitter in self._emitters:
             emitter(msg, out)
+
+    def _inexact(self, key: str, value: int) -> None:
+        report = self._root._on_inexact
+        if report is not None:
+            report(key, int(value))
 
     # -- plan ---------------------------------------------------------------------------------
 
@@ -271,97 +434,192 @@ class MessageFlattener:
                 f"unknown message type {msgtype!r}; pass a folder of .msg files (msg_dirs) that defines it"
             ) from None
 
-    def _plan(self, msgtype: str, base: str, attrs: tuple[str, ...], *, top: bool) -> None:
-        for name, (nodetype, detail) in self._fields(msgtype):
+    def _plan(
+        self, msgtype: str, base: str, attrs: tuple[str, ...], *, top: bool, skip: frozenset[str] = frozenset()
+    ) -> None:
+        fields = self._fields(msgtype)
+        for name, (nodetype, detail) in fields:
+            if name in skip:
+                continue
             path = f"{base}/{name}" if base else name
             attr = (*attrs, name)
             if nodetype == Nodetype.BASE:
                 if detail[0] in _NUMERIC and name != _EMPTY_MEMBER:
-                    self._add_scalar(path, ".".join(attr), is_bool=detail[0] == "bool")
+                    self._add_scalar(path, ".".join(attr), kind=detail[0])
             elif nodetype == Nodetype.NAME:
                 if detail == _HEADER:
                     if top and not attrs:
                         self._stamp = attrgetter(f"{name}.stamp.sec", f"{name}.stamp.nanosec")
+                    else:
+                        self._add_time(f"{path}/stamp", f"{'.'.join(attr)}.stamp", skip_zero=True)
                 elif detail in _TIME_TYPES:
-                    self._add_time(path, ".".join(attr), detail)
+                    self._add_time(path, ".".join(attr))
                 else:
                     self._plan(detail, path, attr, top=False)
             elif nodetype in (Nodetype.ARRAY, Nodetype.SEQUENCE):
-                self._plan_array(path, ".".join(attr), detail, fixed=nodetype == Nodetype.ARRAY, owner=msgtype)
+                only = top and not attrs and len(fields) == 1  # TFMessage: the key leaves out 'transforms'
+                self._plan_array(
+                    path, ".".join(attr), detail, fixed=nodetype == Nodetype.ARRAY, owner=msgtype, only_field=only
+                )
 
-    def _add_scalar(self, path: str, attr: str, *, is_bool: bool) -> None:
+    def _plan_element(self, msgtype: str, base: str, rule: IdentityRule) -> None:
+        """Plan one identity-keyed array element: its header stamp is its own ``t_ns``."""
+        skip = {f for f in rule.fields if "/" not in f}
+        for name, (nodetype, detail) in self._fields(msgtype):
+            if nodetype == Nodetype.NAME and detail == _HEADER:
+                self._stamp = attrgetter(f"{name}.stamp.sec", f"{name}.stamp.nanosec")
+                skip.add(name)
+            elif name == rule.strip and nodetype == Nodetype.NAME:
+                self._plan(detail, base, (name,), top=False)
+                skip.add(name)
+        self._plan(msgtype, base, (), top=False, skip=frozenset(skip))
+
+    def _add_scalar(self, path: str, attr: str, *, kind: str) -> None:
         key = self._keys(path)
         if key is None:
             return
-        if is_bool:
+        if kind == "bool":
             self._bools.append(len(self._scalar_attrs))
+        elif kind in _WIDE:
+            self._wide.append(len(self._scalar_attrs))
         self._scalar_keys.append(key)
         self._scalar_attrs.append(attr)
 
-    def _add_time(self, path: str, attr: str, msgtype: str) -> None:
+    def _add_time(self, path: str, attr: str, *, skip_zero: bool = False) -> None:
         key = self._keys(path)
         if key is None:
             return
-        del msgtype  # Time and Duration share the (sec, nanosec) layout in ROS 2
-        get = attrgetter(f"{attr}.sec", f"{attr}.nanosec")
+        get = attrgetter(f"{attr}.sec", f"{attr}.nanosec")  # Time and Duration share this layout
 
         def emit(msg: Any, out: dict[str, Number]) -> None:
             sec, nsec = get(msg)
-            out[key] = sec + nsec * 1e-9
+            if sec or nsec or not skip_zero:
+                out[key] = sec + nsec * 1e-9
 
         self._emitters.append(emit)
 
-    def _plan_array(self, path: str, attr: str, detail: Any, *, fixed: bool, owner: str) -> None:
+    def _identity_rule(self, msgtype: str) -> IdentityRule | None:
+        rule = self._identity.get(msgtype)
+        if rule is not None:
+            return rule if rule.fields else None
+        fields = dict(self._fields(msgtype))
+        for name in IDENTITY_FIELDS:
+            nodetype, detail = fields.get(name, (None, None))
+            if nodetype == Nodetype.BASE and (detail[0] == "string" or detail[0] in _NUMERIC - {"bool"}):
+                return IdentityRule((name,))
+        return None
+
+    def _plan_array(self, path: str, attr: str, detail: Any, *, fixed: bool, owner: str, only_field: bool) -> None:
         (subtype, subdetail), length = detail
         if fixed and length > self._filter.max_array:
             return
         get = attrgetter(attr)
-        limit = self._filter.max_array
-        keys = self._keys
         if subtype == Nodetype.BASE:
             if subdetail[0] not in _NUMERIC:
                 return  # string arrays carry names, not values
             if owner == _JOINT_STATE and path in ("position", "velocity", "effort"):
                 self._emitters.append(self._joint_emitter(path))
-                return
-            if fixed:
-                self._plan_fixed(path, get, length)
-                return
-
-            by_length: dict[int, list[tuple[int, str]]] = {}
-
-            def emit_numbers(msg: Any, out: dict[str, Number]) -> None:
-                arr = get(msg)
-                n = len(arr)
-                if n > limit:
-                    return
-                kept = by_length.get(n)
-                if kept is None:  # keys depend only on the length: filter once per length
-                    kept = by_length[n] = [(i, k) for i in range(n) if (k := keys(f"{path}/{i}")) is not None]
-                items = arr.tolist() if hasattr(arr, "tolist") else list(arr)
-                for i, key in kept:
-                    value = items[i]
-                    out[key] = int(value) if isinstance(value, bool) else value
-
-            self._emitters.append(emit_numbers)
+            elif fixed:
+                self._plan_fixed(path, get, length, wide=subdetail[0] in _WIDE)
+            else:
+                self._emitters.append(self._numbers_emitter(path, get, wide=subdetail[0] in _WIDE))
         elif subtype == Nodetype.NAME:
-            subs: dict[int, MessageFlattener] = {}
+            rule = self._identity_rule(subdetail)
+            if rule is not None:
+                self._emitters.append(self._keyed_emitter("" if only_field else path, get, subdetail, rule))
+            else:
+                self._emitters.append(self._indexed_emitter(path, get, subdetail))
 
-            def emit_messages(msg: Any, out: dict[str, Number]) -> None:
-                seq = get(msg)
-                if len(seq) > limit:
-                    return
-                for i, item in enumerate(seq):
-                    sub = subs.get(i)
-                    if sub is None:
-                        sub = subs[i] = MessageFlattener(
-                            self._typestore, subdetail, self._prefix, self._filter, _path=f"{path}/{i}"
-                        )
+    def _check_wide(self, kept: list[tuple[int, str]], items: list[Any]) -> None:
+        for i, key in kept:
+            value = items[i]
+            if (value > _EXACT or value < -_EXACT) and float(value) != value:
+                self._inexact(key, value)
+
+    def _numbers_emitter(self, path: str, get: Callable[[Any], Any], *, wide: bool) -> Emit:
+        limit = self._filter.max_array
+        keys = self._keys
+        by_length: dict[int, list[tuple[int, str]]] = {}
+
+        def emit(msg: Any, out: dict[str, Number]) -> None:
+            arr = get(msg)
+            n = len(arr)
+            if n > limit:
+                return
+            kept = by_length.get(n)
+            if kept is None:  # keys depend only on the length: filter once per length
+                kept = by_length[n] = [(i, k) for i in range(n) if (k := keys(f"{path}/{i}")) is not None]
+            items = arr.tolist() if hasattr(arr, "tolist") else list(arr)
+            if wide:
+                self._check_wide(kept, items)
+            for i, key in kept:
+                value = items[i]
+                out[key] = int(value) if isinstance(value, bool) else value
+
+        return emit
+
+    def _indexed_emitter(self, path: str, get: Callable[[Any], Any], subtype: str) -> Emit:
+        limit = self._filter.max_array
+        subs: dict[int, MessageFlattener] = {}
+
+        def emit(msg: Any, out: dict[str, Number]) -> None:
+            seq = get(msg)
+            if len(seq) > limit:
+                return
+            for i, item in enumerate(seq):
+                sub = subs.get(i)
+                if sub is None:
+                    sub = subs[i] = MessageFlattener(
+                        self._typestore, subtype, self._prefix, self._filter, identity=self._identity,
+                        _path=f"{path}/{i}", _root=self._root,
+                    )  # fmt: skip
+                sub.emit(item, out)
+
+        return emit
+
+    def _keyed_emitter(self, path: str, get: Callable[[Any], Any], subtype: str, rule: IdentityRule) -> Emit:
+        """Key each element by its identity fields; each element's values go at its own stamp."""
+        limit = self._filter.max_array
+        ident = attrgetter(*(f.replace("/", ".") for f in rule.fields))
+        single = len(rule.fields) == 1
+        subs: dict[str, MessageFlattener] = {}
+        root = self._root
+
+        def emit(msg: Any, out: dict[str, Number]) -> None:
+            seq = get(msg)
+            if len(seq) > limit:
+                return
+            seen: set[str] = set()
+            for item in seq:
+                got = ident(item)
+                name = "/".join(_sanitize(str(v)) for v in ((got,) if single else got))
+                if name in seen:  # two elements claim one identity: keep both, the later numbered
+                    n = 2
+                    while f"{name}_{n}" in seen:
+                        n += 1
+                    name = f"{name}_{n}"
+                seen.add(name)
+                sub = subs.get(name)
+                if sub is None:
+                    if len(subs) >= 4096:
+                        subs.clear()  # identities that change every message: stay bounded
+                    sub = subs[name] = MessageFlattener(
+                        self._typestore, subtype, self._prefix, self._filter, identity=self._identity,
+                        _path=f"{path}/{name}" if path else name, _element=rule, _root=root,
+                    )  # fmt: skip
+                stamp = sub._stamp_of(item)
+                groups = root._groups
+                if stamp is None or groups is None:
                     sub.emit(item, out)
+                else:
+                    target = groups.get(stamp)
+                    if target is None:
+                        target = groups[stamp] = {}
+                    sub.emit(item, target)
 
-            self._emitters.append(emit_messages)
+        return emit
 
-    def _plan_fixed(self, path: str, get: Callable[[Any], Any], length: int) -> None:
+    def _plan_fixed(self, path: str, get: Callable[[Any], Any], length: int, *, wide: bool) -> None:
         # Fixed arrays have known indices: filter them now, so an excluded covariance costs nothing.
         kept = [(i, key) for i in range(length) if (key := self._keys(f"{path}/{i}")) is not None]
         if not kept:
@@ -370,6 +628,8 @@ class MessageFlattener:
         def emit(msg: Any, out: dict[str, Number]) -> None:
             arr = get(msg)
             items = arr.tolist() if hasattr(arr, "tolist") else list(arr)
+            if wide:
+                self._check_wide(kept, items)
             for i, key in kept:
                 value = items[i]
                 out[key] = int(value) if isinstance(value, bool) else value
@@ -436,7 +696,10 @@ def parse_number(text: str) -> Number | None:
 
 
 class Decoder:
-    """Deserialize CDR bytes with one typestore and hand out cached per-topic flatteners."""
+    """Deserialize CDR bytes with one typestore and hand out cached per-topic flatteners.
+
+    Type names are taken in either spelling: ``pkg/msg/Name`` or the legacy ``pkg/Name``.
+    """
 
     def __init__(self, typestore: Typestore) -> None:
         self.typestore = typestore
@@ -447,9 +710,15 @@ class Decoder:
         """Build a decoder on :func:`make_typestore`'s typestore."""
         return cls(make_typestore(distro, msg_dirs))
 
+    def resolve(self, msgtype: str) -> str:
+        """Return the name ``msgtype`` is known under: itself, else its ``pkg/msg/Name`` spelling."""
+        if msgtype in self.typestore.fielddefs:
+            return msgtype
+        return canonical_type(msgtype)
+
     def knows(self, msgtype: str) -> bool:
         """Return whether the typestore can decode ``msgtype``."""
-        return msgtype in self.typestore.fielddefs
+        return self.resolve(msgtype) in self.typestore.fielddefs
 
     def deserialize(self, raw: bytes | memoryview, msgtype: str) -> Any:
         """Return the decoded message (a rosbags dataclass).
@@ -460,18 +729,33 @@ class Decoder:
         try:
             return self.typestore.deserialize_cdr(raw, msgtype)
         except KeyError:
+            resolved = self.resolve(msgtype)
+            if resolved != msgtype and resolved in self.typestore.fielddefs:
+                return self.deserialize(raw, resolved)
             raise DecodeError(
                 f"unknown message type {msgtype!r}; pass a folder of .msg files (msg_dirs) that defines it"
             ) from None
         except Exception as err:  # rosbags raises struct/index/Serde errors on truncated bytes
             raise DecodeError(f"cannot decode {len(raw)} bytes as {msgtype!r}: {err!r}") from err
 
-    def flattener(self, topic: str, msgtype: str, prefix: str, flt: FieldFilter) -> MessageFlattener:
+    def flattener(
+        self,
+        topic: str,
+        msgtype: str,
+        prefix: str,
+        flt: FieldFilter,
+        *,
+        identity: Mapping[str, IdentityRule] | None = None,
+        on_inexact: OnInexact | None = None,
+    ) -> MessageFlattener:
         """Return the (cached) flattener for ``msgtype`` messages on ``topic``."""
+        msgtype = self.resolve(msgtype)
         cache_key = (topic, msgtype)
         flat = self._flatteners.get(cache_key)
         if flat is None:
-            flat = self._flatteners[cache_key] = MessageFlattener(self.typestore, msgtype, prefix, flt)
+            flat = self._flatteners[cache_key] = MessageFlattener(
+                self.typestore, msgtype, prefix, flt, identity=identity, on_inexact=on_inexact
+            )
         return flat
 
     def flatten(
@@ -480,6 +764,13 @@ class Decoder:
         """Decode and flatten in one call, keys prefixed by the topic without its leading slash."""
         flat = self.flattener(topic, msgtype, topic_prefix(topic), flt or FieldFilter())
         return flat(self.deserialize(raw, msgtype))
+
+    def flatten_groups(
+        self, raw: bytes | memoryview, msgtype: str, *, topic: str, flt: FieldFilter | None = None
+    ) -> list[tuple[dict[str, Number], int | None]]:
+        """Like :meth:`flatten`, keeping each stamped group apart (see :meth:`MessageFlattener.groups`)."""
+        flat = self.flattener(topic, msgtype, topic_prefix(topic), flt or FieldFilter())
+        return flat.groups(self.deserialize(raw, msgtype))
 
 
 def topic_prefix(topic: str) -> str:

@@ -5,10 +5,13 @@ Both the bag importer and the live node feed :meth:`Mirror.handle` with
 same run. Writing goes only through the run API.
 
 Steps (the x-axis): telemetry is logged at the robot's env step count (rewards received so
-far) when episodes are configured, else at the count of values logged so far; the time axis is
-``t_ns`` (header stamp, else receive/log time). Episode values go at the deployed policy's
-training step when one is known (``step_offset``), so real returns line up with that checkpoint in
-the sim curve; otherwise at the robot's env step count at the episode end.
+far) when episodes are configured, else at the count of values logged so far. The time axis is
+``t_ns`` on the run's one clock (:mod:`.clock`, ``config.clock``): header stamps, with unstamped
+topics mapped onto them by the measured offset (or ``/clock``), or receive times throughout; the
+choice is recorded in the run summary (``ros/clock``). Unstamped values that arrive before any
+offset is known are held (bounded) and logged once it is. Episode values go at the deployed
+policy's training step when one is known (``step_offset``), so real returns line up with that
+checkpoint in the sim curve; otherwise at the robot's env step count at the episode end.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any, Protocol
 
 from rltrack.errors import RltrackError, RltrackWarning
 
-from .decode import IMAGE_TYPES, Decoder, MessageFlattener
+from .clock import CLOCK_TOPIC, CLOCK_TYPE, PENDING_MAX, PENDING_NS, RunClock
+from .decode import IMAGE_TYPES, Decoder, MessageFlattener, Number
 from .episodes import EpisodeResult, EpisodeTracker
 from .errors import DecodeError
 from .images import FrameSampler, SampledFrame
@@ -57,6 +61,7 @@ class _TopicState:
     last_t_ns: int | None = None
     broken: bool = False
     plain: bool = False  # values only: no episode role, camera or decimation
+    measure: bool = True  # its stamps measure the clock offset (not /tf_static: stamped long before)
     # Counted here, not in Counters: this is the per-message hot path.
     received: int = 0
     logged: int = 0
@@ -98,10 +103,17 @@ class Mirror:
         self._episode_topics = frozenset(self.episodes.topics) if self.episodes else frozenset()
         self._values_logged = 0
         self._warned: set[tuple[str, str]] = set()
+        self.clock = RunClock(config.clock)
+        # Values waiting for the clock offset: (values, step, receive time).
+        self._pending: list[tuple[dict[str, Any], int, int]] = []
+        self._unmapped = 0  # values logged at receive time because no offset was ever measured
+        self._inexact: Counter[str] = Counter()
         self.closed = False
 
     def wants(self, topic: str) -> bool:
-        """Return whether ``topic`` is mirrored under this config."""
+        """Return whether ``topic`` is mirrored (``/clock`` too, unless the clock is ``receive``)."""
+        if topic == CLOCK_TOPIC and self.clock.mode != "receive":
+            return True
         return self.config.topic(topic) is not None
 
     def handle(self, topic: str, msgtype: str, raw: bytes | memoryview, recv_t_ns: int) -> None:
@@ -119,54 +131,137 @@ class Mirror:
         elif state is not None and state.plain:
             # Fast path (most telemetry): no episodes, camera or decimation on this topic.
             try:
-                values, stamp = state.flatten(self.decoder.deserialize(raw, msgtype))
+                groups = state.flatten.groups(self.decoder.deserialize(raw, state.msgtype))
             except DecodeError:
                 pass  # the slow path below counts and warns
             else:
                 state.received += 1
-                if values:
-                    t_ns = stamp or recv_t_ns
-                    self.run.log(values, step=self.episodes.env_steps if self.episodes else self._values_logged,
-                                 t_ns=t_ns)
-                    self._values_logged += 1
-                    state.logged += 1
+                self._log_groups(state, groups, recv_t_ns)
                 return
         if state is None or state.broken:
             self._ignored[topic] += 1
             return
         state.received += 1
         try:
-            msg = self.decoder.deserialize(raw, msgtype)
-            stamp = None
-            if state.flatten is not None:
-                values, stamp = state.flatten(msg)
-            else:
-                values = {}
-            t_ns = stamp or recv_t_ns
+            msg = self.decoder.deserialize(raw, state.msgtype)
+            if topic == CLOCK_TOPIC and state.msgtype == CLOCK_TYPE:
+                self._on_clock(msg, recv_t_ns)
+            groups = state.flatten.groups(msg) if state.flatten is not None else [({}, None)]
+            stamp = groups[0][1]
+            if stamp is not None and state.measure and self.clock.observe(stamp, recv_t_ns):
+                self._flush_pending()
+            t_ns = self.clock.t_ns(stamp, recv_t_ns)
+            t_or_recv = recv_t_ns if t_ns is None else t_ns
             if topic in self._episode_topics:
                 assert self.episodes is not None  # _episode_topics is empty otherwise
-                result = self.episodes.on_message(topic, msg, t_ns)
+                result = self.episodes.on_message(topic, msg, t_or_recv)
                 if result is not None:
-                    self._log_episode(result)
+                    self._log_episode(result, pending=t_ns is None)
             if state.sampler is not None:
-                sampled = state.sampler.add(msg, msgtype, t_ns)
+                sampled = state.sampler.add(msg, state.msgtype, t_or_recv)
                 if sampled is not None:
                     self._record_frame(state, sampled)
         except DecodeError as err:
             state.errors += 1
             self._warn(topic, "decode", f"cannot mirror a message on {topic!r}: {err}; other topics go on")
             return
-        if not values:
+        if not any(values for values, _ in groups):
             return
         period = state.config.min_period_ns
         if period:
-            if state.last_t_ns is not None and t_ns - state.last_t_ns < period:
+            # Decimation compares a topic with itself: its own stamps, else its receive times.
+            own = stamp if stamp is not None else recv_t_ns
+            if state.last_t_ns is not None and own - state.last_t_ns < period:
                 state.decimated += 1
                 return
-            state.last_t_ns = t_ns
-        self.run.log(values, step=self.episodes.env_steps if self.episodes else self._values_logged, t_ns=t_ns)
-        self._values_logged += 1
-        state.logged += 1
+            state.last_t_ns = own
+        self._log_groups(state, groups, recv_t_ns, observed=True)
+
+    def _log_groups(
+        self,
+        state: _TopicState,
+        groups: list[tuple[dict[str, Number], int | None]],
+        recv_t_ns: int,
+        *,
+        observed: bool = False,
+    ) -> None:
+        """Log each stamped group of one message at its time on the run's clock."""
+        clock = self.clock
+        step = self.episodes.env_steps if self.episodes else self._values_logged
+        logged = False
+        for i, (values, stamp) in enumerate(groups):
+            if stamp is not None and state.measure and not (observed and i == 0) and clock.observe(stamp, recv_t_ns):
+                self._flush_pending()
+            if not values:
+                continue
+            t_ns = clock.t_ns(stamp, recv_t_ns)
+            if t_ns is None:
+                self._hold(values, step, recv_t_ns)
+            else:
+                self.run.log(values, step=step, t_ns=t_ns)
+            logged = True
+        if logged:
+            self._values_logged += 1
+            state.logged += 1
+
+    def _on_clock(self, msg: Any, recv_t_ns: int) -> None:
+        sim = msg.clock.sec * 1_000_000_000 + msg.clock.nanosec
+        if sim and self.clock.observe_clock(sim, recv_t_ns):
+            self._flush_pending()
+
+    def _hold(self, values: dict[str, Any], step: int, recv_t_ns: int) -> None:
+        """Keep values until the clock offset is known; past PENDING_MAX/PENDING_NS, settle without it."""
+        self._pending.append((values, step, recv_t_ns))
+        if len(self._pending) >= PENDING_MAX or recv_t_ns - self._pending[0][2] >= PENDING_NS:
+            self._settle()
+
+    def _flush_pending(self) -> None:
+        """Log the held values on the clock now known; every one is tried, the first failure re-raised."""
+        pending, self._pending = self._pending, []
+        clock = self.clock
+        first: Exception | None = None
+        for values, step, recv in pending:
+            t_ns = clock.t_ns(None, recv)
+            try:
+                self.run.log(values, step=step, t_ns=recv if t_ns is None else t_ns)
+            except Exception as err:  # one refused entry must not drop the others held with it
+                first = first or err
+        self._record_clock()
+        if first is not None:
+            raise first
+
+    def flush_held(self) -> None:
+        """Log the values held for the clock offset now, settling the clock without it if needed."""
+        self._settle()
+
+    def _settle(self) -> None:
+        """No stamp to measure the offset on: ``auto`` goes to receive time; ``header`` warns."""
+        if not self.clock.settle_without_stamps() and self._pending:
+            self._unmapped += len(self._pending)
+            self._warn(
+                "", "clock",
+                f"clock 'header': {len(self._pending)} values of topics without a header stamp arrived before any "
+                "stamped message or /clock, so there is no offset to map them by; they are stored at receive time "
+                f"(counted under '{COUNTER_PREFIX}/clock_unmapped'). Use clock 'auto' or 'receive' for recordings "
+                "without header stamps.",
+            )  # fmt: skip
+        self._flush_pending()
+
+    def _record_clock(self) -> None:
+        summary = self.run.summary
+        for key, value in self.clock.summary().items():
+            summary[key] = value
+
+    def _on_inexact(self, key: str, value: int) -> None:
+        """An int64/uint64 value float64 cannot hold: stored rounded, counted, warned once per key."""
+        self._inexact[key] += 1
+        if self._inexact[key] == 1:
+            self._warn(
+                key, "inexact",
+                f"{key!r}: integer {value} is beyond 2**53 and is stored rounded to {float(value)!r} (values are "
+                f"float64); counted under '{COUNTER_PREFIX}/inexact/{key}'. Log it as two 32-bit halves or as text "
+                "if every digit matters.",
+            )  # fmt: skip
 
     @property
     def counts(self) -> Counts:
@@ -186,6 +281,7 @@ class Mirror:
         if self.closed:
             return
         self.closed = True
+        self._settle()
         for state in self._topics.values():
             if state is not None and state.stream is not None:
                 self._end_clip(state, self._step())
@@ -204,6 +300,10 @@ class Mirror:
                 rows[f"{COUNTER_PREFIX}/{name}/{topic.strip('/')}"] = n
         if self.episodes is not None:
             rows[f"{COUNTER_PREFIX}/episodes"] = self.episodes.episodes
+        for key, n in self._inexact.items():
+            rows[f"{COUNTER_PREFIX}/inexact/{key}"] = n
+        if self._unmapped:
+            rows[f"{COUNTER_PREFIX}/clock_unmapped"] = self._unmapped
         rows.update(extra or {})
         for key, value in rows.items():
             summary[key] = value
@@ -216,8 +316,11 @@ class Mirror:
             return self._topics[key]
         cfg = self.config.topic(topic)
         state = None
-        if cfg is not None:
-            if cfg.type is not None and cfg.type != msgtype:
+        if cfg is None and topic == CLOCK_TOPIC and self.wants(topic):
+            # Read for the clock only: counted as received, no values (name /clock in topics to log it).
+            state = _TopicState(TopicConfig(topic=topic), self.decoder.resolve(msgtype), None, None)
+        elif cfg is not None:
+            if cfg.type is not None and cfg.type != self.decoder.resolve(msgtype):
                 self._warn(
                     topic, "type", f"topic {topic!r} carries {msgtype!r}, not the configured {cfg.type!r}; skipped"
                 )
@@ -229,10 +332,15 @@ class Mirror:
                 )  # fmt: skip
                 state = _TopicState(cfg, msgtype, None, None, broken=True)
             else:
-                flat = self.decoder.flattener(topic, msgtype, cfg.prefix, cfg.filter)
-                sampler = FrameSampler(self.config.images) if msgtype in IMAGE_TYPES else None
-                state = _TopicState(cfg, msgtype, flat, sampler)
-                state.plain = sampler is None and not cfg.min_period_ns and topic not in self._episode_topics
+                resolved = self.decoder.resolve(msgtype)  # the legacy 'pkg/Name' spelling decodes as pkg/msg/Name
+                flat = self.decoder.flattener(
+                    topic, resolved, cfg.prefix, cfg.filter, identity=self.config.identity, on_inexact=self._on_inexact
+                )
+                sampler = FrameSampler(self.config.images) if resolved in IMAGE_TYPES else None
+                state = _TopicState(cfg, resolved, flat, sampler)
+                state.plain = (sampler is None and not cfg.min_period_ns and topic not in self._episode_topics
+                               and topic != CLOCK_TOPIC)  # fmt: skip
+                state.measure = not topic.endswith("tf_static")
         self._topics[key] = state
         return state
 
@@ -242,8 +350,11 @@ class Mirror:
     def _episode_step(self, result: EpisodeResult) -> int:
         return self.step_offset if self.step_offset is not None else result.env_steps
 
-    def _log_episode(self, result: EpisodeResult) -> None:
-        self.run.log(result.values(), step=self._episode_step(result), t_ns=result.t_ns)
+    def _log_episode(self, result: EpisodeResult, *, pending: bool = False) -> None:
+        if pending:  # the episode ended on an unstamped message before the clock offset was known
+            self._hold(result.values(), self._episode_step(result), result.t_ns)
+        else:
+            self.run.log(result.values(), step=self._episode_step(result), t_ns=result.t_ns)
         # An episode also ends the cameras' clips, so each video shows one episode.
         for state in self._topics.values():
             if state is not None and state.sampler is not None:
@@ -278,4 +389,5 @@ class Mirror:
             return
         self._warned.add((topic, cause))
         warnings.warn(message, RltrackWarning, stacklevel=3)
-        self.run.summary[f"{COUNTER_PREFIX}/warnings/{topic.strip('/')}/{cause}"] = 1
+        where = "/".join(p for p in (topic.strip("/"), cause) if p)
+        self.run.summary[f"{COUNTER_PREFIX}/warnings/{where}"] = 1

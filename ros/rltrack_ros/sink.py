@@ -85,17 +85,24 @@ class Sink:
         next_counters = time.monotonic() + self._counters_every_s
         while True:
             item = get()
-            if item is _STOP:
-                return
             try:
+                if item is _STOP:
+                    # Values held for the clock offset (mirror.py) are logged here, where failures are counted.
+                    self.mirror.flush_held()
+                    return
                 handle(*item)
             except Exception as err:  # the worker must survive anything one message does (store error, bad key)
                 cause = type(err).__name__
                 self.failed[cause] += 1
                 if cause not in self._warned:
                     self._warned.add(cause)
-                    self._warn(f"rltrack mirror: a message on {item[0]!r} could not be logged ({cause}: {err}); "
-                               f"the mirror goes on, counting under '{COUNTER_PREFIX}/failed/{cause}'")
+                    where = "held values" if item is _STOP else repr(item[0])
+                    self._warn(
+                        f"rltrack mirror: a message on {where} could not be logged ({cause}: {err}); "
+                        f"the mirror goes on, counting under '{COUNTER_PREFIX}/failed/{cause}'"
+                    )
+                if item is _STOP:
+                    return
             now = time.monotonic()
             if now >= next_counters:
                 next_counters = now + self._counters_every_s

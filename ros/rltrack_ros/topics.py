@@ -3,7 +3,11 @@
 Example ``topics.yaml``::
 
     distro: jazzy                # typestore for live topics and bags without embedded definitions
-    msg_dirs: [./my_msgs]        # folders of <pkg>/msg/*.msg for custom types
+    msg_dirs: [./my_msgs]        # folders of <pkg>/msg/*.msg and <pkg>/srv/*.srv for custom types
+    clock: auto                  # auto | header | receive: the run's one time axis (see clock.py)
+    identity:                    # how arrays of messages are keyed (default: name/child_frame_id/frame_id/id)
+      vision_msgs/msg/Detection3D: [results/0/hypothesis/class_id]   # one or more field paths
+      visualization_msgs/msg/Marker: index                           # keep array indices
     topics:
       - /odom                    # shorthand: every numeric field, default QoS matching
       - topic: /joint_states
@@ -29,7 +33,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .decode import FieldFilter, topic_prefix
+from .clock import check_clock
+from .decode import FieldFilter, IdentityRule, topic_prefix
 from .errors import TopicConfigError
 
 __all__ = [
@@ -105,6 +110,8 @@ class MirrorConfig:
     images: ImageConfig = field(default_factory=ImageConfig)
     distro: str = "jazzy"
     msg_dirs: tuple[str, ...] = ()
+    clock: str = "auto"
+    identity: Mapping[str, IdentityRule] = field(default_factory=dict)
 
     @property
     def mirror_all(self) -> bool:
@@ -168,7 +175,7 @@ def parse_config(data: Mapping[str, Any], *, origin: str = "config") -> MirrorCo
     Raises:
         TopicConfigError: unknown keys or invalid values; the message names ``origin``.
     """
-    _check_keys(data, {"topics", "episodes", "images", "distro", "msg_dirs"}, origin)
+    _check_keys(data, {"topics", "episodes", "images", "distro", "msg_dirs", "clock", "identity"}, origin)
     topics_raw = data.get("topics") or []
     if not isinstance(topics_raw, list):
         raise TopicConfigError(f"{origin}: 'topics' must be a list, got {topics_raw!r}")
@@ -184,7 +191,38 @@ def parse_config(data: Mapping[str, Any], *, origin: str = "config") -> MirrorCo
     msg_dirs = data.get("msg_dirs") or []
     if isinstance(msg_dirs, str):
         msg_dirs = [msg_dirs]
-    return MirrorConfig(topics, episodes, images, distro, tuple(str(d) for d in msg_dirs))
+    clock = check_clock(data.get("clock", "auto"), origin)
+    identity = _identity_from(data.get("identity") or {}, origin)
+    return MirrorConfig(topics, episodes, images, distro, tuple(str(d) for d in msg_dirs), clock, identity)
+
+
+def _identity_from(data: Any, origin: str) -> dict[str, IdentityRule]:
+    where = f"{origin}: identity"
+    if not isinstance(data, Mapping):
+        raise TopicConfigError(f"{where} must map message types to field paths, got {data!r}")
+    rules: dict[str, IdentityRule] = {}
+    for msgtype, spec in data.items():
+        name = _type_name(msgtype, where)
+        if spec == "index":
+            rules[name] = IdentityRule(())
+            continue
+        paths = [spec] if isinstance(spec, str) else spec
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip("/") for p in paths):
+            raise TopicConfigError(
+                f"{where}: {msgtype!r} must name a field path, a list of them, or 'index', got {spec!r}"
+            )
+        rules[name] = IdentityRule(tuple(p.strip("/") for p in paths))
+    return rules
+
+
+def _type_name(msgtype: Any, where: str) -> str:
+    """Return ``pkg/msg/Name`` for a type written either way; refuse anything else."""
+    if not isinstance(msgtype, str) or msgtype.count("/") not in (1, 2) or not all(msgtype.split("/")):
+        raise TopicConfigError(f"{where}: 'type' must look like 'nav_msgs/msg/Odometry', got {msgtype!r}")
+    if msgtype.count("/") == 1:
+        pkg, cls = msgtype.split("/")
+        return f"{pkg}/msg/{cls}"  # accept the short 'nav_msgs/Odometry' spelling
+    return msgtype
 
 
 def _norm(topic: str) -> str:
@@ -229,11 +267,8 @@ def _topic_from(item: Any, origin: str) -> TopicConfig:
         where,
     )
     msgtype = item.get("type")
-    if msgtype is not None and (not isinstance(msgtype, str) or msgtype.count("/") not in (1, 2)):
-        raise TopicConfigError(f"{where}: 'type' must look like 'nav_msgs/msg/Odometry', got {msgtype!r}")
-    if msgtype is not None and msgtype.count("/") == 1:
-        pkg, cls = msgtype.split("/")
-        msgtype = f"{pkg}/msg/{cls}"  # accept the short 'nav_msgs/Odometry' spelling
+    if msgtype is not None:
+        msgtype = _type_name(msgtype, where)
     rename = item.get("rename") or {}
     if not isinstance(rename, Mapping) or not all(isinstance(v, str) and v for v in rename.values()):
         raise TopicConfigError(f"{where}: 'rename' must map field paths to keys, got {rename!r}")
