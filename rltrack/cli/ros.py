@@ -1,4 +1,8 @@
-"""``rltrack import-bag``: rosbag2 recordings (sqlite3/mcap folders, ``.mcap`` files) into a run."""
+"""``rltrack import-bag``: recordings (rosbag2 sqlite3/MCAP folders or files, ROS 1 ``.bag``) into a run.
+
+The recording is opened and checked (named topics exist, something to import) before a run is
+created, so a bad path or a typo leaves no empty failed run behind.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +31,7 @@ def _rltrack_ros() -> ModuleType:
         try:
             return importlib.import_module("rltrack_ros")
         except ImportError as err:
-            raise click.ClickException(
-                f"import-bag needs rosbags ({err}); run `pip install 'rltrack[ros]'`"
-            ) from err
+            raise click.ClickException(f"import-bag needs rosbags ({err}); run `pip install 'rltrack[ros]'`") from err
     raise click.ClickException(
         "import-bag needs the rltrack_ros package; run `pip install 'rltrack[ros]' <rltrack>/ros` "
         "or build it with colcon"
@@ -43,11 +45,23 @@ def _rltrack_ros() -> ModuleType:
 @click.option("--name", help="Name of the new run.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Topic config YAML.")
 @click.option("--topic", "topics", multiple=True, help="Import only this topic (repeatable; default: all).")
-@click.option("--source", default="real", show_default=True, help="Source the values are written under.")
+@click.option("--source", "source_name", default="real", show_default=True, help="Source the values are written under.")
 @click.option("--distro", help="Typestore for bags without definitions: humble, iron, jazzy, kilted.")
-@click.option("--msg-dir", "msg_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
-              help="Folder of <pkg>/msg/*.msg for custom types (repeatable).")
+@click.option(
+    "--msg-dir",
+    "msg_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder of <pkg>/msg/*.msg and <pkg>/srv/*.srv for custom types (repeatable).",
+)
+@click.option(
+    "--clock",
+    type=click.Choice(["auto", "header", "receive"]),
+    help="Time axis: header stamps (unstamped topics mapped by the measured offset or /clock), receive "
+    "(log) time, or auto (header when the bag has stamps; the default, or the config's 'clock').",
+)
 @click.option("--policy", help="Artifact ref of the deployed policy (e.g. ppo:latest): lineage and step.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) when any selected topic lost messages.")
 @dir_option
 def import_bag(
     path: str,
@@ -56,13 +70,15 @@ def import_bag(
     name: str | None,
     config_path: str | None,
     topics: tuple[str, ...],
-    source: str,
+    source_name: str,
     distro: str | None,
     msg_dirs: tuple[str, ...],
     policy: str | None,
+    strict: bool,
+    clock: str | None,
     store_dir: str | None,
 ) -> None:
-    """Import a rosbag2 recording (folder or .mcap file) into a run, as source 'real'."""
+    """Import a recording (rosbag2 folder, .mcap/.db3 file, ROS 1 .bag) into a run, as source 'real'."""
     if bool(run_id) == bool(project):
         raise click.UsageError("give exactly one of --run ID (attach) or --project P (new run)")
     if name and run_id:
@@ -74,13 +90,27 @@ def import_bag(
     try:
         config = ros.load_config(config_path) if config_path else ros.parse_config({})
         config = _with_options(config, topics, distro, msg_dirs)
-        if run_id:
-            run = rltrack.init(id=run_id, resume="must", source=source, dir=store_dir, system_metrics=False)
-        else:
-            run = rltrack.init(project=project, name=name, source=source, dir=store_dir, job_type="import",
-                               system_metrics=False)
+        if clock:
+            from dataclasses import replace
+
+            config = replace(config, clock=clock)
+        source = ros.bag.open_for(path, config)  # checked before any run exists
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
+    try:
+        config = _check_input(ros, source, config, guess=config_path is None)
+        if run_id:
+            run = rltrack.init(id=run_id, resume="must", source=source_name, dir=store_dir, system_metrics=False)
+        else:
+            run = rltrack.init(
+                project=project, name=name, source=source_name, dir=store_dir, job_type="import", system_metrics=False
+            )
+    except RltrackError as err:
+        source.close()
+        raise click.ClickException(str(err)) from err
+    except BaseException:
+        source.close()
+        raise
     step = None
     if policy:
         from rltrack_ros.lineage import use_policy
@@ -88,7 +118,27 @@ def import_bag(
         step, problem = use_policy(run, policy)
         if problem:
             click.echo(f"warning: {problem}", err=True)
-    _run_import(ros, path, run, config, step)
+    _run_import(ros, source, run, config, step, strict)
+
+
+def _check_input(ros: ModuleType, source: Any, config: Any, *, guess: bool) -> Any:
+    """Refuse a recording with nothing to import; find the episode topics by name when none are configured."""
+    from dataclasses import replace
+
+    from rltrack.errors import RltrackError
+
+    selected = [t for t, info in source.topics.items() if config.topic(t) is not None]
+    if not any((source.topics[t].expected is None or source.topics[t].expected) for t in selected):
+        listing = ", ".join(f"{t} ({info.expected})" for t, info in sorted(source.topics.items())) or "(none)"
+        raise RltrackError(f"nothing to import: the selected topics of {str(source.path)!r} hold no messages; "
+                           f"its topics: {listing}")  # fmt: skip
+    if config.episodes is None and guess:
+        found = ros.bag.guess_episodes(source)
+        if found is not None:
+            click.echo(f"episodes: reward {found.reward!r}, done {found.done!r} (found by name; a --config with "
+                       "'episodes:' names others)", err=True)  # fmt: skip
+            return replace(config, episodes=found)
+    return config
 
 
 def _with_options(config: Any, topics: tuple[str, ...], distro: str | None, msg_dirs: tuple[str, ...]) -> Any:
@@ -103,10 +153,16 @@ def _with_options(config: Any, topics: tuple[str, ...], distro: str | None, msg_
     return config
 
 
-def _run_import(ros: ModuleType, path: str, run: Any, config: Any, step: int | None) -> None:
+def _run_import(ros: ModuleType, source: Any, run: Any, config: Any, step: int | None, strict: bool) -> None:
+    import warnings
+
     from rltrack.errors import RltrackError
 
-    with click.progressbar(length=0, label=f"importing {path}", show_pos=True, file=sys.stderr) as bar:
+    with (
+        click.progressbar(length=0, label=f"importing {source.path}", show_pos=True, file=sys.stderr) as bar,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         seen = [0]
 
         def progress(done: int, total: int) -> None:
@@ -115,16 +171,32 @@ def _run_import(ros: ModuleType, path: str, run: Any, config: Any, step: int | N
             seen[0] = done
 
         try:
-            result = ros.import_bag(path, run, config, step_offset=step, progress=progress)
+            result = ros.import_bag(source, run, config, step_offset=step, progress=progress, strict=strict)
         except RltrackError as err:
+            _echo_warnings(caught)
             run.finish(1, reason=str(err)[:500])
             raise click.ClickException(f"{err} (run {run.id!r}, source {run.source!r})") from err
+    _echo_warnings(caught)
     run.finish()
+    report = result.report
+    if report is not None:
+        click.echo(report.table())
+        quiet = ros.bag.quiet_topics(source, config)
+        for hint in report.hints(quiet):
+            click.echo(hint, err=True)
+    episodes = f"{result.episodes} episodes"
+    if config.episodes is None:
+        episodes += " (no episode topics configured: a --config with 'episodes: {reward: /rl/reward, done: /rl/done}')"
     click.echo(
         f"imported {result.messages} messages ({result.rate_msgs_per_s:,.0f} msg/s) into run {run.id!r} "
-        f"as source {run.source!r}: {result.logged} values rows, {result.episodes} episodes, "
+        f"as source {run.source!r}: {result.logged} values rows, {episodes}, "
         f"{result.videos} videos, {result.errors} undecodable"
     )
+
+
+def _echo_warnings(caught: list[Any]) -> None:
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
 
 
 def register(group: click.Group) -> None:

@@ -1,33 +1,45 @@
-"""Import rosbag2 recordings (sqlite3 or mcap folders, bare ``.mcap`` files) into a run.
+"""Import recordings (rosbag2 sqlite3/MCAP folders or files, ROS 1 bags) into a run.
 
-Messages are read with rosbags in log-time order and go through the same :class:`Mirror` as
-the live node. Type definitions come from the bag itself when it carries them (mcap schemas,
-Iron+ sqlite3 ``message_definitions``), else from the configured distro's typestore plus the
-``msg_dirs`` folders (Humble-era sqlite3 bags carry none).
+:mod:`.bagread` opens the recording and streams every readable message (salvaging damaged files,
+skipping what cannot be decoded with its reason); messages go through the same :class:`Mirror` as
+the live node; :mod:`.report` says per topic what was read against what the recording lists.
+A shortfall is a warning naming the topic and its counts, and an error under ``strict``.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.typesys import Stores, get_typestore
-from rosbags.typesys.store import Typestore
+from rltrack.errors import RltrackWarning
 
-from .decode import Decoder, make_typestore
-from .errors import BagImportError, DecodeError
+from .bagread import BagSource, bag_files, norm_topic, open_bag
+from .decode import IMAGE_TYPES, Decoder
+from .errors import BagImportError
 from .mirror import Mirror, RunLike
-from .topics import MirrorConfig
+from .report import ImportReport, build_report
+from .topics import EpisodeConfig, MirrorConfig
 
-__all__ = ["BagImportResult", "bag_paths", "import_bag", "topics_in"]
+__all__ = [
+    "BagImportResult",
+    "bag_paths",
+    "check_topics",
+    "guess_episodes",
+    "import_bag",
+    "open_for",
+    "topics_in",
+]
 
 #: Called with (messages read, messages in the bag) every ``_PROGRESS_EVERY`` messages and at the end.
 Progress = Callable[[int, int], None]
 _PROGRESS_EVERY = 5000
+_NUMERIC_STD = frozenset(f"std_msgs/msg/{t}" for t in ("Float32", "Float64", "Int8", "Int16", "Int32", "Int64",
+                                                      "UInt8", "UInt16", "UInt32", "UInt64"))  # fmt: skip
+_DONE_TYPES = frozenset({"std_msgs/msg/Bool", "std_msgs/msg/Empty"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class BagImportResult:
     videos: int
     errors: int
     duration_s: float
+    report: ImportReport | None = None
 
     @property
     def rate_msgs_per_s(self) -> float:
@@ -49,146 +62,149 @@ class BagImportResult:
 
 
 def bag_paths(path: str | Path) -> list[Path]:
-    """Return what to hand rosbags for ``path``: a bag folder, or the bare ``.mcap`` files.
+    """Return the storage files of the recording at ``path``.
 
     Raises:
-        BagImportError: the path does not exist or holds no bag.
+        BagImportError: the path does not exist or holds no recording.
     """
-    p = Path(path)
-    if p.is_file():
-        if p.name == "metadata.yaml":
-            return [p.parent]
-        if p.suffix in (".mcap", ".db3"):
-            return [p] if p.suffix == ".mcap" else [p.parent]
-        raise BagImportError(f"{str(p)!r} is not a bag: pass a rosbag2 folder or an .mcap file")
-    if p.is_dir():
-        if (p / "metadata.yaml").is_file():
-            return [p]
-        # A folder of .mcap files without metadata.yaml: rosbags reads bare mcap files one by one.
-        mcaps = sorted(p.glob("*.mcap"))
-        if mcaps:
-            return mcaps
-        raise BagImportError(f"{str(p)!r} holds neither metadata.yaml nor .mcap files; pass a rosbag2 folder")
-    raise BagImportError(f"bag {str(p)!r} does not exist; check the path")
+    return bag_files(path)[0]
 
 
-def _merged_typestore(bag_store: Typestore, default: Typestore) -> Typestore:
-    """Return a store that decodes the bag: its own definitions win over the distro's."""
-    try:
-        # Common case: the bag's definitions agree with the distro's; registering only adds the
-        # types the distro lacks, without generating code for the whole distro again.
-        default.register(dict(bag_store.fielddefs))
-        return default
-    except Exception:  # rosbags' TypesysError: some type differs between bag and distro
-        typs: dict[str, Any] = dict(default.fielddefs)
-        typs.update(bag_store.fielddefs)
-        store = get_typestore(Stores.EMPTY)
-        store.register(typs)
-        return store
+def open_for(path: str | Path, config: MirrorConfig) -> BagSource:
+    """Open the recording at ``path`` for ``config`` and check that every named topic is in it.
 
+    This is the check to run before creating a run: it reads only indexes and definitions.
 
-def _open(paths: list[Path], path: str | Path, config: MirrorConfig) -> tuple[AnyReader, Typestore | None]:
-    """Open the bag with its own definitions; load a distro typestore only if it has none.
-
-    Building a distro typestore costs about a second of class creation, and bags with embedded
-    definitions (mcap, Iron+ sqlite3) do not need it.
+    Raises:
+        BagImportError: the recording cannot be opened, or a named topic is not in it.
     """
-    default = None
+    source = open_bag(path, distro=config.distro, msg_dirs=config.msg_dirs,
+                      wanted=lambda t: config.topic(norm_topic(t)) is not None)  # fmt: skip
     try:
-        try:
-            reader = AnyReader(paths)
-            reader.open()
-        except AnyReaderError as err:
-            if "no type definitions" not in str(err):
-                raise
-            default = make_typestore(config.distro, config.msg_dirs)
-            reader = AnyReader(paths, default_typestore=default)
-            reader.open()
-    except DecodeError:
+        check_topics(source, config)
+    except BagImportError:
+        source.close()
         raise
-    except Exception as err:  # rosbags raises several reader error types plus OSError/sqlite3
-        hint = " (a truncated recording? `ros2 bag reindex` / `mcap recover` can repair it)" if "magic" in str(
-            err
-        ) else ""
-        raise BagImportError(f"cannot open bag {str(path)!r}: {err}{hint}") from err
-    return reader, default
+    return source
+
+
+def check_topics(source: BagSource, config: MirrorConfig) -> None:
+    """Raise when a topic the config names (``--topic``, ``topics:``, ``episodes:``) is not in the recording.
+
+    Raises:
+        BagImportError: names the missing topic, a close match and the recording's topics.
+    """
+    have = sorted(source.topics)
+    for name in config.wanted():
+        if name in source.topics:
+            continue
+        guess = difflib.get_close_matches(name, have, n=1, cutoff=0.6)
+        tail = [t for t in have if t.rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1]]
+        near = guess or tail
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        listing = ", ".join(have[:30]) + (f" and {len(have) - 30} more" if len(have) > 30 else "")
+        raise BagImportError(f"topic {name!r} is not in bag {str(source.path)!r}{hint} Its topics: "
+                             f"{listing or '(none)'}")  # fmt: skip
+
+
+def guess_episodes(source: BagSource) -> EpisodeConfig | None:
+    """Return episodes on a single ``*/reward`` number topic and ``*/done`` Bool/Empty topic, if the bag has them.
+
+    The demo's recordings (and the convention of its README) publish ``/rl/reward`` and ``/rl/done``.
+    """
+    rewards = [t for t, i in source.topics.items() if t.endswith("/reward") and i.msgtype in _NUMERIC_STD]
+    dones = [t for t, i in source.topics.items() if t.endswith("/done") and i.msgtype in _DONE_TYPES]
+    if len(rewards) == 1 and len(dones) == 1:
+        return EpisodeConfig(reward=rewards[0], done=dones[0])
+    return None
 
 
 def import_bag(
-    path: str | Path,
+    path: str | Path | BagSource,
     run: RunLike,
     config: MirrorConfig,
     *,
     step_offset: int | None = None,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> BagImportResult:
-    """Mirror the selected topics of the bag at ``path`` into ``run`` and flush.
+    """Mirror the selected topics of a recording into ``run`` and flush.
 
     Args:
-        path: A rosbag2 folder (sqlite3 or mcap storage), an ``.mcap`` file, or a folder of them.
+        path: A recording (see :mod:`.bagread`) or a source from :func:`open_for` (closed here).
         run: The run to write into (usually attached as source ``real``).
         config: Topics, episodes and images; an empty topic list imports every topic.
         step_offset: Training step of the deployed policy, where episode values are placed.
         progress: Called with (messages read, total) as the import goes.
+        strict: Raise when any selected topic lost messages (after storing what was read).
 
     Raises:
-        BagImportError: the bag cannot be opened, or reading stopped part-way (truncated or
-            corrupt file); everything read before that is kept and stored, and the message says
-            how much.
+        BagImportError: the recording cannot be opened, a named topic is not in it, or (``strict``)
+            messages were lost; everything read is stored before the strict error.
     """
-    paths = bag_paths(path)
     start = time.perf_counter()
-    reader, default = _open(paths, path, config)
-    read = 0
+    source = path if isinstance(path, BagSource) else open_for(path, config)
     mirror: Mirror | None = None
+    selected: set[str] = set()
     try:
-        mirror = Mirror(run, config, Decoder(reader.typestore), step_offset=step_offset)
-        wanted = [c for c in reader.connections if mirror.wants(c.topic)]
-        if config.msg_dirs or any(c.msgtype not in reader.typestore.fielddefs for c in wanted):
-            # The bag lacks some definitions (or the user gave their own): add the distro's.
-            default = default or make_typestore(config.distro, config.msg_dirs)
-            mirror.decoder = Decoder(_merged_typestore(reader.typestore, default))
-        total = sum(c.msgcount for c in wanted)
+        mirror = Mirror(run, config, Decoder(source.typestore), step_offset=step_offset)
+        selected = {t for t in source.topics if mirror.wants(t)}
+        total = sum(source.topics[t].expected or 0 for t in selected if source.topics[t].skip is None)
         handle = mirror.handle
-        if wanted:
-            try:
-                for connection, timestamp, raw in reader.messages(connections=wanted):
-                    handle(connection.topic, connection.msgtype, raw, timestamp)
-                    read += 1
-                    if progress is not None and read % _PROGRESS_EVERY == 0:
-                        progress(read, total)
-            except Exception as err:  # truncated/corrupt storage: keep what was read, say so
-                raise BagImportError(
-                    f"reading bag {str(path)!r} stopped after {read} of {total} messages: {err}; the {read} "
-                    "messages read before the error were imported and kept"
-                ) from err
+        read = 0
+        for topic, msgtype, raw, t_ns in source.messages(selected):
+            handle(topic, msgtype, raw, t_ns)
+            read += 1
+            if progress is not None and read % _PROGRESS_EVERY == 0:
+                progress(read, total)
         if progress is not None:
-            progress(read, total)
+            progress(read, max(total, read))
     finally:
-        reader.close()
+        source.close()
         if mirror is not None:
             mirror.close()
         flush = getattr(run, "flush", None)
         if callable(flush):
             flush()
-    assert mirror is not None  # set before any path that returns normally
+    report = build_report(source, mirror.counts, selected)
+    summary = run.summary
+    for key, value in report.counters().items():
+        summary[key] = value
+    _warn(report)
+    if strict:
+        lost = report.shortfalls(strict=True) + report.problems
+        if lost:
+            raise BagImportError("--strict: messages were lost (everything read is stored): " + "; ".join(lost))
+    counts = mirror.counts
     return BagImportResult(
-        path=Path(path),
-        messages=read,
-        logged=sum(mirror.counts.logged.values()),
+        path=source.path,
+        messages=sum(source.read[t] for t in selected),
+        logged=sum(counts.logged.values()),
         episodes=mirror.episodes.episodes if mirror.episodes else 0,
-        videos=mirror.counts.videos,
-        errors=sum(mirror.counts.errors.values()),
+        videos=counts.videos,
+        errors=sum(counts.errors.values()) + sum(source.unconverted.values()),
         duration_s=time.perf_counter() - start,
+        report=report,
     )
 
 
+def _warn(report: ImportReport) -> None:
+    for problem in report.problems:
+        warnings.warn(f"bag file {problem}", RltrackWarning, stacklevel=3)
+    for line in report.shortfalls():
+        warnings.warn(line, RltrackWarning, stacklevel=3)
+
+
+def quiet_topics(source: BagSource, config: MirrorConfig) -> frozenset[str]:
+    """Topics that give no values by design (episode roles, cameras, /clock): no 'no numbers' hint."""
+    quiet = {"/clock"}
+    if config.episodes is not None:
+        quiet |= {config.episodes.reward, config.episodes.done, config.episodes.success or ""}
+    quiet |= {t for t, info in source.topics.items() if info.msgtype in IMAGE_TYPES}
+    return frozenset(quiet)
+
+
 def topics_in(path: str | Path) -> dict[str, tuple[str, int]]:
-    """Return ``{topic: (type, message count)}`` of a bag, for listing before an import."""
-    try:
-        with AnyReader(bag_paths(path), default_typestore=get_typestore(Stores.LATEST)) as reader:
-            return {name: (info.msgtype or "?", info.msgcount) for name, info in reader.topics.items()}
-    except BagImportError:
-        raise
-    except Exception as err:
-        raise BagImportError(f"cannot open bag {str(path)!r}: {err}") from err
+    """Return ``{topic: (type, message count)}`` of a recording, for listing before an import."""
+    with open_bag(path, wanted=lambda _t: False) as source:
+        return {name: (info.msgtype, info.expected or 0) for name, info in source.topics.items()}
