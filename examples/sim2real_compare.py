@@ -5,7 +5,8 @@ The same controller runs in both; the sim side is logged under source ``sim`` an
 under source ``real`` of one run (as the ROS 2 node would log a robot), with the keys
 ``compare`` reads: ``obs/<i>`` and ``action/0`` per step, and ``episode/return``,
 ``episode/length``, ``episode/success`` and ``episode/seed`` per episode. Then the gap table is
-printed, an offline HTML report is written, and one stand-in episode is replayed open-loop in sim.
+printed, an offline HTML report is written into the run's folder in the store (or to ``--out``), and
+one stand-in episode is replayed open-loop in sim.
 
     python examples/sim2real_compare.py [--episodes 20] [--dir rltrack-runs] [--out gap.html]
 """
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--max-steps", type=int, default=300)
     parser.add_argument("--dir", default=None, help="store folder (default: ./rltrack-runs)")
-    parser.add_argument("--out", default="sim2real_gap.html", help="HTML report path")
+    parser.add_argument("--out", default=None, help="HTML report path (default: sim2real_gap.html in the run's folder)")
     args = parser.parse_args()
 
     with rltrack.init(project="sim2real", name="cartpole-vs-stand-in", dir=args.dir, system_metrics=False) as sim:
@@ -75,7 +76,8 @@ def main() -> None:
 
     report = compare(sim.id, dir=args.dir)
     print(report.table())
-    print(f"HTML report: {report.to_html(args.out)}")
+    out = args.out or rltrack.Api(args.dir).run(sim.id).dir / "sim2real_gap.html"
+    print(f"HTML report: {report.to_html(out)}")
     dynamics = replay(sim.id, make_env, episode=0, dir=args.dir)
     ended = " (the sim episode ended first)" if dynamics.terminated_early else ""
     print(

@@ -85,18 +85,26 @@ def _recorded_step(view: Any) -> int | None:
 
 
 def _policy_name(view: Any, source: str, step: int) -> str | None:
-    """The deployed policy's version (``v3``) from the run's lineage, else the ref in its config."""
+    """The version (``v3``) of the checkpoint at ``step``: used by ``source`` of the run, or logged by the run.
+
+    Falls back to the ref in the run's config (``policy``, written by the ROS node) when that config
+    records this very step; ``None`` when nothing names it.
+    """
     reader = getattr(view, "_reader", None)  # a RunView's store reader: lineage lives in the store
     db = getattr(reader, "db", None)
     if db is not None:
-        from rltrack.artifacts import used_artifacts
+        from rltrack.artifacts import logged_artifacts, used_artifacts
 
-        for version in reversed(used_artifacts(db, str(view.id), source)):
-            meta = version.metadata if isinstance(version.metadata, dict) else {}
-            if meta.get("step") == step:
-                return str(version.version)
-    ref = (getattr(view, "config", None) or {}).get("policy")
-    return ref if isinstance(ref, str) and ref else None
+        for versions in (reversed(used_artifacts(db, str(view.id), source)), logged_artifacts(db, str(view.id))):
+            for version in versions:
+                meta = version.metadata if isinstance(version.metadata, dict) else {}
+                if meta.get("step") == step:
+                    return str(version.version)
+    config = getattr(view, "config", None) or {}
+    ref = config.get("policy")
+    if isinstance(ref, str) and ref and policy_step_of(None, config) == step:
+        return ref
+    return None
 
 
 @dataclass(frozen=True)

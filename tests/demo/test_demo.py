@@ -128,6 +128,32 @@ def test_gap_report_compares_the_deployed_policy(demo: Demo) -> None:
     assert [p["step"] for p in report["versions"]["points"]] == CHECKPOINT_STEPS
 
 
+def test_the_printed_gap_is_the_one_compare_the_cli_and_the_dashboard_show(demo: Demo) -> None:
+    from rltrack.sim2real import compare
+    from rltrack.sim2real.text import gap_row
+
+    from rltrack.server import ServerSettings
+    from rltrack.server.serve import BackgroundServer
+
+    httpx = pytest.importorskip("httpx", reason="the dashboard test talks HTTP (rltrack[ui])")
+    report = compare(demo.view.id, dir=demo.store)
+    description = f"sim: {EPISODES} eval episodes at step {STEPS:,}, policy v{len(CHECKPOINT_STEPS) - 1}"
+    assert report.sim.description == description
+    gap = report.episode_return
+    assert gap is not None and (gap.n_sim, gap.n_real) == (EPISODES, EPISODES)
+    return_line = next(line for line in report.table().splitlines() if line.startswith("return "))
+    assert return_line in demo.output.splitlines()
+    assert f"{description}; run {demo.view.id}, source 'sim'" in demo.output
+    cli = CliRunner().invoke(main, ["compare", demo.view.id, "--dir", str(demo.store)])
+    assert cli.exit_code == 0, cli.output
+    assert cli.output == report.table()
+    with BackgroundServer(ServerSettings(root=demo.store)) as server:
+        data = httpx.get(f"{server.url}/api/runs/{demo.view.id}/simreal/gap", timeout=60).json()
+    assert data["sections"][0]["rows"][0] == gap_row("return", gap)
+    assert data["heading"][0].startswith(description)
+    assert data["report"]["episodes"]["return"] == report.to_dict()["episodes"]["return"]
+
+
 def test_output_names_the_stand_in_and_where_everything_is(demo: Demo) -> None:
     out = demo.output
     assert "source 'real' = robot stand-in" in out

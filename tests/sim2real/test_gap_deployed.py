@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rltrack.sim2real.deployed import RECENT_EPISODES, DeployedEpisodes, deployed_view
+import pytest
+from rltrack.sim2real.deployed import RECENT_EPISODES, DeployedEpisodes, deployed_view, policy_step_of, select_sim
+from s2r_standin import Deployed
 
 import rltrack
 
@@ -23,16 +25,21 @@ def _training_run(store: Path, *, evaluated: bool) -> str:
 
 def test_evaluation_episodes_at_the_policy_step_are_used(tmp_path: Path) -> None:
     run_id = _training_run(tmp_path, evaluated=True)
-    view = deployed_view(rltrack.Api(tmp_path).run(run_id))
-    assert isinstance(view, DeployedEpisodes)
-    assert view.series("episode/return", source="sim")[2].tolist() == [500.0, 480.0, 490.0]
+    chosen = select_sim(rltrack.Api(tmp_path).run(run_id))
+    assert isinstance(chosen.view, DeployedEpisodes)
+    assert chosen.view.series("episode/return", source="sim")[2].tolist() == [500.0, 480.0, 490.0]
+    assert (chosen.kind, chosen.policy_step, chosen.n_episodes) == ("eval", 3000, 3)
+    assert chosen.description == "sim: 3 eval episodes at step 3,000"
 
 
 def test_without_evaluation_the_last_training_episodes_are_used(tmp_path: Path) -> None:
     run_id = _training_run(tmp_path, evaluated=False)
-    view = deployed_view(rltrack.Api(tmp_path).run(run_id))
-    values = view.series("episode/return", source="sim")[2]
+    chosen = select_sim(rltrack.Api(tmp_path).run(run_id))
+    values = chosen.view.series("episode/return", source="sim")[2]
     assert values.tolist() == [float(i) for i in range(300 - RECENT_EPISODES, 300)]
+    assert chosen.description == (
+        f"sim: last {RECENT_EPISODES} episodes of training up to step 3,000 (no eval episodes at that step)"
+    )
 
 
 def test_signals_and_other_sources_are_untouched(tmp_path: Path) -> None:
@@ -45,8 +52,37 @@ def test_signals_and_other_sources_are_untouched(tmp_path: Path) -> None:
     assert view.series("episode/length", source="sim")[2].shape[0] == 3
 
 
-def test_a_run_without_a_policy_step_is_returned_as_is(tmp_path: Path) -> None:
+def test_a_run_without_a_policy_step_keeps_every_episode_and_says_so(tmp_path: Path) -> None:
     run = rltrack.init(project="p", dir=tmp_path, system_metrics=False)
+    run.log({"episode/return": 1.0, "episode/length": 3})
     run.finish()
     view = rltrack.Api(tmp_path).run(run.id)
-    assert deployed_view(view) is view
+    chosen = select_sim(view)
+    assert chosen.view is view and deployed_view(view) is view
+    assert (chosen.kind, chosen.description) == ("all", "sim: all 1 episode (no deployed policy step recorded)")
+
+
+def test_the_policy_version_comes_from_the_robot_run_lineage(deployed: Deployed) -> None:
+    chosen = select_sim(rltrack.Api(deployed.root).run(deployed.run_id))
+    assert chosen.description == deployed.description == "sim: 6 eval episodes at step 3,000, policy v2"
+
+
+def test_an_explicit_policy_step_overrides_the_recorded_one(deployed: Deployed) -> None:
+    chosen = select_sim(rltrack.Api(deployed.root).run(deployed.run_id), policy_step=2000)
+    assert chosen.kind == "recent"
+    assert chosen.view.series("episode/return", source="sim")[1].size == 28  # training episodes at steps <= 2000
+    assert chosen.description.startswith("sim: last 28 episodes of training up to step 2,000, policy v1")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "config", "step"),
+    [
+        ({}, {"policy_step": 3000}, 3000),
+        ({"deployed_step": 7}, {"policy_step": 3000}, 7),  # metadata first
+        ({}, {"policy": {"step": 12.0}}, 12),
+        ({}, {"policy_step": True}, None),  # a bool is not a step
+        ({}, {}, None),
+    ],
+)
+def test_policy_step_lookup(metadata: dict[str, object], config: dict[str, object], step: int | None) -> None:
+    assert policy_step_of(metadata, config) == step
