@@ -103,13 +103,18 @@ class Forwarder:
 
     # ---- what the writer calls -------------------------------------------------------------
 
-    def append(self, batch: dict[str, Any]) -> None:
-        """Spool one batch (a new spool file is started after the last one was all acknowledged)."""
+    def append(self, *batches: dict[str, Any]) -> None:
+        """Spool batches, all or none (a new spool file is started after the last one was all acknowledged).
+
+        Raises:
+            StoreError: the spool file cannot be created.
+            OSError: the disk is full or failing; nothing was spooled.
+        """
         with self._lock:
             if self._own is None:
                 self._generation += 1
                 self._own = _Queue(Spool(self.spool_dir / f"{self._name}-{self._generation}.jsonl"))
-            self._own.spool.append(batch)
+            self._own.spool.append(list(batches))
         self._wake.set()
 
     @property
@@ -204,18 +209,24 @@ class Forwarder:
             if self._stopping:
                 break
             if q.spool.pending_bytes > 0 and q.retry_at <= time.monotonic():
-                self._send_once(q)
-                sent = True
+                sent = self._send_once(q) or sent
         return sent
 
-    def _send_once(self, q: _Queue) -> None:
+    def _send_once(self, q: _Queue) -> bool:
+        """Send the next request of one queue; return False when it had no whole batch to send."""
         items = q.spool.read(1 if q.solo else REQUEST_BYTES)
         if not items:
-            return
+            if q is not self._own:
+                # An orphan's torn last line: its writer died mid-append and will never finish it.
+                end, raw = q.spool.tail()
+                self._bury(q, (end, {UNREADABLE: raw.decode("utf-8", "replace")}), status=None,
+                           reason="the spool ends in half a batch (its writer died while appending it)")
+                return True
+            return False
         bad = next((i for i, (_, b) in enumerate(items) if UNREADABLE in b), None)
         if bad == 0:
             self._bury(q, items[0], status=None, reason="the spool line is not a JSON batch (damaged on disk)")
-            return
+            return True
         items = items[:bad]
         batches = [b for _, b in items]
         try:
@@ -238,9 +249,10 @@ class Forwarder:
             self.online = True
             q.tries, q.solo = 0, False
             self._ack(q, items[-1][0])
-            return
+            return True
         self.online = True
         self._isolate(q, items, failure)
+        return True
 
     def _isolate(self, q: _Queue, items: list[tuple[int, dict[str, Any]]], err: ServerError | Rejected) -> None:
         """Find the batch at fault in a failed request; bury it now (4xx) or after max_tries (5xx)."""
@@ -293,7 +305,7 @@ class Forwarder:
                 q.spool.close()  # deletes the file and its .ack
                 if q is self._own:
                     self._own = None
-                else:
+                elif q in self._orphans:
                     self._orphans.remove(q)
         with self._progress:
             self._progress.notify_all()

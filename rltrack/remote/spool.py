@@ -74,19 +74,36 @@ class Spool:
         except (OSError, ValueError):
             return 0
 
-    def append(self, batch: dict[str, Any]) -> None:
-        """Add one batch at the end (flushed to the OS before returning)."""
-        line = json.dumps(batch, separators=(",", ":"), allow_nan=True).encode() + b"\n"
+    def append(self, batches: list[dict[str, Any]]) -> None:
+        """Add batches at the end, all or none (written to the OS before returning).
+
+        Raises:
+            OSError: the disk is full or failing; nothing was added (a retry adds them once).
+        """
+        data = b"".join(json.dumps(b, separators=(",", ":"), allow_nan=True).encode() + b"\n" for b in batches)
         with self._lock:
-            self._file.seek(0, os.SEEK_END)
-            self._file.write(line)
-            self._file.flush()
-            self._size += len(line)
+            fd = self._file.fileno()
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]  # O_APPEND: at the end, past any reader's position
+            except OSError:
+                # Never leave half a batch: the next append would run into it and spoil both.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, self._size)
+                raise
+            self._size += len(data)
 
     @property
     def pending_bytes(self) -> int:
         """Bytes appended but not yet acknowledged."""
         return self._size - self.acked
+
+    def tail(self) -> tuple[int, bytes]:
+        """Return the end offset and the unacknowledged bytes (a torn last line left by a writer that died)."""
+        with self._lock:
+            self._file.seek(self.acked)
+            return self._size, self._file.read(self._size - self.acked)
 
     def read(self, max_bytes: int) -> list[tuple[int, dict[str, Any]]]:
         """Return unacknowledged batches, each with the offset just past it, up to about ``max_bytes``."""

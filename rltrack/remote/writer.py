@@ -172,13 +172,13 @@ class RemoteWriter:
         if summary is not None:
             self._summaries[(run_id, source)] = dict(summary)
         pieces = _split(list(batches))
+        spooled: list[dict[str, Any]] = []
         for i, piece in enumerate(pieces):
-            last = i == len(pieces) - 1
             batch: dict[str, Any] = {
                 "id": self._next_id(), "op": "write", "run_id": run_id, "source": source, "owner": owner,
                 "batches": [wire.batch_to(b) for b in piece],
             }
-            if last:
+            if i == len(pieces) - 1:
                 batch.update(
                     media=[wire.media_to(m) for m in media],
                     summary=None if summary is None else dict(summary),
@@ -186,7 +186,10 @@ class RemoteWriter:
                     metadata=None if metadata is None else dict(metadata),
                     heartbeat_ns=heartbeat_ns,
                 )
-            self._forwarder.append(batch)
+            spooled.append(batch)
+        # All pieces or none: the run API retries a write that raised, and a piece spooled twice
+        # under two ids would be stored twice.
+        self._forwarder.append(*spooled)
 
     def end(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 import warnings
@@ -249,6 +250,36 @@ def test_an_orphans_poison_in_retry_backoff_does_not_hold_up_a_new_run(
     view = rltrack.Api(tmp_path / "server").run("new")
     assert view.series("y")[0].tolist() == list(range(300))
     assert view.state == "finished"
+
+
+def test_a_damaged_orphan_spool_is_sent_around_its_damage(tmp_path: Path, server: BackgroundServer) -> None:
+    spool = tmp_path / "spool"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
+    offline = RemoteWriter(nobody, spool_dir=spool)
+    offline.create_run(*_new("torn"))
+    for i in range(4):
+        offline.write("torn", "sim", batches=[pack("sim", "v", np.array([i]), np.array([i]), np.array([float(i)]))])
+    offline.close(timeout=0.1)
+    (path,) = (spool / "spool").glob("*.jsonl")
+    lines = path.read_bytes().splitlines(keepends=True)
+    # A line spoiled on disk in the middle, and a writer killed halfway through its last append.
+    path.write_bytes(b"".join([*lines[:3], b"\x00\x00not json\n", *lines[3:], b'{"id":"half']))
+    remote = RemoteWriter(server.url, spool_dir=spool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RltrackWarning)
+        assert remote.wait(WAIT_S)
+    remote.close()
+    assert rltrack.Api(tmp_path / "server").run("torn").series("v")[0].tolist() == [0, 1, 2, 3]
+    assert spool_files(spool) == []
+    code, out = sync("--dir", str(spool))
+    assert code == 0, out
+    assert out.splitlines()[1:4] == [
+        "run ?: 2 batches, 0 values, for " + server.url,
+        "  1 x unsent: the spool line is not a JSON batch (damaged on disk)",
+        "  1 x unsent: the spool ends in half a batch (its writer died while appending it)",
+    ]
 
 
 def test_retry_and_discard_together_are_refused(tmp_path: Path) -> None:
