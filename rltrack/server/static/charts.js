@@ -35,9 +35,12 @@
     const x0 = num(xs[0]), x1 = num(xs[n - 1]);
     const width = (x1 - x0) / buckets || 1;
     const out = { x: [], lo: [], hi: [], mean: [] };
-    let b = -1, lo = 0, hi = 0, sum = 0, cnt = 0, xsum = 0;
+    let b = -1, lo = 0, hi = 0, sum = 0, cnt = 0, xsum = 0, last = -2;
     const flush = () => {
       if (!cnt) return;
+      // Empty buckets between two full ones are a pause in the data: a break, not a band drawn across it.
+      if (last >= 0 && b - last > 2) { out.x.push(isDate ? new Date(x0 + (last + 1) * width) : x0 + (last + 1) * width); out.lo.push(null); out.hi.push(null); out.mean.push(null); }
+      last = b;
       const xm = xsum / cnt;
       out.x.push(isDate ? new Date(xm) : xm); out.lo.push(lo); out.hi.push(hi); out.mean.push(sum / cnt);
     };
@@ -71,11 +74,21 @@
     }
     if (xs.length > C.ENVELOPE_ABOVE) {
       const env = C.envelope(xs, ys, C.ENVELOPE_BUCKETS, isDate);
-      const band = { type: "scatter", mode: "lines", line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: label };
+      // The band is one closed outline per stretch of data (max forwards, min backwards), broken at pauses.
+      const bx = [], by = [];
+      let from = 0;
+      for (let i = 0; i <= env.x.length; i++) {
+        if (i < env.x.length && env.mean[i] !== null) continue;
+        if (i > from) {
+          bx.push(...env.x.slice(from, i), ...env.x.slice(from, i).reverse(), null);
+          by.push(...env.hi.slice(from, i), ...env.lo.slice(from, i).reverse(), null);
+        }
+        from = i + 1;
+      }
       return {
         traces: [
-          { ...band, x: env.x, y: env.hi, name: label + " max" },
-          { ...band, x: env.x, y: env.lo, name: label + " min", fill: "tonexty", fillcolor: C.rgba(color, 0.25) },
+          { type: "scatter", mode: "lines", x: bx, y: by, name: label + " min–max", fill: "toself", fillcolor: C.rgba(color, 0.25),
+            line: { width: 0, color }, hoverinfo: "skip", showlegend: false, legendgroup: label },
           { ...base, x: env.x, y: RT.ema(env.mean, smooth), mode: "lines", line: { color, width: 1.4 }, legendgroup: label },
         ],
         lo, hi, distinct, strip: false, envelope: true,

@@ -95,7 +95,7 @@
       shown += group.length;
       root.append(det);
     }
-    if (page.elsewhere.size) root.prepend(RT.el("p", { class: "muted small" }, `${page.elsewhere.size} keys are drawn in Sim vs real above.`));
+    if (page.elsewhere.size) root.prepend(RT.el("p", { class: "muted small" }, page.elsewhere.size === 1 ? "1 key is drawn in Sim vs real above." : `${page.elsewhere.size} keys are drawn in Sim vs real above.`));
     if (!entries.length) root.append(RT.el("p", { class: "muted" }, "no keys" + ($("keyfilter").value ? " match the filter" : "")));
     if (!built) onSight();
     return true;
@@ -198,7 +198,7 @@
     if (tele && opts.axis !== "wall") layout.xaxis.title.text = `${page.source} time (s)`;
     const annotations = [];
     if (y.logOff) annotations.push("log scale off: values ≤ 0");
-    if (built.envelope) annotations.push(`min–max band of ${s.value.length.toLocaleString()} points`);
+    if (built.envelope) annotations.push(`min–max band of ${Math.max(s.count || 0, s.value.length).toLocaleString()} points`);
     if (built.strip) {
       annotations.push(`${s.value.length} points at ${built.distinct === 1 ? "one step" : built.distinct + " steps"}`);
       if (opts.axis === "step" && !tele && page.extent && !page.zoom[p.key]) {
@@ -277,7 +277,7 @@
     heatLayout.yaxis = { title: { text: "value", font: { size: 11 } }, exponentformat: "e" };
     heatLayout.hovermode = "closest";
     heatLayout.margin = { l: 56, r: 10, t: 30, b: 36 };
-    Plotly.react(p.heat, [{ type: "heatmap", x: data.steps, y: centers, z, colorscale: "Blues", reversescale: false,
+    Plotly.react(p.heat, [{ type: "heatmap", x: data.steps, y: centers, z, colorscale: [[0, "#ffffff"], [0.1, "#dbe4ff"], [0.4, "#748ffc"], [1, "#1c2a7a"]],
       colorbar: { thickness: 10, title: { text: "count", side: "right", font: { size: 10 } } },
       hovertemplate: "step %{x}<br>value %{y:.4~g}<br>count %{z:.4~g}<extra></extra>" }], heatLayout, RT.PLOT_CONFIG);
     p.drawn = true; p.stale = false;

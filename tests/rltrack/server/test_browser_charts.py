@@ -199,8 +199,11 @@ def test_telemetry_on_its_own_clock_as_an_envelope_and_each_key_once(
     wait_drawn(page, "joint/effort")
     fig = plot(page, "joint/effort")
     assert fig["xtitle"] == "real time (s)"
-    assert [t["fill"] for t in fig["traces"]][:2] == [None, "tonexty"]  # max, then min filled up to it
-    xs = fig["traces"][2]["x"]
+    band, mean = fig["traces"]
+    assert band["fill"] == "toself" and mean["mode"] == "lines"  # a min/max band around a mean line, not a block
+    finite = [y for y in band["y"] if y is not None]
+    assert min(finite) < min(y for y in mean["y"] if y is not None) and max(finite) > max(y for y in mean["y"] if y is not None)
+    xs = [x for x in mean["x"] if x is not None]
     assert 0 <= xs[0] and xs[-1] < 120  # seconds since the robot's first value, not a message index
     if page.is_visible("#simreal"):
         # A key both sources share is drawn once: in the sim-vs-real section, not again below it.
