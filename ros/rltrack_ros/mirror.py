@@ -112,9 +112,7 @@ class Mirror:
 
     def wants(self, topic: str) -> bool:
         """Return whether ``topic`` is mirrored (``/clock`` too, unless the clock is ``receive``)."""
-        if topic == CLOCK_TOPIC and self.clock.mode != "receive":
-            return True
-        return self.config.topic(topic) is not None
+        return self.config.reads(topic)
 
     def handle(self, topic: str, msgtype: str, raw: bytes | memoryview, recv_t_ns: int) -> None:
         """Decode one message and log what it carries. Never raises for bad messages: warns once.

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .clock import check_clock
+from .clock import CLOCK_TOPIC, check_clock
 from .decode import FieldFilter, IdentityRule, topic_prefix
 from .errors import TopicConfigError
 
@@ -135,6 +135,12 @@ class MirrorConfig:
         if name in self.wanted() or (self.mirror_all and name not in IGNORED_TOPICS):
             return TopicConfig(topic=name, prefix=topic_prefix(name))
         return None
+
+    def reads(self, topic: str) -> bool:
+        """Return whether ``topic`` is read: mirrored, or ``/clock`` for the run's clock (unless ``receive``)."""
+        if topic == CLOCK_TOPIC and self.clock != "receive":
+            return True
+        return self.topic(topic) is not None
 
     def with_topics(self, names: Sequence[str]) -> MirrorConfig:
         """Return a copy with ``names`` added as default topics (the node's ``topics`` parameter)."""
