@@ -24,7 +24,7 @@ from typing import Any
 from rltrack.errors import InvalidValueError, RltrackWarning, RunExistsError, RunNotFoundError, StoreError
 from rltrack.remote import wire
 from rltrack.remote.client import IngestClient, Rejected, Unreachable
-from rltrack.remote.forwarder import MAX_TRIES, RETRY_BASE_S, Forwarder
+from rltrack.remote.forwarder import MAX_TRIES, RETRY_BASE_S, DeadCount, Forwarder
 from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 
@@ -254,6 +254,10 @@ class RemoteWriter:
     def dead_letters(self) -> int:
         """Batches this writer moved to dead letters (``rltrack sync`` lists them)."""
         return self._forwarder.dead_total
+
+    def dead_count(self, run_id: str) -> DeadCount:
+        """Batches (and values) of ``run_id`` this writer moved to dead letters, and the server's last reason."""
+        return self._forwarder.dead_count(run_id)
 
     def wait(self, timeout: float, *, give_up_offline: bool = False) -> bool:
         """Block until every spooled batch is stored on the server or kept as a dead letter.

@@ -29,6 +29,7 @@ from rltrack._run import Run
 from rltrack.cli import main
 from rltrack.errors import RltrackWarning
 from rltrack.remote import RemoteWriter
+from rltrack.remote.forwarder import DeadCount
 from rltrack.remote.writer import END_WAIT_S
 from rltrack.server import ServerSettings
 from rltrack.server.serve import BackgroundServer
@@ -218,6 +219,7 @@ def test_a_request_refused_without_naming_the_batch_is_split_until_the_culprit_i
         assert remote.wait(WAIT_S)
     remote.close()
     assert remote.dead_letters == 1
+    assert remote.dead_count("mixed") == DeadCount(batches=1, values=1, reason="Internal Server Error")
     assert rltrack.Api(tmp_path / "server").run("mixed").series("v")[0].tolist() == [0, 1, 3, 4]
     (letter,) = (spool / "spool" / "dead").glob("*.json")
     record = json.loads(letter.read_text())
