@@ -319,7 +319,10 @@ def compare(
         sim: Run id or read view (``rltrack.Api(dir).run(id)``) of the simulated side.
         real: Run id or read view of the real side; ``None`` compares the ``sim`` and ``real``
             sources of the same run.
-        keys: Signal keys (sim-side names) to compare; ``None`` compares every shared signal.
+        keys: Signal keys (sim-side names) to compare; ``None`` compares every shared telemetry key
+            (not episode summaries, the training loggers' ``eval/``, ``rollout/``, ``train/``,
+            ``time/`` aggregates, ``system/`` or internal keys). The real side's control loop is
+            timed over the same keys, each with at least :data:`MIN_LOOP_MESSAGES` messages.
         mapping: ``{sim_key: real_key}`` for signals named differently on the two sides.
         n_boot: Bootstrap resamples for every confidence interval.
         seed: Seed of the bootstrap, so a report is reproducible.

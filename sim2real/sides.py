@@ -90,11 +90,15 @@ class Side:
     signals: Mapping[str, Series] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, run: str, source: str, series: Mapping[str, Series]) -> Side:
-        """Build a side from ``{key: Series}``, sorting keys into episode summaries and signals."""
+    def of(cls, run: str, source: str, series: Mapping[str, Series], *, signals: Collection[str] = ()) -> Side:
+        """Build a side from ``{key: Series}``, sorting keys into episode summaries and signals.
+
+        Keys named in ``signals`` are signals whatever their name (a caller asked for them).
+        """
         episodes = {k: s for k, s in series.items() if k.startswith("episode/")}
-        signals = {k: s for k, s in series.items() if is_signal_key(k)}
-        return cls(run=run, source=source, episodes=episodes, signals=signals)
+        asked = set(signals)
+        signals_ = {k: s for k, s in series.items() if is_signal_key(k) or (k in asked and k not in episodes)}
+        return cls(run=run, source=source, episodes=episodes, signals=signals_)
 
     def episode_values(self, key: str) -> npt.NDArray[np.float64]:
         """Values of an episode summary key (empty when it was not logged)."""
@@ -183,16 +187,17 @@ def load_side(view: RunLike, source: str, *, signal_keys: Iterable[str] | None =
         The loaded side; keys that are not logged are simply absent.
     """
     present = [str(k) for k in view.keys(source)]
+    asked = set() if signal_keys is None else set(signal_keys)
     wanted = {k for k in present if k.startswith("episode/")}
     if signal_keys is None:
         wanted |= {k for k in present if is_signal_key(k)}
     else:
-        wanted |= set(signal_keys) & set(present)
+        wanted |= asked & set(present)
     series = {}
     for key in sorted(wanted):
         step, t_ns, value = view.series(key, source=source)
         series[key] = Series.of(step, t_ns, value)
-    return Side.of(str(view.id), source, series)
+    return Side.of(str(view.id), source, series, signals=asked)
 
 
 def resolve_run(run: str | RunLike, *, api: Api | None = None, dir: str | Path | None = None) -> RunLike:

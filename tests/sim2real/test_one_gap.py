@@ -112,3 +112,13 @@ def test_the_html_report_escapes_the_description_it_states(report: GapReport, tm
     hostile = replace(report, sim=replace(report.sim, description="sim: <img src=x onerror=alert(1)>"))
     page = hostile.to_html(tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_a_handful_of_points_is_not_timed_as_a_control_loop(store: Deployed) -> None:
+    # Asked for by name, eval/mean_reward is compared, but three points logged microseconds apart are no loop.
+    report = compare(store.run_id, dir=store.root, keys=["eval/mean_reward"], n_boot=50)
+    assert [s.key for s in report.signals] == ["eval/mean_reward"]
+    assert report.timing == ()
+    assert ("timing[eval/mean_reward]", "3 messages; a control loop needs 20") in [
+        (n.measure, n.reason) for n in report.not_computed
+    ]
