@@ -50,7 +50,7 @@ def resolve_run_id(api: Any, run_id: str) -> str:
     """
     import difflib
 
-    ids = [r.id for r in api.runs()]
+    ids: list[str] = [str(r.id) for r in api.runs()]
     if run_id in ids:
         return run_id
     matches = [i for i in ids if i.startswith(run_id)] if run_id else []
