@@ -5,7 +5,9 @@ from __future__ import annotations
 import operator
 import os
 import sqlite3
+import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -14,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from rltrack._state import Config, Summary, SummaryMode
 from rltrack._values import prepare
 from rltrack._writer import WAKE_AT, BackgroundWriter
-from rltrack.errors import InvalidValueError, RltrackError, RunFinishedError
+from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunFinishedError
 from rltrack.store.base import WriterBackend
 from rltrack.types import RUN_STATES
+from rltrack.validate import MAX_STEP, check_step
 
 if TYPE_CHECKING:
     from rltrack.artifacts import Artifact, ArtifactVersion
@@ -80,6 +83,8 @@ class Run:
         self._config = Config(config, self._writer.set_config)
         self._sampler: Any = None
         self._metrics: dict[str, dict[str, Any]] = {}
+        #: When False, finish() prints a one-line summary to stderr (init() sets it; see init(quiet=)).
+        self.quiet = True
 
     # ---- logging ------------------------------------------------------------------------------
 
@@ -121,10 +126,14 @@ class Run:
             )
         if step is None:
             step = self.step
-        elif step.__class__ is not int:
-            step = _check_step(step)
+        # Plain ints take one chained comparison; anything else (numpy ints, bools, out of
+        # range) gets check_step's message. A step the store cannot hold never reaches the writer.
+        if step.__class__ is not int or not 0 <= step <= MAX_STEP:
+            step = check_step(step)
         if t_ns is None:
             t_ns = time.time_ns()
+        elif t_ns.__class__ is not int or not -MAX_STEP <= t_ns <= MAX_STEP:
+            t_ns = _check_t_ns(t_ns)
         # Fast path: every key seen before and every value a plain float/int. Anything else
         # (first sight of a key, numpy/torch scalars, nesting, media) goes through prepare().
         # Both tests iterate in C: ~2x cheaper than a Python loop over the items.
@@ -254,14 +263,58 @@ class Run:
         if self._sampler is not None:
             self._sampler.stop()
         self._writer.close()
+        writer = self._writer
+        if writer.death is not None:
+            # A bug killed the writer thread: the run must not read as a clean end.
+            state = "crashed"
+            reason = f"rltrack's background writer stopped ({failure_reason(writer.death)}); later values were lost"
+            self._store_summary()
+        elif writer.dropped_values and state == "finished" and reason is None:
+            reason = f"{writer.dropped_values:,} logged values could not be stored (see _rltrack/dropped/* in summary)"
         try:
-            self._writer.end(state=state, reason=reason, exit_code=exit_code)
+            writer.end(state=state, reason=reason, exit_code=exit_code)
         except (RltrackError, sqlite3.Error, OSError) as err:
             # Finishing must never raise into training: counted and warned instead.
-            self._writer.report("finish", err)
+            writer.report("finish", err)
         from rltrack import _session
 
         _session.forget(self)
+        if not self.quiet:
+            print(f"rltrack: {self._end_line(state)}", file=sys.stderr, flush=True)
+        if writer.death is not None or writer.dropped_values:
+            warnings.warn(self._loss_message(), RltrackWarning, stacklevel=2)
+
+    def _store_summary(self) -> None:
+        """Store the summary (with its ``_rltrack/`` counters) from this thread: the writer's is gone."""
+        try:
+            self._store.write(self.id, self.source, summary=self._summary.snapshot(), owner=self._writer.owner)
+        except Exception as err:  # the store may be what killed the writer
+            self._writer.report("finish", err)
+
+    def _loss_message(self) -> str:
+        writer = self._writer
+        counts = {k: v for k, v in self._summary.items() if k.startswith("_rltrack/dropped/")}
+        what = f"{writer.dropped_values:,} logged values were not stored ({counts})"
+        if writer.death is not None:
+            return (
+                f"rltrack run {self.id!r}: the background writer thread died ({failure_reason(writer.death)}); "
+                f"the run is marked crashed; {what}. This is a bug in rltrack: please report it"
+            )
+        return (
+            f"rltrack run {self.id!r} finished with data missing: {what}; the run's summary counts them under "
+            "'_rltrack/dropped/<cause>' and its errors under '_rltrack/errors/<cause>'"
+        )
+
+    def _end_line(self, state: str) -> str:
+        writer = self._writer
+        keys = len(writer.keys)
+        text = (
+            f"run {self.name!r} ({self.id}) {state}: {writer.stored_values:,} values of {keys} "
+            f"key{'' if keys == 1 else 's'} stored in {self._store.db.path}"
+        )
+        if writer.dropped_values:
+            text += f"; {writer.dropped_values:,} values NOT stored (see the warning)"
+        return text
 
     def __enter__(self) -> Run:
         return self
@@ -290,14 +343,17 @@ def failure_reason(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__)[:500]
 
 
-def _check_step(step: object) -> int:
+def _check_t_ns(t_ns: object) -> int:
+    """Return ``t_ns`` as an int that fits the store's signed 64-bit times."""
     try:
-        value = operator.index(step)  # type: ignore[arg-type]  # numpy ints and friends
+        if isinstance(t_ns, bool):
+            raise TypeError
+        value = operator.index(t_ns)  # type: ignore[arg-type]  # numpy ints and friends
     except TypeError:
         raise InvalidValueError(
-            f"log() step must be an integer, got {step!r} ({type(step).__name__}); pass an int such as "
-            "model.num_timesteps"
+            f"log() t_ns must be an integer number of nanoseconds, got {t_ns!r} ({type(t_ns).__name__}); "
+            "pass time.time_ns() or a message header stamp"
         ) from None
-    if value < 0:
-        raise InvalidValueError(f"log() step must be >= 0, got {value!r}")
+    if not -MAX_STEP <= value <= MAX_STEP:
+        raise InvalidValueError(f"log() t_ns must fit a signed 64-bit integer (ns since the epoch), got {value!r}")
     return value

@@ -27,7 +27,7 @@ from rltrack._run import Run, failure_reason
 from rltrack.errors import InvalidValueError, RltrackError, RunExistsError, RunNotFoundError
 from rltrack.store.base import WriterBackend
 from rltrack.store.database import Database
-from rltrack.store.liveness import is_alive, process_started_ns
+from rltrack.store.liveness import dashboard_url, is_alive, process_started_ns
 from rltrack.store.paths import resolve_root
 from rltrack.store.reader import CRASH_AFTER_S
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
@@ -66,6 +66,7 @@ def init(
     system_metrics: bool | float = True,
     url: str | None = None,
     api_key: str | None = None,
+    quiet: bool | None = None,
 ) -> Run:
     """Start a run (or attach to one) and make it the current run.
 
@@ -94,6 +95,9 @@ def init(
             seconds (a number) or not at all (False).
         url: The rltrack server for ``online`` mode (default ``$RLTRACK_URL``).
         api_key: Its token (default ``$RLTRACK_API_KEY``; not needed on loopback).
+        quiet: Print nothing. By default ``init()`` prints one line to stderr (run name, id and
+            where it is stored, or the dashboard URL when ``rltrack ui`` serves the store) and
+            ``finish()`` one summary line; ``RLTRACK_QUIET=1`` silences both.
 
     Returns:
         The run, also reachable as ``rltrack.run``.
@@ -166,7 +170,27 @@ def init(
     _live.add(run)
     _current.set(run)
     _install_exit_hooks()
+    run.quiet = _quiet(quiet)
+    if not run.quiet:
+        print(f"rltrack: {_start_line(run, store, root, mode)}", file=sys.stderr, flush=True)
     return run
+
+
+def _quiet(quiet: bool | None) -> bool:
+    if quiet is not None:
+        return bool(quiet)
+    return os.environ.get("RLTRACK_QUIET", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _start_line(run: Run, store: WriterBackend, root: Path, mode: str) -> str:
+    """``run 'brisk-falcon-3' (id a1b2c3d4) -> http://127.0.0.1:8080/runs/a1b2c3d4`` or the store folder."""
+    what = f"run {run.name!r} (id {run.id}{'' if run.source == DEFAULT_SOURCE else f', source {run.source}'})"
+    if mode == "online":
+        return f"{what} sending to {store.db.path}/runs/{run.id} (spool in {root})"
+    url = dashboard_url(root)
+    if url is not None:
+        return f"{what} live at {url}/runs/{run.id}"
+    return f"{what} stored in {root.resolve()}; see it with: rltrack ui --dir {root}"
 
 
 def _remote(url: str | None, api_key: str | None, root: Path) -> WriterBackend:

@@ -148,7 +148,11 @@ class Summary(MutableMapping[str, Any]):
     def count(self, key: str, increment: int = 1) -> None:
         """Add to an internal counter such as ``_rltrack/errors/store-write``."""
         with self._lock:
-            self._data[key] = int(self._data.get(key, 0)) + increment
+            total = int(self._data.get(key, 0)) + increment
+            if total:
+                self._data[key] = total
+            else:  # a provisional count taken back: no key, as if never counted
+                self._data.pop(key, None)
             self.dirty = True
 
     def snapshot(self) -> dict[str, Any]:

@@ -10,41 +10,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from rltrack import validate
 from rltrack.errors import InvalidKeyError, InvalidValueError
 from rltrack.types import Media
+from rltrack.validate import MAX_KEY_LENGTH, RESERVED_KEYS, RESERVED_PREFIX
 
-__all__ = ["MAX_DEPTH", "MAX_KEY_LENGTH", "RESERVED_KEYS", "check_key", "prepare"]
+__all__ = ["MAX_DEPTH", "MAX_KEY_LENGTH", "RESERVED_KEYS", "RESERVED_PREFIX", "check_key", "prepare"]
 
-#: Longest key accepted, in characters.
-MAX_KEY_LENGTH = 256
 #: Deepest nesting of dicts that ``log()`` flattens (``{"a": {"b": {...}}}`` is depth 2 at "b").
 MAX_DEPTH = 8
-#: Names the history table uses for its own columns, so they cannot be keys.
-RESERVED_KEYS = frozenset({"step", "t_ns"})
-#: Prefix rltrack keeps for its own counters in the summary.
-RESERVED_PREFIX = "_rltrack/"
 
 
 def check_key(key: object) -> str:
-    """Return ``key`` if it can be stored, else raise :class:`InvalidKeyError` saying why."""
-    if not isinstance(key, str):
-        raise InvalidKeyError(f"log() keys must be strings, got {key!r} ({type(key).__name__}); convert it with str()")
-    if not key:
-        raise InvalidKeyError("log() got an empty key ''; give every value a name such as 'train/loss'")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidKeyError(
-            f"log() key {key[:40]!r}... is {len(key)} characters long; keep keys at most {MAX_KEY_LENGTH}"
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise InvalidKeyError(f"log() key {key!r} contains control characters; remove them")
-    if key.startswith("/") or key.endswith("/") or "//" in key:
-        raise InvalidKeyError(f"log() key {key!r} has an empty '/'-separated part; write it like 'train/loss'")
-    if key in RESERVED_KEYS or key.startswith(RESERVED_PREFIX):
-        raise InvalidKeyError(
-            f"log() key {key!r} is reserved by rltrack ({', '.join(sorted(RESERVED_KEYS))} and "
-            f"'{RESERVED_PREFIX}*'); rename it"
-        )
-    return key
+    """Return ``key`` if ``log()`` may store it, else raise :class:`InvalidKeyError` saying why.
+
+    The one implementation is :func:`rltrack.validate.check_key` (every door uses it); keys under
+    ``_rltrack/`` are rltrack's own and refused here.
+    """
+    return validate.check_key(key)
 
 
 def to_number(key: str, value: object) -> float | int:

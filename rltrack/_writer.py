@@ -5,29 +5,37 @@ least every :data:`FLUSH_INTERVAL_S` (sooner when the queue grows), turns the en
 packed chunk per key, folds them into the summary and stores everything in one transaction.
 Media objects are encoded on a second thread so a slow video never delays scalars.
 
-Failures here never reach the training loop: each cause warns once
-(:class:`rltrack.errors.RltrackWarning`) and is counted in the summary under
-``_rltrack/errors/<cause>``; unstored data is kept and retried.
+Failures here never reach the training loop, and this thread never dies of one: each cause
+warns once (:class:`rltrack.errors.RltrackWarning`) and is counted in the summary under
+``_rltrack/errors/<cause>``. Data the store refuses (locked, disk full) is kept, up to
+:data:`MAX_UNSAVED_VALUES` values, and retried oldest first in pieces of :data:`PIECE_VALUES`;
+a batch that cannot be stored at all is found by storing the batches one by one. Every value
+that is never stored is counted under ``_rltrack/dropped/<cause>`` and reported by ``finish()``.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import re
+import shutil
 import sqlite3
+import sys
 import threading
 import time
+import traceback
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rltrack._columns import Entry, clamp_overflows, to_columns
+from rltrack._columns import Column, Entry, clamp_overflows, to_columns
 from rltrack._state import Summary
-from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.errors import RltrackWarning, StoreError
 from rltrack.store.base import WriterBackend
-from rltrack.store.chunks import pack
+from rltrack.store.chunks import pack, split
 from rltrack.types import Media, MediaRecord, SeriesBatch
 
 __all__ = ["FLUSH_INTERVAL_S", "BackgroundWriter"]
@@ -42,8 +50,35 @@ WAKE_AT = 20_000
 MAX_PENDING = 100_000
 #: Pause before the writer thread imports numpy and starts the samplers (time to first log).
 WARM_UP_S = 0.05
-#: Values kept for retry while the store refuses writes; beyond it the oldest are dropped and counted.
+#: Values kept for retry while the store refuses writes (24 bytes each); beyond it the oldest
+#: are dropped and counted under ``_rltrack/dropped/backlog-full``.
 MAX_UNSAVED_VALUES = 5_000_000
+#: Values per transaction when a backlog is retried: a piece that fits a nearly full disk, and
+#: a retry that costs little while the disk is still full.
+PIECE_VALUES = 250_000
+#: Pause after the store refused a write (a full disk fails fast, but each try writes a piece).
+RETRY_AFTER_S = 1.0
+#: Disk a stored value takes at most (24 bytes in the WAL, again when checkpointed into the database).
+DISK_BYTES_PER_VALUE = 64
+#: Space a finishing run leaves free on a nearly full disk, for its summary and end state.
+HEADROOM_BYTES = 1 << 20
+#: At ``finish()`` a refused piece is halved down to this size before the rest is given up.
+MIN_PIECE_VALUES = 2_000
+
+# Errors after which the same data may be stored later: locked, disk full, I/O, offline spool.
+_TRANSIENT = (StoreError, sqlite3.OperationalError, OSError)
+_OK, _RETRY, _BAD = object(), object(), object()
+
+
+@dataclass
+class _Extras:
+    """What a flush stores beside values: media rows, config and metadata patches, heartbeat, summary."""
+
+    media: list[MediaRecord]
+    config: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+    beat: bool
+    summary: dict[str, Any] | None = field(default=None)
 
 
 class BackgroundWriter:
@@ -77,6 +112,15 @@ class BackgroundWriter:
         self._metadata: dict[str, Any] | None = None
         self._unsaved: list[SeriesBatch] = []
         self._warned: set[str] = set()
+        self._bad: BaseException | None = None
+        #: Values stored, values given up (counted in the summary) and keys seen, for finish()'s report.
+        self.stored_values = 0
+        self.dropped_values = 0
+        self.keys: set[str] = set()
+        #: Set when the thread died of an error it did not expect (a bug); finish() reports it.
+        self.death: BaseException | None = None
+        self._converting: list[Entry] = []
+        self._retry_at = 0.0  # monotonic time before which a refused store is not tried again
         self._stopping = False
         self._last_heartbeat = 0.0
         self._media_jobs: queue.Queue[tuple[str, int, int, Media] | None] | None = None
@@ -99,6 +143,15 @@ class BackgroundWriter:
             with self._space:
                 while len(self.queue) >= MAX_PENDING and self._thread.is_alive():
                     self._space.wait(0.1)
+            if not self._thread.is_alive():
+                self._discard_queue()
+
+    def _discard_queue(self) -> None:
+        """The thread is dead: nothing will store the queue, so count it instead of growing forever."""
+        lost = 0
+        while self.queue:
+            lost += len(self.queue.popleft()[2])
+        self.drop("writer-died", lost)
 
     def add_media(self, key: str, step: int, t_ns: int, media: Media) -> None:
         """Queue a media object for encoding and storing."""
@@ -155,6 +208,12 @@ class BackgroundWriter:
         self._stopping = True
         self._wake.set()
         self._thread.join()
+        if self.death is not None:
+            self.queue.extendleft(reversed(self._converting))
+            self._converting = []
+            self._discard_queue()
+            self.drop("writer-died", sum(b.count for b in self._unsaved))
+            self._unsaved = []
 
     def end(self, *, state: str, reason: str | None, exit_code: int | None) -> None:
         """Record this writer's (and, if it owns the run, the run's) final state."""
@@ -166,6 +225,13 @@ class BackgroundWriter:
     # ---- background -----------------------------------------------------------------------
 
     def _loop(self) -> None:
+        try:
+            self._run()
+        except BaseException as err:  # a bug: finish() says so loudly and marks the run crashed
+            self.death = err
+            traceback.print_exception(err, file=sys.stderr)
+
+    def _run(self) -> None:
         # Let init() return and the first log() happen before competing for the GIL; then import
         # numpy (0.1-0.3 s) now rather than inside the first flush or finish(), and start the
         # helpers that import psutil and run git.
@@ -175,11 +241,14 @@ class BackgroundWriter:
         with self._lock:
             self._warm, hooks = True, self._on_warm
         for start in hooks:
-            start()
+            try:
+                start()
+            except Exception as err:  # a helper that cannot start must not stop the writer
+                self.report("start-helper", err)
         if self._metadata_fn is not None:
             try:
                 self.add_metadata(self._metadata_fn())
-            except (OSError, ValueError) as err:
+            except Exception as err:
                 self.report("metadata", err)
         while True:
             self._wake.wait(FLUSH_INTERVAL_S)
@@ -187,74 +256,266 @@ class BackgroundWriter:
             stopping = self._stopping
             with self._lock:
                 waiters, self._waiters = self._waiters, []
-            self._cycle(force_heartbeat=stopping)
-            for w in waiters:
-                w.set()
+            try:
+                self._cycle(final=stopping, asked=bool(waiters))
+            except Exception as err:  # a bug in a cycle: count it, keep the thread
+                self.report("writer", err)
+            finally:
+                for w in waiters:
+                    w.set()
             if stopping and not self.queue:
                 return
 
-    def _cycle(self, *, force_heartbeat: bool = False) -> None:
+    def _cycle(self, *, final: bool = False, asked: bool = False) -> None:
         q = self.queue
         entries = [q.popleft() for _ in range(len(q))]
         with self._space:
             self._space.notify_all()
-        batches = self._unsaved + (self._to_batches(entries) if entries else [])
+        one_shot = not self._unsaved  # no backlog from failed writes: this flush goes in one transaction
+        if entries:
+            self._converting = entries  # counted as lost if a bug kills the thread while packing them
+            self._keep(self._to_batches(entries))
+            self._converting = []
+        now = time.monotonic()
+        if not (final or asked) and now < self._retry_at:
+            return  # the store refused the last write: values wait (bounded) until the next try or flush()
         with self._lock:
             media, self._media_rows = self._media_rows, []
             config, self._config = self._config, None
             metadata, self._metadata = self._metadata, None
-        now = time.monotonic()
-        beat = force_heartbeat or now - self._last_heartbeat >= HEARTBEAT_S
-        if not (batches or media or config is not None or metadata is not None or beat or self._summary.dirty):
+        beat = final or now - self._last_heartbeat >= HEARTBEAT_S
+        if not (self._unsaved or media or config is not None or metadata is not None or beat or self._summary.dirty):
             return
-        summary = self._summary.snapshot() if self._summary.dirty else None
+        extras = _Extras(media, config, metadata, beat)
+        if one_shot:
+            extras.summary = self._summary.snapshot() if self._summary.dirty else None
+            outcome = self._write(self._unsaved, extras)
+            if outcome is _OK:
+                self._stored(self._unsaved)
+                self._unsaved = []
+                if beat:
+                    self._last_heartbeat = now
+                return
+            if outcome is _RETRY and not final:
+                self._restore(extras)
+                return
+        # A backlog (the store refused earlier writes), a failed final write or a batch that
+        # cannot be stored: values go oldest first in bounded pieces, each bad batch alone, and
+        # the small rest (summary with its counters, heartbeat, config, media rows) on its own.
+        self._store_backlog(final=final)
+        if final and self._unsaved:
+            lost = sum(b.count for b in self._unsaved)
+            self._unsaved = []
+            self.drop("unstored-at-finish", lost)
+        self._store_extras(extras, now)
+
+    def _write(self, batches: Sequence[SeriesBatch], extras: _Extras | None = None) -> object:
+        """Store ``batches`` (and ``extras``) in one transaction: _OK, _RETRY (store refused) or _BAD."""
         try:
             self._store.write(
                 self._run_id,
                 self._source,
                 batches=batches,
-                media=media,
-                summary=summary,
-                config=config,
-                metadata=metadata,
-                heartbeat_ns=time.time_ns() if beat else None,
+                media=extras.media if extras else (),
+                summary=extras.summary if extras else None,
+                config=extras.config if extras else None,
+                metadata=extras.metadata if extras else None,
+                heartbeat_ns=time.time_ns() if extras and extras.beat else None,
                 owner=self.owner,
             )
-        except (RltrackError, sqlite3.Error, OSError) as err:
+        except _TRANSIENT as err:  # locked, disk full, I/O error, offline spool: the same data may fit later
             self.report("store-write", err)
-            self._keep_for_retry(batches)
-            with self._lock:
-                self._media_rows = media + self._media_rows
-                if config is not None and self._config is None:
-                    self._config = config
-                if metadata is not None and self._metadata is None:
-                    self._metadata = metadata
-            if summary is not None:
-                self._summary.dirty = True
-            return
-        self._unsaved = []
-        if beat:
-            self._last_heartbeat = now
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
+            return _RETRY
+        except Exception as err:  # something in this data cannot be stored; find it and drop only that
+            self._bad = err
+            return _BAD
+        return _OK
 
-    def _keep_for_retry(self, batches: list[SeriesBatch]) -> None:
-        total = sum(b.count for b in batches)
-        while batches and total > MAX_UNSAVED_VALUES:
-            dropped = batches.pop(0)
-            total -= dropped.count
-            self._summary.count("_rltrack/dropped_points", dropped.count)
-        self._unsaved = batches
+    def _store_backlog(self, *, final: bool) -> None:
+        """Store the unsaved batches oldest first, :data:`PIECE_VALUES` at a time; keep what the store refuses.
+
+        At ``finish()`` (``final``) a refused piece is halved down to :data:`MIN_PIECE_VALUES`, pieces
+        leave :data:`HEADROOM_BYTES` free on the store's disk for the summary and the run's end, and
+        each piece carries a summary that counts everything after it as dropped: whichever write is
+        the last to fit, the stored summary's counts add up.
+        """
+        size = PIECE_VALUES
+        while self._unsaved:
+            if final:
+                size = min(size, self._values_that_fit())
+                if size < MIN_PIECE_VALUES:
+                    return
+            piece, rest = _take(self._unsaved, size)
+            extras = None
+            if final:
+                later = sum(b.count for b in rest)
+                self.drop("unstored-at-finish", later)  # provisional, taken back below
+                extras = _Extras([], None, None, False, self._summary.snapshot())
+                self.drop("unstored-at-finish", -later)
+            outcome = self._write(piece, extras)
+            if outcome is _OK:
+                self._stored(piece)
+                self._unsaved = rest
+                size = PIECE_VALUES
+            elif outcome is _BAD:
+                self._unsaved = self._isolate(piece) + rest
+                if self._unsaved and self._unsaved[0] is piece[0]:
+                    return  # the store refused the first batch alone: retry later
+            elif final and size > MIN_PIECE_VALUES:
+                size //= 2  # at the end, store what still fits in smaller pieces
+            else:
+                return
+
+    def _values_that_fit(self) -> int:
+        """How many more values the store's disk takes, keeping :data:`HEADROOM_BYTES` free (unknown: no limit)."""
+        try:
+            free = shutil.disk_usage(self._store.db.root).free
+        except (OSError, ValueError):
+            return PIECE_VALUES
+        return max(0, (free - HEADROOM_BYTES) // DISK_BYTES_PER_VALUE)
+
+    def _isolate(self, piece: list[SeriesBatch]) -> list[SeriesBatch]:
+        """Store each batch of a failed piece alone, dropping (and counting) those that cannot be stored.
+
+        Returns:
+            The batches not yet stored because the store refused writes (to retry), oldest first.
+        """
+        for i, batch in enumerate(piece):
+            outcome = self._write([batch])
+            if outcome is _OK:
+                self._stored([batch])
+            elif outcome is _BAD:
+                self.report("bad-batch", self._bad)
+                self.drop("bad-batch", batch.count)
+            else:
+                return piece[i:]
+        return []
+
+    def _store_extras(self, extras: _Extras, now: float) -> None:
+        # Summary and heartbeat first, on their own: the counters must reach the store if anything does.
+        if self._summary.dirty or extras.summary is not None:
+            extras.summary = self._summary.snapshot()
+        small = _Extras([], None, None, extras.beat)
+        small.summary = extras.summary
+        outcome = self._write([], small)
+        if outcome is _BAD and small.summary is not None:
+            # A value set by hand that JSON cannot hold: the summary keeps its repr from now on.
+            self.report("summary", self._bad)
+            for key, value in small.summary.items():
+                if not _jsonable(value):
+                    self._summary[key] = repr(value)[:1000]
+            small.summary = self._summary.snapshot()
+            outcome = self._write([], small)
+        if outcome is _RETRY:
+            self._restore(extras)
+            return
+        if extras.beat:
+            self._last_heartbeat = now
+        rest = _Extras(extras.media, extras.config, extras.metadata, False)
+        if not (rest.media or rest.config is not None or rest.metadata is not None):
+            return
+        outcome = self._write([], rest)
+        if outcome is _RETRY:
+            self._restore(rest)
+        elif outcome is _BAD:
+            self._extras_one_by_one(rest)
+
+    def _extras_one_by_one(self, extras: _Extras) -> None:
+        parts = [("config", _Extras([], extras.config, None, False))] if extras.config is not None else []
+        if extras.metadata is not None:
+            parts.append(("metadata", _Extras([], None, extras.metadata, False)))
+        parts += [("media-row", _Extras([m], None, None, False)) for m in extras.media]
+        for cause, part in parts:
+            outcome = self._write([], part)
+            if outcome is _BAD:
+                self.report(cause, self._bad)
+            elif outcome is _RETRY:
+                self._restore(part)
+
+    def _restore(self, extras: _Extras) -> None:
+        """Put what a failed write carried back, to go with the next one."""
+        with self._lock:
+            self._media_rows = list(extras.media) + self._media_rows
+            if extras.config is not None and self._config is None:
+                self._config = extras.config
+            if extras.metadata is not None and self._metadata is None:
+                self._metadata = extras.metadata
+        if extras.summary is not None:
+            self._summary.dirty = True
+
+    def _stored(self, batches: Sequence[SeriesBatch]) -> None:
+        self.stored_values += sum(b.count for b in batches)
+
+    def _keep(self, batches: list[SeriesBatch]) -> None:
+        """Add new batches to the unsaved ones; past :data:`MAX_UNSAVED_VALUES` the oldest are dropped and counted."""
+        unsaved = self._unsaved + batches
+        total = sum(b.count for b in unsaved)
+        first = 0
+        while total > MAX_UNSAVED_VALUES and first < len(unsaved):
+            total -= unsaved[first].count
+            self.drop("backlog-full", unsaved[first].count)
+            first += 1
+        self._unsaved = unsaved[first:]
+
+    def drop(self, cause: str, count: int) -> None:
+        """Count ``count`` values that will never be stored (``_rltrack/dropped/<cause>`` in the summary).
+
+        A negative ``count`` takes back a provisional count (see :meth:`_store_backlog`).
+        """
+        if count:
+            self.dropped_values += count
+            self._summary.count(f"_rltrack/dropped/{cause}", count)
 
     def _to_batches(self, entries: list[Entry]) -> list[SeriesBatch]:
         try:
             columns = list(to_columns(entries))
-        except OverflowError as err:  # an int beyond float64 (log() lets ints through unchecked)
-            self.report("value-overflow", err)
-            columns = list(to_columns(clamp_overflows(entries)))
+        except Exception:  # whatever log() let through, the writer must not die of it
+            columns = self._columns_of_good(entries)
         batches = []
         for key, steps, times, values in columns:
-            self._summary.absorb(key, values)
-            batches.append(pack(self._source, key, steps, times, values))
+            try:
+                batch = pack(self._source, key, steps, times, values)
+                self._summary.absorb(key, values)
+            except Exception as err:
+                self.report("bad-value", err)
+                self.drop("bad-value", int(values.shape[0]))
+                continue
+            self.keys.add(key)
+            batches.append(batch)
         return batches
+
+    def _columns_of_good(self, entries: list[Entry]) -> list[Column]:
+        """Columns of the entries that pack on their own; the others are dropped and counted.
+
+        An int beyond float64 is stored as ±inf (counted once per flush under ``value-overflow``).
+        """
+        good: list[Entry] = []
+        overflowed: BaseException | None = None
+        for entry in entries:
+            try:
+                list(to_columns([entry]))
+            except OverflowError as err:
+                try:
+                    (clamped,) = clamp_overflows([entry])
+                    list(to_columns([clamped]))
+                except Exception as still:  # a step or time beyond int64, not a value
+                    self._drop_entry(entry, still)
+                else:
+                    overflowed = err
+                    good.append(clamped)
+            except Exception as err:
+                self._drop_entry(entry, err)
+            else:
+                good.append(entry)
+        if overflowed is not None:
+            self.report("value-overflow", overflowed)
+        return list(to_columns(good)) if good else []
+
+    def _drop_entry(self, entry: Entry, err: BaseException) -> None:
+        self.report("bad-value", err)
+        values = entry[2] if len(entry) == 3 else None
+        self.drop("bad-value", len(values) if isinstance(values, dict) else 1)
 
     def _media_loop(self) -> None:
         assert self._media_jobs is not None  # started by add_media after creating the queue
@@ -270,9 +531,8 @@ class BackgroundWriter:
                 try:
                     media_dir.mkdir(parents=True, exist_ok=True)
                     name, meta = media.write(media_dir, stem)
-                except (RltrackError, OSError, ValueError, RuntimeError) as err:
-                    # PyAV raises its own errors, subclasses of OSError/ValueError.
-                    self.report(f"media-{media.kind}", err)
+                except Exception as err:  # encoder errors of every kind: count, go on
+                    self.report(f"media-{getattr(media, 'kind', 'object')}", err)
                     continue
                 record = MediaRecord(
                     source=self._source, key=key, step=step, t_ns=t_ns, kind=media.kind,
@@ -283,7 +543,7 @@ class BackgroundWriter:
             finally:
                 self._media_jobs.task_done()
 
-    def report(self, cause: str, err: BaseException) -> None:
+    def report(self, cause: str, err: BaseException | None) -> None:
         """Count a background failure and warn the first time this cause occurs."""
         self._summary.count(f"_rltrack/errors/{cause}")
         if cause in self._warned:
@@ -310,3 +570,27 @@ class BackgroundWriter:
 def _safe(key: str) -> str:
     # File stems never contain separators or dots, so a key cannot leave the media folder.
     return re.sub(r"[^A-Za-z0-9_-]+", "_", key)[:80]
+
+
+def _take(batches: list[SeriesBatch], size: int) -> tuple[list[SeriesBatch], list[SeriesBatch]]:
+    """Split off the oldest ``size`` values (at least one batch or piece) from ``batches``."""
+    piece: list[SeriesBatch] = []
+    total = 0
+    for i, batch in enumerate(batches):
+        if total + batch.count > size:
+            if piece:
+                return piece, batches[i:]
+            first, *more = split(batch, size)
+            return [first], more + batches[i + 1 :]
+        piece.append(batch)
+        total += batch.count
+    return piece, []
+
+
+def _jsonable(value: object) -> bool:
+    """Whether the store's JSON encoding takes ``value`` (a circular dict, for one, it does not)."""
+    try:
+        json.dumps(value, default=repr, allow_nan=True)
+    except Exception:  # ValueError, RecursionError, whatever a __repr__ raises
+        return False
+    return True

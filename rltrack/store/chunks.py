@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["pack", "unpack"]
+__all__ = ["pack", "split", "unpack"]
 
 _I8 = "<i8"
 _F8 = "<f8"
@@ -54,3 +54,18 @@ def unpack(
     t_ns = np.frombuffer(b"".join(r[1] for r in rows), dtype=_I8).astype(np.int64, copy=False)
     vals = np.frombuffer(b"".join(r[2] for r in rows), dtype=_F8).astype(np.float64, copy=False)
     return steps, t_ns, vals
+
+
+def split(batch: SeriesBatch, size: int) -> list[SeriesBatch]:
+    """Cut ``batch`` into batches of at most ``size`` points, in order (a backlog is stored piece by piece)."""
+    if batch.count <= size:
+        return [batch]
+    import numpy as np
+
+    steps = np.frombuffer(batch.steps, dtype=_I8)
+    t_ns = np.frombuffer(batch.t_ns, dtype=_I8)
+    values = np.frombuffer(batch.values, dtype=_F8)
+    return [
+        pack(batch.source, batch.key, steps[i : i + size], t_ns[i : i + size], values[i : i + size])
+        for i in range(0, batch.count, size)
+    ]

@@ -251,7 +251,8 @@ def run_function_trial(
     # An explicit id and resume: RLTRACK_RUN_ID/RLTRACK_RESUME in this process's environment must
     # not turn the trial into someone else's run.
     run = rltrack.init(
-        project=handle.project, id=new_id(), resume="never", group=handle.sweep_id, config=config, dir=handle.root
+        project=handle.project, id=new_id(), resume="never", group=handle.sweep_id, config=config, dir=handle.root,
+        quiet=True,  # the agent prints one line per trial itself
     )
     trial.set_user_attr("run_id", run.id)
     reporter = MetricReporter(trial, handle.config.metric.name, run)

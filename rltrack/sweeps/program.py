@@ -94,6 +94,7 @@ def run_program_trial(handle: SweepHandle, trial: optuna.Trial, *, verbose: bool
         config=config,
         dir=handle.root,
         system_metrics=False,
+        quiet=True,
     )
     run_id = placeholder.id
     placeholder.finish()
@@ -170,5 +171,5 @@ def _set_final_state(handle: SweepHandle, run_id: str, exit_code: int, state: st
     """Resume the run (its program has exited) and finish it with the state the sweep decided."""
     import rltrack
 
-    run = rltrack.init(id=run_id, resume="must", dir=handle.root, system_metrics=False)
+    run = rltrack.init(id=run_id, resume="must", dir=handle.root, system_metrics=False, quiet=True)
     run.finish(exit_code, state=state, reason=reason)
