@@ -7,6 +7,9 @@ A file that can only be partly read says so in :meth:`StorageFile.problem` inste
 
 from __future__ import annotations
 
+import sqlite3
+import struct
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -37,12 +40,40 @@ class StorageFile(Protocol):
 
 
 class Sqlite3Storage:
-    """A ``.db3`` file (see :class:`~rltrack_ros.sqlitescan.SqliteFile`)."""
+    """A ``.db3`` file (see :class:`~rltrack_ros.sqlitescan.SqliteFile`).
+
+    A file cut short (its header counts more pages than it has) does not open at all in SQLite; a
+    copy whose header counts the pages that are there opens, and its rows are salvaged.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = SqliteFile(path)
+        self.cut: str | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        try:
+            self.db = SqliteFile(path)
+        except sqlite3.DatabaseError:
+            copy = self._header_fixed_copy()
+            if copy is None:
+                raise
+            self.db = SqliteFile(copy)
         self.conns = self.db.topics
+
+    def _header_fixed_copy(self) -> Path | None:
+        data = self.path.read_bytes()
+        if len(data) < 100 or not data.startswith(b"SQLite format 3\x00"):
+            return None
+        (page,) = struct.unpack(">H", data[16:18])
+        page = 65536 if page == 1 else page
+        (pages,) = struct.unpack(">I", data[28:32])
+        have = len(data) // page
+        if have >= pages or have < 1:
+            return None
+        self.cut = f"the file is cut short ({have} of {pages} pages)"
+        self._tmp = tempfile.TemporaryDirectory(prefix="rltrack-db3-")
+        copy = Path(self._tmp.name) / self.path.name
+        copy.write_bytes(data[:28] + struct.pack(">I", have) + data[32 : have * page])
+        return copy
 
     def counts(self) -> dict[int, int] | None:
         """Stored messages per topic id, or None when the table cannot be counted (damaged)."""
@@ -57,15 +88,18 @@ class Sqlite3Storage:
 
     def problem(self) -> str | None:
         """Why reading ended early, with the repair tool; None when the file read cleanly."""
-        if self.db.stopped is None:
+        if self.db.stopped is None and self.cut is None:
             return None
+        what = "; ".join(x for x in (self.cut, self.db.stopped and f"the database is damaged ({self.db.stopped})") if x)
         lost = f"; {self.db.lost} rows found but unreadable" if self.db.lost else ""
-        return (f"the database is damaged ({self.db.stopped}); rows past the damage were salvaged{lost} "
-                "(`ros2 bag reindex` or sqlite3's `.recover` can repair the file)")  # fmt: skip
+        return (f"{what}; every readable row was imported{lost} (`ros2 bag reindex` or sqlite3's `.recover` can "
+                "repair the file)")  # fmt: skip
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database (and remove a repaired copy)."""
         self.db.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 class McapFile:

@@ -219,7 +219,13 @@ def test_damaged_sqlite_bag_salvages_every_readable_row(tmp_path: Path) -> None:
         result = import_bag(bag.path, run, parse_config({}))
     run.finish()
     said = [str(w.message) for w in caught]
-    assert [m for m in said if re.match(r"bag file bag\.db3: the database is damaged .*`ros2 bag reindex`", m)]
+    assert [
+        m
+        for m in said
+        if re.match(
+            r"bag file bag\.db3: the database is damaged .*every readable row was imported.*`ros2 bag reindex`", m
+        )
+    ]
     assert result.messages == readable  # every readable row, not just those before the damage
     view = rltrack.Api(dir=tmp_path / "store").run(run_id)
     summary = view.summary_of("real")

@@ -80,7 +80,7 @@ def oracle_typestore(defs: dict[str, str]) -> Any:
     for name, text in defs.items():
         try:
             typs.update(get_types_from_msg(text, name))
-        except Exception:  # noqa: BLE001  # e.g. a service definition stored as one: not decodable
+        except Exception:  # e.g. a service definition stored as one: not decodable
             continue
     merged = dict(store.fielddefs)
     merged.update(typs)
@@ -135,10 +135,12 @@ def run_points(store: Path, run_id: str) -> Counter[tuple[str, int, Any]]:
 
 
 def import_fixture(path: Path, store: Path) -> tuple[Any, str, list[str]]:
-    with rltrack.init(project="oracle", dir=store, source="real", system_metrics=False) as run:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = import_bag(path, run, parse_config({"clock": "receive"}))
+    with (
+        rltrack.init(project="oracle", dir=store, source="real", system_metrics=False) as run,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        result = import_bag(path, run, parse_config({"clock": "receive"}))
     return result, run.id, [str(w.message) for w in caught]
 
 
