@@ -15,8 +15,21 @@ from rltrack.cli import main
 def test_import_bag_into_a_new_run(tmp_path: Path, mcap_bag: BagContents) -> None:
     config = tmp_path / "topics.yaml"
     config.write_text("topics: [/odom]\nepisodes: {reward: /rl/reward, done: /rl/done}\n")
-    result = CliRunner().invoke(main, ["import-bag", str(mcap_bag.path), "--project", "robot", "--name", "walk-1",
-                                       "--config", str(config), "--dir", str(tmp_path / "store")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "import-bag",
+            str(mcap_bag.path),
+            "--project",
+            "robot",
+            "--name",
+            "walk-1",
+            "--config",
+            str(config),
+            "--dir",
+            str(tmp_path / "store"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "imported 119 messages" in result.output and "3 episodes" in result.output
     (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
@@ -28,8 +41,9 @@ def test_import_bag_attaches_to_a_training_run(tmp_path: Path, sqlite_bag: BagCo
     store = tmp_path / "store"
     with rltrack.init(project="robot", dir=store, system_metrics=False) as sim:
         sim.log({"train/loss": 0.1})
-    result = CliRunner().invoke(main, ["import-bag", str(sqlite_bag.path), "--run", sim.id, "--topic", "/battery",
-                                       "--dir", str(store)])
+    result = CliRunner().invoke(
+        main, ["import-bag", str(sqlite_bag.path), "--run", sim.id, "--topic", "/battery", "--dir", str(store)]
+    )
     assert result.exit_code == 0, result.output
     view = rltrack.Api(dir=store).run(sim.id)
     assert view.sources == ["sim", "real"]
@@ -56,8 +70,21 @@ def test_policy_artifact_places_real_episodes_at_its_training_step(tmp_path: Pat
         sim.log_artifact(art, aliases=["deployed"])
     config = tmp_path / "topics.yaml"
     config.write_text("topics: []\nepisodes: {reward: /rl/reward, done: /rl/done}\n")
-    result = CliRunner().invoke(main, ["import-bag", str(sqlite_bag.path), "--run", sim.id, "--config", str(config),
-                                       "--policy", "ppo-walker:deployed", "--dir", str(store)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "import-bag",
+            str(sqlite_bag.path),
+            "--run",
+            sim.id,
+            "--config",
+            str(config),
+            "--policy",
+            "ppo-walker:deployed",
+            "--dir",
+            str(store),
+        ],
+    )
     assert result.exit_code == 0, result.output
     view = rltrack.Api(dir=store).run(sim.id)
     assert view.series("episode/return", source="real")[0].tolist() == [20_000] * 3
@@ -69,9 +96,121 @@ def test_policy_artifact_places_real_episodes_at_its_training_step(tmp_path: Pat
 def test_unknown_policy_is_a_warning_and_robot_steps_are_used(tmp_path: Path, sqlite_bag: BagContents) -> None:
     config = tmp_path / "topics.yaml"
     config.write_text("topics: []\nepisodes: {reward: /rl/reward, done: /rl/done}\n")
-    result = CliRunner().invoke(main, ["import-bag", str(sqlite_bag.path), "--project", "robot", "--config",
-                                       str(config), "--policy", "nope:latest", "--dir", str(tmp_path / "store")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "import-bag",
+            str(sqlite_bag.path),
+            "--project",
+            "robot",
+            "--config",
+            str(config),
+            "--policy",
+            "nope:latest",
+            "--dir",
+            str(tmp_path / "store"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "warning: policy 'nope:latest' not recorded as lineage" in result.output
     (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
     assert view.series("episode/return", source="real")[0].tolist() == [5, 12, 16]
+
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real-bags"
+
+
+def test_a_bad_topic_leaves_no_run_behind(tmp_path: Path, sqlite_bag: BagContents) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["import-bag", str(sqlite_bag.path), "--project", "robot", "--topic", "/odm", "--dir", str(tmp_path / "store")],
+    )
+    assert result.exit_code == 1
+    assert "Error: topic '/odm' is not in bag" in result.output and "did you mean '/odom'?" in result.output
+    assert not (tmp_path / "store").exists() or rltrack.Api(dir=tmp_path / "store").runs(project="robot") == []
+
+
+def test_an_empty_recording_leaves_no_run_behind(tmp_path: Path) -> None:
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    with Writer(tmp_path / "empty", version=9) as writer:
+        writer.add_connection("/odom", "nav_msgs/msg/Odometry", typestore=get_typestore(Stores.ROS2_JAZZY))
+    result = CliRunner().invoke(
+        main, ["import-bag", str(tmp_path / "empty"), "--project", "robot", "--dir", str(tmp_path / "store")]
+    )
+    assert result.exit_code == 1
+    assert "nothing to import: the selected topics of" in result.output and "its topics: /odom (0)" in result.output
+    assert not (tmp_path / "store").exists() or rltrack.Api(dir=tmp_path / "store").runs(project="robot") == []
+
+
+def test_the_table_and_a_hint_for_topics_without_numbers(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["import-bag", str(REAL / "rb2_sqlite_talker"), "--project", "robot", "--dir", str(tmp_path / "store")]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines.index("topic   type                 read  expected  values  skipped") + 1 == lines.index(
+        "/topic  std_msgs/msg/String    10        10       0  -"
+    )
+    assert "not selected: /parameter_events (0), /rosout (10)" in lines
+    assert "hint: /topic (std_msgs/msg/String) carry no numeric fields, so they gave no values" in result.output
+
+
+def test_ros1_bag_imports_from_the_cli(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "import-bag",
+            str(REAL / "ros1_test_bag" / "test_bag.bag"),
+            "--project",
+            "robot",
+            "--topic",
+            "int_topic",
+            "--dir",
+            str(tmp_path / "store"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
+    assert view.keys(source="real") == ["int_topic/data"]
+    assert len(view.series("int_topic/data", source="real")[2]) == 3
+
+
+def test_strict_fails_the_run_and_says_why(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "import-bag",
+            str(REAL / "rb2_mcap_wrong_rmw"),
+            "--project",
+            "robot",
+            "--strict",
+            "--dir",
+            str(tmp_path / "store"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "warning: topic '/test_topic': 0 of 3 messages read, 3 skipped: serialization format" in result.output
+    assert "--strict: messages were lost" in result.output
+    (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
+    assert view.state == "failed"
+
+
+def test_the_demos_bag_imports_its_episodes_without_a_config(tmp_path: Path) -> None:
+    from rltrack.demo.record import write_bag
+    from rltrack.demo.standin import Episode
+
+    rng = np.random.default_rng(0)
+    episodes = [Episode(seed=k, measured=rng.normal(size=(n, 4)), state=rng.normal(size=(n, 4)),
+                        action=np.zeros(n, dtype=np.int64), force_n=np.zeros(n), reward=np.ones(n), terminated=True)
+                for k, n in enumerate((5, 8))]  # fmt: skip
+    bag = write_bag(tmp_path / "demo", episodes, t0_ns=1_700_000_000_000_000_000)
+    result = CliRunner().invoke(
+        main, ["import-bag", str(bag.path), "--project", "robot", "--dir", str(tmp_path / "store")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "episodes: reward '/rl/reward', done '/rl/done' (found by name" in result.output
+    assert "2 episodes" in result.output
+    (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
+    assert view.series("episode/return", source="real")[2].tolist() == [5.0, 8.0]
