@@ -8,7 +8,15 @@ ref the robot runs, e.g. ``ppo-policy:latest``; real episodes are placed at its 
 ``dir`` (store folder); ``topics`` (names) and ``config`` (topic YAML, see :mod:`.topics`);
 ``distro`` (typestore, default ``$ROS_DISTRO``); ``qos_warn_s``; ``queue_size``;
 ``stats_period_s`` (log received counts every so often; 0, the default, is off);
-``system_metrics`` (sample the robot computer's CPU/memory into the run, default true).
+``system_metrics`` (sample the robot computer's CPU/memory into the run, default true);
+``clock`` (``auto``, ``header`` or ``receive``: the run's one time axis, see :mod:`.clock`; default
+the config's, else ``auto``).
+
+Clock: receive times are the computer's wall clock. Header stamps are taken as they are, and
+topics without a header are mapped onto them by the offset measured on stamped topics, or by
+``/clock`` when a simulation publishes it: the node subscribes ``/clock`` whenever it exists (not
+only under ``use_sim_time``), so a simulation's values land on simulation time, the same rule as
+a bag import of the same topics. ``clock:=receive`` keeps every value at its receive time.
 
 Subscriptions are ``raw=True``: the bytes go through a bounded queue (:class:`.sink.Sink`) to the
 same decoder the bag importer uses. QoS follows the publishers seen on the graph (best-effort if
@@ -26,7 +34,7 @@ import signal
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +45,17 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 import rltrack
 from rltrack.errors import RltrackError, RltrackWarning
 
+from .clock import check_clock
 from .decode import DISTROS, IMAGE_TYPES, Decoder, learn_type
 from .errors import DecodeError
 from .lineage import use_policy
 from .mirror import COUNTER_PREFIX, Mirror
 from .sink import Sink
-from .topics import MirrorConfig, QosOverride, load_config, parse_config
+from .topics import MirrorConfig, QosOverride, TopicConfig, load_config, parse_config
 
 __all__ = ["MirrorNode", "main"]
 
-_STRINGS = ("run", "project", "name", "sim_run", "source", "policy", "dir", "config", "distro")
+_STRINGS = ("run", "project", "name", "sim_run", "source", "policy", "dir", "config", "distro", "clock")
 
 
 @dataclass
@@ -109,9 +118,9 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         config = config.with_topics(topics)
         env_distro = os.environ.get("ROS_DISTRO", "").lower()
         if p["distro"] or (not p["config"] and env_distro in DISTROS):
-            from dataclasses import replace
-
             config = replace(config, distro=p["distro"] or env_distro)
+        if p["clock"]:
+            config = replace(config, clock=check_clock(p["clock"], "parameter 'clock'"))
         return config
 
     def _open_run(self, p: dict[str, str]) -> Any:
@@ -141,8 +150,7 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         for topic, types in sorted(self.get_topic_names_and_types(), key=lambda tt: tt[0] != first):
             if not self.mirror.wants(topic):
                 continue
-            cfg = self.config.topic(topic)
-            assert cfg is not None  # wants() said so
+            cfg = self.config.topic(topic) or TopicConfig(topic=topic)  # /clock is read for the run's clock
             msgtype = cfg.type or (types[0] if types else "")
             if msgtype.count("/") == 1:
                 msgtype = msgtype.replace("/", "/msg/")

@@ -1,19 +1,16 @@
 """One clock per run: a simulation recording (header stamps in sim time, receive time in 2026).
 
-The bags are written with rosbags' writer the way a nav2/Gazebo recording looks: odometry and
-each /tf transform stamped in simulation time (1970 plus seconds), reward and done topics without
-a header, every message logged at the recorder's wall clock.
+The bags (:mod:`simbag`) are written with rosbags' writer the way a nav2/Gazebo recording looks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from bagdata import odometry, stamp
+from bagdata import odometry
 from click.testing import CliRunner
 from rltrack_ros import import_bag
 from rltrack_ros.clock import PENDING_NS, RunClock
@@ -22,70 +19,11 @@ from rltrack_ros.errors import TopicConfigError
 from rltrack_ros.mirror import Mirror
 from rltrack_ros.topics import parse_config
 from rosbags.rosbag2 import Writer
-from rosbags.typesys import Stores, get_typestore
+from simbag import DURATION, LATENCY, MS, SIM0, TS, WALL0, S, transform, write_sim_bag
 
 import rltrack
 from rltrack.cli import main
 from rltrack.errors import RltrackWarning
-
-TS = get_typestore(Stores.ROS2_JAZZY)
-S = 1_000_000_000
-MS = 1_000_000
-SIM0 = 12 * S + 500 * MS  # the simulation had run 12.5 s when recording started
-WALL0 = 1_780_000_000 * S  # 2026
-LATENCY = 2 * MS  # from a publisher's stamp to the recorder
-DURATION = 20 * S
-EPISODE_LEN = 10  # rewards per episode
-
-
-def _transform(parent: str, child: str, t_ns: int, x: float) -> Any:
-    t = TS.types
-    header = stamp(TS, t_ns)
-    header.frame_id = parent
-    return t["geometry_msgs/msg/TransformStamped"](
-        header=header, child_frame_id=child,
-        transform=t["geometry_msgs/msg/Transform"](
-            translation=t["geometry_msgs/msg/Vector3"](x=x, y=0.0, z=0.0),
-            rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)),
-    )  # fmt: skip
-
-
-def sim_messages(rtf: float = 1.0, *, with_clock: bool = False) -> Iterator[tuple[str, str, int, int, Any]]:
-    """Yield (topic, type, wall receive time, sim time, message) of a 20 s recording."""
-    t = TS.types
-
-    def wall(sim_ns: int) -> int:  # the recorder's clock when a message stamped sim_ns arrives
-        return WALL0 + round((sim_ns - SIM0) / rtf) + LATENCY
-
-    sim_span = round(DURATION * rtf)
-    if with_clock:
-        for i in range(0, sim_span, 10 * MS):  # Gazebo's /clock at 100 Hz (of sim time)
-            sim = SIM0 + i
-            msg = t["rosgraph_msgs/msg/Clock"](clock=t["builtin_interfaces/msg/Time"](sec=sim // S, nanosec=sim % S))
-            yield "/clock", "rosgraph_msgs/msg/Clock", wall(sim) - LATENCY, sim, msg
-    # Rewards start 30 ms before the first odometry: they wait for the clock offset.
-    for i, sim in enumerate(range(SIM0 - 30 * MS, SIM0 + sim_span, 100 * MS)):
-        yield "/rl/reward", "std_msgs/msg/Float32", wall(sim), sim, t["std_msgs/msg/Float32"](data=float(i % 3))
-        if i % EPISODE_LEN == EPISODE_LEN - 1:
-            done = sim + MS
-            yield "/rl/done", "std_msgs/msg/Bool", wall(done), done, t["std_msgs/msg/Bool"](data=True)
-    for i, sim in enumerate(range(SIM0, SIM0 + sim_span, 50 * MS)):
-        yield "/odom", "nav_msgs/msg/Odometry", wall(sim), sim, odometry(TS, i, sim)
-        moving = [_transform("odom", "base_link", sim, 0.01 * i), _transform("base_link", "wheel", sim, 0.2)]
-        if i % 4 == 0:  # AMCL's map->odom at 5 Hz, in the same /tf message, at its own (older) stamp
-            moving.append(_transform("map", "odom", sim - 20 * MS, -1.0 - i))
-        yield "/tf", "tf2_msgs/msg/TFMessage", wall(sim), sim, t["tf2_msgs/msg/TFMessage"](transforms=moving)
-
-
-def write_sim_bag(path: Path, rtf: float = 1.0, *, with_clock: bool = False) -> list[tuple[str, int, int, Any]]:
-    rows = sorted(sim_messages(rtf, with_clock=with_clock), key=lambda r: r[2])
-    with Writer(path, version=9) as writer:  # type: ignore[arg-type]
-        conns: dict[str, Any] = {}
-        for topic, msgtype, recv, _, msg in rows:
-            if topic not in conns:
-                conns[topic] = writer.add_connection(topic, msgtype, typestore=TS)
-            writer.write(conns[topic], recv, bytes(TS.serialize_cdr(msg, msgtype)))
-    return [(topic, recv, sim, msg) for topic, _, recv, sim, msg in rows]
 
 
 def imported(tmp_path: Path, bag: Path, config: dict[str, Any]) -> tuple[Any, Any]:
@@ -234,7 +172,7 @@ def test_auto_settles_on_receive_time_after_five_seconds_without_a_stamp(tmp_pat
 def test_tf_static_stamps_do_not_set_the_offset(tmp_path: Path) -> None:
     run = real_run(tmp_path)
     mirror = Mirror(run, parse_config({}), Decoder(TS))
-    old = bytes(TS.serialize_cdr(TS.types["tf2_msgs/msg/TFMessage"](transforms=[_transform("base", "lidar", S, 0.1)]),
+    old = bytes(TS.serialize_cdr(TS.types["tf2_msgs/msg/TFMessage"](transforms=[transform("base", "lidar", S, 0.1)]),
                                  "tf2_msgs/msg/TFMessage"))  # fmt: skip
     mirror.handle("/tf_static", "tf2_msgs/msg/TFMessage", old, WALL0)  # published at startup, latched
     mirror.handle("/r", "std_msgs/msg/Float32", _float32(1.0), WALL0 + 1)
