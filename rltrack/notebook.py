@@ -43,7 +43,11 @@ def _server_for(root: Path) -> Any:
     with _lock:
         server = _servers.get(key)
         if server is None:
-            server = _servers[key] = BackgroundServer(ServerSettings(root=root))
+            from rltrack.server.headers import NOTEBOOK_FRAME_ANCESTORS  # Jupyter shows it in an iframe
+
+            server = _servers[key] = BackgroundServer(
+                ServerSettings(root=root, frame_ancestors=NOTEBOOK_FRAME_ANCESTORS)
+            )
         return server
 
 

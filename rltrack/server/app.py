@@ -39,11 +39,14 @@ class ServerSettings:
         root: The store folder.
         ingest: Mount the ingest endpoints (``rltrack server``); the store is created if missing.
         access: Tokens, public reads, trusted proxies, allowed hosts and the request-size limits.
+        frame_ancestors: Who may show the pages in a frame (CSP ``frame-ancestors``): nobody, except
+            for the notebook server (:data:`rltrack.server.headers.NOTEBOOK_FRAME_ANCESTORS`).
     """
 
     root: Path
     ingest: bool = False
     access: AccessControl = field(default_factory=AccessControl)
+    frame_ancestors: str = "'none'"
 
 
 def create_app(settings: ServerSettings | Path | str) -> FastAPI:
@@ -94,7 +97,8 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
     _install_error_handlers(app, Path(settings.root))
     document_errors(app)
     app.add_middleware(GuardMiddleware, access=settings.access)
-    app.add_middleware(HeadersMiddleware)  # outermost: refusals by the guard carry the headers too
+    # Outermost: the guard's refusals carry the headers too.
+    app.add_middleware(HeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     return app
 
 

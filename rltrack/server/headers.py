@@ -1,14 +1,17 @@
 """Security headers on every response: a Content-Security-Policy without inline script, ``nosniff``, no referrer.
 
 A route may set its own ``Content-Security-Policy`` (a run's uploaded files get a ``sandbox`` one);
-the middleware only adds the headers a response does not already carry.
+the middleware only adds the headers a response does not already carry. No other site may frame
+the dashboard (clickjacking), except the loopback notebook server of ``rltrack.show()``, which
+Jupyter shows in an iframe (:data:`NOTEBOOK_FRAME_ANCESTORS`).
 """
 
 from __future__ import annotations
 
 from rltrack.server.security import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CSP", "SANDBOX_CSP", "SECURITY_HEADERS", "HeadersMiddleware"]
+__all__ = ["CSP", "NOTEBOOK_FRAME_ANCESTORS", "SANDBOX_CSP", "SECURITY_HEADERS", "HeadersMiddleware",
+           "security_headers"]
 
 #: The dashboard's policy: scripts only from this origin (no inline script, no eval); plotly sets
 #: inline styles, so styles may be inline; media may come from blob: URLs the pages create.
@@ -20,20 +23,35 @@ CSP = (
 #: For files a writer uploaded: even if a browser renders one, it runs in an opaque origin with no script.
 SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
 
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cross-origin-opener-policy", b"same-origin"),
+#: Pages that may frame the notebook server's dashboard: Jupyter on this machine, VS Code notebooks.
+NOTEBOOK_FRAME_ANCESTORS = (
+    "http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:* vscode-webview:"
 )
 
 
-class HeadersMiddleware:
-    """Add :data:`SECURITY_HEADERS` to every HTTP response that does not set them itself."""
+def security_headers(frame_ancestors: str = "'none'") -> tuple[tuple[bytes, bytes], ...]:
+    """Return the headers every answer carries; ``frame_ancestors`` names who may frame the pages."""
+    csp = CSP.replace("frame-ancestors 'none'", f"frame-ancestors {frame_ancestors}")
+    headers = [
+        (b"content-security-policy", csp.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    if frame_ancestors == "'none'":
+        # X-Frame-Options cannot name origins: send it only when nobody may frame the pages.
+        headers += [(b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin")]
+    return tuple(headers)
 
-    def __init__(self, app: ASGIApp) -> None:
+
+SECURITY_HEADERS = security_headers()
+
+
+class HeadersMiddleware:
+    """Add :func:`security_headers` to every HTTP response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp, frame_ancestors: str = "'none'") -> None:
         self.app = app
+        self.headers = security_headers(frame_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Hand the request on; add the headers to the response's start message."""
@@ -45,7 +63,7 @@ class HeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers.extend((name, value) for name, value in SECURITY_HEADERS if name not in present)
+                headers.extend((name, value) for name, value in self.headers if name not in present)
                 message["headers"] = headers
             await send(message)
 

@@ -253,6 +253,18 @@ def test_uploaded_files_that_are_not_media_are_sandboxed_attachments(open_server
         assert response.headers["content-security-policy"].startswith("sandbox;")
 
 
+def test_only_the_notebook_server_may_be_framed(tmp_path: Path, make_client: Callable[..., TestClient]) -> None:
+    from rltrack.server.headers import NOTEBOOK_FRAME_ANCESTORS
+
+    settings = ServerSettings(root=tmp_path / "srv", ingest=True, frame_ancestors=NOTEBOOK_FRAME_ANCESTORS)
+    with make_client(create_app(settings)) as c:
+        headers = c.get("/").headers
+    assert f"frame-ancestors {NOTEBOOK_FRAME_ANCESTORS};" in headers["content-security-policy"]
+    assert "x-frame-options" not in headers
+    with make_client(app_with(tmp_path)) as c:
+        assert c.get("/").headers["x-frame-options"] == "DENY"
+
+
 def test_favicon_and_no_cdn_docs(open_server: TestClient) -> None:
     icon = open_server.get("/favicon.ico")
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
