@@ -62,9 +62,9 @@
     return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
   };
 
-  // The traces of one series. `name` is a writer's string: escaped, since plotly reads tags in names.
+  // The traces of one series. `name` is a writer's string: escaped for plotly, which reads tags in names.
   C.series = function (xs, ys, { name, color, smooth = 0, isDate = false } = {}) {
-    const label = RT.esc(name);
+    const label = RT.ptext(name);
     const distinct = C.distinct(xs);
     const [lo, hi] = C.extent(ys) || [null, null];
     const base = { type: "scatter", name: label };

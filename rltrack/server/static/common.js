@@ -16,6 +16,9 @@ RT.qs = (params) => {
   return u.toString();
 };
 RT.esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+// Text for plotly (titles, trace names, annotations): plotly reads tags (<b>, <a href>) and entities there, but
+// not &quot;, so only & < > are escaped; the text then shows exactly as the writer wrote it.
+RT.ptext = (s) => String(s ?? "").replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
 RT.time = (ns) => (ns ? new Date(ns / 1e6).toLocaleString() : "");
 RT.duration = (a, b) => {
   if (!a) return "";
@@ -85,8 +88,7 @@ RT.xs = function (series, axis, startNs) {
 };
 RT.axisTitle = { step: "step", wall: "wall time", relative: "seconds since start" };
 RT.layout = (title, opts) => ({
-  // plotly reads tags (<b>, <a href>) in titles and names: a writer's key is drawn as text.
-  title: { text: RT.esc(title), font: { size: 13 }, x: 0.01, xanchor: "left" },
+  title: { text: RT.ptext(title), font: { size: 13 }, x: 0.01, xanchor: "left" },
   margin: { l: 50, r: 10, t: 30, b: 36 },
   xaxis: { title: { text: RT.axisTitle[opts.axis] || "step", font: { size: 11 } }, type: opts.axis === "wall" ? "date" : "linear" },
   yaxis: { type: opts.log ? "log" : "linear" },

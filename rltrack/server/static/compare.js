@@ -25,7 +25,7 @@
     if (data.groups.length) {
       data.groups.forEach((g, i) => {
         const color = RT.COLORS[i % RT.COLORS.length];
-        const name = `${$("groupby").value}=${RT.fmt(g.value)} (${g.runs.length})`;
+        const name = RT.ptext(`${$("groupby").value}=${RT.fmt(g.value)} (${g.runs.length})`); // plotly reads tags in names
         out.push({ x: g.step, y: g.max, type: "scatter", mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip", legendgroup: name });
         out.push({ x: g.step, y: g.min, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: hexToRgba(color, 0.18), showlegend: false, hoverinfo: "skip", legendgroup: name });
         out.push({ x: g.step, y: RT.ema(g.mean, o.smooth), type: "scatter", mode: "lines", name, line: { color, width: 2 }, legendgroup: name });
@@ -34,7 +34,7 @@
     }
     data.runs.forEach((r, i) => {
       out.push({ x: r.step, y: RT.ema(r.value, o.smooth), type: "scatter", mode: r.value.length < 40 ? "lines+markers" : "lines",
-        name: r.name, line: { color: RT.COLORS[i % RT.COLORS.length], width: 1.6 }, marker: { size: 4 } });
+        name: RT.ptext(r.name), line: { color: RT.COLORS[i % RT.COLORS.length], width: 1.6 }, marker: { size: 4 } });
     });
     return out;
   }
@@ -46,15 +46,13 @@
     root.innerHTML = "";
     const divs = {};
     for (const [prefix, group] of RT.groupKeys(keys)) {
-      root.insertAdjacentHTML("beforeend", `<h3>${RT.esc(prefix)}</h3>`);
+      root.append(RT.el("h3", {}, prefix));
       const grid = document.createElement("div");
       grid.className = "grid";
       for (const key of group) {
-        const card = document.createElement("div");
-        card.className = "card";
-        card.innerHTML = `<div class="chart" data-key="${RT.esc(key)}"></div>`;
-        grid.appendChild(card);
-        divs[key] = card.firstChild;
+        const div = RT.el("div", { class: "chart", dataset: { key } });
+        grid.appendChild(RT.el("div", { class: "card" }, div));
+        divs[key] = div;
       }
       root.appendChild(grid);
     }
@@ -69,7 +67,15 @@
   function draw(divs) {
     const o = opts();
     for (const [key, div] of Object.entries(divs)) {
-      if (state.data[key]) Plotly.react(div, traces(state.data[key], o), RT.layout(key, o), RT.PLOT_CONFIG);
+      if (!state.data[key]) continue;
+      const tr = traces(state.data[key], o);
+      const layout = RT.layout(key, o);
+      // The y-range from the data (a constant drawn at its value), log only over positive values.
+      const [lo, hi] = RT.charts.extent(...tr.map((t) => t.y)) || [null, null];
+      const y = RT.charts.yaxis(lo, hi, o.log);
+      layout.yaxis = y.axis;
+      if (y.logOff) layout.annotations = [{ text: "log scale off: values ≤ 0", xref: "paper", yref: "paper", x: 1, y: 1.02, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#c92a2a" } }];
+      Plotly.react(div, tr, layout, RT.PLOT_CONFIG);
     }
     state.divs = divs;
   }
@@ -82,9 +88,10 @@
     const keys = new Set();
     state.runs.forEach((r) => (r.keys[r.primary_source] || []).forEach((k) => keys.add(k)));
     state.keys = [...keys].sort();
-    $("legend").innerHTML = state.runs.map((r, i) => `<span class=pill style="background:${hexToRgba(RT.COLORS[i % RT.COLORS.length], 0.2)}"><a href="/runs/${encodeURIComponent(r.id)}">${RT.esc(r.name)}</a></span>`).join(" ");
-    if (state.runs.length) RT.header([[state.runs[0].project, "/projects/" + encodeURIComponent(state.runs[0].project)], ["compare", null]]);
-    $("groupby").innerHTML += varyingConfigKeys(state.runs).map((k) => `<option>${RT.esc(k)}</option>`).join("");
+    $("legend").replaceChildren(...state.runs.flatMap((r, i) => [RT.el("span", { class: "pill", style: `background:${hexToRgba(RT.COLORS[i % RT.COLORS.length], 0.2)}` },
+      RT.el("a", { href: RT.runUrl(r.id) }, r.name)), " "]));
+    if (state.runs.length) RT.header([[state.runs[0].project, RT.projectUrl(state.runs[0].project)], ["compare", null]]);
+    $("groupby").append(...varyingConfigKeys(state.runs).map((k) => RT.el("option", { value: k }, k)));
     const g = new URLSearchParams(location.search).get("group_by");
     if (g) $("groupby").value = g;
     $("groupby").addEventListener("change", load);

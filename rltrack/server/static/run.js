@@ -209,7 +209,7 @@
       }
     }
     if (annotations.length) {
-      layout.annotations = [{ text: RT.esc(annotations.join(" · ")), xref: "paper", yref: "paper", x: 1, y: 1.02, xanchor: "right",
+      layout.annotations = [{ text: RT.ptext(annotations.join(" · ")), xref: "paper", yref: "paper", x: 1, y: 1.02, xanchor: "right",
         yanchor: "bottom", showarrow: false, font: { size: 10, color: y.logOff ? "#c92a2a" : "#6b7385" } }];
     }
     Plotly.react(p.div, built.traces, layout, RT.PLOT_CONFIG);
