@@ -431,7 +431,8 @@ class MessageFlattener:
             return list(self._typestore.fielddefs[msgtype][1])
         except KeyError:
             raise DecodeError(
-                f"unknown message type {msgtype!r}; pass a folder of .msg files (msg_dirs) that defines it"
+                f"unknown message type {msgtype!r}; pass a folder of .msg/.srv files (--msg-dir, msg_dirs) "
+                "that defines it"
             ) from None
 
     def _plan(
@@ -733,7 +734,8 @@ class Decoder:
             if resolved != msgtype and resolved in self.typestore.fielddefs:
                 return self.deserialize(raw, resolved)
             raise DecodeError(
-                f"unknown message type {msgtype!r}; pass a folder of .msg files (msg_dirs) that defines it"
+                f"unknown message type {msgtype!r}; pass a folder of .msg/.srv files (--msg-dir, msg_dirs) "
+                "that defines it"
             ) from None
         except Exception as err:  # rosbags raises struct/index/Serde errors on truncated bytes
             raise DecodeError(f"cannot decode {len(raw)} bytes as {msgtype!r}: {err!r}") from err

@@ -325,8 +325,8 @@ class Mirror:
             elif not self.decoder.knows(msgtype):
                 self._warn(
                     topic, "type",
-                    f"topic {topic!r}: message type {msgtype!r} is unknown to the decoder; pass a folder of .msg "
-                    "files (msg_dirs) that defines it; other topics go on",
+                    f"topic {topic!r}: message type {msgtype!r} is unknown to the decoder; pass a folder of .msg/.srv "
+                    "files (--msg-dir, msg_dirs) that defines it; other topics go on",
                 )  # fmt: skip
                 state = _TopicState(cfg, msgtype, None, None, broken=True)
             else:
