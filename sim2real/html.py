@@ -26,7 +26,8 @@ _SIM, _REAL, _DIFF = "#1f77b4", "#d62728", "#555555"
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em} td,th{padding:.25em .7em;border-bottom:1px solid #eee}
+table{border-collapse:collapse;font-size:.9em;display:block;max-width:100%;overflow-x:auto}
+td,th{padding:.25em .7em;border-bottom:1px solid #eee} caption{text-align:left;font-weight:600;padding:.3em 0}
 td{text-align:right} td:first-child,th:first-child{text-align:left} .note{color:#666;font-size:.9em}
 .chart{width:100%;height:360px}
 """

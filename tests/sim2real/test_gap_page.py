@@ -117,5 +117,21 @@ def test_writer_strings_are_drawn_as_text(page: Any) -> None:
     assert HOSTILE in keys
 
 
-def test_the_page_reads_the_store_not_the_folder_it_started_in(store: Deployed) -> None:
-    assert not any(Path.cwd().iterdir())
+def test_the_html_reports_tables_do_not_overlap(browser: Any, store: Deployed, tmp_path: Path) -> None:
+    path = compare(store.run_id, dir=store.root).to_html(tmp_path / "gap.html")
+    ctx = browser.new_context(viewport={"width": WIDTHS[0], "height": 1000})
+    try:
+        pg = ctx.new_page()
+        pg.goto(path.as_uri())  # plotly.js is inlined: loaded once, then the window is resized
+        assert pg.text_content("table caption") == store.description
+        for width in WIDTHS:
+            pg.set_viewport_size({"width": width, "height": 1000})
+            pg.wait_for_function(f"() => window.innerWidth === {width}")
+            boxes = pg.evaluate(BOXES_JS.replace("#simreal table", "table"))
+            assert len(boxes) >= 4
+            for i, a in enumerate(boxes):
+                assert a["right"] <= width
+                for b in boxes[i + 1 :]:
+                    assert not overlaps(a, b), (width, a, b)
+    finally:
+        ctx.close()
