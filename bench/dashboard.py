@@ -1,6 +1,8 @@
-"""Dashboard and server benchmark: series latency (1M points), runs list (10,000 runs), HTTP ingest rate.
+"""Dashboard and server benchmark: series latency (1M points), runs list (10,000 runs), HTTP ingest rate,
+and the scale case: a project of 1,000 runs × 20 keys × 1,000 steps in chromium, beside trackio's dashboard.
 
 Usage: python bench/dashboard.py [--points 1000000] [--runs 10000] [--ingest 2000000] [--repeat 7]
+       python bench/dashboard.py --scale-only [--scale-runs 1000] [--no-trackio]   # the scale case alone
 
 Everything runs against a real server (uvicorn on a loopback port) over a fresh store in a
 temporary folder; times are medians over ``--repeat`` requests.
@@ -130,8 +132,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--ingest", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--scale-only", action="store_true", help="run only the 1,000-run project case")
+    parser.add_argument("--skip-scale", action="store_true", help="skip the 1,000-run project case")
+    parser.add_argument("--scale-runs", type=int, default=1000)
+    parser.add_argument("--scale-keys", type=int, default=20)
+    parser.add_argument("--scale-steps", type=int, default=1000)
+    parser.add_argument("--scale-timeout-s", type=float, default=180.0, help="give up on a page load after this")
+    parser.add_argument("--no-trackio", action="store_true", help="time rltrack only (no trackio venv)")
+    parser.add_argument("--trackio-venv", default=str(Path(__file__).parent / ".venv-trackio"),
+                        help="venv trackio runs in (created with pip when missing; never the dev venv)")
     args = parser.parse_args()
     rows: list[tuple[str, str, str]] = []
+    if not args.skip_scale:
+        import _dashboard_scale
+
+        _dashboard_scale.run_scale_case(args, rows)
+    if args.scale_only:
+        print_table(rows)
+        return
     with tempfile.TemporaryDirectory(prefix="rltrack-bench-") as tmp:
         root = Path(tmp) / "store"
         t = time.perf_counter()
@@ -160,8 +178,13 @@ def main() -> None:
             rows.append((f"HTTP ingest, packed batches ({args.ingest:,} scalars)", f"{packed:,.0f} scalars/s", ""))
             rows.append((f"HTTP ingest, online run log() -> server ({args.ingest:,})", f"{online:,.0f} scalars/s",
                          ""))
+    print_table(rows)
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    """Print the measures as one table (times: first or cold / median of the rest or warm)."""
     width = max(len(r[0]) for r in rows)
-    print(f"\n{'measure (first / median of the rest)':<{width}}  {'result':>20}  target")
+    print(f"\n{'measure (first or cold / median of the rest or warm)':<{width}}  {'result':>20}  target")
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>20}  {target}")
 

@@ -7,7 +7,7 @@
   const project = decodeURIComponent(location.pathname.split("/")[2] || "");
   const $ = (id) => document.getElementById(id);
   const enc = encodeURIComponent;
-  const MAX_ROWS = 300; // run selector rows drawn at once (search narrows the rest)
+  const MAX_ROWS = 200; // run selector rows drawn at once (search narrows the rest)
   const COLLAPSE_ABOVE = 48; // keys beyond which sections start folded
   const GRID_POINTS = 200; // common x grid of a group's mean and band
   // Stable colour per run: FNV-1a hash of the run id into a palette, so a run keeps its colour everywhere.
@@ -27,7 +27,7 @@
   // plotly reads tags in trace names: a run's name is drawn as text.
   const plotText = (s) => RT.esc(s);
 
-  const S = { L: null, defaults: null, runs: [], byId: new Map(), keys: [], metrics: [], panels: new Map(), onScreen: new Set(), observer: null };
+  const S = { L: null, defaults: null, runs: [], byId: new Map(), keys: [], metrics: [], panels: new Map(), onScreen: new Set(), observer: null, timings: [] };
   window.WORKSPACE = S; // for tests and the console: the layout is S.L
 
   // ---- layout <-> URL -------------------------------------------------------------------------------------
@@ -146,12 +146,20 @@
     if (!ids.length) { p.data = { runs: [] }; draw(p); return; }
     const query = { key: p.key, runs: ids.join(","), source: panelOpts(p.key).source, points: pointsFor(p.div), x: S.L.x_axis === "step" ? "step" : "t_ns" };
     try {
+      const t0 = performance.now();
       const data = await RT.json(`/api/projects/${enc(project)}/series?` + RT.qs(query));
       if (token !== p.token) return; // a newer request for this panel is on its way
+      const t1 = performance.now();
       p.data = data;
+      await nextFrame(); // one panel per frame: the page answers input between panels
+      if (token !== p.token) return;
       draw(p);
+      S.timings.push({ key: p.key, fetch_ms: Math.round(t1 - t0), draw_ms: Math.round(performance.now() - t1), at_ms: Math.round(performance.now()) });
     } catch (e) { if (token === p.token) { p.note.textContent = e.message; p.div.dataset.loaded = "error"; } }
   }
+  // Draws wait for their turn, one per animation frame.
+  let frameQueue = Promise.resolve();
+  const nextFrame = () => (frameQueue = frameQueue.then(() => new Promise((resolve) => requestAnimationFrame(() => resolve()))));
   // About one point per two pixels of the chart: more would not show.
   const pointsFor = (div) => Math.max(50, Math.min(1000, Math.round((div.clientWidth || 440) / 2)));
   function reload(key) { const p = S.panels.get(key); if (p) load(p); }
@@ -252,7 +260,8 @@
     renderRuns();
     if (rebuild) { renderPanels(); refetch = true; }
     for (const p of S.panels.values()) {
-      if (refetch) { p.stale = true; if (S.onScreen.has(p.key)) load(p); } else if (p.data) draw(p);
+      // A stale panel's data may be for another x-axis: it is drawn when it is fetched again.
+      if (refetch) { p.stale = true; if (S.onScreen.has(p.key)) load(p); } else if (p.data && !p.stale) draw(p);
     }
   }
 
@@ -282,7 +291,7 @@
 
   // The first screen: panels within the viewport are fetched before the page says it is ready.
   async function firstScreen() {
-    const h = window.innerHeight + 300;
+    const h = window.innerHeight;
     const first = [...S.panels.values()].filter((p) => { const b = p.div.getBoundingClientRect(); return b.height > 0 && b.top < h; });
     first.forEach((p) => S.onScreen.add(p.key));
     await Promise.all(first.map((p) => (p.stale ? load(p) : null)));

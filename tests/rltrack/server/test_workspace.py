@@ -109,7 +109,18 @@ def test_series_of_a_key_a_run_never_logged_is_empty(client: TestClient, filled:
     ).json()
     assert body["runs"][0]["value"] == [0.4] * 4
     body = client.get("/api/projects/cartpole/series", params={"key": "odom/speed", "runs": filled.alpha}).json()
-    assert body["runs"] == [{"id": filled.alpha, "source": "sim", "count": 0, "step": [], "t_ns": [], "value": []}]
+    assert body["runs"] == [{"id": filled.alpha, "source": "sim", "count": 0, "step": [], "value": []}]
+
+
+def test_series_on_the_time_axis_carries_times(client: TestClient, filled: Filled) -> None:
+    on_steps = client.get("/api/projects/cartpole/series", params={"key": "train/loss", "runs": filled.alpha}).json()
+    assert "t_ns" not in on_steps["runs"][0]  # the step axis needs no times
+    body = client.get(
+        "/api/projects/cartpole/series", params={"key": "train/loss", "runs": filled.alpha, "x": "t_ns"}
+    ).json()
+    (run,) = body["runs"]
+    assert len(run["t_ns"]) == filled.loss_steps
+    assert run["t_ns"] == sorted(run["t_ns"]) and run["t_ns"][0] > 1_600_000_000 * 10**9
 
 
 @pytest.mark.parametrize(
