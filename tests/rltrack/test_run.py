@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -352,3 +353,56 @@ def test_calls_with_equal_key_counts_but_other_keys_or_order_keep_their_values(s
     assert view.series("a")[2].tolist() == [1.0, 10.0, 100.0]
     assert view.series("b")[2].tolist() == [2.0, 20.0]
     assert view.series("c")[0].tolist() == [2]
+
+
+def test_init_and_finish_each_print_one_line_to_stderr(
+    store_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RLTRACK_QUIET", raising=False)
+    run = rltrack.init(project="talk", name="loud-run", dir=store_dir, system_metrics=False)
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout stays the program's own
+    assert err == (
+        f"rltrack: run 'loud-run' (id {run.id}) stored in {store_dir.resolve()}; "
+        f"see it with: rltrack ui --dir {store_dir}\n"
+    )
+    for i in range(10):
+        run.log({"a": float(i), "b": 1.0})
+    run.finish()
+    assert capsys.readouterr().err == (
+        f"rltrack: run 'loud-run' ({run.id}) finished: 20 values of 2 keys stored in {store_dir / 'rltrack.db'}\n"
+    )
+
+
+def test_init_names_the_dashboard_that_serves_the_store(
+    store_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rltrack.store.liveness import DASHBOARD_FILE, announce_dashboard
+
+    monkeypatch.delenv("RLTRACK_QUIET", raising=False)
+    store_dir.mkdir()
+    announce_dashboard(store_dir, "http://127.0.0.1:8123/")  # this process plays `rltrack ui`
+    run = rltrack.init(project="talk", dir=store_dir, system_metrics=False)
+    assert capsys.readouterr().err.endswith(f"(id {run.id}) live at http://127.0.0.1:8123/runs/{run.id}\n")
+    run.finish()
+    # A dashboard that has stopped (its pid is gone) is not announced.
+    record = (store_dir / DASHBOARD_FILE).read_text().replace(f'"pid": {os.getpid()}', '"pid": 999999999')
+    (store_dir / DASHBOARD_FILE).write_text(record)
+    capsys.readouterr()
+    rltrack.init(project="talk", dir=store_dir, system_metrics=False).finish()
+    assert "stored in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_quiet_runs_print_nothing(
+    store_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    if how == "environment":
+        monkeypatch.setenv("RLTRACK_QUIET", "1")
+        run = rltrack.init(project="talk", dir=store_dir, system_metrics=False)
+    else:
+        monkeypatch.delenv("RLTRACK_QUIET", raising=False)
+        run = rltrack.init(project="talk", dir=store_dir, system_metrics=False, quiet=True)
+    run.log({"a": 1.0})
+    run.finish()
+    assert capsys.readouterr() == ("", "")
