@@ -1,12 +1,11 @@
 """Sim-vs-real routes: which keys two sources share, where real results sit on the step axis, gap numbers.
 
-The gap numbers come from :func:`rltrack.sim2real.compare` when it is installed: the dashboard
-shows the sim2real report, it never recomputes its statistics.
+The gap numbers come from :func:`rltrack.sim2real.compare` with its defaults, and its table cells from
+the function that formats ``report.table()``: the dashboard never recomputes or reformats a gap.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -125,23 +124,22 @@ def gap(run_id: str, reader: Reader, other: str | None = None) -> dict[str, Any]
     numbers the terminal prints, formatted by the same function.
     """
     sim_row, sim_src, real_row, real_src = _sides(reader, run_id, other, None, None)
-    try:
-        # Imported by name: sim2real needs numpy and, to compute, scipy (the sim2real extra).
-        sim2real = importlib.import_module("rltrack.sim2real")
-        text = importlib.import_module("rltrack.sim2real.text")
-    except ImportError as err:
-        return {"available": False, "reason": f"rltrack.sim2real is not installed ({err})"}
     from rltrack.api import RunView
     from rltrack.errors import RltrackError
+    from rltrack.sim2real import compare
+    from rltrack.sim2real.text import heading, sections
 
     real_view = None if real_row.id == sim_row.id else RunView(reader, real_row)
     try:
-        report = sim2real.compare(RunView(reader, sim_row), real_view, sources=(sim_src or "sim", real_src or "real"))
-    except (RltrackError, ValueError, ArithmeticError, ImportError) as err:
+        report = compare(RunView(reader, sim_row), real_view, sources=(sim_src or "sim", real_src or "real"))
+    except ImportError as err:  # scipy, loaded when the statistics run, is the sim2real extra
+        reason = f"rltrack.sim2real needs its extra: pip install 'rltrack[sim2real]' ({err})"
+        return {"available": False, "reason": reason}
+    except (RltrackError, ValueError, ArithmeticError) as err:
         return {"available": False, "reason": f"sim2real could not compare these runs: {err}"}
     return {
         "available": True,
         "report": report.to_dict(),
-        "heading": text.heading(report),
-        "sections": [{"title": t.title, "header": t.header, "rows": t.rows} for t in text.sections(report)],
+        "heading": heading(report),
+        "sections": [{"title": t.title, "header": t.header, "rows": t.rows} for t in sections(report)],
     }
