@@ -5,7 +5,8 @@ ROS node records that checkpoint's training step as the run's ``policy_step`` an
 episodes there, so the gap compares them with the sim episodes of the same policy: those logged
 at that step (an evaluation of the checkpoint, as ``rltrack demo`` does), else the last
 :data:`RECENT_EPISODES` training episodes up to it (what SB3's ``rollout/ep_rew_mean`` averages).
-A run with no recorded policy step keeps every sim episode.
+A training episode that happened to end exactly at the checkpoint step counts as evaluated there
+(the store cannot tell them apart). A run with no recorded policy step keeps every sim episode.
 
 :func:`select_sim` makes that choice and says it in words (``"sim: 10 eval episodes at step
 20,480, policy v3"``); ``compare()``, ``rltrack compare``, the demo, the dashboard and the HTML
