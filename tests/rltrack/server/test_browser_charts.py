@@ -45,7 +45,8 @@ class Store:
 def fill(root: Path) -> Store:
     run = rltrack.init(project="truth", name="truth", dir=root, system_metrics=False)
     for i in range(200):
-        run.log({"train/learning_rate": LR, "train/loss": 1.0 / (i + 1), "train/advantage": np.sin(i / 9)}, step=i * 2048)
+        values = {"train/learning_rate": LR, "train/loss": 1.0 / (i + 1), "train/advantage": np.sin(i / 9)}
+        run.log(values, step=i * 2048)
     for episode in range(8):
         run.log({"eval/return": 400.0 + episode}, step=DEPLOYED_STEP)
     rng = np.random.default_rng(0)
@@ -64,7 +65,7 @@ def fill(root: Path) -> Store:
     robot.finish()
 
     many = rltrack.init(project="truth", name="many", dir=root, system_metrics=False)
-    keys = [f"{group}/{i:04d}/value" for group in ("diag", "joint", "tf") for i in range(MANY_KEYS // 3 + 1)][:MANY_KEYS]
+    keys = [f"{g}/{i:04d}/value" for g in ("diag", "joint", "tf") for i in range(MANY_KEYS // 3 + 1)][:MANY_KEYS]
     for step in range(200):
         many.log(dict.fromkeys(keys, float(step)), step=step)
     many.finish()
@@ -201,10 +202,11 @@ def test_telemetry_on_its_own_clock_as_an_envelope_and_each_key_once(
     assert fig["xtitle"] == "real time (s)"
     band, mean = fig["traces"]
     assert band["fill"] == "toself" and mean["mode"] == "lines"  # a min/max band around a mean line, not a block
-    finite = [y for y in band["y"] if y is not None]
-    assert min(finite) < min(y for y in mean["y"] if y is not None) and max(finite) > max(y for y in mean["y"] if y is not None)
+    outline = [y for y in band["y"] if y is not None]
+    middle = [y for y in mean["y"] if y is not None]
+    assert min(outline) < min(middle) and max(outline) > max(middle)
     xs = [x for x in mean["x"] if x is not None]
-    assert 0 <= xs[0] and xs[-1] < 120  # seconds since the robot's first value, not a message index
+    assert xs[0] >= 0 and xs[-1] < 120  # seconds since the robot's first value, not a message index
     if page.is_visible("#simreal"):
         # A key both sources share is drawn once: in the sim-vs-real section, not again below it.
         assert page.locator("[data-simreal-key='odom/speed']").count() == 1

@@ -34,7 +34,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 READY_TIMEOUT_MS = 15_000
 #: Breaks out of attributes and elements, runs script three ways, and leaves a mark if any of it runs.
-PAYLOAD = "\"'><img src=x onerror=\"__xss=1;alert(1)\"><script>__xss=2;alert(2)</script><svg onload=\"__xss=3\"><b>b</b>&amp;"
+PAYLOAD = ("\"'><img src=x onerror=\"__xss=1;alert(1)\"><script>__xss=2;alert(2)</script>"
+           "<svg onload=\"__xss=3\"><b>b</b>&amp;")
 #: Keys: plotly reads <a href>, <b> and entities in titles, names and hover labels.
 KEYS = ['xss/<img src=x onerror="window.__xss=4;alert(4)">', 'xss/<a href="javascript:alert(5)">click</a>',
         "xss/\"'];alert(6);x=['", "xss/&lt;b&gt;entity"]
@@ -157,8 +158,8 @@ def test_run_page_draws_every_writer_string_as_text(
     # Every panel drawn, hover labels shown: plotly gets the keys as text too.
     page.wait_for_function("(n) => document.querySelectorAll('#charts .js-plotly-plot').length >= n",
                            arg=2, timeout=READY_TIMEOUT_MS)
-    page.evaluate("() => document.querySelectorAll('#charts .chart .js-plotly-plot, #charts .chart.js-plotly-plot')"
-                  ".forEach(d => d.data && d.data[0] && d.data[0].x && Plotly.Fx.hover(d, [{curveNumber: 0, pointNumber: 0}]))")
+    page.evaluate("() => document.querySelectorAll('#charts .js-plotly-plot').forEach(d => d.data && d.data[0]"
+                  " && d.data[0].x && Plotly.Fx.hover(d, [{curveNumber: 0, pointNumber: 0}]))")
     titles = page.eval_on_selector_all("#charts .gtitle", "els => els.map(e => e.textContent)")
     assert KEYS[0] in titles  # the tag is shown, not made
     if which == "ingested":
