@@ -79,7 +79,7 @@ def open_for(path: str | Path, config: MirrorConfig) -> BagSource:
         BagImportError: the recording cannot be opened, or a named topic is not in it.
     """
     source = open_bag(path, distro=config.distro, msg_dirs=config.msg_dirs,
-                      wanted=lambda t: config.topic(norm_topic(t)) is not None)  # fmt: skip
+                      wanted=lambda t: config.reads(norm_topic(t)))  # fmt: skip
     try:
         check_topics(source, config)
     except BagImportError:
