@@ -22,11 +22,13 @@ __all__ = [
     "Image",
     "RltrackError",
     "Run",
+    "Table",
     "Video",
     "agent",
     "finish",
     "init",
     "log",
+    "plot",
     "run",
     "show",
     "sweep",
@@ -35,7 +37,8 @@ __version__ = "0.1.0"
 
 
 _LAZY = {"Artifact": "rltrack.artifacts", "agent": "rltrack.sweeps", "sweep": "rltrack.sweeps",
-         "Histogram": "rltrack.media", "show": "rltrack.notebook", "Image": "rltrack.media", "Video": "rltrack.media"}
+         "Histogram": "rltrack.media", "show": "rltrack.notebook", "Image": "rltrack.media", "Video": "rltrack.media",
+         "Table": "rltrack.media"}
 
 
 def __getattr__(name: str) -> object:
@@ -44,6 +47,10 @@ def __getattr__(name: str) -> object:
         from rltrack._session import current
 
         return current()
+    if name == "plot":  # the module rltrack.plot (wandb.plot's functions), loaded on first use
+        import importlib
+
+        return importlib.import_module("rltrack.plot")
     # Media and artifact classes load on first use: time to first log matters more than 10 ms of imports.
     if name in _LAZY:
         import importlib

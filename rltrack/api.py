@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rltrack.errors import RltrackError
 from rltrack.store.database import Database
 from rltrack.store.paths import resolve_root
 from rltrack.store.reader import RunRow, StoreReader
@@ -141,6 +142,45 @@ class RunView:
             MediaView(m.source, m.key, m.step, m.t_ns, m.kind, base / m.path, m.caption, m.meta)
             for m in self._reader.media(self.id, source, key)
         ]
+
+    def table(self, key: str, step: int | None = None, *, source: str | None = None) -> Any:
+        """Return a logged :class:`rltrack.Table` (or plot) as a pandas DataFrame, or a dict of columns without pandas.
+
+        Media cells come back as :class:`MediaView` (``path`` absolute), missing cells as None.
+
+        Args:
+            key: The key the table was logged under.
+            step: Which step's table (default: the one logged last).
+            source: Which source (default: all).
+
+        Raises:
+            RltrackError: No table was logged under ``key`` (at ``step``); the message lists the table keys.
+        """
+        from rltrack.media.table import read_table_file
+
+        tables = [m for m in self.media(source=source) if m.kind == "table"]
+        found = [m for m in tables if m.key == key and (step is None or m.step == step)]
+        if not found:
+            at = "" if step is None else f" at step {step}"
+            keys = sorted({m.key for m in tables})
+            raise RltrackError(f"run {self.id!r} has no table {key!r}{at}; its table keys are {keys!r}")
+        view = max(found, key=lambda m: (m.step, m.t_ns))
+        names, types, columns = read_table_file(view.path)
+        for c, kind in enumerate(types):
+            if kind == "media":
+                columns[c] = [
+                    None if cell is None else MediaView(
+                        view.source, view.key, view.step, view.t_ns, cell["kind"], view.path.parent / cell["path"],
+                        cell["caption"], cell["meta"],
+                    )
+                    for cell in columns[c]
+                ]
+        data = dict(zip(names, columns, strict=True))
+        try:
+            import pandas as pd
+        except ImportError:
+            return data
+        return pd.DataFrame(data, columns=names)
 
     def __repr__(self) -> str:
         return f"<RunView {self.id} name={self.name!r} project={self.project!r} state={self.state}>"
