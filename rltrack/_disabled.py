@@ -32,6 +32,7 @@ class DisabledRun(Run):
         self._config = Config(config, lambda _snapshot: None)
         self._sampler = None
         self._metrics = {}
+        self.quiet = True
 
     def log(
         self, data: Mapping[str, Any], step: int | None = None, commit: bool = True, *, t_ns: int | None = None

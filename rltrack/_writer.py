@@ -15,6 +15,7 @@ that is never stored is counted under ``_rltrack/dropped/<cause>`` and reported 
 
 from __future__ import annotations
 
+import errno
 import json
 import queue
 import re
@@ -68,6 +69,7 @@ MIN_PIECE_VALUES = 2_000
 # Errors after which the same data may be stored later: locked, disk full, I/O, offline spool.
 _TRANSIENT = (StoreError, sqlite3.OperationalError, OSError)
 _OK, _RETRY, _BAD = object(), object(), object()
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL from Python 3.11 on
 
 
 @dataclass
@@ -121,6 +123,7 @@ class BackgroundWriter:
         self.death: BaseException | None = None
         self._converting: list[Entry] = []
         self._retry_at = 0.0  # monotonic time before which a refused store is not tried again
+        self._refused: BaseException | None = None  # why the store last refused a write
         self._stopping = False
         self._last_heartbeat = 0.0
         self._media_jobs: queue.Queue[tuple[str, int, int, Media] | None] | None = None
@@ -187,6 +190,8 @@ class BackgroundWriter:
         """Block until everything queued before this call (media included) is stored."""
         if self._media_jobs is not None:
             self._media_jobs.join()
+        if not self._thread.is_alive():
+            return False
         done = threading.Event()
         with self._lock:
             self._waiters.append(done)
@@ -302,7 +307,10 @@ class BackgroundWriter:
         # A backlog (the store refused earlier writes), a failed final write or a batch that
         # cannot be stored: values go oldest first in bounded pieces, each bad batch alone, and
         # the small rest (summary with its counters, heartbeat, config, media rows) on its own.
-        self._store_backlog(final=final)
+        refused = self._store_backlog(final=final)
+        if refused and not final:
+            self._restore(extras)  # the store refuses writes now: one try per cycle is enough
+            return
         if final and self._unsaved:
             lost = sum(b.count for b in self._unsaved)
             self._unsaved = []
@@ -326,26 +334,30 @@ class BackgroundWriter:
         except _TRANSIENT as err:  # locked, disk full, I/O error, offline spool: the same data may fit later
             self.report("store-write", err)
             self._retry_at = time.monotonic() + RETRY_AFTER_S
+            self._refused = err
             return _RETRY
         except Exception as err:  # something in this data cannot be stored; find it and drop only that
             self._bad = err
             return _BAD
         return _OK
 
-    def _store_backlog(self, *, final: bool) -> None:
+    def _store_backlog(self, *, final: bool) -> bool:
         """Store the unsaved batches oldest first, :data:`PIECE_VALUES` at a time; keep what the store refuses.
 
         At ``finish()`` (``final``) a refused piece is halved down to :data:`MIN_PIECE_VALUES`, pieces
         leave :data:`HEADROOM_BYTES` free on the store's disk for the summary and the run's end, and
         each piece carries a summary that counts everything after it as dropped: whichever write is
         the last to fit, the stored summary's counts add up.
+
+        Returns:
+            Whether the store refused a write (values are left in the backlog).
         """
         size = PIECE_VALUES
         while self._unsaved:
             if final:
                 size = min(size, self._values_that_fit())
                 if size < MIN_PIECE_VALUES:
-                    return
+                    return True
             piece, rest = _take(self._unsaved, size)
             extras = None
             if final:
@@ -361,11 +373,12 @@ class BackgroundWriter:
             elif outcome is _BAD:
                 self._unsaved = self._isolate(piece) + rest
                 if self._unsaved and self._unsaved[0] is piece[0]:
-                    return  # the store refused the first batch alone: retry later
-            elif final and size > MIN_PIECE_VALUES:
-                size //= 2  # at the end, store what still fits in smaller pieces
+                    return True  # the store refused the first batch alone: retry later
+            elif final and size > MIN_PIECE_VALUES and _is_full(self._refused):
+                size //= 2  # at the end, store what still fits in smaller pieces (not for a lock: each try waits)
             else:
-                return
+                return True
+        return False
 
     def _values_that_fit(self) -> int:
         """How many more values the store's disk takes, keeping :data:`HEADROOM_BYTES` free (unknown: no limit)."""
@@ -594,3 +607,16 @@ def _jsonable(value: object) -> bool:
     except Exception:  # ValueError, RecursionError, whatever a __repr__ raises
         return False
     return True
+
+
+def _is_full(err: BaseException | None) -> bool:
+    """Whether ``err`` (or what caused it) is a full disk: SQLITE_FULL or ENOSPC."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            return True
+        if isinstance(err, sqlite3.Error) and (
+            getattr(err, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(err)  # 3.10: message only
+        ):
+            return True
+        err = err.__cause__
+    return False
