@@ -375,13 +375,14 @@
   }
 
   // ---- updates ---------------------------------------------------------------------------------------
-  function invalidate() {
-    page.panels.forEach((p) => { p.stale = true; });
+  // Histograms are files, re-read on every 5th poll only; scalars on every poll.
+  function invalidate(histogramsToo = true) {
+    page.panels.forEach((p) => { if (histogramsToo || p.kind !== "histogram") p.stale = true; });
     return schedule();
   }
 
   async function relayout() {
-    if (!layoutPanels()) return invalidate();
+    if (!layoutPanels()) return invalidate(page.polls % 5 === 0);
     await sighted;
     return schedule();
   }
