@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
-import re
 import signal
 import sys
 import threading
@@ -32,6 +31,7 @@ from rltrack.store.paths import resolve_root
 from rltrack.store.reader import CRASH_AFTER_S
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 from rltrack.types import DEFAULT_SOURCE
+from rltrack.validate import check_run_id, check_source
 
 __all__ = ["current", "finish", "forget", "init", "log"]
 
@@ -41,8 +41,6 @@ _databases: dict[Path, Database] = {}
 _db_lock = threading.Lock()
 _hooks_installed = False
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _MODES = ("offline", "online", "disabled")
 _RESUMES = ("never", "allow", "must")
 _ADJECTIVES = ("brisk", "calm", "eager", "bold", "quiet", "swift", "steady", "lucid", "nimble", "vivid")
@@ -113,10 +111,18 @@ def init(
     resume = _choice("resume", resume or os.environ.get("RLTRACK_RESUME") or "never", _RESUMES)
     project = _text("project", project or os.environ.get("RLTRACK_PROJECT") or "default")
     id = id or os.environ.get("RLTRACK_RUN_ID") or None
-    if id is not None and not (isinstance(id, str) and _ID_RE.match(id)):
-        raise InvalidValueError(f"init(id={id!r}) must be 1-64 letters, digits, '-' or '_'")
-    if not (isinstance(source, str) and _SOURCE_RE.match(source)):
-        raise InvalidValueError(f"init(source={source!r}) must be 1-32 letters, digits, '-' or '_' such as 'real'")
+    # The rules are validate's (one door for init, ingest and the ROS node); the messages name init()'s argument.
+    try:
+        if id is not None:
+            check_run_id(id)
+    except InvalidValueError:
+        raise InvalidValueError(f"init(id={id!r}) must be 1-64 letters, digits, '-' or '_'") from None
+    try:
+        check_source(source)
+    except InvalidValueError:
+        raise InvalidValueError(
+            f"init(source={source!r}) must be 1-32 letters, digits, '-' or '_' such as 'real'"
+        ) from None
     config_dict = _config_dict(config)
     tag_tuple = _tags(tags)
     interval = _interval(system_metrics)
