@@ -17,6 +17,10 @@ each message on whichever it has puts ``/tf`` and reward topics decades away fro
   stamp comes within :data:`PENDING_NS` (5 s of receive time) or :data:`PENDING_MAX` messages of
   the first unstamped one, or the stream ends without one.
 
+A topic whose stamps are more than :data:`FOREIGN_NS` (an hour) away from the run's clock is on
+another clock (a node without ``use_sim_time`` in a simulation): the mirror places its values like
+unstamped ones, counts them and warns once.
+
 Until the offset is known, unstamped values cannot be placed: :class:`~rltrack_ros.mirror.Mirror`
 holds them (bounded) and logs them when the first stamp arrives. The choice and the offset are
 recorded in the run summary (:data:`SUMMARY_CLOCK` and friends).
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from .errors import TopicConfigError
 
-__all__ = ["CLOCKS", "CLOCK_TOPIC", "CLOCK_TYPE", "PENDING_MAX", "PENDING_NS", "RunClock", "check_clock"]
+__all__ = ["CLOCKS", "CLOCK_TOPIC", "CLOCK_TYPE", "FOREIGN_NS", "PENDING_MAX", "PENDING_NS", "RunClock", "check_clock"]
 
 CLOCKS = ("auto", "header", "receive")
 CLOCK_TOPIC = "/clock"
@@ -35,6 +39,9 @@ CLOCK_TYPE = "rosgraph_msgs/msg/Clock"
 #: time); past either, ``auto`` settles on ``receive``. A live dashboard then waits 5 s at most.
 PENDING_MAX = 100_000
 PENDING_NS = 5_000_000_000
+#: A topic whose stamps are further than this from the run's clock is on another clock (a node
+#: without use_sim_time in a simulation): its values are placed like unstamped ones.
+FOREIGN_NS = 3600 * 1_000_000_000
 
 SUMMARY_CLOCK = "ros/clock"
 SUMMARY_OFFSET_NS = "ros/clock_offset_ns"

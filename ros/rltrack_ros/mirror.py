@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from rltrack.errors import RltrackError, RltrackWarning
 
-from .clock import CLOCK_TOPIC, CLOCK_TYPE, PENDING_MAX, PENDING_NS, RunClock
+from .clock import CLOCK_TOPIC, CLOCK_TYPE, FOREIGN_NS, PENDING_MAX, PENDING_NS, RunClock
 from .decode import IMAGE_TYPES, Decoder, MessageFlattener, Number
 from .episodes import EpisodeResult, EpisodeTracker
 from .errors import DecodeError
@@ -62,6 +62,7 @@ class _TopicState:
     broken: bool = False
     plain: bool = False  # values only: no episode role, camera or decimation
     measure: bool = True  # its stamps measure the clock offset (not /tf_static: stamped long before)
+    foreign: int = 0  # stamps on another clock than the run's, placed by receive time instead
     # Counted here, not in Counters: this is the per-message hot path.
     received: int = 0
     logged: int = 0
@@ -146,8 +147,9 @@ class Mirror:
                 self._on_clock(msg, recv_t_ns)
             groups = state.flatten.groups(msg) if state.flatten is not None else [({}, None)]
             stamp = groups[0][1]
-            if stamp is not None and state.measure and self.clock.observe(stamp, recv_t_ns):
-                self._flush_pending()
+            if stamp is not None:
+                stamp = self._place(state, stamp, recv_t_ns)
+                groups[0] = (groups[0][0], stamp)
             t_ns = self.clock.t_ns(stamp, recv_t_ns)
             t_or_recv = recv_t_ns if t_ns is None else t_ns
             if topic in self._episode_topics:
@@ -187,9 +189,10 @@ class Mirror:
         clock = self.clock
         step = self.episodes.env_steps if self.episodes else self._values_logged
         logged = False
-        for i, (values, stamp) in enumerate(groups):
-            if stamp is not None and state.measure and not (observed and i == 0) and clock.observe(stamp, recv_t_ns):
-                self._flush_pending()
+        for i, (values, given) in enumerate(groups):
+            stamp = given
+            if stamp is not None and not (observed and i == 0):
+                stamp = self._place(state, stamp, recv_t_ns)
             if not values:
                 continue
             t_ns = clock.t_ns(stamp, recv_t_ns)
@@ -201,6 +204,31 @@ class Mirror:
         if logged:
             self._values_logged += 1
             state.logged += 1
+
+    def _place(self, state: _TopicState, stamp: int, recv_t_ns: int) -> int | None:
+        """Check a header stamp against the run's clock and measure the offset on it.
+
+        Returns the stamp, or None when it is on another clock than the other topics' stamps (a
+        node without ``use_sim_time`` in a simulation: wall-clock stamps among sim-time ones);
+        such values are placed like unstamped ones, counted and warned once per topic.
+        """
+        clock = self.clock
+        offset = clock.offset_ns
+        if offset is not None and clock.base == "header" and abs(stamp - recv_t_ns - offset) > FOREIGN_NS:
+            state.foreign += 1
+            if state.foreign == 1:
+                topic = state.config.topic
+                self._warn(
+                    topic, "foreign_clock",
+                    f"topic {topic!r}: header stamps {(stamp - recv_t_ns - offset) / 1e9:+.0f} s away from the run's "
+                    f"clock (measured on {clock.offset_from}); a node on another clock (use_sim_time unset?). Its "
+                    "values are placed by receive time plus the run's offset, like a topic without a header "
+                    f"(counted under '{COUNTER_PREFIX}/foreign_clock/{topic.strip('/')}').",
+                )  # fmt: skip
+            return None
+        if state.measure and clock.observe(stamp, recv_t_ns):
+            self._flush_pending()
+        return stamp
 
     def _on_clock(self, msg: Any, recv_t_ns: int) -> None:
         sim = msg.clock.sec * 1_000_000_000 + msg.clock.nanosec
@@ -300,6 +328,9 @@ class Mirror:
             rows[f"{COUNTER_PREFIX}/episodes"] = self.episodes.episodes
         for key, n in self._inexact.items():
             rows[f"{COUNTER_PREFIX}/inexact/{key}"] = n
+        for (topic, _), state in self._topics.items():
+            if state is not None and state.foreign:
+                rows[f"{COUNTER_PREFIX}/foreign_clock/{topic.strip('/')}"] = state.foreign
         if self._unmapped:
             rows[f"{COUNTER_PREFIX}/clock_unmapped"] = self._unmapped
         rows.update(extra or {})

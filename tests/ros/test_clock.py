@@ -211,3 +211,22 @@ def test_cli_clock_option_chooses_the_time_axis(tmp_path: Path, sim_bag: Any) ->
     assert view.series("odom/pose/pose/position/x", source="real")[1].tolist() == odom_recv
     bad = CliRunner().invoke(main, ["import-bag", str(bag), "--project", "nav2", "--clock", "sim", "--dir", str(store)])
     assert bad.exit_code == 2 and "'sim' is not one of 'auto', 'header', 'receive'" in bad.output
+
+
+def test_a_topic_stamped_on_another_clock_is_placed_by_receive_time(tmp_path: Path) -> None:
+    from bagdata import diagnostics
+
+    run = real_run(tmp_path)
+    mirror = Mirror(run, parse_config({}), Decoder(TS))
+    odom = bytes(TS.serialize_cdr(odometry(TS, 0, SIM0), "nav_msgs/msg/Odometry"))
+    mirror.handle("/odom", "nav_msgs/msg/Odometry", odom, WALL0 + LATENCY)
+    # A node without use_sim_time stamps its diagnostics with the wall clock, among sim-time topics.
+    diag = bytes(TS.serialize_cdr(diagnostics(TS, 0, WALL0 + MS), "diagnostic_msgs/msg/DiagnosticArray"))
+    with pytest.warns(RltrackWarning, match=r"topic '/diagnostics': header stamps \+1779999988 s away from the run's "
+                                            r"clock \(measured on header stamps\)"):  # fmt: skip
+        mirror.handle("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", diag, WALL0 + 3 * MS)
+    mirror.handle("/odom", "nav_msgs/msg/Odometry", odom, WALL0 + LATENCY)  # the offset is not taken from it
+    mirror.close()
+    assert times(tmp_path, run, "diagnostics/battery/voltage") == [SIM0 + MS]  # receive time + the run's offset
+    assert run.summary["_rltrack/ros/foreign_clock/diagnostics"] == 1
+    run.finish()
