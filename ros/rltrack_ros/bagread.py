@@ -247,8 +247,8 @@ def open_bag(
         types = build_types([c.stored for c in conns if wanted is None or wanted(c.topic)], distro, msg_dirs,
                             ros1=kind == "ROS 1")  # fmt: skip
     except BagImportError:
-        for f in opened:
-            f.close()
+        for storage in opened:
+            storage.close()
         raise
     for c in conns:
         c.out_type = types.rename.get(c.stored.type, c.stored.type)
@@ -264,7 +264,8 @@ def open_bag(
 
 def _topics(files: list[StorageFile], conns: list[_Conn], meta: dict[str, Any] | None) -> dict[str, TopicInfo]:
     """Merge connections into topics; expected counts from metadata, else the storage's index."""
-    counts = [f.counts() for f in files]
+    # With metadata.yaml its counts are the expectation: counting a sqlite3 table reads the whole file.
+    counts: list[dict[int, int] | None] = [None if meta is not None else f.counts() for f in files]
     topics: dict[str, TopicInfo] = {}
     for c in conns:
         n = counts[c.file]
@@ -281,13 +282,13 @@ def _topics(files: list[StorageFile], conns: list[_Conn], meta: dict[str, Any] |
         for entry in meta.get("topics_with_message_count") or []:
             try:
                 name = norm_topic(entry["topic_metadata"]["name"])
-                n = int(entry["message_count"])
+                listed = int(entry["message_count"])
                 typ = entry["topic_metadata"]["type"]
             except (KeyError, TypeError, ValueError):
                 continue
             info = topics.get(name)
             if info is None:  # in the metadata, in no readable file
-                topics[name] = TopicInfo(name, typ, n, skip=None)
+                topics[name] = TopicInfo(name, typ, listed, skip=None)
             else:
-                info.expected = n
+                info.expected = listed
     return topics

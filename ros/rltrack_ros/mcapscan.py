@@ -51,10 +51,10 @@ class Channel:
 def zstd_decompressor() -> Any:
     """Return a streaming zstd decompressor (``.decompress(bytes) -> bytes``) from what rosbags uses."""
     try:
-        from compression import zstd  # type: ignore[import-not-found]  # Python 3.14+
+        from compression import zstd  # Python 3.14+
     except ImportError:
         try:
-            from backports import zstd  # type: ignore[no-redef]  # rosbags 0.11 on Python < 3.14
+            from backports import zstd  # rosbags 0.11 on Python < 3.14
         except ImportError:
             import zstandard  # rosbags 0.10
 

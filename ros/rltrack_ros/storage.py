@@ -113,17 +113,15 @@ class McapFile:
         self.path = path
         self._counts: dict[int, int] | None = None
         self._scan: McapScan | None = None
-        self.conns = self._from_summary()
-        if self.conns is None:
+        conns = self._from_summary()
+        if conns is None:
             probe = McapScan(path)
             for _ in probe.messages(wanted=set()):
                 pass
             if probe.stopped and "magic" in probe.stopped:
                 raise ValueError(f"not an MCAP file: {probe.stopped}")
-            self.conns = _mcap_conns(probe)
-            self.summary_missing = probe.stopped or "no summary"
-        else:
-            self.summary_missing = None
+            conns = _mcap_conns(probe)
+        self.conns: list[StoredConn] = conns
 
     def _from_summary(self) -> list[StoredConn] | None:
         from rosbags.rosbag2.storage_mcap import McapReader
