@@ -39,7 +39,7 @@ TOKEN = "fuzz-token"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 #: Examples per route and generation mode: small in the default run, larger under -m slow.
 QUICK_EXAMPLES = 6
-SLOW_EXAMPLES = 300
+SLOW_EXAMPLES = 100
 
 
 def seed(url: str, headers: dict[str, str]) -> None:
