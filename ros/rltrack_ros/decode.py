@@ -502,6 +502,8 @@ class MessageFlattener:
     def _identity_rule(self, msgtype: str) -> IdentityRule | None:
         rule = self._identity.get(msgtype)
         if rule is not None:
+            for path in rule.fields:
+                self._check_identity_field(msgtype, path)
             return rule if rule.fields else None
         fields = dict(self._fields(msgtype))
         for name in IDENTITY_FIELDS:
@@ -509,6 +511,24 @@ class MessageFlattener:
             if nodetype == Nodetype.BASE and (detail[0] == "string" or detail[0] in _NUMERIC - {"bool"}):
                 return IdentityRule((name,))
         return None
+
+    def _check_identity_field(self, msgtype: str, path: str) -> None:
+        """Refuse an identity rule whose field path is not a string or number field of ``msgtype``."""
+        current = msgtype
+        parts = path.split("/")
+        for depth, name in enumerate(parts):
+            fields = dict(self._fields(current))
+            nodetype, detail = fields.get(name, (None, None))
+            last = depth == len(parts) - 1
+            if last and nodetype == Nodetype.BASE and detail[0] != "bool":
+                return
+            if not last and nodetype == Nodetype.NAME:
+                current = detail
+                continue
+            raise DecodeError(
+                f"identity rule for {msgtype!r}: {path!r} is not a string or number field of it (fields of "
+                f"{current!r}: {sorted(fields)}); name one, a list of them, or 'index'"
+            )
 
     def _plan_array(self, path: str, attr: str, detail: Any, *, fixed: bool, owner: str, only_field: bool) -> None:
         (subtype, subdetail), length = detail

@@ -362,9 +362,16 @@ class Mirror:
                 state = _TopicState(cfg, msgtype, None, None, broken=True)
             else:
                 resolved = self.decoder.resolve(msgtype)  # the legacy 'pkg/Name' spelling decodes as pkg/msg/Name
-                flat = self.decoder.flattener(
-                    topic, resolved, cfg.prefix, cfg.filter, identity=self.config.identity, on_inexact=self._on_inexact
-                )
+                try:
+                    flat = self.decoder.flattener(
+                        topic, resolved, cfg.prefix, cfg.filter, identity=self.config.identity,
+                        on_inexact=self._on_inexact,
+                    )  # fmt: skip
+                except DecodeError as err:  # a bad identity rule, a type that refers to an unknown one
+                    self._warn(topic, "type", f"topic {topic!r} is not mirrored: {err}; other topics go on")
+                    state = _TopicState(cfg, msgtype, None, None, broken=True)
+                    self._topics[key] = state
+                    return state
                 sampler = FrameSampler(self.config.images) if resolved in IMAGE_TYPES else None
                 state = _TopicState(cfg, resolved, flat, sampler)
                 state.plain = (sampler is None and not cfg.min_period_ns and topic not in self._episode_topics

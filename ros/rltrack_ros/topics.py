@@ -6,8 +6,8 @@ Example ``topics.yaml``::
     msg_dirs: [./my_msgs]        # folders of <pkg>/msg/*.msg and <pkg>/srv/*.srv for custom types
     clock: auto                  # auto | header | receive: the run's one time axis (see clock.py)
     identity:                    # how arrays of messages are keyed (default: name/child_frame_id/frame_id/id)
-      vision_msgs/msg/Detection3D: [results/0/hypothesis/class_id]   # one or more field paths
-      visualization_msgs/msg/Marker: index                           # keep array indices
+      my_robot/msg/Obstacle: [header/frame_id, label]   # one or more string/number field paths
+      visualization_msgs/msg/Marker: index              # keep array indices
     topics:
       - /odom                    # shorthand: every numeric field, default QoS matching
       - topic: /joint_states

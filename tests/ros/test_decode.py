@@ -409,3 +409,32 @@ def test_int64_sequences_beyond_2_53_are_reported(decoder: Decoder) -> None:
                                                  on_inexact=lambda k, v: reports.append((k, v)))
     values, _ = flat(decoder.deserialize(raw(msg, "std_msgs/msg/Int64MultiArray"), "std_msgs/msg/Int64MultiArray"))
     assert values["ids/data/1"] == 2**62 + 1 and reports == [("ids/data/1", 2**62 + 1)]
+
+
+def test_an_identity_rule_naming_no_field_is_refused_with_the_fields(tmp_path: Path) -> None:
+    from rltrack_ros.decode import IdentityRule
+
+    decoder = Decoder.for_distro("jazzy")
+    rule = {"visualization_msgs/msg/Marker": IdentityRule(("pose/label",))}
+    with pytest.raises(DecodeError, match=r"identity rule for 'visualization_msgs/msg/Marker': 'pose/label' is not a "
+                                          r"string or number field of it \(fields of 'geometry_msgs/msg/Pose': "
+                                          r"\['orientation', 'position'\]\)"):  # fmt: skip
+        decoder.flattener("/m", "visualization_msgs/msg/MarkerArray", "m", FieldFilter(), identity=rule)
+
+
+def test_the_mirror_skips_a_topic_whose_identity_rule_is_bad_and_goes_on(tmp_path: Path) -> None:
+    from rltrack_ros.mirror import Mirror
+    from rltrack_ros.topics import parse_config
+
+    import rltrack
+    from rltrack.errors import RltrackWarning
+
+    run = rltrack.init(project="m", dir=tmp_path, source="real", system_metrics=False)
+    mirror = Mirror(run, parse_config({"identity": {"visualization_msgs/Marker": "pose/label"}}), Decoder(JAZZY))
+    with pytest.warns(RltrackWarning, match=r"topic '/m' is not mirrored: identity rule for"):
+        mirror.handle("/m", "visualization_msgs/msg/MarkerArray", markers(JAZZY, [1]), T0_NS)
+    mirror.handle("/r", "std_msgs/msg/Float32", raw(JAZZY.types["std_msgs/msg/Float32"](data=2.0),
+                                                    "std_msgs/msg/Float32"), T0_NS + 1)  # fmt: skip
+    mirror.close()
+    run.finish()
+    assert rltrack.Api(dir=tmp_path).run(run.id).keys(source="real") == ["r/data"]
