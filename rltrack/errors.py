@@ -51,5 +51,6 @@ class RltrackWarning(UserWarning):
     """A background failure (disk full, encoder error, ...) that rltrack survived.
 
     Emitted once per cause; the run's summary counts every occurrence under
-    ``_rltrack/errors/<cause>``.
+    ``_rltrack/errors/<cause>``, and values that could never be stored under
+    ``_rltrack/dropped/<cause>``; ``finish()`` warns again with their total.
     """
