@@ -169,14 +169,19 @@ class McapScan:
         view = memoryview(data)
         found: list[tuple[int, int, bytes]] = []
         pos, end = 0, len(data)
-        while pos + 9 <= end:
-            op = view[pos]
-            (rsize,) = _U64.unpack_from(view, pos + 1)
-            if pos + 9 + rsize > end:
-                break  # the cut end of a chunk
-            msg = self._record(op, view[pos + 9 : pos + 9 + rsize], wanted)
-            if msg is not None:
-                found.append(msg)
-            pos += 9 + rsize
+        try:
+            while pos + 9 <= end:
+                op = view[pos]
+                (rsize,) = _U64.unpack_from(view, pos + 1)
+                if pos + 9 + rsize > end:
+                    break  # the cut end of a chunk
+                msg = self._record(op, view[pos + 9 : pos + 9 + rsize], wanted)
+                if msg is not None:
+                    found.append(msg)
+                pos += 9 + rsize
+        except (struct.error, UnicodeDecodeError):
+            pass  # a damaged record: what came before it is kept
+        if pos != end and not cut:
+            self.bad_chunks += 1  # its records do not add up: the rest of this chunk is lost
         found.sort(key=lambda m: m[1])  # rosbag2 writers keep a chunk in arrival order, not log time
         yield from found

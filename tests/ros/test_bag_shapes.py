@@ -140,3 +140,56 @@ def test_strict_refuses_a_shortfall_after_storing_what_was_read(tmp_path: Path) 
         import_bag(tmp_path / "bag", run, parse_config({}), strict=True)
     view = rltrack.Api(dir=tmp_path / "store").run(run.id)
     assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 10
+
+
+def write_odometry(path: Path, n: int, storage: StoragePlugin) -> None:
+    ts = get_typestore(Stores.ROS2_JAZZY)
+    with Writer(path, version=9, storage_plugin=storage) as writer:
+        odom = writer.add_connection("/odom", "nav_msgs/msg/Odometry", typestore=ts)
+        for i in range(n):
+            t = T0_NS + i * 1_000_000
+            writer.write(odom, t, ts.serialize_cdr(odometry(ts, i, t), "nav_msgs/msg/Odometry"))
+
+
+def test_a_damaged_mcap_chunk_is_skipped_and_the_others_import(tmp_path: Path) -> None:
+    from mcap.reader import make_reader
+
+    write_odometry(tmp_path / "bag", 6000, StoragePlugin.MCAP)  # 1 MiB chunks: about four
+    (mcap,) = (tmp_path / "bag").glob("*.mcap")
+    with mcap.open("rb") as f:
+        chunks = make_reader(f).get_summary().chunk_indexes  # type: ignore[union-attr]
+    assert len(chunks) >= 3
+    bad = chunks[1]
+    data = bytearray(mcap.read_bytes())
+    data[bad.chunk_start_offset + 9 + 16] ^= 0x01  # its uncompressed size: the chunk does not add up
+    mcap.write_bytes(bytes(data))
+    lost = sum(bad.message_start_time <= T0_NS + i * 1_000_000 <= bad.message_end_time for i in range(6000))
+    result, view, said = import_recording(tmp_path / "bag", tmp_path / "store", {})
+    assert result.messages == 6000 - lost and 0 < lost < 6000
+    assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 6000 - lost
+    assert [m for m in said if m.startswith(f"bag file {mcap.name}: 1 chunk(s) failed their checksum or decompression")]
+    assert [m for m in said if m == f"topic '/odom': {6000 - lost} of 6000 messages read, {lost} unread "
+            "(the recording lists 6000)"]  # fmt: skip
+
+
+def test_messages_left_in_the_write_ahead_log_are_read(tmp_path: Path) -> None:
+    import sqlite3
+
+    write_odometry(tmp_path / "bag", 10, StoragePlugin.SQLITE3)
+    (db,) = (tmp_path / "bag").glob("*.db3")
+    # A recorder that lost power: rows committed to the WAL, never checkpointed into the database.
+    live = sqlite3.connect(db)
+    live.execute("PRAGMA journal_mode=WAL")
+    live.execute("PRAGMA wal_autocheckpoint=0")
+    (raw,) = live.execute("SELECT data FROM messages LIMIT 1").fetchone()
+    with live:
+        live.executemany("INSERT INTO messages (topic_id, timestamp, data) VALUES (1, ?, ?)",
+                         [(T0_NS + 10_000_000 + i, raw) for i in range(5)])  # fmt: skip
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for f in (tmp_path / "bag").iterdir():
+        shutil.copy(f, crashed / f.name)  # copied while the writer is open: the WAL holds the 5 rows
+    live.close()
+    assert Path(f"{crashed / db.name}-wal").stat().st_size > 0
+    result, _, _ = import_recording(crashed, tmp_path / "store", {})
+    assert result.messages == 15
