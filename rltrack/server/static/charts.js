@@ -2,7 +2,7 @@
 // value), log scale only over positive values, markers where x values are few, points sharing one step as a
 // strip at that step, and dense series (telemetry) as a min/max envelope around a mean line instead of a block.
 // API (stable, used by run.js and free for the other pages):
-//   RT.charts.series(xs, ys, {name, color, smooth, isDate}) -> {traces, lo, hi, distinct, strip}
+//   RT.charts.series(xs, ys, {name, color, smooth, isDate, strips}) -> {traces, lo, hi, distinct, strip}
 //   RT.charts.yaxis(lo, hi, wantLog) -> {axis, logOff}        RT.charts.extent(values) -> [lo, hi] | null
 "use strict";
 (() => {
@@ -63,13 +63,14 @@
   };
 
   // The traces of one series. `name` is a writer's string: escaped for plotly, which reads tags in names.
-  C.series = function (xs, ys, { name, color, smooth = 0, isDate = false } = {}) {
+  // `strips`: the x values are steps (on a time axis, equal x values are a clock's resolution, not one step).
+  C.series = function (xs, ys, { name, color, smooth = 0, isDate = false, strips = true } = {}) {
     const label = RT.ptext(name);
     const distinct = C.distinct(xs);
     const [lo, hi] = C.extent(ys) || [null, null];
     const base = { type: "scatter", name: label };
     // Several points at one x (episodes evaluated at one deployed step): markers in a strip, no line.
-    if (xs.length > 1 && distinct <= Math.max(1, xs.length / 2) && distinct < C.MARKERS_BELOW) {
+    if (strips && xs.length > 1 && distinct <= Math.max(1, xs.length / 2) && distinct < C.MARKERS_BELOW) {
       return { traces: [{ ...base, x: xs, y: ys, mode: "markers", marker: { color, size: 7, opacity: 0.6 } }], lo, hi, distinct, strip: true };
     }
     if (xs.length > C.ENVELOPE_ABOVE) {

@@ -38,7 +38,7 @@
   // Traces of one series on the page's axis (also used by the sim-vs-real section).
   page.traces = function (series, name, color, opts) {
     return RT.charts.series(RT.xs(series, opts.axis, page.detail.created_ns), series.value,
-      { name, color, smooth: opts.smooth, isDate: opts.axis === "wall" }).traces;
+      { name, color, smooth: opts.smooth, isDate: opts.axis === "wall", strips: opts.axis === "step" }).traces;
   };
 
   // ---- which keys, in which sections -------------------------------------------------------------
@@ -191,7 +191,8 @@
     const opts = page.opts(), tele = page.telemetry(page.source);
     const s = page.zoom[p.key] || p.series;
     const xs = xOf(s, opts, tele);
-    const built = RT.charts.series(xs, s.value, { name: p.key, color: RT.COLORS[0], smooth: opts.smooth, isDate: opts.axis === "wall" });
+    const built = RT.charts.series(xs, s.value, { name: p.key, color: RT.COLORS[0], smooth: opts.smooth,
+      isDate: opts.axis === "wall", strips: opts.axis === "step" && !tele });
     const y = RT.charts.yaxis(built.lo, built.hi, opts.log);
     const layout = RT.layout(p.key, opts);
     layout.yaxis = y.axis;
