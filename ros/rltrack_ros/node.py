@@ -16,7 +16,8 @@ Clock: receive times are the computer's wall clock. Header stamps are taken as t
 topics without a header are mapped onto them by the offset measured on stamped topics, or by
 ``/clock`` when a simulation publishes it: the node subscribes ``/clock`` whenever it exists (not
 only under ``use_sim_time``), so a simulation's values land on simulation time, the same rule as
-a bag import of the same topics. ``clock:=receive`` keeps every value at its receive time.
+a bag import of the same topics. ``clock:=receive`` keeps every value at its receive time (the
+wall clock, also under ``use_sim_time``: before the first ``/clock`` message ROS time reads 0).
 
 Subscriptions are ``raw=True``: the bytes go through a bounded queue (:class:`.sink.Sink`) to the
 same decoder the bag importer uses. QoS follows the publishers seen on the graph (best-effort if
