@@ -1,0 +1,158 @@
+"""Mirroring what an in-process ``SummaryWriter`` writes into a run, while it writes (``sync_tensorboard``).
+
+A background thread polls the log dir every ``interval_s``: it finds new event files and reads the
+records added since the last poll with tensorboard's own reader (a record still being written is
+read on a later poll), and logs every scalar, histogram and image into the run at its step and
+wall time; hparams go into the config. :meth:`TensorBoardMirror.stop` polls one last time, so
+everything the writer had flushed is in the run when it returns: close (or flush) the
+``SummaryWriter`` before stopping, as CleanRL does before ``finish()``.
+
+Example:
+    >>> from rltrack.tensorboard import mirror
+    >>> sync = mirror(run, "runs/ppo")  # doctest: +SKIP
+    >>> writer = SummaryWriter("runs/ppo"); ...; writer.close()  # doctest: +SKIP
+    >>> sync.stop()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.tensorboard.events import EventFileReader, is_event_file
+from rltrack.tensorboard.sink import RunSink
+
+__all__ = ["TensorBoardMirror", "mirror"]
+
+_TIMESTAMP = re.compile(r"^\d+(\.\d+)?$")
+
+
+class TensorBoardMirror:
+    """Tails the event files under one or more log dirs and logs their values into a run.
+
+    Args:
+        run: The :class:`rltrack.Run` to log into.
+        logdir: The folder a ``SummaryWriter`` writes into (it may not exist yet).
+        interval_s: Seconds between two polls.
+    """
+
+    def __init__(self, run: Any, logdir: str | os.PathLike[str], *, interval_s: float = 0.2) -> None:
+        if not interval_s > 0:
+            raise RltrackError(f"interval_s={interval_s!r} must be > 0 seconds; pass e.g. 0.2")
+        self.run = run
+        self.interval_s = float(interval_s)
+        self._logdirs: list[Path] = []
+        self._readers: dict[Path, tuple[EventFileReader, RunSink]] = {}
+        self._failed: set[Path] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        #: Problems met while mirroring (a corrupt file, a value the run refused), in order.
+        self.errors: list[str] = []
+        self.add(logdir)
+
+    def add(self, logdir: str | os.PathLike[str]) -> None:
+        """Mirror one more log dir (e.g. of a second ``SummaryWriter``)."""
+        path = Path(logdir).expanduser().absolute()
+        with self._lock:
+            if path not in self._logdirs:
+                self._logdirs.append(path)
+
+    def start(self) -> TensorBoardMirror:
+        """Start polling on a background thread (once); return self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="rltrack-tensorboard", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling, then read and log everything written so far. Safe to call twice."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.poll()
+
+    def __enter__(self) -> TensorBoardMirror:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def logged(self) -> dict[str, int]:
+        """Values logged so far by kind (``scalars``, ``histograms``, ``images``, ``hparams``)."""
+        total: dict[str, int] = {}
+        for _, sink in list(self._readers.values()):
+            for kind, n in sink.logged.items():
+                total[kind] = total.get(kind, 0) + n
+        return total
+
+    def poll(self) -> None:
+        """Read what the event files gained since the last poll and log it (the thread calls this)."""
+        with self._lock:
+            for logdir in self._logdirs:
+                for file in _event_files(logdir):
+                    if file not in self._failed:
+                        self._read(logdir, file)
+
+    def _read(self, logdir: Path, file: Path) -> None:
+        entry = self._readers.get(file)
+        try:
+            if entry is None:
+                entry = self._readers[file] = (EventFileReader(file), RunSink(self.run, _prefix(logdir, file)))
+            reader, sink = entry
+            while True:
+                sink.add(reader.read(max_records=1000))
+                if reader.at_end:
+                    break
+            sink.flush()
+        except Exception as err:  # a corrupt file, a refused value: this file stops, the others go on
+            if entry is not None:
+                entry[1].flush()
+            self._failed.add(file)
+            self._problem(f"{type(err).__name__}: {err}")
+
+    def _problem(self, text: str) -> None:
+        self.errors.append(text)
+        writer = getattr(self.run, "_writer", None)
+        if writer is not None and hasattr(writer, "report"):
+            # The run's own counter (_rltrack/errors/tensorboard) and its warn-once rule.
+            writer.report("tensorboard", RltrackError(text))
+            return
+        # Warnings turned into errors must not kill the polling thread.
+        with contextlib.suppress(RltrackWarning):
+            warnings.warn(f"rltrack tensorboard mirror: {text}", RltrackWarning, stacklevel=2)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.poll()
+            except Exception as err:  # an unreadable folder, say: keep polling, say it once per cause
+                self._problem(f"{type(err).__name__}: {err}")
+
+
+def mirror(run: Any, logdir: str | os.PathLike[str], *, interval_s: float = 0.2) -> TensorBoardMirror:
+    """Start mirroring the event files under ``logdir`` into ``run``; call ``.stop()`` when the writer is closed.
+
+    Files directly in ``logdir`` log their tags as they are; files in a sub-folder prefix their
+    tags with its path (``eval/...``), except PyTorch ``add_hparams``' timestamp folder, whose
+    values belong to the run itself.
+    """
+    return TensorBoardMirror(run, logdir, interval_s=interval_s).start()
+
+
+def _event_files(logdir: Path) -> list[Path]:
+    if not logdir.is_dir():
+        return []  # not created yet: the writer makes it when it starts
+    return sorted(p for p in logdir.rglob("*tfevents*") if is_event_file(p))
+
+
+def _prefix(logdir: Path, file: Path) -> str:
+    parts = [p for p in file.parent.relative_to(logdir).parts if not _TIMESTAMP.match(p)]
+    return "/".join(parts) + "/" if parts else ""

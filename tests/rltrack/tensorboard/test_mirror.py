@@ -1,0 +1,102 @@
+"""The sync_tensorboard building block: a SummaryWriter in this process, mirrored into a run while it writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rltrack
+from rltrack.tensorboard import mirror
+from rltrack.tensorboard.events import EventFileReader
+
+pytest.importorskip("tensorboard")
+SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
+
+# The eight scalars CleanRL's ppo.py writes every update.
+TAGS = ["charts/learning_rate", "losses/value_loss", "losses/policy_loss", "losses/entropy",
+        "losses/old_approx_kl", "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"]
+
+
+def test_a_cleanrl_style_loop_reads_back_every_value_at_its_step(tmp_path) -> None:
+    logdir = tmp_path / "runs" / "CartPole-v1__ppo__1"
+    run = rltrack.init(project="cleanrl", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    sync = mirror(run, logdir, interval_s=0.05)  # started before the writer makes the folder, as in init()
+    writer = SummaryWriter(str(logdir))
+    rng = np.random.default_rng(0)
+    written: dict[str, list[tuple[int, float]]] = {tag: [] for tag in TAGS}
+    for update in range(300):
+        global_step = update * 512
+        for tag in TAGS:
+            value = float(rng.normal())
+            writer.add_scalar(tag, value, global_step)
+            written[tag].append((global_step, float(np.float32(value))))
+        if update == 150:
+            writer.flush()
+            sync.poll()  # what the writer flushed is in the run before it closes
+            assert sync.logged["scalars"] == 151 * len(TAGS)
+    writer.add_histogram("actions", rng.normal(size=100), 299 * 512, bins=8)
+    writer.close()
+    sync.stop()
+    run.finish()
+
+    view = rltrack.Api(tmp_path / "store").run(run.id)
+    assert sorted(view.keys()) == sorted(TAGS)
+    for tag, points in written.items():
+        steps, _, values = view.series(tag)
+        assert list(zip(steps.tolist(), values.tolist(), strict=True)) == points, tag
+    (hist,) = view.media("actions")
+    assert (hist.kind, hist.step, hist.meta["count"]) == ("histogram", 299 * 512, 100)
+    assert sync.errors == [] and view.summary.get("_rltrack/errors/tensorboard") is None
+
+
+def test_a_record_cut_at_the_end_is_read_once_complete(tmp_path) -> None:
+    source = tmp_path / "source"
+    writer = SummaryWriter(str(source))
+    for step in range(20):
+        writer.add_scalar("x", float(step), step)
+    writer.close()
+    (file,) = source.glob("events.out.tfevents.*")
+    data = file.read_bytes()
+    tailed = tmp_path / "tailed" / file.name
+    tailed.parent.mkdir()
+    tailed.write_bytes(data[: len(data) // 2])  # the writer's buffer reached the disk half-way through a record
+
+    run = rltrack.init(project="tail", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    sync = mirror(run, tailed.parent, interval_s=60)  # polled by hand below
+    sync.poll()
+    first = sync.logged.get("scalars", 0)
+    with open(tailed, "ab") as f:
+        f.write(data[len(data) // 2 :])
+    sync.stop()
+    run.finish()
+
+    assert 0 < first < 20
+    steps, _, values = rltrack.Api(tmp_path / "store").run(run.id).series("x")
+    assert steps.tolist() == list(range(20)) and values.tolist() == [float(s) for s in range(20)]
+    assert EventFileReader(tailed).read(final=True)  # the file is whole again
+
+
+def test_a_corrupt_file_is_counted_in_the_run_and_the_others_go_on(tmp_path) -> None:
+    good = SummaryWriter(str(tmp_path / "logs"))
+    bad = SummaryWriter(str(tmp_path / "logs" / "eval"))
+    for step in range(10):
+        good.add_scalar("train/x", float(step), step)
+        bad.add_scalar("y", float(step), step)
+    good.close()
+    bad.close()
+    (bad_file,) = (tmp_path / "logs" / "eval").glob("events.out.tfevents.*")
+    data = bytearray(bad_file.read_bytes())
+    data[-10] ^= 0xFF
+    bad_file.write_bytes(bytes(data))
+
+    run = rltrack.init(project="tail", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    sync = mirror(run, tmp_path / "logs", interval_s=60)
+    with pytest.warns(rltrack.errors.RltrackWarning, match="tensorboard failed"):
+        sync.stop()
+    run.finish()
+
+    view = rltrack.Api(tmp_path / "store").run(run.id)
+    assert view.series("train/x")[0].tolist() == list(range(10))
+    assert view.series("eval/y")[0].tolist() == list(range(9))  # the good records of the bad file, prefixed
+    assert view.summary["_rltrack/errors/tensorboard"] == 1
+    assert len(sync.errors) == 1 and str(bad_file) in sync.errors[0]
