@@ -36,6 +36,12 @@ __all__ = ["BagSource", "TopicInfo", "bag_files", "norm_topic", "open_bag"]
 
 _SUFFIXES = (".db3", ".mcap", ".db3.zstd", ".mcap.zstd")
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: The tool that repairs a file of each kind when even salvage cannot open it.
+_REPAIR = {
+    ".bag": " (`rosbag reindex` repairs a ROS 1 bag whose index was not written)",
+    ".mcap": " (`mcap recover` rewrites what is readable)",
+    ".db3": " (`ros2 bag reindex` or sqlite3's `.recover`)",
+}
 
 
 def norm_topic(name: str) -> str:
@@ -230,7 +236,8 @@ def open_bag(
                 problems.append(f"{f.name}: {note}; the part before it was read (`ros2 bag reindex` after "
                                 "re-compressing repairs it)")  # fmt: skip
         except Exception as err:  # sqlite3/MCAP/ROS 1/zstd errors: name the file, go on
-            problems.append(f"{f.name}: cannot be opened ({_short(err)}); the other files go on")
+            others = "; the other files go on" if len(files) > 1 else ""
+            problems.append(f"{f.name}: cannot be opened ({_short(err)}){_REPAIR.get(src.suffix, '')}{others}")
     if not opened:
         if tmp is not None:
             tmp.cleanup()

@@ -74,9 +74,14 @@ class ImportReport:
                  and not line.skipped]  # fmt: skip
         if not empty:
             return []
-        names = ", ".join(f"{line.topic} ({line.msgtype})" for line in empty[:8])
-        more = f" and {len(empty) - 8} more" if len(empty) > 8 else ""
-        return [f"hint: {names}{more} carry no numeric fields, so they gave no values; numbers, booleans, "
+        by_type: dict[str, list[str]] = {}
+        for line in empty:
+            by_type.setdefault(line.msgtype, []).append(line.topic)
+        parts = []
+        for msgtype, topics in by_type.items():
+            more = f" and {len(topics) - 6} more" if len(topics) > 6 else ""
+            parts.append(f"{', '.join(topics[:6])}{more} ({msgtype})")
+        return [f"hint: {'; '.join(parts)} carry no numeric fields, so they gave no values; numbers, booleans, "
                 "JointState/DiagnosticArray entries and /tf transforms become keys"]  # fmt: skip
 
     def table(self) -> str:

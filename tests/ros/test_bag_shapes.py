@@ -193,3 +193,14 @@ def test_messages_left_in_the_write_ahead_log_are_read(tmp_path: Path) -> None:
     assert Path(f"{crashed / db.name}-wal").stat().st_size > 0
     result, _, _ = import_recording(crashed, tmp_path / "store", {})
     assert result.messages == 15
+
+
+def test_a_ros1_bag_without_its_index_names_the_file_and_the_repair_tool(tmp_path: Path) -> None:
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "real-bags" / "ros1_test_bag" / "test_bag.bag"
+    cut = tmp_path / "cut.bag"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    with pytest.raises(BagImportError) as info:
+        open_for(cut, parse_config({}))
+    message = str(info.value)
+    assert message.startswith(f"cannot open bag '{cut}': cut.bag: cannot be opened (")
+    assert message.endswith("(`rosbag reindex` repairs a ROS 1 bag whose index was not written)")
