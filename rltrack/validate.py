@@ -26,6 +26,7 @@ __all__ = [
     "check_source",
     "check_state",
     "check_step",
+    "check_t_ns",
     "check_text",
 ]
 
@@ -122,6 +123,25 @@ def check_step(step: object, *, what: str = "log() step") -> int:
         ) from None
     if value < 0 or value > MAX_STEP:
         raise InvalidValueError(f"{what} must be in 0 … 2**63-1, got {value!r}")
+    return value
+
+
+def check_t_ns(t_ns: object, *, what: str = "t_ns") -> int:
+    """Return ``t_ns`` (nanoseconds on the run's clock) as an int that fits a signed 64-bit column.
+
+    Negative times are allowed (a simulation clock may start before 1970); only the range is checked.
+    """
+    if isinstance(t_ns, bool):
+        raise InvalidValueError(f"{what} must be an integer number of nanoseconds, got {t_ns!r} (bool)")
+    try:
+        value = operator.index(t_ns)  # type: ignore[arg-type]  # numpy ints and friends
+    except TypeError:
+        raise InvalidValueError(
+            f"{what} must be an integer number of nanoseconds, got {t_ns!r} ({type(t_ns).__name__}); "
+            "pass time.time_ns() or a ROS stamp's sec * 10**9 + nanosec"
+        ) from None
+    if not -(2**63) <= value <= MAX_STEP:
+        raise InvalidValueError(f"{what} must fit a signed 64-bit integer, got {value!r}")
     return value
 
 
