@@ -72,11 +72,11 @@ class BagSource:
     """An opened recording; see the module docstring. Close it (or use ``with``)."""
 
     path: Path
-    kind: str  # 'rosbag2', 'rosbag2 (reindexed)', 'ROS 1'
+    kind: str  # 'rosbag2', 'rosbag2 (reindexed: no metadata.yaml)', 'ROS 1'
     files: list[StorageFile]
     topics: dict[str, TopicInfo]
     types: BagTypes
-    compression: str | None = None  # 'message' when every message is zstd-compressed
+    compression: str | None = None  # 'message': every message is zstd; 'sniff': no metadata.yaml says
     problems: list[str] = field(default_factory=list)  # per-file: unreadable, salvaged, missing
     read: Counter[str] = field(default_factory=Counter)  # messages read from storage per topic
     unconverted: Counter[str] = field(default_factory=Counter)  # read but not decompressible/convertible
@@ -123,7 +123,7 @@ class BagSource:
     def _file_messages(self, f: StorageFile, conns: dict[int, _Conn]) -> Iterator[tuple[str, str, bytes, int]]:
         convert = self.types.converter
         unzip = self.compression == "message"
-        sniff = self.compression is None  # reindexed sets do not say whether messages are compressed
+        sniff = self.compression == "sniff"  # CDR never starts with zstd's magic bytes
         read = self.read
         try:
             for cid, t_ns, data in f.messages(set(conns)):
@@ -245,6 +245,8 @@ def open_bag(
         raise BagImportError(f"cannot open bag {str(path)!r}: {detail}")
     if compression == "file":
         compression = None  # already unpacked
+    elif meta is None and not all(f.path.suffix == ".bag" for f in opened):
+        compression = "sniff"  # a reindexed set does not say whether its messages are compressed
     kind = "ROS 1" if all(f.path.suffix == ".bag" for f in opened) else "rosbag2"
     if meta is None and kind == "rosbag2" and len(opened) > 1:
         kind = "rosbag2 (reindexed: no metadata.yaml)"
