@@ -164,6 +164,7 @@
       if (axis === "step" && s.step.length) widened = widen(s.step[0], s.step[s.step.length - 1]) || widened;
     }
     // One panel per task: the first chart shows while the others are still being drawn.
+    await plotlyReady;
     for (const p of panels) {
       if (!p.series || page.panels.get(p.key) !== p) continue;
       draw(p);
@@ -251,6 +252,7 @@
   // ---- histograms: counts by step as a heatmap, and one step's histogram under a slider ---------------
   async function loadHistogram(p) {
     const data = await RT.json(api("/histograms?") + RT.qs({ key: p.key, source: page.source }));
+    await plotlyReady;
     p.series = data;
     drawHistogram(p);
   }
@@ -414,6 +416,16 @@
     } catch (e) { $("error").textContent = e.message; setTimeout(poll, 3 * POLL_MS); }
   }
 
+  // plotly.js loads async: the page lays out its panels and fetches their series while the browser compiles it.
+  const plotlyReady = new Promise((resolve) => {
+    const wait = () => {
+      const el = document.getElementById("plotly-js");
+      if (window.Plotly || !el) resolve(); else el.addEventListener("load", resolve);
+    };
+    if (window.Plotly) resolve(); else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wait); else wait();
+  });
+  page.plotlyReady = plotlyReady;
+
   // Asked for as this script runs, in the page's head: the server answers while the browser compiles plotly.js.
   const early = { detail: RT.json(api("")), media: RT.json(api("/media")) };
   early.detail.catch(() => {});
@@ -427,6 +439,7 @@
     await loadMediaList(media);
     // The sim-vs-real section draws the keys both sources share: the panels below leave them out.
     if (RT.simreal && page.detail.sources.length > 1) {
+      await plotlyReady;
       await RT.simreal.load(page);
       const info = RT.simreal.info;
       if (info && info.available) {
@@ -459,8 +472,9 @@
     await schedule();
     renderMedia();
     loadArtifacts();
+    await plotlyReady;
     document.body.dataset.ready = "1";
     if (page.detail.state === "running") setTimeout(poll, POLL_MS);
   }
-  window.addEventListener("load", start);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
 })();
