@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import operator
 import re
-from pathlib import PurePosixPath
 
 from rltrack.errors import InvalidKeyError, InvalidValueError
 from rltrack.types import RUN_STATES
@@ -41,7 +40,8 @@ RESERVED_PREFIX = "_rltrack/"
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_MEDIA_PART_RE = re.compile(r"^[A-Za-z0-9_.+=@,-]{1,128}$")
+# Characters no file name may hold on any platform (control characters, separators, Windows' reserved).
+_BAD_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f\\:*?"<>|]')
 
 
 def check_text(what: str, text: str) -> str:
@@ -153,19 +153,21 @@ def check_state(state: object) -> str:
 
 
 def check_media_path(path: object) -> str:
-    """Return a media path relative to a run's folder: ``/``-separated safe names, no ``..``.
+    """Return a path relative to a run's folder (media or an uploaded file), refusing any that could leave it.
 
-    Each part is 1-128 letters, digits or ``_.+=@,-`` and does not start with ``.``, so the path can
-    never leave the run's folder nor name a hidden file, whatever the platform.
+    ``/``-separated parts of 1-255 characters; none starts with ``.`` (so no ``..`` and no hidden
+    files), none holds a control character, a backslash or a character Windows reserves; no empty part.
     """
     if not isinstance(path, str) or not path or len(path) > 1024:
         raise InvalidValueError(f"media path {path!r} must be a relative path such as 'media/video/step_1.mp4'")
-    parts = PurePosixPath(path).parts
-    if path.startswith("/") or not parts or any(
-        part.startswith(".") or not _MEDIA_PART_RE.match(part) for part in parts
+    parts = path.split("/")
+    if any(
+        not part or len(part) > 255 or part.startswith(".") or part != part.strip() or _BAD_NAME_CHARS.search(part)
+        for part in parts
     ):
         raise InvalidValueError(
-            f"media path {path!r} must be relative to the run's folder, made of letters, digits and '_.+=@,-' "
-            "(no '..', no leading '.', no absolute path)"
+            f"media path {path!r} must be relative to the run's folder: '/'-separated names without '..', a leading "
+            "'.', an empty part, control characters or any of \\:*?\"<>|"
         )
+    check_text("media path", path)
     return path
