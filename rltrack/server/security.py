@@ -11,7 +11,9 @@ The rules, in the order they are checked:
    included, unless ``trust_loopback`` (or ``public_read`` for reads) says otherwise; a wrong
    token is refused everywhere (403). Without a token file loopback clients may do everything and
    others may only read (``public_read``). Loopback is decided by :mod:`ipaddress` on the peer's
-   address, or on ``X-Forwarded-For`` only when the peer is a configured trusted proxy.
+   address, or on ``X-Forwarded-For`` only when the peer is a configured trusted proxy; a request
+   that says it was forwarded (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``) through a proxy
+   nobody configured is never loopback, whatever its peer.
 4. Bodies: ``POST``/``PATCH`` need ``Content-Type: application/json`` (415: an HTML form cannot send
    it); a body over the limit is refused before it is read (413).
 """
@@ -57,6 +59,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _JSON_METHODS = frozenset({"POST", "PATCH"})
 _UPLOAD_PREFIX = "/api/ingest/files/"
 _LOOPBACK_NAMES = frozenset({"localhost"})
+_FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 
 
 def read_tokens(path: str | Path) -> frozenset[str]:
@@ -210,12 +213,18 @@ class AccessControl:
                 return 403, f"cross-origin request from {origin!r} refused: only this server's own pages may call it"
         return None
 
+    def is_local(self, scope: Scope) -> bool:
+        """Return whether the request comes from a loopback client (see the module's rules)."""
+        if not self.trusted_proxies and any(_headers(scope, name) for name in _FORWARDING_HEADERS):
+            return False  # forwarded by a proxy on this host that nobody declared: the client is elsewhere
+        return is_loopback(client_address(scope, self.trusted_proxies))
+
     def _check_token(self, scope: Scope) -> tuple[int, str] | None:
         method = str(scope.get("method", "GET"))
         writing = method in _WRITE_METHODS or str(scope.get("path", "")).startswith("/api/ingest")
         token = _bearer(scope)
         if not self.tokens:
-            if is_loopback(client_address(scope, self.trusted_proxies)) or (not writing and self.public_read):
+            if self.is_local(scope) or (not writing and self.public_read):
                 return None
             return 403, "this server accepts no token: writes and private reads are only allowed from loopback"
         if token is not None:
@@ -224,7 +233,7 @@ class AccessControl:
             return 403, "wrong token: use one listed in the server's --token-file"
         if not writing and self.public_read:
             return None
-        if self.trust_loopback and is_loopback(client_address(scope, self.trusted_proxies)):
+        if self.trust_loopback and self.is_local(scope):
             return None
         return 401, "missing token: send 'Authorization: Bearer <token>' (see rltrack server --token-file)"
 

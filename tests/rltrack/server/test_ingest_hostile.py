@@ -249,6 +249,16 @@ def test_messages_carry_no_server_path(server: TestClient, tmp_path: Path) -> No
         assert str(tmp_path) not in answer.text
 
 
+def test_store_errors_are_told_without_the_store_path(tmp_path: Path) -> None:
+    from rltrack.server.problems import scrub
+
+    root = tmp_path / "srv"
+    message = f"cannot write {root}/rltrack.db: database or disk is full"
+    assert scrub(message, root) == "cannot write <store>/rltrack.db: database or disk is full"
+    assert scrub({"message": message, "index": 0}, root) == {
+        "message": "cannot write <store>/rltrack.db: database or disk is full", "index": 0}
+
+
 def test_405_names_the_allowed_methods(server: TestClient) -> None:
     response = server.delete("/api/ingest/batches")
     assert response.status_code == 405

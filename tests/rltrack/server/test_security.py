@@ -116,6 +116,18 @@ def test_without_a_trusted_proxy_x_forwarded_for_is_ignored(tmp_path: Path,
         assert c.get("/api/projects", headers=spoof).status_code == 200  # public read
 
 
+@pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded", "x-real-ip"])
+def test_a_forwarded_request_from_an_undeclared_local_proxy_is_not_loopback(
+    tmp_path: Path, make_client: Callable[..., TestClient], header: str
+) -> None:
+    # The finding: nginx on the same host, no token file: every client on the internet was "loopback".
+    with make_client(app_with(tmp_path, public_read=False)) as c:
+        forwarded = {header: "203.0.113.9"}
+        assert c.post("/api/ingest/batches", json={"batches": []}, headers=forwarded).status_code == 403
+        assert c.get("/api/projects", headers=forwarded).status_code == 403
+        assert c.get("/api/projects").status_code == 200  # this machine itself
+
+
 @pytest.mark.parametrize("address", [*SPOOFED_LOOPBACK, "", "127", "::2", "0.0.0.0", "fe80::1"])
 def test_names_and_lookalikes_are_not_loopback(address: str) -> None:
     assert not is_loopback(address)
