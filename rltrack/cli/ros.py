@@ -21,6 +21,8 @@ __all__ = ["import_bag", "register"]
 
 def _rltrack_ros() -> ModuleType:
     """Import rltrack_ros: installed (colcon or pip), else from this checkout's ``ros/`` folder."""
+    from rltrack._extras import install_hint  # hints name packages pip can fetch (rltrack is on no index)
+
     try:
         return importlib.import_module("rltrack_ros")
     except ImportError:
@@ -31,9 +33,9 @@ def _rltrack_ros() -> ModuleType:
         try:
             return importlib.import_module("rltrack_ros")
         except ImportError as err:
-            raise click.ClickException(f"import-bag needs rosbags ({err}); run `pip install 'rltrack[ros]'`") from err
+            raise click.ClickException(f"import-bag needs rosbags ({err}); run `{install_hint('ros')}`") from err
     raise click.ClickException(
-        "import-bag needs the rltrack_ros package; run `pip install 'rltrack[ros]' <rltrack>/ros` "
+        f"import-bag needs the rltrack_ros package; run `{install_hint('ros')} <rltrack checkout>/ros` "
         "or build it with colcon"
     )
 
