@@ -138,7 +138,9 @@ def child(mode: str, bag: str, store: str) -> None:
 def measure(mode: str, bag: Path, work: Path) -> dict[str, Any]:
     store = tempfile.mkdtemp(dir=work)
     out = subprocess.run([sys.executable, __file__, "--child", mode, str(bag), store], capture_output=True,
-                         text=True, check=True, env={**os.environ, "RLTRACK_QUIET": "1"})  # fmt: skip
+                         text=True, check=False, env={**os.environ, "RLTRACK_QUIET": "1"})  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} child failed on {bag.name} (exit {out.returncode}):\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
