@@ -71,8 +71,8 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
               help="Reverse proxy address or network whose X-Forwarded-For is believed (repeatable).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="Extra host name clients use to reach this server (Host/Origin check; repeatable).")
-@click.option("--max-body-mb", default=16, show_default=True, type=click.IntRange(1),
-              help="Largest JSON request body (a remote writer sends about 5 MiB at most).")
+@click.option("--max-body-mb", default=32, show_default=True, type=click.IntRange(1),
+              help="Largest JSON request body (rltrack sync sends up to about 26 MB).")
 @click.option("--max-upload-mb", default=1024, show_default=True, type=click.IntRange(1),
               help="Largest uploaded run file (videos, checkpoints).")
 def server(

@@ -49,9 +49,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Largest JSON body: a remote writer sends at most about 4 MiB of batches per request (base64
-#: makes that about 5.4 MiB), so 16 MiB leaves room without letting one request eat the server's memory.
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Largest JSON body: an online run sends at most about 4 MiB of points per request and
+#: ``rltrack sync`` 8 pieces of 100,000 points (19.2 MB, 25.6 MB as base64), so 32 MiB fits both
+#: without letting one request eat the server's memory (a 190 MiB body is refused unread).
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 #: Largest uploaded run file (videos, checkpoints); streamed to disk, never held in memory.
 DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 

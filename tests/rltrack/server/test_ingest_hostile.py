@@ -236,6 +236,18 @@ def test_a_huge_body_is_413_before_it_is_read(server: TestClient) -> None:
     assert response.json()["detail"] == "request body is over the limit of 1000000 bytes"
 
 
+def test_the_default_limit_fits_what_the_clients_send() -> None:
+    # Near what the clients send, never below it: a limit under the client's request size would
+    # refuse every large sync for good.
+    # `rltrack sync` sends the largest requests (online runs send about 4 MiB of points at most).
+    from rltrack.remote import sync
+    from rltrack.server.security import DEFAULT_MAX_BODY_BYTES
+
+    base64_bytes = 4 * 24 // 3  # 24 bytes a point (step, t_ns, value), 4/3 as base64
+    sync_request = sync.PIECES_PER_REQUEST * sync.PIECE_POINTS * base64_bytes
+    assert sync_request * 1.1 < DEFAULT_MAX_BODY_BYTES < 2 * sync_request
+
+
 # Finding 9: no server paths in messages; one error shape; 405 with Allow.
 
 
