@@ -15,7 +15,7 @@
     charts: new Map(), // key -> div of the panels drawn so far
     extent: null, // [lo, hi] of x over the series fetched on the step axis: a strip keeps the run's range
     origin: {}, // source -> first t_ns seen: telemetry's time axis starts there (the robot's own clock)
-    histograms: [], media: [], elsewhere: new Set(),
+    histograms: [], media: [], elsewhere: new Set(), opened: new Map(),
   };
   window.RUNPAGE = page;
 
@@ -89,8 +89,11 @@
         page.panels.set(key, { key, kind: kinds.get(key), section, div: null, card: null, visible: false, drawn: false,
           stale: true, loading: false, series: null });
       }
-      det.addEventListener("toggle", () => { if (det.open && !section.next) buildSection(section); });
-      det.open = shown === 0 || entries.length <= OPEN_SECTIONS_UP_TO;
+      det.addEventListener("toggle", () => {
+        page.opened.set(prefix, det.open); // kept when new keys arrive and the sections are laid out again
+        if (det.open && !section.next) buildSection(section);
+      });
+      det.open = page.opened.get(prefix) ?? (shown === 0 || entries.length <= OPEN_SECTIONS_UP_TO);
       if (det.open) built += buildSection(section);
       shown += group.length;
       root.append(det);
