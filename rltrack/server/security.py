@@ -2,11 +2,12 @@
 
 The rules, in the order they are checked:
 
-1. ``Host`` must name this server: ``localhost``, an IP address, this machine's host name, the bind
-   address or an ``--allowed-host``. A DNS-rebinding page reaches a loopback server under its own
-   name (``evil.example``), so it is refused here.
-2. ``Origin``, when a browser sends one, must be the server's own (the same host and port as
+1. ``Origin``, when a browser sends one, must be the server's own (the same host and port as
    ``Host``, or an allowed host): another site's page cannot make the browser write (CSRF).
+2. ``Host`` must name this server (``localhost``, an IP address, this machine's host name, the bind
+   address or an ``--allowed-host``) unless the request carries a valid token. A DNS-rebinding
+   page reaches a loopback or LAN server under its own name (``evil.example``) and has no token,
+   so it is refused here; a remote writer with a token may use any name for the server.
 3. Tokens. With a token file every request needs ``Authorization: Bearer <token>``, loopback
    included, unless ``trust_loopback`` (or ``public_read`` for reads) says otherwise; a wrong
    token is refused everywhere (403). Without a token file loopback clients may do everything and
@@ -192,19 +193,31 @@ class AccessControl:
 
     def check(self, scope: Scope) -> tuple[int, str] | None:
         """Return ``(status, message)`` when the request must be refused, else None."""
-        refused = self._check_host_and_origin(scope)
+        refused = self._check_origin(scope)
         if refused is not None:
             return refused
-        return self._check_token(scope)
+        token = _bearer(scope)
+        if self.tokens and token is not None:
+            if any(hmac.compare_digest(token, t.encode("utf-8")) for t in self.tokens):
+                return None  # a rebinding page cannot know a token: any Host name will do
+            return 403, "wrong token: use one listed in the server's --token-file"
+        # Let in by network position (loopback, public reads) only under this server's own names.
+        refused = self._check_host(scope)
+        if refused is not None:
+            return refused
+        return self._check_network(scope)
 
-    def _check_host_and_origin(self, scope: Scope) -> tuple[int, str] | None:
-        hosts = _headers(scope, b"host")
-        host = hosts[0].decode("latin-1") if hosts else ""
+    def _check_host(self, scope: Scope) -> tuple[int, str] | None:
+        host = _host_header(scope)
         if host and not self.host_allowed(_host_name(host)):
             return 400, (
                 f"Host {host!r} is not a name of this server; add it with --allowed-host if clients "
                 "reach the server under that name"
             )
+        return None
+
+    def _check_origin(self, scope: Scope) -> tuple[int, str] | None:
+        host = _host_header(scope)
         for value in _headers(scope, b"origin"):
             origin = value.decode("latin-1")
             parts = urlsplit(origin)
@@ -220,23 +233,23 @@ class AccessControl:
             return False  # forwarded by a proxy on this host that nobody declared: the client is elsewhere
         return is_loopback(client_address(scope, self.trusted_proxies))
 
-    def _check_token(self, scope: Scope) -> tuple[int, str] | None:
+    def _check_network(self, scope: Scope) -> tuple[int, str] | None:
         method = str(scope.get("method", "GET"))
         writing = method in _WRITE_METHODS or str(scope.get("path", "")).startswith("/api/ingest")
-        token = _bearer(scope)
         if not self.tokens:
             if self.is_local(scope) or (not writing and self.public_read):
                 return None
             return 403, "this server accepts no token: writes and private reads are only allowed from loopback"
-        if token is not None:
-            if any(hmac.compare_digest(token, t.encode("utf-8")) for t in self.tokens):
-                return None
-            return 403, "wrong token: use one listed in the server's --token-file"
         if not writing and self.public_read:
             return None
         if self.trust_loopback and self.is_local(scope):
             return None
         return 401, "missing token: send 'Authorization: Bearer <token>' (see rltrack server --token-file)"
+
+
+def _host_header(scope: Scope) -> str:
+    hosts = _headers(scope, b"host")
+    return hosts[0].decode("latin-1") if hosts else ""
 
 
 def _bearer(scope: Scope) -> bytes | None:

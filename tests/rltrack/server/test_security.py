@@ -200,6 +200,13 @@ def test_own_hosts_are_accepted(open_server: TestClient, host: str) -> None:
     assert open_server.get("/api/projects", headers={"host": host}).status_code == 200
 
 
+def test_a_valid_token_works_under_any_host_name(locked: TestClient) -> None:
+    # A robot may reach the server under a DNS alias; a rebinding page has no token.
+    token = {"authorization": f"Bearer {TOKEN}", "host": "lab-alias.example:8080"}
+    assert locked.get("/api/projects", headers=token).status_code == 200
+    assert locked.get("/api/projects", headers={"host": "lab-alias.example:8080"}).status_code == 400
+
+
 def test_allowed_host_and_its_origin(tmp_path: Path, make_client: Callable[..., TestClient]) -> None:
     app = app_with(tmp_path, allowed_hosts=frozenset({"lab.example"}))
     with make_client(app) as c:
