@@ -110,17 +110,19 @@ class RunSink:
             elif point.kind in ("histogram", "image"):
                 self._log_media(key, point, t_ns)
             elif point.kind == "hparams":
-                self.run.config.update(point.params)
-                self.logged["hparams"] += len(point.params)
+                self._config(dict(point.params or {}))
             elif point.kind == "text":
                 params = params_from_text(point.text)
                 if params is None:
                     self.skipped["text summaries"] += 1
                 else:
-                    self.run.config.update(params)
-                    self.logged["hparams"] += len(params)
+                    self._config(params)
             else:
                 self.skipped[point.reason] += 1
+
+    def _config(self, params: dict[str, Any]) -> None:
+        self.run.config.update(params)
+        self.logged["hparams"] += len(params)
 
     def _log_media(self, key: str, point: Point, t_ns: int) -> None:
         from rltrack.media import Histogram
