@@ -20,7 +20,7 @@ import numpy.typing as npt
 from rltrack.demo.physics import ENV_ID, StandInPhysics
 from rltrack.errors import InvalidValueError
 
-__all__ = ["Episode", "RobotStandIn", "make_env", "run_episodes"]
+__all__ = ["Episode", "RobotStandIn", "calibration_env", "make_env", "run_episodes"]
 
 Policy = Callable[[npt.NDArray[np.float32]], npt.NDArray[Any]]
 
@@ -84,6 +84,20 @@ def make_env(stand_in: bool, physics: StandInPhysics | None = None) -> gym.Env[A
     """Return CartPole-v1 (the nominal simulator) or the robot stand-in wrapped around it."""
     env = gym.make(ENV_ID)
     return RobotStandIn(env, physics) if stand_in else env
+
+
+def calibration_env(pole_mass_factor: float = 1.0, actuator_delay_steps: int = 0) -> gym.Env[Any, Any]:
+    """Return the stand-in with these physics and noise-free sensors: the simulator a calibration searches.
+
+    The defaults are the nominal simulator (CartPole-v1's pole, no delay). A module-level function,
+    so ``rltrack calibrate --env rltrack.demo.standin:calibration_env`` and worker processes can load it.
+    """
+    physics = StandInPhysics(
+        pole_mass_factor=float(pole_mass_factor),
+        actuator_delay_steps=int(actuator_delay_steps),
+        sensor_noise_std=(0.0, 0.0, 0.0, 0.0),
+    )
+    return RobotStandIn(gym.make(ENV_ID), physics)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""The calibration result as a terminal table: parameters, error before and after, randomization."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rltrack.sim2real.calibrate_result import Calibration
+
+__all__ = ["render"]
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _grid(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _spread(spec: dict[str, Any]) -> str:
+    if "value" in spec:
+        return f"= {_num(spec['value'])}"
+    if "values" in spec:
+        return "{" + ", ".join(_num(v) for v in spec["values"]) + "}"
+    return f"[{_num(spec['min'])}, {_num(spec['max'])}]"
+
+
+def render(result: Calibration) -> str:
+    """Return the aligned table ``rltrack calibrate`` prints."""
+    horizon = "whole episodes" if result.horizon is None else f"{result.horizon}-step windows"
+    lines = [
+        f"calibration of run(s) {', '.join(result.runs)}: {result.n_episodes} episodes, {result.n_steps:,} steps, "
+        f"open-loop replay in {horizon}",
+        f"{len(result.trials)} trials ({result.n_failed} failed), engine {result.engine}, "
+        f"{result.sim_steps:,} sim steps in {result.wall_s:.1f} s"
+        + (f"; trial runs in group {result.group!r}" if result.group else ""),
+        "",
+    ]
+    rows = [["parameter", "estimate", "near-best range", "prior", "identifiable", "randomize"]]
+    for p in result.parameters:
+        near = "-" if not p.identifiable else (
+            "{" + ", ".join(map(_num, p.low)) + "}" if isinstance(p.low, list) else f"[{_num(p.low)}, {_num(p.high)}]"
+        )  # fmt: skip
+        prior = "{" + ", ".join(map(_num, p.prior_low)) + "}" if isinstance(p.prior_low, list) else (
+            f"[{_num(p.prior_low)}, {_num(p.prior_high)}]"
+        )  # fmt: skip
+        flag = "yes" if p.identifiable else f"NO (error changes {_pct(p.sensitivity)} over the prior)"
+        rows.append([p.name, _num(p.estimate), near, prior, flag, _spread(dict(p.randomization))])
+    lines += _grid(rows)
+    lines.append("")
+    err = [["replay error", "before", "after", "ratio"]]
+    err.append(["objective (RMSE / std, mean over keys)", _num(result.before.objective), _num(result.after.objective),
+                f"{_num(result.improvement)}x lower"])  # fmt: skip
+    for key, b, a in zip(result.keys, result.before.rmse, result.after.rmse, strict=True):
+        err.append([f"RMSE {key}", _num(b), _num(a), f"{_num(b / a) if a > 0 else 'inf'}x"])
+    lines += _grid(err)
+    lines.append(f"near-best = trials within {result.tolerance:.0%} of the best replay error")
+    return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    return "inf" if math.isinf(value) else f"{value:.1%}"
