@@ -143,7 +143,7 @@ class Calibration:
             "after": _score_dict(self.after, self.keys),
             "improvement": None if math.isinf(self.improvement) else self.improvement,
             "parameters": {
-                p.name: {k: getattr(p, k) for k in ParamResult.__dataclass_fields__ if k != "name"}
+                p.name: {k: _finite(getattr(p, k)) for k in ParamResult.__dataclass_fields__ if k != "name"}
                 for p in self.parameters
             },
             "randomization": self.randomization(),
@@ -156,7 +156,7 @@ class Calibration:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """Return :meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, default=_plain)
+        return json.dumps(self.to_dict(), indent=indent, default=_plain, allow_nan=False)
 
     def write(self, folder: str | Path) -> tuple[Path, Path]:
         """Write ``calibration.json`` and ``randomization.yaml`` (feed the latter to training) into ``folder``.
@@ -185,6 +185,11 @@ class Calibration:
         from rltrack.sim2real.calibrate_text import render
 
         return render(self)
+
+
+def _finite(value: Any) -> Any:
+    # JSON has no infinity: an infinite sensitivity (the error was 0 somewhere on the profile) is null.
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _plain(value: Any) -> Any:

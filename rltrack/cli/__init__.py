@@ -21,7 +21,7 @@ runs.register(main)
 
 # Feature modules register themselves when they are present; each imports its heavy
 # dependencies only when its command runs, so `rltrack --help` stays fast.
-for _name in ("artifacts", "server", "ros", "compare", "sweeps", "demo", "tb"):
+for _name in ("artifacts", "server", "ros", "compare", "calibrate", "sweeps", "demo", "tb"):
     try:
         _module = importlib.import_module(f"rltrack.cli.{_name}")
     except ModuleNotFoundError as _err:

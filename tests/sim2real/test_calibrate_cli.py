@@ -1,0 +1,65 @@
+"""`rltrack calibrate`: a table on stdout, the result and randomization files, errors as one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from s2r_standin import cartpole, record_episodes
+
+import rltrack
+from rltrack.cli import main
+
+
+@pytest.fixture
+def real_run(store_dir: Path) -> str:
+    run = rltrack.init(project="s2r", dir=store_dir, source="real", system_metrics=False, quiet=True)
+    record_episodes(run, cartpole(0.3), range(4), max_steps=60)
+    run.finish()
+    return run.id
+
+
+def test_calibrate_prints_the_table_and_writes_the_files(store_dir: Path, real_run: str, tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("parameters:\n  masspole: {min: 0.05, max: 1.0}\n  x_threshold: {min: 2.4, max: 5.0}\n")
+    out = tmp_path / "out"
+    args = ["calibrate", real_run[:5], "--env", "CartPole-v1", "--params", str(params), "--budget", "40",
+            "--dir", str(store_dir), "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"calibration of run(s) {real_run}: 4 episodes, 240 steps, open-loop replay in 20-step windows" in result.output
+    )
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert "yes" in lines["masspole"]
+    assert "NO (error changes 0.0% over the prior)" in lines["x_threshold"]
+    saved = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
+    assert saved["runs"] == [real_run] and saved["n_trials"] == 40
+    assert saved["parameters"]["x_threshold"]["identifiable"] is False
+    assert abs(saved["best_params"]["masspole"] - 0.3) < 0.03
+    assert f"randomization   {out / 'randomization.yaml'}" in result.output
+    group = saved["group"]
+    assert len([r for r in rltrack.Api(store_dir).runs("s2r") if r.group == group]) == 40
+
+
+def test_calibrate_writes_into_the_run_folder_by_default(store_dir: Path, real_run: str, tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("masspole: {min: 0.05, max: 1.0}\n")
+    args = ["calibrate", real_run, "--env", "CartPole-v1", "--params", str(params), "--budget", "20",
+            "--no-track", "--dir", str(store_dir)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    folder = rltrack.Api(store_dir).run(real_run).dir / "calibration"
+    assert (folder / "randomization.yaml").is_file() and (folder / "calibration.json").is_file()
+
+
+def test_bad_input_is_one_error_line(store_dir: Path, real_run: str, tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("masspole: {min: 0.05, max: 1.0}\n")
+    args = ["calibrate", real_run, "--env", "CartPole-v1", "--params", str(params), "--actions", "cmd",
+            "--dir", str(store_dir)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "Error: run " in result.output and "has no action keys cmd/0, cmd/1, ..." in result.output
