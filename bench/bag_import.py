@@ -8,10 +8,11 @@ Two generated recordings, each written as MCAP and as sqlite3 with rosbags' writ
 Each measurement runs in a fresh child process, in the same invocation: ``rosbags`` reads every
 message with its ``AnyReader`` and deserializes it (the raw decode rate, nothing stored); ``rltrack``
 runs ``import_bag`` into a new store (read, decode, flatten, store, flush). Reported: messages/s of
-each, their ratio (target >= 50 %), and each child's peak RSS. Peak RSS on both recordings gives
+each (medians over ``--rounds`` interleaved rounds), the median of the per-round ratios (target
+>= 50 %), and each side's highest peak RSS. Peak RSS on both recordings gives
 the slope per MB of bag, extrapolated to 1 GB (target <= 200 MB: the import streams).
 
-    python bench/bag_import.py                    # ~1-2 min on 2 busy cores
+    python bench/bag_import.py                    # ~5 min on 2 busy cores
     python bench/bag_import.py --messages 20000 --large-mb 60 --json /tmp/bag.json
 """
 
@@ -144,10 +145,15 @@ def measure(mode: str, bag: Path, work: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000, help="telemetry messages per recording")
     parser.add_argument("--large-mb", type=int, default=200, help="size of the large recording (PointCloud2)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements per recording (medians)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "BAG", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,17 +168,23 @@ def main() -> int:
                 bag = work / f"{name}_{storage}"
                 count = write_bag(bag, storage, args.messages, clouds)
                 size_mb = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
-                raw = measure("rosbags", bag, work)
-                ours = measure("rltrack", bag, work)
-                assert ours["messages"] == raw["messages"] == count, (ours, raw, count)
+                raws, ours, ratios = [], [], []
+                for _ in range(args.rounds):  # interleaved: a noisy moment hits both sides of one round
+                    raw, mine = measure("rosbags", bag, work), measure("rltrack", bag, work)
+                    assert mine["messages"] == raw["messages"] == count, (mine, raw, count)
+                    raws.append(raw)
+                    ours.append(mine)
+                    ratios.append(raw["seconds"] / mine["seconds"])
                 rows.append({"bag": name, "storage": storage, "messages": count, "mb": size_mb,
-                             "rosbags_msgs_per_s": raw["messages"] / raw["seconds"],
-                             "rltrack_msgs_per_s": ours["messages"] / ours["seconds"],
-                             "rosbags_rss_mb": raw["peak_rss_mb"], "rltrack_rss_mb": ours["peak_rss_mb"]})  # fmt: skip
+                             "rosbags_msgs_per_s": count / _median([r["seconds"] for r in raws]),
+                             "rltrack_msgs_per_s": count / _median([r["seconds"] for r in ours]),
+                             "ratio": _median(ratios),
+                             "rosbags_rss_mb": max(r["peak_rss_mb"] for r in raws),
+                             "rltrack_rss_mb": max(r["peak_rss_mb"] for r in ours)})  # fmt: skip
     print(f"{'bag':<10}{'storage':<9}{'messages':>9}{'MB':>7}{'rosbags msg/s':>15}{'rltrack msg/s':>15}"
           f"{'ratio':>7}{'RSS rosbags':>13}{'RSS rltrack':>13}")  # fmt: skip
     for r in rows:
-        ratio = r["rltrack_msgs_per_s"] / r["rosbags_msgs_per_s"]
+        ratio = r["ratio"]
         print(f"{r['bag']:<10}{r['storage']:<9}{r['messages']:>9,}{r['mb']:>7.0f}{r['rosbags_msgs_per_s']:>15,.0f}"
               f"{r['rltrack_msgs_per_s']:>15,.0f}{ratio:>7.0%}"
               f"{r['rosbags_rss_mb']:>11.0f}MB{r['rltrack_rss_mb']:>11.0f}MB")  # fmt: skip
