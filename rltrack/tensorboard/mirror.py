@@ -17,9 +17,11 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from rltrack.tensorboard.sink import RunSink
 __all__ = ["TensorBoardMirror", "mirror"]
 
 _TIMESTAMP = re.compile(r"^\d+(\.\d+)?$")
+#: Seconds between two listings of the log dirs by the polling thread.
+_RELIST_S = 1.0
 
 
 class TensorBoardMirror:
@@ -38,31 +42,43 @@ class TensorBoardMirror:
 
     Args:
         run: The :class:`rltrack.Run` to log into.
-        logdir: The folder a ``SummaryWriter`` writes into (it may not exist yet).
+        logdir: The folder a ``SummaryWriter`` writes into (it may not exist yet); None to
+            :meth:`add` folders later, e.g. from a hook that sees each writer being made.
         interval_s: Seconds between two polls.
+        skip_existing: Leave out the event files already in ``logdir``: for a shared folder such
+            as ``runs/``, where earlier experiments left their files.
     """
 
-    def __init__(self, run: Any, logdir: str | os.PathLike[str], *, interval_s: float = 0.2) -> None:
+    def __init__(
+        self, run: Any, logdir: str | os.PathLike[str] | None, *, interval_s: float = 0.2, skip_existing: bool = False
+    ) -> None:
         if not interval_s > 0:
             raise RltrackError(f"interval_s={interval_s!r} must be > 0 seconds; pass e.g. 0.2")
         self.run = run
         self.interval_s = float(interval_s)
         self._logdirs: list[Path] = []
         self._readers: dict[Path, tuple[EventFileReader, RunSink]] = {}
+        #: Files not read: corrupt ones, and with skip_existing those there before.
         self._failed: set[Path] = set()
+        self._files: list[tuple[Path, Path]] = []  # (log dir, event file) as last listed
+        self._listed_at = -math.inf
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         #: Problems met while mirroring (a corrupt file, a value the run refused), in order.
         self.errors: list[str] = []
-        self.add(logdir)
+        if logdir is not None:
+            self.add(logdir, skip_existing=skip_existing)
 
-    def add(self, logdir: str | os.PathLike[str]) -> None:
-        """Mirror one more log dir (e.g. of a second ``SummaryWriter``)."""
+    def add(self, logdir: str | os.PathLike[str], *, skip_existing: bool = False) -> None:
+        """Mirror one more log dir (e.g. of a second ``SummaryWriter``), with its files already there unless skipped."""
         path = Path(logdir).expanduser().absolute()
         with self._lock:
             if path not in self._logdirs:
                 self._logdirs.append(path)
+                if skip_existing:
+                    self._failed.update(_event_files(path))
+                self._listed_at = -math.inf
 
     def start(self) -> TensorBoardMirror:
         """Start polling on a background thread (once); return self."""
@@ -93,13 +109,21 @@ class TensorBoardMirror:
                 total[kind] = total.get(kind, 0) + n
         return total
 
-    def poll(self) -> None:
-        """Read what the event files gained since the last poll and log it (the thread calls this)."""
+    def poll(self, *, relist: bool = True) -> None:
+        """Read what the event files gained since the last poll and log it.
+
+        Args:
+            relist: Look for new event files first (the thread does so once a second: listing
+                a folder of many runs costs more than reading the files it follows).
+        """
         with self._lock:
-            for logdir in self._logdirs:
-                for file in _event_files(logdir):
-                    if file not in self._failed:
-                        self._read(logdir, file)
+            now = time.monotonic()
+            if relist or now - self._listed_at >= _RELIST_S:
+                self._files = [(d, f) for d in self._logdirs for f in _event_files(d)]
+                self._listed_at = now
+            for logdir, file in self._files:
+                if file not in self._failed:
+                    self._read(logdir, file)
 
     def _read(self, logdir: Path, file: Path) -> None:
         entry = self._readers.get(file)
@@ -132,19 +156,22 @@ class TensorBoardMirror:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                self.poll()
+                self.poll(relist=False)
             except Exception as err:  # an unreadable folder, say: keep polling, say it once per cause
                 self._problem(f"{type(err).__name__}: {err}")
 
 
-def mirror(run: Any, logdir: str | os.PathLike[str], *, interval_s: float = 0.2) -> TensorBoardMirror:
+def mirror(
+    run: Any, logdir: str | os.PathLike[str] | None, *, interval_s: float = 0.2, skip_existing: bool = False
+) -> TensorBoardMirror:
     """Start mirroring the event files under ``logdir`` into ``run``; call ``.stop()`` when the writer is closed.
 
     Files directly in ``logdir`` log their tags as they are; files in a sub-folder prefix their
     tags with its path (``eval/...``), except PyTorch ``add_hparams``' timestamp folder, whose
-    values belong to the run itself.
+    values belong to the run itself. With ``skip_existing``, files already there are left out
+    (mirror a shared ``runs/`` folder this way: ``SummaryWriter()``'s default is ``runs/<date>_<host>``).
     """
-    return TensorBoardMirror(run, logdir, interval_s=interval_s).start()
+    return TensorBoardMirror(run, logdir, interval_s=interval_s, skip_existing=skip_existing).start()
 
 
 def _event_files(logdir: Path) -> list[Path]:

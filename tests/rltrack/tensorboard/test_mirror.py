@@ -107,3 +107,25 @@ def test_a_corrupt_file_is_counted_in_the_run_and_the_others_go_on(tmp_path) -> 
     assert view.series("eval/y")[0].tolist() == list(range(9))  # the good records of the bad file, prefixed
     assert view.summary["_rltrack/errors/tensorboard"] == 1
     assert len(sync.errors) == 1 and str(bad_file) in sync.errors[0]
+
+
+def test_skip_existing_leaves_out_earlier_experiments_and_add_follows_more_writers(tmp_path) -> None:
+    old = SummaryWriter(str(tmp_path / "runs" / "old"))
+    old.add_scalar("x", 1.0, 0)
+    old.close()
+    run = rltrack.init(project="tail", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    sync = mirror(run, tmp_path / "runs", interval_s=60, skip_existing=True)
+    new = SummaryWriter(str(tmp_path / "runs" / "new"))
+    other = SummaryWriter(str(tmp_path / "elsewhere"))
+    sync.add(tmp_path / "elsewhere")
+    for step in range(3):
+        new.add_scalar("x", float(step), step)
+        other.add_scalar("y", float(-step), step)
+    new.close()
+    other.close()
+    sync.stop()
+    run.finish()
+
+    view = rltrack.Api(tmp_path / "store").run(run.id)
+    assert sorted(view.keys()) == ["new/x", "y"]
+    assert view.series("new/x")[2].tolist() == [0.0, 1.0, 2.0] and view.series("y")[2].tolist() == [0.0, -1.0, -2.0]
