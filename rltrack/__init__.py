@@ -10,8 +10,21 @@ Example:
     >>> run.finish()
 """
 
+from rltrack._module_api import (
+    alert,
+    config,
+    define_metric,
+    log_artifact,
+    mark_preempting,
+    save,
+    summary,
+    unwatch,
+    use_artifact,
+    watch,
+)
 from rltrack._run import Run
 from rltrack._session import finish, init, log
+from rltrack._settings import Settings
 from rltrack.api import Api
 from rltrack.errors import RltrackError
 
@@ -22,23 +35,35 @@ __all__ = [
     "Image",
     "RltrackError",
     "Run",
+    "Settings",
     "Table",
     "Video",
     "agent",
+    "alert",
+    "config",
+    "define_metric",
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "login",
+    "mark_preempting",
     "plot",
     "run",
+    "save",
     "show",
+    "summary",
     "sweep",
+    "unwatch",
+    "use_artifact",
+    "watch",
 ]
 __version__ = "0.1.0"
 
 
 _LAZY = {"Artifact": "rltrack.artifacts", "agent": "rltrack.sweeps", "sweep": "rltrack.sweeps",
          "Histogram": "rltrack.media", "show": "rltrack.notebook", "Image": "rltrack.media", "Video": "rltrack.media",
-         "Table": "rltrack.media"}
+         "Table": "rltrack.media", "login": "rltrack._login"}
 
 
 def __getattr__(name: str) -> object:

@@ -33,6 +33,9 @@ class DisabledRun(Run):
         self._sampler = None
         self._metrics = {}
         self.quiet = True
+        self._at_finish = []
+        self._alerts = []
+        self._preempting = False
 
     def log(
         self, data: Mapping[str, Any], step: int | None = None, commit: bool = True, *, t_ns: int | None = None
@@ -42,6 +45,23 @@ class DisabledRun(Run):
     def define_metric(
         self, key: str, *, summary: SummaryMode = "last", goal: str | None = None, step_metric: str | None = None
     ) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def save(self, glob_str: Any, base_path: Any = None, policy: str = "live") -> list[str]:
+        """Do nothing (tracking is disabled)."""
+        return []
+
+    def alert(self, title: str, text: str, level: str = "INFO", wait_duration: float | None = None) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def mark_preempting(self) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False) -> None:
+        """Do nothing (tracking is disabled)."""
+
+    def unwatch(self, models: Any = None) -> None:
         """Do nothing (tracking is disabled)."""
 
     def flush(self) -> None:

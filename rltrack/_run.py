@@ -85,6 +85,11 @@ class Run:
         self._metrics: dict[str, dict[str, Any]] = {}
         #: When False, finish() prints a one-line summary to stderr (init() sets it; see init(quiet=)).
         self.quiet = True
+        #: Called once by finish() before anything is closed, while log() still works: the
+        #: TensorBoard mirror's last read, save(policy="end") copies, removing watch() hooks.
+        self._at_finish: list[Callable[[], None]] = []
+        self._alerts: list[dict[str, Any]] = []
+        self._preempting = False
 
     # ---- logging ------------------------------------------------------------------------------
 
@@ -210,6 +215,59 @@ class Run:
 
         return use_artifact(self, ref)
 
+    def save(
+        self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None, policy: str = "live"
+    ) -> list[str]:
+        """Copy a file, or the files a glob matches, into the run's ``files/`` folder (wandb's ``save``).
+
+        Args:
+            glob_str: A path or glob (``"checkpoints/*.pt"``) under the working directory or ``base_path``.
+            base_path: The folder stored paths are relative to (default: the working directory).
+            policy: ``"now"`` (copy now), ``"end"`` (copy at ``finish()``) or ``"live"`` (both).
+
+        Returns:
+            The stored paths, relative to the run's folder (``files/...``), copied now.
+
+        Raises:
+            InvalidValueError: ``policy`` is unknown, or the path is outside the working
+                directory and no ``base_path`` holds it.
+        """
+        from rltrack._files import save
+
+        return save(self, glob_str, base_path, policy)
+
+    def alert(self, title: str, text: str, level: str = "INFO", wait_duration: float | None = None) -> None:
+        """Record an alert (title, text, level) with the run's step and time; the run page lists them.
+
+        ``level`` is ``INFO``, ``WARN`` or ``ERROR`` (or wandb's ``AlertLevel``); ``wait_duration``
+        is accepted for wandb's sake: alerts are records here, every one is kept.
+        """
+        from rltrack._files import alert_record
+
+        record = alert_record(title, text, level, self.step)
+        self._alerts.append(record)
+        self._writer.add_metadata({"alerts": list(self._alerts)})
+        if not self.quiet:
+            print(f"rltrack: alert [{record['level']}] {title}: {text}", file=sys.stderr, flush=True)
+
+    def mark_preempting(self) -> None:
+        """Say this run may be preempted: a SIGTERM then ends it ``failed`` with reason "preempted", resumable."""
+        self._preempting = True
+        self._writer.add_metadata({"preempting": True})
+
+    def watch(self, models: Any, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+              idx: int | None = None, log_graph: bool = False) -> None:
+        """Log histograms and norms of a torch module's gradients and/or parameters (see :func:`rltrack.watch`)."""
+        from rltrack._watch import watch
+
+        watch(self, models, log=log, log_freq=log_freq)
+
+    def unwatch(self, models: Any = None) -> None:
+        """Remove the hooks :meth:`watch` added (for ``models``, or all)."""
+        from rltrack._watch import unwatch
+
+        unwatch(self, models)
+
     @property
     def config(self) -> Config:
         """The run's hyperparameters (dict-like; every change is stored)."""
@@ -258,6 +316,11 @@ class Run:
             raise InvalidValueError(f"finish(state={state!r}) must be one of finished, failed, crashed, pruned")
         if state == "failed" and reason is None:
             reason = f"exit code {exit_code}"
+        while self._at_finish:
+            try:
+                self._at_finish.pop(0)()
+            except Exception as err:  # a last read or copy failing must not stop the run ending
+                self._writer.report("finish-hooks", err)
         self._await_pending()
         self._finished = True
         if self._sampler is not None:

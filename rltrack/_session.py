@@ -13,17 +13,21 @@ import signal
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from rltrack._config import config_dict as config_dict_of
+from rltrack._config import defaults_from_cwd, filter_keys
 from rltrack._disabled import DisabledRun
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run, failure_reason
-from rltrack.errors import InvalidValueError, RltrackError, RunExistsError, RunNotFoundError
+from rltrack._settings import Settings
+from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunExistsError, RunNotFoundError
 from rltrack.store.base import WriterBackend
 from rltrack.store.database import Database
 from rltrack.store.liveness import dashboard_url, is_alive, process_started_ns
@@ -33,9 +37,11 @@ from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 from rltrack.types import DEFAULT_SOURCE
 from rltrack.validate import check_run_id, check_source
 
-__all__ = ["current", "finish", "forget", "init", "log"]
+__all__ = ["current", "end_trial", "finish", "forget", "init", "log", "trial_run"]
 
 _current: ContextVar[Run | None] = ContextVar("rltrack_run", default=None)
+#: The sweep trial's run while an agent runs its function: what init() without an id joins.
+_trial: ContextVar[Run | None] = ContextVar("rltrack_trial", default=None)
 _live: weakref.WeakSet[Run] = weakref.WeakSet()
 _databases: dict[Path, Database] = {}
 _db_lock = threading.Lock()
@@ -43,6 +49,8 @@ _hooks_installed = False
 
 _MODES = ("offline", "online", "disabled")
 _RESUMES = ("never", "allow", "must")
+# wandb's other spellings of the same choices (mode and resume).
+_ALIASES: dict[object, str | None] = {"dryrun": "offline", "run": "online", True: "allow", False: None, "auto": "allow"}
 _ADJECTIVES = ("brisk", "calm", "eager", "bold", "quiet", "swift", "steady", "lucid", "nimble", "vivid")
 _NOUNS = ("falcon", "otter", "comet", "lynx", "heron", "rover", "pendulum", "gecko", "kestrel", "walker")
 
@@ -54,17 +62,31 @@ def init(
     id: str | None = None,
     group: str | None = None,
     tags: Sequence[str] | None = None,
-    config: Mapping[str, Any] | argparse.Namespace | None = None,
+    config: Mapping[str, Any] | argparse.Namespace | str | os.PathLike[str] | object | None = None,
     notes: str | None = None,
     job_type: str | None = None,
     dir: str | os.PathLike[str] | None = None,
     mode: str | None = None,
-    resume: str | None = None,
+    resume: str | bool | None = None,
     source: str = DEFAULT_SOURCE,
     system_metrics: bool | float = True,
     url: str | None = None,
     api_key: str | None = None,
     quiet: bool | None = None,
+    entity: str | None = None,
+    reinit: bool | str | None = None,
+    save_code: bool | None = None,
+    monitor_gym: bool | None = None,
+    sync_tensorboard: bool | None = None,
+    settings: Any = None,
+    allow_val_change: bool | None = None,
+    config_exclude_keys: Sequence[str] | None = None,
+    config_include_keys: Sequence[str] | None = None,
+    anonymous: str | None = None,
+    force: bool | None = None,
+    magic: Any = None,
+    fork_from: str | None = None,
+    resume_from: str | None = None,
 ) -> Run:
     """Start a run (or attach to one) and make it the current run.
 
@@ -78,7 +100,7 @@ def init(
         id: Run id (url-safe, up to 64 characters); generated when None.
         group: Group of related runs (seeds, sweep trials).
         tags: Labels to filter by.
-        config: Hyperparameters (a mapping or an ``argparse.Namespace``).
+        config: Hyperparameters: a mapping, ``argparse.Namespace``, dataclass or YAML file path.
         notes: Free text.
         job_type: ``train``, ``eval``, ``deploy``, ...
         dir: Store folder.
@@ -86,7 +108,8 @@ def init(
             or ``online`` (an rltrack server at ``url``; the default when ``url`` or
             ``RLTRACK_URL`` is set). Online runs spool to ``dir`` while the server is away.
         resume: ``never`` (default: a new run; an existing ``id`` is an error), ``allow``
-            (continue ``id`` if it exists) or ``must`` (``id`` must exist). A second process
+            (continue ``id`` if it exists; wandb's ``True``/``"auto"`` mean this) or ``must``
+            (``id`` must exist). A second process
             may attach to a running run under another ``source``.
         source: What writes: ``sim`` for training, ``real`` for the robot, or a short name.
         system_metrics: Sample CPU/memory/disk/network/GPU every 10 s (True), every N
@@ -96,6 +119,30 @@ def init(
         quiet: Print nothing. By default ``init()`` prints one line to stderr (run name, id and
             where it is stored, or the dashboard URL when ``rltrack ui`` serves the store) and
             ``finish()`` one summary line; ``RLTRACK_QUIET=1`` silences both.
+        entity: wandb's team name; accepted, ignored (a local store has no teams).
+        reinit: With a run already current: ``None``/``"create_new"`` start a second run
+            beside it, ``True``/``"finish_previous"`` finish it first, ``"return_previous"``
+            return it.
+        save_code: Copy the main script into the run's folder (``code/``).
+        monitor_gym: Accepted, ignored (wrap the env in ``RecordRollouts`` to log videos).
+        sync_tensorboard: Mirror what every ``SummaryWriter`` (torch, tensorboardX) created
+            after this call writes into the run, at its global steps (needs ``tensorboard``).
+        settings: An :class:`rltrack.Settings` (or dict); ``mode``, ``silent``/``quiet`` and
+            ``x_disable_stats`` are honoured.
+        allow_val_change: On resume, ``False`` refuses a config that changes stored values.
+        config_exclude_keys: Config keys not to store.
+        config_include_keys: The only config keys to store.
+        anonymous: Accepted, ignored (no accounts locally).
+        force: Accepted, ignored.
+        magic: Accepted, ignored.
+        fork_from: Accepted, ignored: the run starts fresh.
+        resume_from: Accepted, ignored: the run starts fresh.
+
+    Every wandb keyword is accepted: one :class:`RltrackWarning` names those given a value
+    rltrack ignores. Inside a sweep trial (``rltrack.agent(function=...)``) ``init()`` with no
+    ``id`` returns the trial's run, whose config the sweep set; ``config`` only adds keys.
+    ``config`` is a dict, ``argparse.Namespace``, dataclass or YAML path; a
+    ``config-defaults.yaml`` in the working directory fills keys it lacks, as in wandb.
 
     Returns:
         The run, also reachable as ``rltrack.run``.
@@ -106,10 +153,37 @@ def init(
         StoreError: the store folder is not writable or not an rltrack store.
         InvalidValueError: an argument has the wrong type or value.
     """
+    given = Settings.of(settings)
+    ignored = _ignored_keywords(
+        entity=entity, monitor_gym=monitor_gym, anonymous=anonymous, force=force, magic=magic, fork_from=fork_from,
+        resume_from=resume_from,
+    ) + given.ignored()
+    mirror_tb = bool(sync_tensorboard) and _tensorboard_available()
+    if sync_tensorboard and not mirror_tb:
+        ignored.append("sync_tensorboard=True (needs the tensorboard package: pip install 'rltrack[tensorboard]')")
+    if ignored:
+        warnings.warn(f"rltrack.init() ignores {'; '.join(ignored)}", RltrackWarning, stacklevel=2)
+    mode = mode or given.mode
+    quiet = quiet if quiet is not None else given.quiet
+    if given.disable_stats:
+        system_metrics = False
+    config_dict = filter_keys(config_dict_of(config), config_include_keys, config_exclude_keys)
+    trial = _trial.get()
+    if trial is not None and not trial.finished and id is None:
+        # wandb's sweep join: init() inside an agent's function is the trial's run; the sweep's
+        # parameters are locked, so the script's config only adds keys.
+        trial.config.setdefaults(defaults_from_cwd())
+        trial.config.update(config_dict)
+        _current.set(trial)
+        return trial
+    choice = _reinit(reinit)
     url = url or os.environ.get("RLTRACK_URL") or None
-    mode = _choice("mode", mode or os.environ.get("RLTRACK_MODE") or ("online" if url else "offline"), _MODES)
-    resume = _choice("resume", resume or os.environ.get("RLTRACK_RESUME") or "never", _RESUMES)
+    mode = _choice(
+        "mode", _ALIASES.get(mode, mode) or os.environ.get("RLTRACK_MODE") or ("online" if url else "offline"), _MODES
+    )
+    resume = _choice("resume", _ALIASES.get(resume, resume) or os.environ.get("RLTRACK_RESUME") or "never", _RESUMES)
     project = _text("project", project or os.environ.get("RLTRACK_PROJECT") or "default")
+    from_env = id is None and bool(os.environ.get("RLTRACK_RUN_ID"))
     id = id or os.environ.get("RLTRACK_RUN_ID") or None
     # The rules are validate's (one door for init, ingest and the ROS node); the messages name init()'s argument.
     try:
@@ -123,16 +197,22 @@ def init(
         raise InvalidValueError(
             f"init(source={source!r}) must be 1-32 letters, digits, '-' or '_' such as 'real'"
         ) from None
-    config_dict = _config_dict(config)
+    defaults = defaults_from_cwd()
     tag_tuple = _tags(tags)
     interval = _interval(system_metrics)
+    previous = _current.get()
+    if previous is not None and not previous.finished:
+        if choice == "return_previous":
+            return previous
+        if choice == "finish_previous":
+            previous.finish()
     if mode == "disabled":
         run: Run = DisabledRun(project=project, name=name or "disabled", id=id or "disabled", config=config_dict)
         _current.set(run)
         return run
     root = resolve_root(dir)
     store: WriterBackend = (
-        _remote(url, api_key or os.environ.get("RLTRACK_API_KEY"), root)
+        _remote(url, api_key or os.environ.get("RLTRACK_API_KEY") or _stored_key(url), root)
         if mode == "online"
         else StoreWriter(_database(root))
     )
@@ -151,8 +231,13 @@ def init(
             run_dir=root / "runs" / id, config=attached.config, summary=attached.summary,
             step=attached.next_step, owner=attached.owner, metadata=None,
         )
+        if from_env and os.environ.get("RLTRACK_SWEEP_ID"):
+            # A sweep program continuing the run its agent made: the sweep's parameters win.
+            run.config.lock(attached.config)
+        if defaults:
+            run.config.setdefaults(defaults)
         if config_dict:
-            run.config.update(config_dict)
+            run.config.update(config_dict, allow_val_change=allow_val_change)
     else:
         if resume == "must":
             raise RunNotFoundError(
@@ -160,6 +245,7 @@ def init(
                 "check the id (rltrack runs ls) or use resume='allow'"
             )
         id = id or _new_id()
+        config_dict = {**defaults, **config_dict}
         name = _text("name", name) if name else _new_name(store, project)
         store.create_run(
             NewRun(id=id, project=project, name=name, group=group, job_type=job_type, notes=notes,
@@ -179,7 +265,54 @@ def init(
     run.quiet = _quiet(quiet)
     if not run.quiet:
         print(f"rltrack: {_start_line(run, store, root, mode)}", file=sys.stderr, flush=True)
+    if save_code:
+        from rltrack._files import save_main_script
+
+        save_main_script(run)
+    if mirror_tb:
+        from rltrack._tbsync import sync_tensorboard as start_sync
+
+        start_sync(run)
     return run
+
+
+def _ignored_keywords(**given: Any) -> list[str]:
+    """Name the wandb keywords given a value rltrack does nothing with (defaults say nothing)."""
+    out = []
+    for name, value in given.items():
+        if value is None or value is False or (name == "anonymous" and value == "never"):
+            continue
+        hint = " (wrap the env in rltrack.callbacks.RecordRollouts to log videos)" if name == "monitor_gym" else ""
+        out.append(f"{name}={value!r}{hint}")
+    return out
+
+
+def _reinit(reinit: object) -> str:
+    if reinit in (None, False, "default", "create_new"):
+        return "create_new"
+    if reinit is True or reinit == "finish_previous":
+        return "finish_previous"
+    if reinit == "return_previous":
+        return "return_previous"
+    raise InvalidValueError(
+        f"init(reinit={reinit!r}) must be True, False, 'finish_previous', 'return_previous' or 'create_new'"
+    )
+
+
+def _tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def trial_run(run: Run | None) -> Token[Run | None]:
+    """Make ``run`` what ``init()`` without an id returns in this context (a sweep trial); reset with the token."""
+    return _trial.set(run)
+
+
+def end_trial(token: Token[Run | None]) -> None:
+    """Undo :func:`trial_run`."""
+    _trial.reset(token)
 
 
 def _quiet(quiet: bool | None) -> bool:
@@ -209,6 +342,14 @@ def _remote(url: str | None, api_key: str | None, root: Path) -> WriterBackend:
     except ImportError as err:
         raise RltrackError(f"init(mode='online') needs httpx: pip install 'rltrack[remote]' ({err})") from err
     return connect(url, api_key, root)
+
+
+def _stored_key(url: str | None) -> str | None:
+    if not url:
+        return None
+    from rltrack._login import stored_key
+
+    return stored_key(url)
 
 
 def _owner_alive(store: WriterBackend, run_id: str, source: str, who: WriterInfo) -> bool:
@@ -248,16 +389,6 @@ def _text(name: str, value: object) -> str:
             f"init({name}={value!r}) must be a non-empty string of at most 128 printable characters"
         )
     return value
-
-
-def _config_dict(config: object) -> dict[str, Any]:
-    if config is None:
-        return {}
-    if isinstance(config, argparse.Namespace):
-        return dict(vars(config))
-    if isinstance(config, Mapping):
-        return {str(k): v for k, v in config.items()}
-    raise InvalidValueError(f"init(config={config!r}) must be a mapping or argparse.Namespace")
 
 
 def _tags(tags: object) -> tuple[str, ...]:
@@ -300,18 +431,25 @@ def current() -> Run | None:
     return _current.get()
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
-    """Log to the current run (see :meth:`Run.log`)."""
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = True, sync: bool | None = None) -> None:
+    """Log to the current run (see :meth:`Run.log`); ``commit=None`` means True and ``sync`` is ignored, as in wandb."""
     run = _current.get()
     if run is None:
         raise RltrackError("rltrack.log() called with no current run; call rltrack.init() first")
-    run.log(data, step, commit)
+    run.log(data, step, commit is not False)
 
 
-def finish(exit_code: int = 0) -> None:
-    """Finish the current run (see :meth:`Run.finish`); does nothing when there is none."""
+def finish(exit_code: int = 0, quiet: bool | None = None) -> None:
+    """Finish the current run (see :meth:`Run.finish`); does nothing when there is none.
+
+    Args:
+        exit_code: 0 for success; anything else marks the run ``failed``.
+        quiet: ``True`` skips the one-line summary on stderr.
+    """
     run = _current.get()
     if run is not None:
+        if quiet is not None:
+            run.quiet = bool(quiet)
         run.finish(exit_code)
 
 
@@ -346,7 +484,11 @@ def _finish_all_at_exit() -> None:
 def _make_sigterm_handler(previous: Any) -> Any:
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         for run in list(_live):
-            run.finish(143, state="failed", reason="terminated by SIGTERM")
+            reason = (
+                "preempted (SIGTERM after mark_preempting()); continue it with init(id=..., resume='allow')"
+                if run._preempting else "terminated by SIGTERM"
+            )
+            run.finish(143, state="failed", reason=reason)
         if callable(previous):
             previous(signum, frame)
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Literal
 
 from rltrack.errors import InvalidValueError
@@ -20,22 +20,21 @@ class Config(MutableMapping[str, Any]):
     """The run's hyperparameters; every change is stored (within a flush interval).
 
     Nested dicts are kept as given. Values must be JSON-friendly; anything else is stored
-    as its ``repr``.
+    as its ``repr``. Keys read and set as attributes too (``config.lr``, ``config.lr = 3e-4``),
+    as in wandb. Keys a sweep chose are locked: setting them keeps the sweep's value.
     """
 
     def __init__(self, initial: Mapping[str, Any], on_change: Callable[[dict[str, Any]], None]) -> None:
-        self._data = dict(initial)
-        self._lock = threading.Lock()
-        self._on_change = on_change
+        object.__setattr__(self, "_data", dict(initial))
+        object.__setattr__(self, "_lock", threading.Lock())
+        object.__setattr__(self, "_on_change", on_change)
+        object.__setattr__(self, "_locked", frozenset())
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            snapshot = dict(self._data)
-        self._on_change(snapshot)
+        self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
         with self._lock:
@@ -43,12 +42,50 @@ class Config(MutableMapping[str, Any]):
             snapshot = dict(self._data)
         self._on_change(snapshot)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        """Set several keys at once (one write)."""
+    def update(self, *args: Any, allow_val_change: bool | None = None, **kwargs: Any) -> None:
+        """Set several keys at once (one write).
+
+        Args:
+            *args: A mapping (or pairs), as ``dict.update`` takes.
+            allow_val_change: ``False`` refuses to change a key's existing value (wandb's check);
+                the default (``None``) and ``True`` allow it.
+            **kwargs: More keys.
+
+        Raises:
+            InvalidValueError: ``allow_val_change=False`` and a key already holds another value.
+        """
+        new = dict(*args, **kwargs)
         with self._lock:
-            self._data.update(*args, **kwargs)
+            if allow_val_change is False:
+                for key, value in new.items():
+                    if key in self._data and self._data[key] != value and key not in self._locked:
+                        raise InvalidValueError(
+                            f"config.update() would change {key!r} from {self._data[key]!r} to {value!r}; "
+                            "pass allow_val_change=True to change it"
+                        )
+            kept = {k: v for k, v in new.items() if k in self._locked and self._data.get(k) != v}
+            self._data.update({k: v for k, v in new.items() if k not in kept})
             snapshot = dict(self._data)
+        if kept:
+            # wandb's behaviour: a sweep's value wins over the script's default, said once on stderr.
+            import sys
+
+            print(
+                f"rltrack: config keys {sorted(kept)} are set by the sweep; the script's values were ignored",
+                file=sys.stderr,
+            )
         self._on_change(snapshot)
+
+    def setdefaults(self, defaults: Mapping[str, Any]) -> None:
+        """Set the keys of ``defaults`` that are not set yet (wandb's ``config.setdefaults``)."""
+        with self._lock:
+            missing = {str(k): v for k, v in defaults.items() if k not in self._data}
+        if missing:
+            self.update(missing)
+
+    def lock(self, keys: Iterable[str]) -> None:
+        """Keep these keys' current values whatever the script sets later (a sweep's parameters)."""
+        object.__setattr__(self, "_locked", self._locked | frozenset(keys))
 
     def __iter__(self) -> Iterator[str]:
         return iter(dict(self._data))
@@ -64,6 +101,12 @@ class Config(MutableMapping[str, Any]):
             return self._data[name]
         except KeyError:
             raise AttributeError(f"config has no key {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            self[name] = value
 
     def as_dict(self) -> dict[str, Any]:
         """Return a copy as a plain dict."""

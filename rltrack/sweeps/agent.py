@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rltrack import _session
 from rltrack.errors import InvalidValueError
 from rltrack.store.paths import resolve_root
 from rltrack.sweeps.config import JsonValue
@@ -44,6 +45,7 @@ __all__ = [
     "complete_trial",
     "fail_trial",
     "flat_config",
+    "max_iter",
     "progress_line",
     "prune_trial",
     "run_function_trial",
@@ -76,10 +78,14 @@ class MetricReporter:
     the ``run.log()`` call that logged the value.
     """
 
-    def __init__(self, trial: optuna.Trial, metric: str, run: Run | None = None) -> None:
+    def __init__(
+        self, trial: optuna.Trial, metric: str, run: Run | None = None, *, max_iter: int | None = None
+    ) -> None:
         self.trial = trial
         self.metric = metric
         self.run = run
+        #: Hyperband's max_iter: a trial that got this far has finished its budget, and is not pruned.
+        self.max_iter = max_iter
         self.iterations = 0
         self.last: float | None = None
         self.pruned = False
@@ -100,6 +106,8 @@ class MetricReporter:
         self.iterations += 1
         self.last = value
         self.trial.report(value, self.iterations)
+        if self.max_iter is not None and self.iterations >= self.max_iter:
+            return  # the whole budget was spent: the trial ends finished, whatever the pruner thinks
         if self.trial.should_prune():
             self.pruned = True
             self.reason = f"hyperband stopped it at iteration {self.iterations} ({self.metric}={value:.6g})"
@@ -255,8 +263,12 @@ def run_function_trial(
         quiet=True,  # the agent prints one line per trial itself
     )
     trial.set_user_attr("run_id", run.id)
-    reporter = MetricReporter(trial, handle.config.metric.name, run)
+    reporter = MetricReporter(trial, handle.config.metric.name, run, max_iter=max_iter(handle))
     run._observers.append(reporter)
+    # As wandb.init() does in an agent: the function's own rltrack.init() returns this run, whose
+    # sweep parameters stay as the sweep chose them.
+    run.config.lock(config)
+    joined = _session.trial_run(run)
     started = time.monotonic()
     try:
         _call(function, run)
@@ -274,11 +286,19 @@ def run_function_trial(
         run.finish(1, state="failed", reason=reason)
         fail_trial(handle, trial, run.id, config, reporter, started, reason, reason)
         raise
+    finally:
+        _session.end_trial(joined)
     if reporter.pruned:
         run.finish(state="pruned", reason=reporter.reason)
         return prune_trial(handle, trial, run.id, config, reporter, started)
     run.finish()
     return complete_trial(handle, trial, run.id, config, reporter, started, run.summary.get(reporter.metric))
+
+
+def max_iter(handle: SweepHandle) -> int | None:
+    """Return the sweep's Hyperband ``max_iter`` (None without early termination or a limit)."""
+    early = handle.config.early_terminate
+    return None if early is None else early.max_iter
 
 
 def _call(function: Callable[..., object], run: Run) -> None:

@@ -25,6 +25,7 @@ from rltrack.sweeps.agent import (
     complete_trial,
     fail_trial,
     flat_config,
+    max_iter,
     prune_trial,
 )
 from rltrack.sweeps.config import JsonValue
@@ -108,7 +109,7 @@ def run_program_trial(handle: SweepHandle, trial: optuna.Trial, *, verbose: bool
         RLTRACK_SWEEP_ID=handle.sweep_id,
     )
     argv = build_command(cfg.command, cfg.program, config)
-    reporter = MetricReporter(trial, cfg.metric.name)
+    reporter = MetricReporter(trial, cfg.metric.name, max_iter=max_iter(handle))
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, env=env)

@@ -348,3 +348,24 @@ def test_trial_of_a_crashed_agent_is_failed_and_the_sweep_goes_on(tmp_path: Path
     trials = _study(tmp_path, sweep_id).get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] + [optuna.trial.TrialState.COMPLETE] * 2
     assert sorted(t.user_attrs["config"]["lr"] for t in trials) == [1, 2, 3]  # no grid point twice
+
+
+def test_a_bad_arm_that_runs_to_max_iter_ends_finished_not_pruned(tmp_path: Path) -> None:
+    # The bad arm looks good until its last iteration, so Hyperband's last rung (at MAX_ITER) is
+    # where it would be cut: a trial that spent its whole budget must still end finished.
+    _bandit_sweep(tmp_path, "bandit02")
+
+    def train(run: Run) -> None:
+        for i in range(MAX_ITER):
+            last = i == MAX_ITER - 1
+            run.log({METRIC: 0.0 if run.config["arm"] == "bad" and last else 1.0})
+
+    results = agent("bandit02", train, count=24, dir=tmp_path, seed=0, verbose=False)
+    full = [r for r in results if r.iterations == MAX_ITER]
+    assert any(r.config["arm"] == "bad" for r in full)
+    assert [r.state for r in full] == ["finished"] * len(full)
+    assert all(r.state == "finished" for r in results)
+    api = rltrack.Api(tmp_path)
+    assert all(api.run(r.run_id).state == "finished" for r in full)
+    bad = next(r for r in full if r.config["arm"] == "bad")
+    assert bad.value == 0.0

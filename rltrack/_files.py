@@ -1,0 +1,106 @@
+"""Files a run keeps beside its values: ``save()`` (wandb's), ``save_code``, and alert records.
+
+Saved files are copied into ``<run folder>/files/<path relative to base_path>``; the main script
+of ``init(save_code=True)`` into ``<run folder>/code/``. The run's metadata lists them.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rltrack.errors import InvalidValueError
+from rltrack.validate import check_text
+
+if TYPE_CHECKING:
+    from rltrack._run import Run
+
+__all__ = ["ALERT_LEVELS", "POLICIES", "alert_record", "save", "save_main_script"]
+
+POLICIES = ("now", "end", "live")
+ALERT_LEVELS = ("INFO", "WARN", "ERROR")
+
+
+def save(
+    run: Run, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None, policy: str
+) -> list[str]:
+    """Copy what ``glob_str`` matches into ``run.dir/files`` now and/or at finish; return what was copied now."""
+    if policy not in POLICIES:
+        raise InvalidValueError(f"save(policy={policy!r}) must be one of 'now', 'end', 'live'")
+    if not isinstance(glob_str, (str, os.PathLike)) or not str(glob_str):
+        raise InvalidValueError(f"save({glob_str!r}) needs a file path or glob such as 'checkpoints/*.pt'")
+    pattern = Path(glob_str).expanduser()
+    cwd = Path.cwd()
+    if not pattern.is_absolute():
+        pattern = (Path(base_path) if base_path is not None else cwd) / pattern
+    base = Path(base_path).expanduser().absolute() if base_path is not None else cwd
+    pattern = Path(os.path.normpath(pattern.absolute()))
+    if not pattern.is_relative_to(base):
+        where = f"base_path {str(base)!r}" if base_path is not None else f"the working directory {str(base)!r}"
+        raise InvalidValueError(
+            f"save({str(glob_str)!r}): {str(pattern)!r} is outside {where}; pass base_path= a folder that holds it "
+            "(stored paths are relative to base_path)"
+        )
+    copied: list[str] = []
+    if policy in ("now", "live"):
+        copied = _copy(run, pattern, base)
+    if policy in ("end", "live"):
+        run._at_finish.append(lambda: _record(run, _copy(run, pattern, base)))
+    _record(run, copied)
+    return copied
+
+
+def _copy(run: Run, pattern: Path, base: Path) -> list[str]:
+    out = []
+    for match in sorted(glob.glob(str(pattern), recursive=True)):
+        path = Path(match)
+        if not path.is_file():
+            continue
+        rel = Path("files") / path.relative_to(base)
+        dest = run.dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        out.append(rel.as_posix())
+    return out
+
+
+def _record(run: Run, paths: list[str]) -> None:
+    if not paths:
+        return
+    saved: list[str] = getattr(run, "_saved_files", [])
+    saved.extend(p for p in paths if p not in saved)
+    run._saved_files = saved  # type: ignore[attr-defined]  # created on first save
+    run._writer.add_metadata({"files": list(saved)})
+
+
+def save_main_script(run: Run) -> str | None:
+    """Copy the script that started this process into ``run.dir/code``; return its stored path (None: no script)."""
+    main = sys.modules.get("__main__")
+    source = getattr(main, "__file__", None)
+    if not source or not Path(source).is_file():
+        return None  # an interactive session or a notebook: no file to keep
+    rel = f"code/{Path(source).name}"
+    dest = run.dir / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, dest)
+    run._writer.add_metadata({"code": rel})
+    return rel
+
+
+def alert_record(title: object, text: object, level: object, step: int) -> dict[str, Any]:
+    """Check an alert's fields and return the record stored in the run's metadata."""
+    name = str(getattr(level, "value", level)).upper()
+    if name == "WARNING":
+        name = "WARN"
+    if name not in ALERT_LEVELS:
+        raise InvalidValueError(f"alert(level={level!r}) must be 'INFO', 'WARN' or 'ERROR'")
+    for what, value in (("title", title), ("text", text)):
+        if not isinstance(value, str) or not value:
+            raise InvalidValueError(f"alert({what}={value!r}) must be a non-empty string")
+        check_text(f"alert {what}", value)
+    return {"title": title, "text": text, "level": name, "step": step, "t_ns": time.time_ns()}
