@@ -100,6 +100,9 @@ class RunSink:
             key = self._key(point.tag)
             if key is None:
                 continue
+            if point.step < 0:  # TensorBoard allows them; a run's x-axis starts at 0
+                self.skipped["values at a negative step"] += 1
+                continue
             t_ns = round(point.wall_time * 1e9)
             if point.kind == "scalar":
                 if point.step != self._batch_step or key in self._batch:

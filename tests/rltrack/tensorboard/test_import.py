@@ -170,3 +170,21 @@ def test_bad_paths_create_no_run(tmp_path, store_dir, make, message) -> None:
 
     assert result.exit_code != 0 and message in result.output, result.output
     assert not (store_dir / "rltrack.db").exists()
+
+
+def test_name_is_for_one_run_and_odd_tags_and_steps_are_counted_not_fatal(tmp_path, store_dir) -> None:
+    for name in ("a", "b"):
+        writer = SummaryWriter(str(tmp_path / "runs" / name))
+        writer.add_scalar("ok", 1.0, 3)
+        writer.add_scalar("step", 2.0, 3)  # a reserved key
+        writer.add_scalar("early", 3.0, -1)
+        writer.close()
+
+    refused = _import(tmp_path / "runs", store_dir, "--name", "x")
+    result = _import(tmp_path / "runs" / "a", store_dir, "--name", "renamed")
+
+    assert refused.exit_code == 2 and "--name names one run but" in refused.output
+    assert result.exit_code == 0, result.output
+    assert "1 values at a negative step" in result.output and "tag 'step' is not a valid key" in result.output
+    (run,) = rltrack.Api(store_dir).runs()
+    assert run.name == "renamed" and run.keys() == ["ok"] and run.series("ok")[0].tolist() == [3]
