@@ -225,7 +225,9 @@ def test_five_thousand_keys_draw_only_what_is_on_screen(page: Any, server: Backg
     assert 0 < plots < 60  # the screen's panels, not 5,000
     assert page.locator("#charts details[open]").count() == 1  # sections collapsed beyond a few dozen keys
     print(f"5,000 keys: first chart {first_s:.2f} s, all visible {all_visible_s:.2f} s, {plots} plots")
-    assert first_s < 5 and all_visible_s < 10  # generous for a loaded 2-core CI; bench/dashboard_keys.py measures
+    # Bounds for a shared 2-core CI (the page took 240 s before it drew only what is on screen);
+    # bench/dashboard_keys.py measures the real numbers beside a 12-key run.
+    assert first_s < 12 and all_visible_s < 15
     page.fill("#jump", "tf/1500/value")
     page.press("#jump", "Enter")
     wait_drawn(page, "tf/1500/value")
