@@ -140,22 +140,28 @@
   }
 
   async function load(p) {
-    p.stale = false;
+    // The data held is for the old query (another x-axis, source or run set): never redraw from it.
+    p.stale = false; p.data = null;
     const ids = visibleIds();
     const token = ++p.token;
     if (!ids.length) { p.data = { runs: [] }; draw(p); return; }
     const query = { key: p.key, runs: ids.join(","), source: panelOpts(p.key).source, points: pointsFor(p.div), x: S.L.x_axis === "step" ? "step" : "t_ns" };
+    const t0 = performance.now();
+    let data;
     try {
-      const t0 = performance.now();
-      const data = await RT.json(`/api/projects/${enc(project)}/series?` + RT.qs(query));
-      if (token !== p.token) return; // a newer request for this panel is on its way
-      const t1 = performance.now();
-      p.data = data;
-      await nextFrame(); // one panel per frame: the page answers input between panels
-      if (token !== p.token) return;
-      draw(p);
-      S.timings.push({ key: p.key, fetch_ms: Math.round(t1 - t0), draw_ms: Math.round(performance.now() - t1), at_ms: Math.round(performance.now()) });
-    } catch (e) { if (token === p.token) { p.note.textContent = e.message; p.div.dataset.loaded = "error"; } }
+      data = await RT.json(`/api/projects/${enc(project)}/series?` + RT.qs(query));
+    } catch (e) {
+      if (token === p.token) { p.note.textContent = e.message; p.div.dataset.loaded = "error"; }
+      return;
+    }
+    if (token !== p.token) return; // a newer request for this panel is on its way
+    const t1 = performance.now();
+    await scriptsDone; // plotly.js is parsed
+    await nextFrame(); // one panel per frame: the page answers input between panels
+    if (token !== p.token) return;
+    p.data = data;
+    draw(p);
+    S.timings.push({ key: p.key, fetch_ms: Math.round(t1 - t0), draw_ms: Math.round(performance.now() - t1), at_ms: Math.round(performance.now()) });
   }
   // Draws wait for their turn, one per animation frame.
   let frameQueue = Promise.resolve();
@@ -297,6 +303,11 @@
     await Promise.all(first.map((p) => (p.stale ? load(p) : null)));
   }
 
+  // project.js runs before plotly.js is parsed (both deferred, this one first), so the workspace request
+  // is on its way while the browser compiles plotly; charts wait until the deferred scripts have all run.
+  // (readyState is already "interactive" while deferred scripts run, so it cannot tell: DOMContentLoaded can.)
+  const scriptsDone = new Promise((resolve) => (document.readyState === "complete" ? resolve() : document.addEventListener("DOMContentLoaded", resolve)));
+
   async function main() {
     $("title").textContent = project;
     document.title = project + " · rltrack";
@@ -315,6 +326,7 @@
     initControls();
     renderRuns();
     renderPanels();
+    await scriptsDone;
     document.body.dataset.interactive = "1";
     await firstScreen();
     document.body.dataset.ready = "1";

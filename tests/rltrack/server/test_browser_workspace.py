@@ -231,3 +231,25 @@ def test_writer_strings_are_drawn_as_text(page: Page, server: BackgroundServer) 
     assert pg.text_content("#runs tbody a") == HOSTILE
     assert pg.eval_on_selector_all("#pwned, #runs b", "els => els.length") == 0
     assert HOSTILE in pg.eval_on_selector_all("#runs thead th", "els => els.map(e => e.textContent)")
+
+
+def test_x_axis_smoothing_and_log_controls_redraw_the_panels(page: Page, server: BackgroundServer) -> None:
+    pg = page.page
+    open_ready(pg, f"{server.url}/projects/{PROJECT}")
+    panel = ".chart[data-key='rollout/ep_rew_mean']"
+    pg.select_option("#axis", "relative")
+    # Seconds since each run started (tiny trainings: a few seconds), not steps (up to 256).
+    pg.wait_for_function(
+        f"() => {{ const d = document.querySelector(\"{panel}\"); return d.data.length === 4 &&"
+        " d.data.every(t => Math.max(...t.x) < 120 && Math.min(...t.x) >= 0) && d.layout.xaxis.title.text ==="
+        " 'seconds since start'; }",
+        timeout=READY_TIMEOUT_MS,
+    )
+    pg.eval_on_selector("#smooth", "e => { e.value = '0.6'; e.dispatchEvent(new Event('input')); }")
+    # Each run: a faint raw line (no hover) under its smoothed line.
+    pg.wait_for_function(f"() => document.querySelector(\"{panel}\").data.length === 8", timeout=READY_TIMEOUT_MS)
+    pg.check("#log")
+    pg.wait_for_function(f"() => document.querySelector(\"{panel}\").layout.yaxis.type === 'log'",
+                         timeout=READY_TIMEOUT_MS)
+    w = json.loads(parse_qs(urlparse(pg.url).query)["w"][0])
+    assert w == {"x_axis": "relative", "smoothing": 0.6, "log_y": True}
