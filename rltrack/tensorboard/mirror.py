@@ -5,7 +5,9 @@ records added since the last poll with tensorboard's own reader (a record still 
 read on a later poll), and logs every scalar, histogram and image into the run at its step and
 wall time; hparams go into the config. :meth:`TensorBoardMirror.stop` polls one last time, so
 everything the writer had flushed is in the run when it returns: close (or flush) the
-``SummaryWriter`` before stopping, as CleanRL does before ``finish()``.
+``SummaryWriter`` before stopping, as CleanRL does before ``finish()``. With
+``follow_writers=True`` the mirror also learns the folder of every writer made after it starts
+(see :mod:`rltrack.tensorboard.hooks`) and flushes those writers itself when it stops.
 
 Example:
     >>> from rltrack.tensorboard import mirror
@@ -23,10 +25,12 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.tensorboard import hooks
 from rltrack.tensorboard.events import EventFileReader, is_event_file
 from rltrack.tensorboard.sink import RunSink
 
@@ -47,10 +51,19 @@ class TensorBoardMirror:
         interval_s: Seconds between two polls.
         skip_existing: Leave out the event files already in ``logdir``: for a shared folder such
             as ``runs/``, where earlier experiments left their files.
+        follow_writers: Also mirror the log dir of every ``SummaryWriter`` (torch or tensorboardX)
+            made in this process after :meth:`start`, and flush those writers in :meth:`stop`, so
+            nothing needs closing first: what ``init(sync_tensorboard=True)`` wants.
     """
 
     def __init__(
-        self, run: Any, logdir: str | os.PathLike[str] | None, *, interval_s: float = 0.2, skip_existing: bool = False
+        self,
+        run: Any,
+        logdir: str | os.PathLike[str] | None,
+        *,
+        interval_s: float = 0.2,
+        skip_existing: bool = False,
+        follow_writers: bool = False,
     ) -> None:
         if not interval_s > 0:
             raise RltrackError(f"interval_s={interval_s!r} must be > 0 seconds; pass e.g. 0.2")
@@ -65,6 +78,8 @@ class TensorBoardMirror:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._follow = follow_writers
+        self._writers: list[Callable[[], Any]] = []  # writers seen being made, flushed at stop
         #: Problems met while mirroring (a corrupt file, a value the run refused), in order.
         self.errors: list[str] = []
         if logdir is not None:
@@ -83,16 +98,34 @@ class TensorBoardMirror:
     def start(self) -> TensorBoardMirror:
         """Start polling on a background thread (once); return self."""
         if self._thread is None:
+            if self._follow:
+                hooks.follow_writers(self._writer_made)
             self._thread = threading.Thread(target=self._loop, name="rltrack-tensorboard", daemon=True)
             self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop polling, then read and log everything written so far. Safe to call twice."""
+        """Stop polling, then read and log everything written so far. Safe to call twice.
+
+        With ``follow_writers``, the writers made since :meth:`start` are flushed first.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        if self._follow:
+            hooks.unfollow_writers(self._writer_made)
+            for ref in self._writers:
+                writer = ref()
+                if writer is not None:
+                    try:
+                        writer.flush()
+                    except Exception as err:  # a closed or broken writer: what is on disk is still read
+                        self._problem(f"flushing {type(writer).__name__} failed ({type(err).__name__}: {err})")
         self.poll()
+
+    def _writer_made(self, writer: Any, logdir: str) -> None:
+        self._writers.append(hooks.writer_ref(writer))
+        self.add(logdir)
 
     def __enter__(self) -> TensorBoardMirror:
         return self.start()
@@ -119,7 +152,9 @@ class TensorBoardMirror:
         with self._lock:
             now = time.monotonic()
             if relist or now - self._listed_at >= _RELIST_S:
-                self._files = [(d, f) for d in self._logdirs for f in _event_files(d)]
+                # A file under two followed dirs (a writer's and its parent's) is read once, under the first.
+                listed = {f: d for d in reversed(self._logdirs) for f in _event_files(d)}
+                self._files = sorted(((d, f) for f, d in listed.items()), key=lambda df: df[1])
                 self._listed_at = now
             for logdir, file in self._files:
                 if file not in self._failed:
@@ -162,7 +197,12 @@ class TensorBoardMirror:
 
 
 def mirror(
-    run: Any, logdir: str | os.PathLike[str] | None, *, interval_s: float = 0.2, skip_existing: bool = False
+    run: Any,
+    logdir: str | os.PathLike[str] | None,
+    *,
+    interval_s: float = 0.2,
+    skip_existing: bool = False,
+    follow_writers: bool = False,
 ) -> TensorBoardMirror:
     """Start mirroring the event files under ``logdir`` into ``run``; call ``.stop()`` when the writer is closed.
 
@@ -170,8 +210,12 @@ def mirror(
     tags with its path (``eval/...``), except PyTorch ``add_hparams``' timestamp folder, whose
     values belong to the run itself. With ``skip_existing``, files already there are left out
     (mirror a shared ``runs/`` folder this way: ``SummaryWriter()``'s default is ``runs/<date>_<host>``).
+    ``mirror(run, None, follow_writers=True)`` follows every writer made from now on, wherever it writes.
     """
-    return TensorBoardMirror(run, logdir, interval_s=interval_s, skip_existing=skip_existing).start()
+    mirrored = TensorBoardMirror(
+        run, logdir, interval_s=interval_s, skip_existing=skip_existing, follow_writers=follow_writers
+    )
+    return mirrored.start()
 
 
 def _event_files(logdir: Path) -> list[Path]:

@@ -129,3 +129,25 @@ def test_skip_existing_leaves_out_earlier_experiments_and_add_follows_more_write
     view = rltrack.Api(tmp_path / "store").run(run.id)
     assert sorted(view.keys()) == ["new/x", "y"]
     assert view.series("new/x")[2].tolist() == [0.0, 1.0, 2.0] and view.series("y")[2].tolist() == [0.0, -1.0, -2.0]
+
+
+@pytest.mark.parametrize("package", ["torch.utils.tensorboard", "tensorboardX"])
+def test_follow_writers_finds_each_new_writer_and_flushes_it_at_stop(tmp_path, package) -> None:
+    writer_type = pytest.importorskip(package).SummaryWriter
+    run = rltrack.init(project="follow", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    sync = mirror(run, None, interval_s=60, follow_writers=True)  # no folder named: the writers tell
+    writer = writer_type(str(tmp_path / "somewhere" / "deep"), flush_secs=3600)
+    for step in range(50):
+        writer.add_scalar("charts/x", float(step), step)
+    if package == "tensorboardX":
+        writer.close()  # tensorboardX's flush() does not drain its queue; its close() does
+    sync.stop()  # torch's writer is still open: stop() flushes it and reads what it wrote
+    run.finish()
+    after = writer_type(str(tmp_path / "later"))  # made after stop(): not followed
+    after.add_scalar("late", 1.0, 0)
+    after.close()
+
+    view = rltrack.Api(tmp_path / "store").run(run.id)
+    assert view.keys() == ["charts/x"]
+    assert view.series("charts/x")[2].tolist() == [float(s) for s in range(50)]
+    writer.close()
