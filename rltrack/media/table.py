@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rltrack.errors import InvalidValueError
@@ -143,6 +143,19 @@ class Table:
         """
         index = self.column_index(name)
         return [row[index] for row in self._rows]
+
+    def iterrows(self) -> Iterator[tuple[int, list[Any]]]:
+        """Yield ``(index, row)`` pairs, as ``wandb.Table.iterrows`` does."""
+        for i, row in enumerate(self._rows):
+            yield i, list(row)
+
+    def get_dataframe(self) -> Any:
+        """Return the rows as a pandas DataFrame (needs pandas); media cells stay objects."""
+        try:
+            import pandas as pd
+        except ImportError as err:
+            raise ImportError("Table.get_dataframe() needs pandas: pip install pandas") from err
+        return pd.DataFrame(self.data, columns=self.columns)
 
     def column_index(self, name: str) -> int:
         """Return the position of column ``name``; raise :class:`InvalidValueError` naming the columns if absent."""

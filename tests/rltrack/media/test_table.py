@@ -99,6 +99,9 @@ def test_numpy_scalars_are_numbers_and_columns_can_be_added() -> None:
     assert table.data == [[0.5, True], [3, None]]
     assert table.types == {"a": "number", "b": "bool"}
     assert table.get_column("b") == [True, None]
+    assert list(table.iterrows()) == [(0, [0.5, True]), (1, [3, None])] and len(table) == 2
+    pytest.importorskip("pandas")
+    assert table.get_dataframe().to_dict("list") == {"a": [0.5, 3.0], "b": [True, None]}
 
 
 def test_the_latest_table_of_a_key_unless_a_step_is_given(tmp_path) -> None:
