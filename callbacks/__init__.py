@@ -4,6 +4,7 @@
   value, every episode, config, checkpoints and videos (needs ``rltrack[sb3]``).
 - :class:`TrackEpisodes`: wrap a Gymnasium env or vector env to log each episode's return and length.
 - :class:`RecordRollouts`: wrap a ``render_mode="rgb_array"`` env to log episode videos.
+- :class:`RLTrackLogger`: ``lightning.Trainer(logger=RLTrackLogger())`` (needs ``rltrack[lightning]``).
 
 Each name is imported on first use, so the Gymnasium wrappers work without SB3 installed.
 """
@@ -14,17 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rltrack.callbacks.gymnasium import RecordRollouts, TrackEpisodes, TrackVectorEpisodes
+    from rltrack.callbacks.lightning import RLTrackLogger
     from rltrack.callbacks.sb3 import RLTrackCallback
 
-__all__ = ["RLTrackCallback", "RecordRollouts", "TrackEpisodes", "TrackVectorEpisodes"]
+__all__ = ["RLTrackCallback", "RLTrackLogger", "RecordRollouts", "TrackEpisodes", "TrackVectorEpisodes"]
 
 _HOMES = {
     "RLTrackCallback": "rltrack.callbacks.sb3",
+    "RLTrackLogger": "rltrack.callbacks.lightning",
     "RecordRollouts": "rltrack.callbacks.gymnasium",
     "TrackEpisodes": "rltrack.callbacks.gymnasium",
     "TrackVectorEpisodes": "rltrack.callbacks.gymnasium",
 }
-_EXTRAS = {"rltrack.callbacks.sb3": "sb3", "rltrack.callbacks.gymnasium": "sb3"}
+_EXTRAS = {
+    "rltrack.callbacks.sb3": "sb3",
+    "rltrack.callbacks.gymnasium": "sb3",
+    "rltrack.callbacks.lightning": "lightning",
+}
 
 
 def __getattr__(name: str) -> Any:
