@@ -55,6 +55,7 @@
     const q = S.L.search.trim().toLowerCase();
     return q ? S.runs.filter((r) => r.name.toLowerCase().includes(q) || r.id.toLowerCase().includes(q)) : S.runs;
   }
+  const groupColor = (label) => runColor(S.L.group_by + "=" + label);
   const groupValue = (run) => {
     const flat = RT.flat(run.config);
     return S.L.group_by in flat ? flat[S.L.group_by] : undefined;
@@ -71,9 +72,11 @@
       const box = el("input", { type: "checkbox", class: "vis", value: r.id, title: "show this run", checked: on });
       box.addEventListener("change", () => setVisible(r.id, box.checked));
       const third = S.L.group_by ? RT.fmt(groupValue(r)) : r.state;
+      // Grouped, a run's swatch is its group's colour: the selector stays the charts' legend.
+      const color = S.L.group_by ? groupColor(third || "(none)") : runColor(r.id);
       return el("tr", { class: on ? "" : "off", "data-run": r.id },
         el("td", {}, box),
-        el("td", {}, el("span", { class: "swatch", style: `background:${runColor(r.id)}` }), el("a", { href: "/runs/" + enc(r.id), title: r.id }, r.name)),
+        el("td", {}, el("span", { class: "swatch", style: `background:${color}` }), el("a", { href: "/runs/" + enc(r.id), title: r.id }, r.name)),
         el("td", { class: "small muted" }, third));
     }));
     $("runs-more").textContent = rows.length > MAX_ROWS ? `${rows.length - MAX_ROWS} more: narrow the search` : "";
@@ -228,7 +231,7 @@
       if (!curves.length) continue;
       const b = band(curves);
       const xs = S.L.x_axis === "wall" ? b.x.map((t) => new Date(t)) : b.x;
-      const color = runColor(S.L.group_by + "=" + label);
+      const color = groupColor(label);
       const name = plotText(`${S.L.group_by}=${label} (${members.length} run${members.length === 1 ? "" : "s"})`);
       out.push({ type: "scatter", x: xs, y: b.max, mode: "lines", line: { width: 0, color }, hoverinfo: "skip", name: name + " max" });
       out.push({ type: "scatter", x: xs, y: b.min, mode: "lines", line: { width: 0, color }, fill: "tonexty", fillcolor: rgba(color, 0.18), hoverinfo: "skip", name: name + " min" });
