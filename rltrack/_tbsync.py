@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -40,14 +41,14 @@ class _Sync:
         self.mirror: TensorBoardMirror | None = None
         self.writers: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    def add(self, writer: Any, logdir: str) -> None:
+    def add(self, logdir: str) -> None:
+        """Mirror ``logdir``, leaving out event files already there (earlier experiments in a shared folder)."""
         from rltrack.tensorboard import mirror
 
-        self.writers.add(writer)
         if self.mirror is None:
-            self.mirror = mirror(self.run, logdir)
+            self.mirror = mirror(self.run, logdir, skip_existing=True)
         else:
-            self.mirror.add(logdir)
+            self.mirror.add(logdir, skip_existing=True)
 
     def stop(self) -> None:
         with _lock:
@@ -82,11 +83,14 @@ def _patch(cls: type) -> None:
     original = cls.__init__  # type: ignore[misc]  # patched on purpose, as wandb does
 
     def __init__(self: Any, logdir: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, logdir, *args, **kwargs)
         with _lock:
             # The most recent run that asked for it: a writer belongs to the run current at its creation.
             sync = next((s for s in reversed(_syncs) if not s.run.finished), None)
         if sync is not None:
-            sync.add(self, str(getattr(self, "_logdir", None) or getattr(self, "logdir", None) or logdir))
+            # Before the writer makes its file, so that only files there before are skipped.
+            sync.add(os.fspath(logdir))
+        original(self, logdir, *args, **kwargs)
+        if sync is not None:
+            sync.writers.add(self)
 
     cls.__init__ = __init__  # type: ignore[misc]

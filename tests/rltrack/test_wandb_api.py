@@ -277,3 +277,31 @@ def test_sync_tensorboard_mirrors_a_summary_writer(store_dir: Path) -> None:
     assert steps.tolist() == list(range(0, 50, 5))
     assert values.tolist() == [s * 0.5 for s in range(0, 50, 5)]
     assert view.series("losses/value_loss")[0].tolist() == list(range(0, 50, 5))
+
+
+def test_sync_tensorboard_leaves_out_earlier_experiments_in_the_same_folder(store_dir: Path) -> None:
+    pytest.importorskip("tensorboard")
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    old = torch_tb.SummaryWriter("runs/exp")
+    old.add_scalar("charts/episodic_return", 99.0, 0)
+    old.close()
+    run = _init(store_dir, sync_tensorboard=True)
+    writer = torch_tb.SummaryWriter("runs/exp")
+    writer.add_scalar("charts/episodic_return", 1.0, 7)
+    writer.close()
+    run.finish()
+    steps, _, values = rltrack.Api(store_dir).run(run.id).series("charts/episodic_return")
+    assert (steps.tolist(), values.tolist()) == ([7], [1.0])
+
+
+def test_sync_tensorboard_mirrors_a_tensorboardx_writer_too(store_dir: Path) -> None:
+    pytest.importorskip("tensorboard")
+    tbx = pytest.importorskip("tensorboardX")
+    run = _init(store_dir, sync_tensorboard=True)
+    writer = tbx.SummaryWriter("runs/tbx")
+    for step in (1, 2, 3):
+        writer.add_scalar("train/reward", step * 2.0, step)
+    writer.close()
+    run.finish()
+    steps, _, values = rltrack.Api(store_dir).run(run.id).series("train/reward")
+    assert (steps.tolist(), values.tolist()) == ([1, 2, 3], [2.0, 4.0, 6.0])
