@@ -39,7 +39,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     args = ["demo", "--steps", str(STEPS), "--episodes", str(EPISODES), "--seed", "1", "--no-ui", "--dir", str(store)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-    runs = rltrack.Api(store).runs("rltrack-demo")
+    # Besides the demo's run, the project holds the calibration's trial runs (job type "calibration").
+    runs = [r for r in rltrack.Api(store).runs("rltrack-demo") if r.job_type != "calibration"]
     assert len(runs) == 1
     return Demo(store, result.output, runs[0])
 
@@ -161,6 +162,19 @@ def test_output_names_the_stand_in_and_where_everything_is(demo: Demo) -> None:
     assert str(demo.view.dir / "sim2real_gap.html") in out
     assert f"rltrack ui --dir {demo.store}" in out
     assert "[5/5]" in out
+
+
+def test_the_stand_in_is_calibrated_after_the_gap_table(demo: Demo) -> None:
+    out = demo.output
+    assert out.index("calibrating the simulator from the stand-in's recording") > out.index("not computed")
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and line.split()}
+    # The delay shows in every command; the truth is printed beside what was recovered.
+    assert "true 1     recovered 1 (near-best 1..1)" in lines["actuator_delay_steps"]
+    assert "true 3" in lines["pole_mass_factor"]
+    group = next(line for line in out.splitlines() if "trials are runs in group" in line).split("'")[1]
+    trials = [r for r in rltrack.Api(demo.store).runs("rltrack-demo") if r.group == group]
+    assert len(trials) == 30 and {r.job_type for r in trials} == {"calibration"}
+    assert (demo.view.dir / group / "randomization.yaml").is_file()
 
 
 def test_too_few_episodes_is_refused_before_training(tmp_path: Path) -> None:
