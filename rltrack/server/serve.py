@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rltrack.errors import RltrackError
 from rltrack.server.app import ServerSettings, create_app
+from rltrack.store.liveness import announce_dashboard
 
 __all__ = ["BackgroundServer", "bind", "serve"]
 
@@ -51,6 +55,7 @@ def serve(settings: ServerSettings, *, host: str, port: int, open_browser: bool 
     sock = bind(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/"
     print(f"rltrack dashboard for {str(settings.root)!r} at {url}  (Ctrl-C to stop)", flush=True)
+    announced = _announce(settings, host, int(sock.getsockname()[1]))
     if open_browser:
         import webbrowser
 
@@ -60,6 +65,33 @@ def serve(settings: ServerSettings, *, host: str, port: int, open_browser: bool 
     except KeyboardInterrupt:
         # uvicorn shuts down cleanly on Ctrl-C, then re-raises it; stopping is what the user asked.
         print("rltrack dashboard stopped", flush=True)
+    finally:
+        _withdraw(announced)
+
+
+def _announce(settings: ServerSettings, host: str, port: int) -> Path | None:
+    """Record this dashboard's URL in the store folder, so ``init()`` can print where to look.
+
+    A wildcard bind is announced by its loopback address (init() runs on this host). A store
+    folder that cannot be written (read-only media) only loses the hint.
+    """
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://{local if ':' not in local else f'[{local}]'}:{port}"
+    try:
+        return announce_dashboard(Path(settings.root), url)
+    except OSError:
+        return None
+
+
+def _withdraw(path: Path | None) -> None:
+    """Delete the announcement written by :func:`_announce`, if it is still this process's."""
+    if path is None:
+        return
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 class BackgroundServer:
@@ -91,6 +123,7 @@ class BackgroundServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RltrackError(f"the dashboard server on {self.url} did not start; see the log above")
             time.sleep(0.01)
+        self._announced = _announce(settings, host, self.port)
 
     def stop(self) -> None:
         """Stop serving and close the socket (open connections are dropped)."""
@@ -98,6 +131,8 @@ class BackgroundServer:
         self._server.force_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+        _withdraw(self._announced)
+        self._announced = None
 
     def __enter__(self) -> BackgroundServer:
         return self
