@@ -20,7 +20,7 @@ from typing import Any
 
 from rltrack.errors import RltrackError
 
-__all__ = ["CorruptEventFileError", "EventFileReader", "Point", "is_event_file"]
+__all__ = ["CorruptEventFileError", "EventFileReader", "Point", "event_points", "is_event_file"]
 
 
 class CorruptEventFileError(RltrackError):
@@ -143,23 +143,36 @@ class EventFileReader:
             event = self._event_type.FromString(record)
         except self._decode_error as err:
             raise self._corrupt(f"record {self.records + 1} is not an Event: {err}") from None
-        if event.WhichOneof("what") != "summary":
-            return []  # file_version, graph_def, session_log, run metadata: not values
-        values = event.summary.value
-        if all(v.WhichOneof("value") == "simple_value" for v in values):
-            # Fast path for TF1-style scalars (torch's add_scalar): data_compat would turn each into a
-            # float32 scalar tensor holding exactly simple_value; reading it here is ~5x cheaper.
-            step, wall_time = int(event.step), float(event.wall_time)
-            return [Point("scalar", str(v.tag), step, wall_time, value=float(v.simple_value)) for v in values]
-        from tensorboard import data_compat, dataclass_compat
+        return event_points(event, self._initial_metadata)
 
-        out: list[Point] = []
-        for migrated in dataclass_compat.migrate_event(data_compat.migrate_event(event), self._initial_metadata):
-            if migrated.WhichOneof("what") != "summary":
-                continue
-            for value in migrated.summary.value:
-                out.extend(_points(value, int(migrated.step), float(migrated.wall_time)))
-        return out
+
+def event_points(event: Any, initial_metadata: dict[str, Any]) -> list[Point]:
+    """Return the points of one ``Event`` proto (tensorboard's, or tensorboardX's of the same schema).
+
+    Args:
+        event: The event.
+        initial_metadata: Per-tag metadata of the run so far (filled in), as TensorBoard keeps it.
+    """
+    if event.WhichOneof("what") != "summary":
+        return []  # file_version, graph_def, session_log, run metadata: not values
+    values = event.summary.value
+    if all(v.WhichOneof("value") == "simple_value" for v in values):
+        # Fast path for TF1-style scalars (torch's add_scalar): data_compat would turn each into a
+        # float32 scalar tensor holding exactly simple_value; reading it here is ~5x cheaper.
+        step, wall_time = int(event.step), float(event.wall_time)
+        return [Point("scalar", str(v.tag), step, wall_time, value=float(v.simple_value)) for v in values]
+    from tensorboard import data_compat, dataclass_compat
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    if not isinstance(event, Event):  # tensorboardX's own classes: the same wire format
+        event = Event.FromString(event.SerializeToString())
+    out: list[Point] = []
+    for migrated in dataclass_compat.migrate_event(data_compat.migrate_event(event), initial_metadata):
+        if migrated.WhichOneof("what") != "summary":
+            continue
+        for value in migrated.summary.value:
+            out.extend(_points(value, int(migrated.step), float(migrated.wall_time)))
+    return out
 
 
 def _points(value: Any, step: int, wall_time: float) -> list[Point]:

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["follow_writers", "unfollow_writers"]
+__all__ = ["follow_writers", "tap", "unfollow_writers", "untap"]
 
 #: (module, class) of the event-file writers to follow; a missing package is skipped.
 _WRITER_CLASSES = (
@@ -56,8 +56,23 @@ def unfollow_writers(on_writer: Callable[[Any, str], None]) -> None:
             _followers.remove(on_writer)
 
 
+def tap(writer: Any, on_event: Callable[[Any], None]) -> None:
+    """Call ``on_event(event)`` with each Event proto ``writer`` is given from now on (after it took it)."""
+    with _lock:
+        writer.__dict__.setdefault("_rltrack_taps", []).append(on_event)
+
+
+def untap(writer: Any, on_event: Callable[[Any], None]) -> None:
+    """Stop calling ``on_event`` for ``writer``'s events."""
+    with _lock:
+        taps = writer.__dict__.get("_rltrack_taps")
+        if taps and on_event in taps:
+            taps.remove(on_event)
+
+
 def _wrap(cls: type) -> None:
     original = cls.__init__  # type: ignore[misc]  # reading a class's __init__ to wrap it
+    original_add = cls.add_event  # type: ignore[attr-defined]  # both writer classes have it
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
@@ -69,8 +84,21 @@ def _wrap(cls: type) -> None:
             except Exception:  # a mirror's problem must never break the user's SummaryWriter
                 continue
 
+    def add_event(self: Any, event: Any) -> Any:
+        result = original_add(self, event)
+        taps = self.__dict__.get("_rltrack_taps")  # one dict lookup when no mirror taps this writer
+        if taps:
+            for on_event in list(taps):
+                try:
+                    on_event(event)
+                except Exception:  # never break the user's add_scalar()
+                    continue
+        return result
+
     __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    add_event.__wrapped__ = original_add  # type: ignore[attr-defined]
     cls.__init__ = __init__  # type: ignore[misc]
+    cls.add_event = add_event  # type: ignore[attr-defined]
 
 
 def writer_ref(writer: Any) -> Callable[[], Any]:

@@ -132,22 +132,27 @@ def test_skip_existing_leaves_out_earlier_experiments_and_add_follows_more_write
 
 
 @pytest.mark.parametrize("package", ["torch.utils.tensorboard", "tensorboardX"])
-def test_follow_writers_finds_each_new_writer_and_flushes_it_at_stop(tmp_path, package) -> None:
+def test_follow_writers_takes_each_new_writers_events_once(tmp_path, package) -> None:
     writer_type = pytest.importorskip(package).SummaryWriter
     run = rltrack.init(project="follow", dir=tmp_path / "store", system_metrics=False, quiet=True)
-    sync = mirror(run, None, interval_s=60, follow_writers=True)  # no folder named: the writers tell
-    writer = writer_type(str(tmp_path / "somewhere" / "deep"), flush_secs=3600)
-    for step in range(50):
+    # The writer's folder is also under a tailed log dir: its values must still land once.
+    sync = mirror(run, tmp_path / "runs", interval_s=0.01, follow_writers=True)
+    writer = writer_type(str(tmp_path / "runs" / "ppo"), flush_secs=3600)
+    elsewhere = writer_type(str(tmp_path / "somewhere" / "deep"), flush_secs=3600)
+    for step in range(200):
         writer.add_scalar("charts/x", float(step), step)
-    if package == "tensorboardX":
-        writer.close()  # tensorboardX's flush() does not drain its queue; its close() does
-    sync.stop()  # torch's writer is still open: stop() flushes it and reads what it wrote
+        elsewhere.add_scalar("y", float(-step), step)
+    writer.add_histogram("h", np.arange(10.0), 199)
+    sync.stop()  # the writers are still open, their events maybe not on disk: stop() has them all
     run.finish()
     after = writer_type(str(tmp_path / "later"))  # made after stop(): not followed
     after.add_scalar("late", 1.0, 0)
     after.close()
+    writer.close()
+    elsewhere.close()
 
     view = rltrack.Api(tmp_path / "store").run(run.id)
-    assert view.keys() == ["charts/x"]
-    assert view.series("charts/x")[2].tolist() == [float(s) for s in range(50)]
-    writer.close()
+    assert sorted(view.keys()) == ["ppo/charts/x", "y"]
+    assert view.series("ppo/charts/x")[2].tolist() == [float(s) for s in range(200)]
+    assert view.series("y")[0].tolist() == list(range(200))
+    assert [m.meta["count"] for m in view.media("ppo/h")] == [10]
