@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from rltrack.sim2real.calibrate_data import RealEpisodes, load_episodes
 from rltrack.sim2real.calibrate_env import EnvFactory, Objective, Score, SetState
-from rltrack.sim2real.calibrate_result import Calibration, Trial, summarize
+from rltrack.sim2real.calibrate_result import Calibration, Overlay, Trial, summarize
 from rltrack.sim2real.calibrate_space import OBJECTIVE_KEY, CalibrationError, ParamSpace, ParamSpec, parse_params
 from rltrack.sim2real.sides import RunLike
 
@@ -147,11 +147,24 @@ def calibrate(
     every = trials + [t for p in profiles.values() for t in p]
     best, results = summarize(space.specs, every, profiles, tolerance)
     assert best.score is not None  # summarize picks among scored trials
+    overlay = _overlay(objective, {**space.constants, **(nominal or {})}, best.params)
     return Calibration(
         runs=_run_ids(run_or_ids), keys=tuple(data.obs_keys[c] for c in columns), horizon=horizon,
         n_episodes=len(data), n_steps=data.n_steps, engine=engine, tolerance=tolerance, group=group,
         best_params=dict(best.params), before=before, after=best.score, parameters=results, trials=tuple(every),
-        wall_s=time.perf_counter() - started,
+        wall_s=time.perf_counter() - started, overlay=overlay,
+    )  # fmt: skip
+
+
+def _overlay(objective: Objective, before: Mapping[str, Any], after: Mapping[str, Any]) -> Overlay:
+    """Replay the first episode before and after (both replayed fine already), on the scored keys."""
+    cols = list(objective.columns)
+    windows = [objective.predict(p, 0) for p in (before, after)]
+    data = objective.episodes
+    return Overlay(
+        episode=data.index[0], keys=tuple(data.obs_keys[c] for c in cols), real=data.observations[0][:, cols],
+        before=tuple((s, rows[:, cols]) for s, rows in windows[0]),
+        after=tuple((s, rows[:, cols]) for s, rows in windows[1]),
     )  # fmt: skip
 
 

@@ -233,6 +233,25 @@ class Objective:
         rmse = np.sqrt(sq / max(n, 1))
         return Score(float(np.mean(rmse / self.scales)), tuple(float(r) for r in rmse), n * cols.size, steps)
 
+    def predict(self, params: Mapping[str, Any], episode: int) -> list[tuple[int, FloatArray]]:
+        """Return one episode's replay in the simulator built with ``params``, window by window.
+
+        Each item is ``(start, rows)``: the window's recorded start observation followed by the
+        simulator's predictions, shape ``(stop - start + 1, obs_dim)``.
+        """
+        env = self.factory.build(params)
+        obs, act, seed = (self.episodes.observations[episode], self.episodes.actions[episode],
+                          self.episodes.seeds[episode])  # fmt: skip
+        try:
+            commands = self._commands(env, episode, act)
+            out = []
+            for start, stop in self._windows(env, obs, seed):
+                pred, _ = self._rollout(env, obs, commands, start, stop, seed)
+                out.append((start, np.vstack([obs[start], pred])))
+            return out
+        finally:
+            env.close()
+
     def _windows(self, env: Any, obs: FloatArray, seed: int | None) -> list[tuple[int, int]]:
         last = obs.shape[0] - 1
         reset_obs, _ = env.reset(seed=seed)

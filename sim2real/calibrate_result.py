@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from rltrack.sim2real.calibrate_env import Score
 from rltrack.sim2real.calibrate_space import ParamSpec
 
-__all__ = ["FORMAT", "Calibration", "ParamResult", "Trial", "summarize"]
+__all__ = ["FORMAT", "Calibration", "Overlay", "ParamResult", "Trial", "summarize"]
 
 FORMAT = "rltrack.sim2real.calibration"
 _VERSION = 1
@@ -72,6 +74,21 @@ class ParamResult:
 
 
 @dataclass(frozen=True)
+class Overlay:
+    """One recorded episode beside its replay in the simulator before and after calibration (scored keys)."""
+
+    episode: int
+    """The episode's index among the run's episodes."""
+    keys: tuple[str, ...]
+    real: npt.NDArray[np.float64]
+    """Recorded values, shape ``(T, len(keys))``."""
+    before: tuple[tuple[int, npt.NDArray[np.float64]], ...]
+    """Replay windows of the nominal simulator: ``(start step, rows)``, rows from the start observation on."""
+    after: tuple[tuple[int, npt.NDArray[np.float64]], ...]
+    """Replay windows of the best simulator."""
+
+
+@dataclass(frozen=True)
 class Calibration:
     """The result of :func:`rltrack.sim2real.calibrate`."""
 
@@ -92,6 +109,8 @@ class Calibration:
     parameters: tuple[ParamResult, ...]
     trials: tuple[Trial, ...] = field(repr=False)
     wall_s: float = 0.0
+    overlay: Overlay | None = field(default=None, repr=False)
+    """The first episode replayed before and after, for :meth:`to_html` (None if it could not be replayed)."""
 
     @property
     def improvement(self) -> float:
@@ -179,6 +198,16 @@ class Calibration:
         ]
         ranges.write_text(header + "parameters:\n" + "".join(f"  {line}\n" for line in lines), encoding="utf-8")
         return result, ranges
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write one self-contained page: the tables and the before/after replay overlay (needs plotly).
+
+        Returns:
+            The written path.
+        """
+        from rltrack.sim2real.calibrate_html import write_html
+
+        return write_html(self, Path(path))
 
     def table(self) -> str:
         """Return the result as aligned plain text for a terminal."""

@@ -2,7 +2,8 @@
 
 Runs :func:`rltrack.sim2real.calibrate` with a progress bar, prints the result table, and writes
 ``calibration.json`` and ``randomization.yaml`` (the suggested domain-randomization ranges, in the
-``parameters`` form a sweep or a later calibration reads) into the real run's folder, or ``--out``.
+``parameters`` form a sweep or a later calibration reads) and ``calibration.html`` (the tables and
+the before/after replay overlay) into the real run's folder, or ``--out``.
 """
 
 from __future__ import annotations
@@ -96,6 +97,12 @@ def calibrate_command(
     click.echo(result.table())
     click.echo(f"result          {json_path}")
     click.echo(f"randomization   {yaml_path}")
+    try:
+        page = result.to_html(folder / "calibration.html")
+    except RltrackError as err:  # plotly missing: the tables and files above still stand
+        click.echo(f"no HTML page: {err}", err=True)
+    else:
+        click.echo(f"before/after    {page}")
 
 
 def _best(value: Any) -> str:

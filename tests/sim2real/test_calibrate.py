@@ -63,6 +63,22 @@ def test_recovers_pole_mass_and_length_from_ten_episodes(store_dir: Path, heavy_
         assert p.randomization["min"] <= p.estimate <= p.randomization["max"]
 
 
+def overlay_rmse(real: np.ndarray, windows: tuple[tuple[int, np.ndarray], ...]) -> float:
+    diffs = [rows[1:] - real[start + 1 : start + rows.shape[0]] for start, rows in windows]
+    return float(np.sqrt(np.mean(np.concatenate(diffs) ** 2)))
+
+
+def test_the_overlay_replays_the_first_episode_before_and_after(store_dir: Path, heavy_long_pole: str) -> None:
+    result = calibrate(heavy_long_pole, make_env="CartPole-v1", params=POLE, budget=40, track=False, dir=store_dir)
+    overlay = result.overlay
+    assert overlay is not None and overlay.episode == 0 and overlay.keys == ("obs/0", "obs/1", "obs/2", "obs/3")
+    assert overlay.real.shape == (100, 4)
+    assert [start for start, _ in overlay.after] == list(range(0, 99, 20))
+    for start, rows in overlay.after:
+        assert np.array_equal(rows[0], overlay.real[start])  # each window starts on the recording
+    assert overlay_rmse(overlay.real, overlay.after) < overlay_rmse(overlay.real, overlay.before) / 5
+
+
 def test_recovers_stand_in_mass_and_actuator_delay(store_dir: Path) -> None:
     physics = StandInPhysics(pole_mass_factor=3.0, actuator_delay_steps=1, sensor_noise_std=(0.0, 0.0, 0.0, 0.0))
     run_id = recorded(store_dir, stand_in(True, physics), episodes=8)

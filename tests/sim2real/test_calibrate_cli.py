@@ -40,6 +40,13 @@ def test_calibrate_prints_the_table_and_writes_the_files(store_dir: Path, real_r
     assert saved["parameters"]["x_threshold"]["identifiable"] is False
     assert abs(saved["best_params"]["masspole"] - 0.3) < 0.03
     assert f"randomization   {out / 'randomization.yaml'}" in result.output
+    page = (out / "calibration.html").read_text(encoding="utf-8")
+    assert f"before/after    {out / 'calibration.html'}" in result.output
+    assert "Replay before and after (episode 0 of the recording)" in page
+    figs = json.loads(page.split("const FIGS=", 1)[1].split(";FIGS.forEach", 1)[0])
+    assert [f["layout"]["title"]["text"] for f in figs] == ["obs/0", "obs/1", "obs/2", "obs/3"]
+    assert [t["name"] for t in figs[0]["data"]] == ["real (recorded)", "sim before", "sim after"]
+    assert len(figs[0]["data"][0]["y"]) == 60
     group = saved["group"]
     assert len([r for r in rltrack.Api(store_dir).runs("s2r") if r.group == group]) == 40
 
