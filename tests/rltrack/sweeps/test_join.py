@@ -134,3 +134,16 @@ def test_a_program_init_continues_the_trial_run_with_the_sweep_config(tmp_path: 
         assert view.config == {**result.config, "lr": 0.1}  # the script's defaults did not win
         assert view.series("score")[2].tolist() == [result.config["a"] * 2]
         assert result.value == result.config["a"] * 2
+
+
+def test_a_function_that_finishes_its_run_itself_still_completes_the_trial(tmp_path: Path) -> None:
+    sweep_id = sweep(GRID, dir=tmp_path)
+
+    def train() -> None:
+        with rltrack.init() as run:  # wandb scripts often close the run themselves
+            run.log({"score": run.config["a"] * 2})
+        rltrack.finish()
+
+    results = agent(sweep_id, train, count=2, dir=tmp_path, verbose=False)
+    assert [(r.state, r.value) for r in results] == [("finished", r.config["a"] * 2) for r in results]
+    assert all(rltrack.Api(tmp_path).run(r.run_id).state == "finished" for r in results)
