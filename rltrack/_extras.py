@@ -23,6 +23,7 @@ _FALLBACK = {
     "remote": ["httpx>=0.27"],
     "sim2real": ["scipy>=1.10", "plotly>=5.20"],
     "sb3": ["stable-baselines3>=2.3,<3", "gymnasium[classic-control]>=1.0,<2", "torch>=2.1"],
+    "tensorboard": ["tensorboard>=2.14"],
 }
 
 

@@ -40,9 +40,9 @@ def import_tb(
         found = find_runs(path)
         import tensorboard  # noqa: F401  # checked before any run is created
     except ImportError as err:
-        raise click.ClickException(
-            f"import-tb needs tensorboard ({err}); run `pip install 'rltrack[tensorboard]'`"
-        ) from err
+        from rltrack._extras import install_hint
+
+        raise click.ClickException(f"import-tb needs tensorboard ({err}); run `{install_hint('tensorboard')}`") from err
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
     if name is not None and len(found) > 1:

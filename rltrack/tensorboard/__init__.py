@@ -1,7 +1,7 @@
 """TensorBoard event files into runs: ``rltrack import-tb`` and the live mirror behind ``sync_tensorboard``.
 
-Both read event files with the ``tensorboard`` package's own record reader and protos (install
-``rltrack[tensorboard]``); nothing here imports it until a file is read, and ``import rltrack``
+Both read event files with the ``tensorboard`` package's own record reader and protos (the
+``tensorboard`` extra); nothing here imports it until a file is read, and ``import rltrack``
 never imports this package.
 """
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rltrack._extras import install_hint
 from rltrack.errors import RltrackError
 
 __all__ = ["CorruptEventFileError", "EventFileReader", "Point", "event_points", "is_event_file"]
@@ -74,7 +75,7 @@ class EventFileReader:
             from tensorboard.compat.proto.event_pb2 import Event
             from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
         except ImportError as err:
-            raise ImportError("reading TensorBoard event files needs tensorboard: pip install 'rltrack[tensorboard]'") \
+            raise ImportError(f"reading TensorBoard event files needs tensorboard: {install_hint('tensorboard')}") \
                 from err
         self.path = Path(path)
         #: Records and bytes read so far; ``at_end`` is True when the last read reached the end of the file.
