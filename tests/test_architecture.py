@@ -95,7 +95,7 @@ def test_the_store_knows_nothing_above_it(module: str) -> None:
 
 
 HEAVY = ["torch", "stable_baselines3", "gymnasium", "rclpy", "cv2", "av", "fastapi", "optuna", "uvicorn", "plotly",
-         "pandas", "scipy", "rosbags", "yaml"]
+         "pandas", "scipy", "rosbags", "yaml", "tensorboard", "tensorboardX"]
 
 
 def test_the_core_works_with_heavy_packages_blocked(tmp_path: Path) -> None:
