@@ -50,8 +50,7 @@ class Trial:
     score: Score | None
     error: str | None = None
     kind: str = "search"
-    """``"search"`` (proposed by the optimiser), ``"profile"`` (identifiability) or ``"nominal"``."""
-    run_id: str | None = None
+    """``"search"`` (Optuna), ``"refine"`` (Nelder-Mead) or ``"profile"`` (identifiability)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +252,7 @@ def summarize(
     Returns:
         The best trial and one :class:`ParamResult` per parameter.
     """
-    done = [t for t in trials if t.score is not None and t.kind != "nominal" and math.isfinite(t.score.objective)]
+    done = [t for t in trials if t.score is not None and math.isfinite(t.score.objective)]
     best = min(done, key=lambda t: t.score.objective)  # type: ignore[union-attr]  # filtered above
     limit = best.score.objective * (1.0 + tolerance) + 1e-12  # type: ignore[union-attr]
     near = [t for t in done if t.score.objective <= limit]  # type: ignore[union-attr]

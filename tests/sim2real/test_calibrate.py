@@ -173,3 +173,30 @@ def test_randomization_file_feeds_back_as_params(store_dir: Path, heavy_long_pol
     assert saved["before"]["objective"] == result.before.objective
     assert saved["n_trials"] == 30
     assert isinstance(result, Calibration) and math.isfinite(saved["improvement"])
+
+
+def pendulum_state(env: Any, obs: np.ndarray) -> None:
+    """Pendulum observes (cos, sin, velocity) but its state is (angle, velocity)."""
+    env.unwrapped.state = np.array([math.atan2(obs[1], obs[0]), obs[2]])
+
+
+def test_recovers_pendulum_mass_and_gravity_through_a_set_state_hook(store_dir: Path) -> None:
+    # g is a constructor argument of Pendulum-v1 (passed to gym.make), m an env.unwrapped attribute.
+    env = gym.make("Pendulum-v1", g=9.0)
+    env.unwrapped.m = 1.5  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    run = rltrack.init(project="s2r", dir=store_dir, source="real", system_metrics=False, quiet=True)
+    for seed in range(6):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(80):
+            torque = float(rng.uniform(-2.0, 2.0))
+            run.log({**{f"obs/{i}": float(v) for i, v in enumerate(obs)}, "action/0": torque})
+            obs, *_ = env.step(np.array([torque], dtype=np.float32))
+        run.log({"episode/length": 80, "episode/seed": seed})
+    run.finish()
+    params = {"m": {"min": 0.5, "max": 3.0}, "g": {"min": 5.0, "max": 15.0}}
+    result = calibrate(run.id, make_env="Pendulum-v1", params=params, set_state=pendulum_state, budget=60,
+                       track=False, dir=store_dir)  # fmt: skip
+    assert close(result.best_params["m"], 1.5), result.best_params
+    assert close(result.best_params["g"], 9.0), result.best_params
+    assert result.improvement >= 5
