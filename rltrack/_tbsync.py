@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from rltrack._run import Run
     from rltrack.tensorboard.mirror import TensorBoardMirror
 
-__all__ = ["sync_tensorboard"]
+__all__ = ["is_syncing", "sync_tensorboard"]
 
 #: (module, class) of the event-file writers that SummaryWriter implementations create.
 _WRITERS = (
@@ -77,6 +77,12 @@ def sync_tensorboard(run: Run) -> None:
                 _patch(cls)
                 _patched.add(cls)
     run._at_finish.append(sync.stop)
+
+
+def is_syncing(run: object) -> bool:
+    """Return whether ``run`` mirrors its SummaryWriters (``init(sync_tensorboard=True)``, not finished yet)."""
+    with _lock:
+        return any(s.run is run for s in _syncs)
 
 
 def _patch(cls: type) -> None:

@@ -80,7 +80,7 @@ _FROM_RLTRACK = frozenset({"Artifact", "Histogram", "Image", "Table", "agent", "
 #: wandb names with no rltrack counterpart: asking for one says so instead of a bare AttributeError.
 _UNSUPPORTED = frozenset({
     "Audio", "Html", "Object3D", "Molecule", "Graph", "Plotly", "Classes", "box3d", "controller", "log_model",
-    "use_model", "link_model", "require", "restore", "wandb_lib", "integration", "apis", "sdk", "util",
+    "use_model", "link_model", "require", "restore", "wandb_lib", "apis", "sdk", "util",
 })
 _ENV = {  # wandb's environment variables, for init() arguments left out
     "mode": "WANDB_MODE", "project": "WANDB_PROJECT", "name": "WANDB_NAME", "group": "WANDB_RUN_GROUP",
@@ -164,7 +164,12 @@ def enable() -> None:
     """Make ``import wandb`` give this module here and in every Python process started from now on."""
     import importlib
 
-    sys.modules["wandb"] = importlib.import_module("rltrack.wandb_compat")
+    # Importing the shim's `wandb` package makes this module `wandb` (with the package's path, so
+    # that `wandb.integration.sb3` resolves too).
+    sys.path.insert(0, shim_path())
+    sys.modules.pop("wandb", None)
+    importlib.import_module("wandb")
+    sys.path.remove(shim_path())
     folder = shim_path()
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != folder]
     os.environ["PYTHONPATH"] = os.pathsep.join([folder, *paths])

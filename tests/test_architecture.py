@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, int]] = [
     ("rltrack.sweeps", 4),
     ("rltrack.server", 4),
     ("rltrack.cli", 5),
+    ("rltrack._wandb_shim", 5),  # `import wandb` under the wandb shim: an entry point (its sb3 callback)
     ("rltrack.notebook", 5),  # Jupyter entry point: starts the dashboard
     ("rltrack.demo", 5),  # `rltrack demo`: trains, runs the robot stand-in, serves the dashboard
     ("rltrack", 3),  # the rest of the core: run API, media, artifacts, read Api, remote sink

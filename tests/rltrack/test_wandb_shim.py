@@ -206,3 +206,68 @@ def test_unsupported_names_and_usage(tmp_path: Path) -> None:
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "no such script" in done.stderr
+
+
+# The wandb docs' Stable-Baselines3 example (VecVideoRecorder left out: it needs moviepy), small budget.
+SB3 = textwrap.dedent(
+    """
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    import wandb
+    from wandb.integration.sb3 import WandbCallback
+
+    config = {"policy_type": "MlpPolicy", "total_timesteps": 256, "env_name": "CartPole-v1"}
+    run = wandb.init(
+        project="sb3",
+        config=config,
+        sync_tensorboard=True,  # auto-upload sb3's tensorboard metrics
+        monitor_gym=True,  # auto-upload the videos of agents playing the game
+        save_code=True,  # optional
+    )
+
+
+    def make_env():
+        env = gym.make(config["env_name"])
+        env = Monitor(env)  # record stats such as returns
+        return env
+
+
+    env = DummyVecEnv([make_env])
+    model = PPO(config["policy_type"], env, verbose=1, tensorboard_log=f"runs/{run.id}", n_steps=64,
+                batch_size=32, n_epochs=1, seed=0)
+    model.learn(
+        total_timesteps=config["total_timesteps"],
+        callback=WandbCallback(gradient_save_freq=100, model_save_path=f"models/{run.id}", verbose=2),
+    )
+    run.finish()
+    """
+)
+
+
+def test_the_wandb_sb3_example_runs_unmodified_and_stores_each_value_once(tmp_path: Path, store_dir: Path) -> None:
+    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    script = tmp_path / "sb3.py"
+    script.write_text(SB3)
+    done = _shim(script, store=store_dir)
+    assert done.returncode == 0, done.stderr
+    (view,) = rltrack.Api(store_dir).runs(project="sb3")
+    assert view.state == "finished"
+    assert view.config["total_timesteps"] == 256 and view.config["n_steps"] == 64
+    (logdir,) = (tmp_path / "runs" / view.id).iterdir()  # PPO_1, written by SB3's own SummaryWriter
+    events = EventAccumulator(str(logdir))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert "rollout/ep_rew_mean" in tags and "train/value_loss" in tags
+    for tag in tags:
+        expected = events.Scalars(tag)
+        steps, _, values = view.series(tag)
+        assert steps.tolist() == [e.step for e in expected], tag  # each value once, at SB3's step
+        assert values.tolist() == pytest.approx([e.value for e in expected], rel=1e-6), tag
+    assert len(view.series("episode/return")[2]) > 0  # the callback's own per-episode values
+    assert any(m.key.startswith("gradients/") for m in view.media())

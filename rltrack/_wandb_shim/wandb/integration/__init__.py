@@ -1,0 +1,1 @@
+"""``wandb.integration`` under rltrack's wandb shim: only ``sb3`` is provided."""
