@@ -25,6 +25,7 @@ from stable_baselines3.common.callbacks import EvalCallback
 from stable_baselines3.common.monitor import Monitor
 
 import rltrack
+from rltrack.store.paths import resolve_root
 from rltrack.sweeps import agent, sweep
 
 N_EVALS = 8  # = early_terminate.max_iter in sweep.yaml
@@ -74,6 +75,8 @@ def main() -> None:
     if finished:
         best = max(finished, key=lambda r: r.value or 0.0)
         print(f"sweep {sweep_id}: best eval/mean_reward={best.value:.1f} (run {best.run_id}) with {dict(best.config)}")
+    store = resolve_root(args.dir)
+    print(f"runs stored in {store}; see them with: rltrack ui --dir {store}")
 
 
 if __name__ == "__main__":

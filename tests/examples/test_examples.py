@@ -22,10 +22,11 @@ EXAMPLES: dict[str, list[str]] = {
     "quickstart.py": ["--steps", "3000"],
     "sim2real_compare.py": ["--episodes", "4", "--max-steps", "100", "--out", "gap.html"],
     "sweep_ppo.py": ["--count", "1", "--steps", "512"],
+    "transformers_tiny.py": ["--steps", "6"],
 }
 
 # Examples of frameworks outside `all` (see pyproject.toml): skipped where the framework is not installed.
-NEEDS: dict[str, str] = {"lightning_mnistlike.py": "lightning"}
+NEEDS: dict[str, str] = {"lightning_mnistlike.py": "lightning", "transformers_tiny.py": "transformers"}
 
 
 def test_every_example_is_smoke_tested() -> None:
@@ -42,6 +43,6 @@ def test_example_runs(name: str, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    # Every example says where its runs are, so a user can find them (init() prints the store).
-    assert str(tmp_path / "store") in done.stdout, done.stdout[-2000:]
+    # Every example says where its runs are, so a user can find them (init() prints the store on stderr).
+    assert str(tmp_path / "store") in done.stdout + done.stderr, (done.stdout + done.stderr)[-2000:]
     assert "XDG_RUNTIME_DIR" not in done.stderr, "SDL's environment warning reads as an rltrack error"

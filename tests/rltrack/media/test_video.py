@@ -228,5 +228,5 @@ def test_missing_pyav_is_reported_when_the_video_is_made(monkeypatch, make) -> N
         importlib.util, "find_spec", lambda name, *a: None if name == "av" else real_find_spec(name, *a)
     )
 
-    with pytest.raises(RltrackError, match=r"needs PyAV, which is not installed; run `pip install 'rltrack\[video"):
+    with pytest.raises(RltrackError, match=r"needs PyAV, which is not installed; run `pip install 'av>=14'"):
         make()
