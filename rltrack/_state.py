@@ -46,7 +46,8 @@ class Config(MutableMapping[str, Any]):
         """Set several keys at once (one write).
 
         Args:
-            *args: A mapping (or pairs), as ``dict.update`` takes.
+            *args: A mapping (or pairs), as ``dict.update`` takes, or an ``argparse.Namespace``,
+                dataclass or YAML path.
             allow_val_change: ``False`` refuses to change a key's existing value (wandb's check);
                 the default (``None``) and ``True`` allow it.
             **kwargs: More keys.
@@ -54,6 +55,11 @@ class Config(MutableMapping[str, Any]):
         Raises:
             InvalidValueError: ``allow_val_change=False`` and a key already holds another value.
         """
+        if len(args) == 1 and _is_config_object(args[0]):
+            # wandb's config.update(args): an argparse.Namespace, a dataclass or a YAML path.
+            from rltrack._config import config_dict
+
+            args = (config_dict(args[0], what="config.update(...)"),)
         new = dict(*args, **kwargs)
         with self._lock:
             if allow_val_change is False:
@@ -114,6 +120,17 @@ class Config(MutableMapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"Config({self._data!r})"
+
+
+def _is_config_object(value: object) -> bool:
+    import argparse
+    import dataclasses
+    import os
+
+    return (
+        isinstance(value, (argparse.Namespace, str, os.PathLike))
+        or (dataclasses.is_dataclass(value) and not isinstance(value, type))
+    )
 
 
 class Summary(MutableMapping[str, Any]):

@@ -99,6 +99,17 @@ def test_config_from_a_yaml_path_and_config_defaults_yaml(store_dir: Path) -> No
         _init(store_dir, config=[1])
 
 
+def test_config_update_takes_a_namespace_as_wandb_does(store_dir: Path) -> None:
+    run = _init(store_dir)
+    rltrack.config.update(argparse.Namespace(seed=1, env_id="Hopper-v4"))
+    run.config.update(_Args(), allow_val_change=True)
+    rltrack.config.update({"x": 1}.items())
+    with pytest.raises(InvalidValueError, match=r"config\.update\(\.\.\.\): 'nope\.yaml' is not a file"):
+        rltrack.config.update("nope.yaml")
+    run.finish()
+    assert rltrack.Api(store_dir).run(run.id).config == {"seed": 1, "env_id": "CartPole-v1", "lr": 3e-4, "x": 1}
+
+
 def test_include_and_exclude_keys(store_dir: Path) -> None:
     cfg = {"lr": 1, "seed": 2, "track": True}
     a = _init(store_dir, config=cfg, config_exclude_keys=["track"])
