@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +49,8 @@ DEFAULT_HORIZON = 20
 PROFILE_POINTS = 7
 #: Share of the search trials spent refining the best with Nelder-Mead (continuous parameters).
 REFINE_FRACTION = 0.4
+#: Refinement trials a simplex gets per continuous parameter before a second one (a second worker) starts.
+REFINE_PER_PARAM = 20
 Progress = Callable[[int, int, float], None]
 
 
@@ -319,6 +321,7 @@ class _Search:
         self._study = _study(engine, seed, workers)
         self._pool = _pool(objective, workers) if workers > 1 else None
         self._workers, self._engine, self._seed = workers, engine, seed
+        self._lock = threading.Lock()
 
     def _submit(self, params: Mapping[str, Any]) -> Future[tuple[Score | None, str | None]]:
         if self._pool is not None:
@@ -329,14 +332,15 @@ class _Search:
 
     def _finish(self, params: Mapping[str, Any], result: tuple[Score | None, str | None], kind: str) -> Trial:
         score, error = result
-        trial = Trial(self._done, dict(params), score, error, kind)
-        if self._recorder is not None:
-            self._recorder.put(trial, self._objective.episodes.obs_keys, self._objective.columns)
-        self._done += 1
-        if score is not None:
-            self._best = min(self._best, score.objective)
-        if self._progress is not None:
-            self._progress(self._done, self._total, self._best)
+        with self._lock:  # refinement simplexes finish trials from several threads
+            trial = Trial(self._done, dict(params), score, error, kind)
+            if self._recorder is not None:
+                self._recorder.put(trial, self._objective.episodes.obs_keys, self._objective.columns)
+            self._done += 1
+            if score is not None:
+                self._best = min(self._best, score.objective)
+            if self._progress is not None:
+                self._progress(self._done, self._total, self._best)
         return trial
 
     def enqueue(self, coordinates: Mapping[str, Any]) -> None:
@@ -346,18 +350,38 @@ class _Search:
     def run(self, n_trials: int) -> list[Trial]:
         """Search with Optuna over the prior ranges, then refine the best with Nelder-Mead.
 
-        The refinement gets :data:`REFINE_FRACTION` of the trials. TPE finds the basin quickly but
+        The refinement gets :data:`REFINE_FRACTION` of the trials, shared by up to one simplex per
+        worker (each started from one of the best distinct trials) while each still gets
+        :data:`REFINE_PER_PARAM` trials per parameter. TPE finds the basin quickly but
         places few points inside it, and the replay error is deterministic and smooth there, where a
         simplex walks along a ridge (pole mass against pole length) that TPE would sample around.
         """
         continuous = [s for s in self._space.specs if s.numeric and not s.integer]
         n_refine = int(n_trials * REFINE_FRACTION) if n_trials >= 20 and continuous else 0
         trials = self._phase(n_trials - n_refine, self._space, self._study)
-        scored = [t for t in trials if t.score is not None]
-        if n_refine and scored:
-            best = min(scored, key=lambda t: t.score.objective)  # type: ignore[union-attr]
-            trials += self._refine(best, continuous, n_refine)
-        return trials
+        ranked = sorted((t for t in trials if t.score is not None), key=lambda t: t.score.objective)  # type: ignore[union-attr]
+        if not n_refine or not ranked:
+            return trials
+        # One simplex per worker, from the best distinct trials: parallel, and a second basin gets a look.
+        # A simplex needs about REFINE_PER_PARAM trials per parameter to converge; more simplexes only
+        # where the budget gives each of them that many.
+        n_starts = max(1, min(self._workers, n_refine // (REFINE_PER_PARAM * len(continuous))))
+        starts: list[Trial] = []
+        for t in ranked:
+            if all(any(t.params[s.name] != b.params[s.name] for s in continuous) for b in starts):
+                starts.append(t)
+            if len(starts) == n_starts:
+                break
+        shares = [n_refine // len(starts) + int(i < n_refine % len(starts)) for i in range(len(starts))]
+        if len(starts) == 1:
+            return trials + self._refine(starts[0], continuous, n_refine)
+        with ThreadPoolExecutor(len(starts), thread_name_prefix="rltrack-calibration-refine") as threads:
+            parts = list(
+                threads.map(
+                    lambda args: self._refine(*args), [(b, continuous, n) for b, n in zip(starts, shares, strict=True)]
+                )
+            )
+        return trials + [t for part in parts for t in part]
 
     def _refine(self, best: Trial, specs: list[ParamSpec], n_trials: int) -> list[Trial]:
         from scipy.optimize import minimize
