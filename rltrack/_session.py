@@ -175,6 +175,7 @@ def init(
         trial.config.setdefaults(defaults_from_cwd())
         trial.config.update(config_dict)
         _current.set(trial)
+        _integrations(trial, save_code=bool(save_code), sync_tensorboard=mirror_tb)
         return trial
     choice = _reinit(reinit)
     url = url or os.environ.get("RLTRACK_URL") or None
@@ -265,15 +266,22 @@ def init(
     run.quiet = _quiet(quiet)
     if not run.quiet:
         print(f"rltrack: {_start_line(run, store, root, mode)}", file=sys.stderr, flush=True)
+    _integrations(run, save_code=bool(save_code), sync_tensorboard=mirror_tb)
+    return run
+
+
+def _integrations(run: Run, *, save_code: bool, sync_tensorboard: bool) -> None:
+    """Start what ``save_code`` and ``sync_tensorboard`` ask for (once per run)."""
     if save_code:
         from rltrack._files import save_main_script
 
         save_main_script(run)
-    if mirror_tb:
+    if sync_tensorboard:
+        from rltrack._tbsync import is_syncing
         from rltrack._tbsync import sync_tensorboard as start_sync
 
-        start_sync(run)
-    return run
+        if not is_syncing(run):
+            start_sync(run)
 
 
 def _ignored_keywords(**given: Any) -> list[str]:

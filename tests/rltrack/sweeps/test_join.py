@@ -147,3 +147,22 @@ def test_a_function_that_finishes_its_run_itself_still_completes_the_trial(tmp_p
     results = agent(sweep_id, train, count=2, dir=tmp_path, verbose=False)
     assert [(r.state, r.value) for r in results] == [("finished", r.config["a"] * 2) for r in results]
     assert all(rltrack.Api(tmp_path).run(r.run_id).state == "finished" for r in results)
+
+
+def test_sync_tensorboard_in_a_trial_mirrors_into_the_trial_run(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    sweep_id = sweep(GRID, dir=tmp_path)
+
+    def train() -> None:
+        run = rltrack.init(sync_tensorboard=True)
+        writer = torch_tb.SummaryWriter(str(tmp_path / "runs" / run.id))
+        for step in (1, 2):
+            writer.add_scalar("score", run.config["a"] * step, step)
+        writer.close()
+
+    (result,) = agent(sweep_id, train, count=1, dir=tmp_path, verbose=False)
+    assert result.state == "finished"
+    assert result.value == result.config["a"] * 2  # the mirrored metric is the objective
+    steps, _, values = rltrack.Api(tmp_path).run(result.run_id).series("score")
+    assert (steps.tolist(), values.tolist()) == ([1, 2], [result.config["a"], result.config["a"] * 2])
