@@ -98,3 +98,15 @@ def test_a_lambda_cannot_go_to_worker_processes(store_dir: Path, real_run: str) 
 def test_params_file_that_does_not_exist(store_dir: Path, real_run: str, tmp_path: Path) -> None:
     with pytest.raises(CalibrationError, match=r"cannot read the calibration params file .*nope\.yaml"):
         calibrate(real_run, make_env="CartPole-v1", params=tmp_path / "nope.yaml", dir=store_dir)
+
+
+def fails_when_set(masspole: float | None = None) -> gym.Env[Any, Any]:
+    if masspole is not None:
+        raise RuntimeError(f"no such pole: {masspole}")
+    return cartpole()
+
+
+def test_every_trial_failing_is_an_error_naming_the_first_failure(store_dir: Path, real_run: str) -> None:
+    with pytest.raises(CalibrationError, match=r"every trial failed; the first: RuntimeError: no such pole: 0\."):
+        calibrate(real_run, make_env=fails_when_set, params={"masspole": {"min": 0.2, "max": 1.0}}, budget=12,
+                  track=False, dir=store_dir)  # fmt: skip
