@@ -271,3 +271,16 @@ def test_the_wandb_sb3_example_runs_unmodified_and_stores_each_value_once(tmp_pa
         assert values.tolist() == pytest.approx([e.value for e in expected], rel=1e-6), tag
     assert len(view.series("episode/return")[2]) > 0  # the callback's own per-episode values
     assert any(m.key.startswith("gradients/") for m in view.media())
+
+
+def test_a_module_runs_with_dash_m(tmp_path: Path, store_dir: Path) -> None:
+    package = tmp_path / "proj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "train.py").write_text("import wandb\nwandb.init(project='mod')\nwandb.log({'x': 2.0})\n")
+    env = {**os.environ, "RLTRACK_DIR": str(store_dir)}
+    done = subprocess.run([sys.executable, "-m", "rltrack.wandb_compat", "-m", "proj.train"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (view,) = rltrack.Api(store_dir).runs(project="mod")
+    assert (view.state, view.series("x")[2].tolist()) == ("finished", [2.0])
