@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -205,6 +205,7 @@ class Objective:
     scales: FloatArray
     horizon: int | None
     set_state: SetState | None = None
+    _converted: dict[int, list[Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __call__(self, params: Mapping[str, Any]) -> Score:
         """Score the simulator built with ``params``.
@@ -262,10 +263,9 @@ class Objective:
 
     def _commands(self, env: Any, episode: int, act: FloatArray) -> list[Any]:
         # Converting the recorded actions to the action space once per process, not once per step.
-        cache = self.__dict__.setdefault("_converted", {})
-        if episode not in cache:
-            cache[episode] = [_to_action(env.action_space, row) for row in act]
-        return cache[episode]  # type: ignore[no-any-return]
+        if episode not in self._converted:
+            self._converted[episode] = [_to_action(env.action_space, row) for row in act]
+        return self._converted[episode]
 
     def _check_size(self, sim: int, real: int) -> None:
         if sim != real:
