@@ -16,13 +16,15 @@ need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need_apt+=(util-linux)
+# The PostgreSQL conformance tests start a throwaway cluster (tests/pgcluster.py); Debian keeps initdb off PATH.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: apt-get install ${need_apt[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "setup: please install ${need_apt[*]} (sudo apt-get install ${need_apt[*]}); browser/ROS tests skip without them" >&2
+    echo "setup: please install ${need_apt[*]} (sudo apt-get install ${need_apt[*]}); browser/ROS/PostgreSQL tests skip without them" >&2
   fi
 fi
 
@@ -33,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[all,dev]"
+.venv/bin/python -m pip install -q -e ".[all,server,dev]"
 .venv/bin/python -m pip install -q --use-pep517 ./ros
 
 if [ "${RLTRACK_SETUP_ROS:-1}" = 1 ]; then

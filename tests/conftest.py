@@ -35,3 +35,25 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 def store_dir(tmp_path: Path) -> Path:
     """A fresh, empty store folder."""
     return tmp_path / "store"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """A throwaway PostgreSQL server for the session (started on first use; see tests/pgcluster.py)."""
+    import importlib.util
+
+    # --import-mode=importlib: tests/ is not a package, so load the helper by its path.
+    spec = importlib.util.spec_from_file_location("pgcluster", Path(__file__).with_name("pgcluster.py"))
+    assert spec is not None and spec.loader is not None
+    pgcluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pgcluster)
+    PgCluster, find_bindir = pgcluster.PgCluster, pgcluster.find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (no initdb): apt-get install postgresql (scripts/setup.sh does)")
+    cluster = PgCluster(bindir)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -6,12 +6,12 @@ from rltrack.artifacts.errors import ArtifactNotFoundError
 from rltrack.artifacts.refs import check_name, check_type, parse_ref, version_number
 from rltrack.artifacts.version import ArtifactVersion
 from rltrack.store.artifacts import ArtifactStore, VersionRow
-from rltrack.store.database import Database
+from rltrack.store.base import Backend
 
 __all__ = ["get_artifact", "list_artifacts", "logged_artifacts", "resolve", "used_artifacts"]
 
 
-def list_artifacts(db: Database, name: str | None = None, *, type: str | None = None) -> list[ArtifactVersion]:
+def list_artifacts(db: Backend, name: str | None = None, *, type: str | None = None) -> list[ArtifactVersion]:
     """Return stored versions, sorted by name then version; ``name`` and ``type`` filter.
 
     Raises:
@@ -24,7 +24,7 @@ def list_artifacts(db: Database, name: str | None = None, *, type: str | None = 
     return [ArtifactVersion(db, row) for row in ArtifactStore(db).versions(name, type=type)]
 
 
-def get_artifact(db: Database, ref: str) -> ArtifactVersion:
+def get_artifact(db: Backend, ref: str) -> ArtifactVersion:
     """Return the version ``"name"`` (latest), ``"name:alias"`` or ``"name:vN"`` names.
 
     Raises:
@@ -60,11 +60,11 @@ def resolve(store: ArtifactStore, ref: str) -> VersionRow:
     )
 
 
-def logged_artifacts(db: Database, run_id: str) -> list[ArtifactVersion]:
+def logged_artifacts(db: Backend, run_id: str) -> list[ArtifactVersion]:
     """Return the versions a run logged (lineage: run -> outputs), sorted by name then version."""
     return [ArtifactVersion(db, row) for row in ArtifactStore(db).versions(run_id=run_id)]
 
 
-def used_artifacts(db: Database, run_id: str, source: str | None = None) -> list[ArtifactVersion]:
+def used_artifacts(db: Backend, run_id: str, source: str | None = None) -> list[ArtifactVersion]:
     """Return the versions a run used (lineage: run -> inputs), optionally under one source, in order of use."""
     return [ArtifactVersion(db, row) for row in ArtifactStore(db).used_by_run(run_id, source)]

@@ -15,7 +15,7 @@ from rltrack.artifacts.errors import ArtifactCorruptedError, ArtifactError
 from rltrack.artifacts.refs import check_aliases, check_file_name
 from rltrack.errors import RunNotFoundError
 from rltrack.store.artifacts import ArtifactStore, FileRow, VersionRow
-from rltrack.store.database import Database
+from rltrack.store.base import Backend
 
 if TYPE_CHECKING:
     from rltrack.api import RunView
@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["ArtifactVersion", "blob_store", "downloads_root"]
 
 
-def blob_store(db: Database) -> BlobStore:
+def blob_store(db: Backend) -> BlobStore:
     """Return the blob store that belongs to a store folder (``<store>/artifacts``)."""
     return LocalBlobStore(db.root / "artifacts")
 
 
-def downloads_root(db: Database) -> Path:
+def downloads_root(db: Backend) -> Path:
     """Return where versions are materialised when ``download()`` is given no folder."""
     return db.root / "artifacts" / "downloads"
 
@@ -50,7 +50,7 @@ class ArtifactVersion:
         logged_by_id: The id of the run that logged it.
     """
 
-    def __init__(self, db: Database | None, row: VersionRow, files: list[FileRow] | None = None) -> None:
+    def __init__(self, db: Backend | None, row: VersionRow, files: list[FileRow] | None = None) -> None:
         self._db = db
         self._row = row
         self._files = files
@@ -191,7 +191,7 @@ class ArtifactVersion:
             "pass a writable root="
         )
 
-    def _require_db(self, doing: str) -> Database:
+    def _require_db(self, doing: str) -> Backend:
         if self._db is None:
             raise ArtifactError(
                 f"artifact version {self.ref!r} was logged by a disabled run (mode='disabled'), so nothing was "

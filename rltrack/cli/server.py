@@ -75,9 +75,13 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
               help="Largest JSON request body (rltrack sync sends up to about 26 MB).")
 @click.option("--max-upload-mb", default=1024, show_default=True, type=click.IntRange(1),
               help="Largest uploaded run file (videos, checkpoints).")
+@click.option("--db", "db_url", envvar="RLTRACK_DB", default=None, metavar="URL",
+              help="Keep runs and values in PostgreSQL (postgresql://user:password@host:5432/dbname; "
+                   "needs rltrack[server]) instead of the SQLite file in --dir; media stay in --dir.")
 def server(
     store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, trust_loopback: bool,
     trusted_proxies: tuple[str, ...], allowed_hosts: tuple[str, ...], max_body_mb: int, max_upload_mb: int,
+    db_url: str | None,
 ) -> None:
     """Serve the dashboard and accept runs logged remotely (rltrack.init(mode="online", url=...))."""
     _needs_ui()
@@ -98,7 +102,7 @@ def server(
             trusted_proxies=trusted_proxies, allowed_hosts=_hosts(host, allowed_hosts),
             max_body_bytes=max_body_mb * 1024 * 1024, max_upload_bytes=max_upload_mb * 1024 * 1024,
         )
-        settings = ServerSettings(root=_root(store_dir), ingest=True, access=access)
+        settings = ServerSettings(root=_root(store_dir), ingest=True, access=access, db=db_url)
         serve(settings, host=host, port=port)
     except RltrackError as err:
         raise click.ClickException(str(err)) from err

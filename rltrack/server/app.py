@@ -25,7 +25,7 @@ from rltrack.server.headers import HeadersMiddleware
 from rltrack.server.problems import document_errors, scrub
 from rltrack.server.responses import SafeJSONResponse
 from rltrack.server.security import AccessControl, GuardMiddleware
-from rltrack.store.database import Database
+from rltrack.store.open import open_database
 from rltrack.store.reader import StoreReader
 
 __all__ = ["ServerSettings", "create_app"]
@@ -41,12 +41,15 @@ class ServerSettings:
         access: Tokens, public reads, trusted proxies, allowed hosts and the request-size limits.
         frame_ancestors: Who may show the pages in a frame (CSP ``frame-ancestors``): nobody, except
             for the notebook server (:data:`rltrack.server.headers.NOTEBOOK_FRAME_ANCESTORS`).
+        db: A PostgreSQL URL (``rltrack server --db``) holding runs and values instead of the SQLite file
+            in ``root``; run folders (media) stay under ``root``.
     """
 
     root: Path
     ingest: bool = False
     access: AccessControl = field(default_factory=AccessControl)
     frame_ancestors: str = "'none'"
+    db: str | None = None
 
 
 def create_app(settings: ServerSettings | Path | str) -> FastAPI:
@@ -67,7 +70,7 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
 
     if not isinstance(settings, ServerSettings):
         settings = ServerSettings(root=Path(settings))
-    db = Database(Path(settings.root), create=settings.ingest)
+    db = open_database(Path(settings.root), settings.db, create=settings.ingest)
     app = FastAPI(
         title="rltrack",
         summary="Runs, series, media and sim-vs-real views of an rltrack store.",
@@ -77,7 +80,7 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
         redoc_url=None,
     )
     app.state.reader = StoreReader(db)
-    app.state.cache = ReadCache(db)
+    app.state.cache = ReadCache(db)  # type: ignore[arg-type]  # it only calls reading(): any Backend
     app.state.settings = settings
     for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages,
                    routes_meta):

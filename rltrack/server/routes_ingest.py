@@ -26,7 +26,7 @@ from rltrack.remote import wire
 from rltrack.server.deps import Cache, Reader
 from rltrack.server.files import run_dir, safe_path
 from rltrack.server.ingest_schema import ATTACH_BODY, BATCHES_BODY, UPLOAD_BODY, request_body
-from rltrack.store.database import Database
+from rltrack.store.base import Backend
 from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
 from rltrack.store.writer import StoreWriter
 from rltrack.validate import check_media_path, check_run_id, check_source, check_state, check_text
@@ -40,7 +40,7 @@ MAX_BATCHES = 10_000
 MAX_DEPTH = 64
 
 
-def apply_batch(db: Database, batch: dict[str, Any]) -> bool:
+def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
     """Store one batch unless its id was stored before; return whether it was new.
 
     Raises:
@@ -156,7 +156,7 @@ async def batches(request: Request, reader: Reader, cache: Cache) -> dict[str, A
         cache.bump()
 
 
-def _apply_all(db: Database, items: list[Any]) -> dict[str, Any]:
+def _apply_all(db: Backend, items: list[Any]) -> dict[str, Any]:
     applied = 0
     duplicates: list[str] = []
     for index, batch in enumerate(items):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rltrack.store.database import Database
+from rltrack.store.base import Backend, Connection
 
 __all__ = ["Added", "ArtifactStore", "FileRow", "NewVersion", "VersionRow"]
 
@@ -89,9 +89,9 @@ def _row(r: Sequence[Any]) -> VersionRow:
 
 
 class ArtifactStore:
-    """Artifact queries and writes over one :class:`Database`."""
+    """Artifact queries and writes over one database (SQLite or PostgreSQL: a :class:`Backend`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     def add_version(self, new: NewVersion, aliases: Sequence[str]) -> Added:
@@ -125,7 +125,7 @@ class ArtifactStore:
         return Added(version, created, new.type)
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, artifact_id: int, new: NewVersion, metadata: str) -> int:
+    def _insert(conn: Connection, artifact_id: int, new: NewVersion, metadata: str) -> int:
         number = conn.execute(
             "SELECT COALESCE(MAX(number) + 1, 0) FROM artifact_versions WHERE artifact_id = ?", (artifact_id,)
         ).fetchone()[0]
@@ -145,7 +145,7 @@ class ArtifactStore:
         return version_id
 
     @staticmethod
-    def _point(conn: sqlite3.Connection, artifact_id: int, version_id: int, aliases: Sequence[str]) -> None:
+    def _point(conn: Connection, artifact_id: int, version_id: int, aliases: Sequence[str]) -> None:
         # An alias names one version of an artifact: pointing it here moves it from wherever it was.
         conn.executemany(
             "INSERT INTO artifact_aliases (artifact_id, alias, version_id) VALUES (?, ?, ?)"
@@ -154,7 +154,7 @@ class ArtifactStore:
         )
 
     @staticmethod
-    def _by_id(conn: sqlite3.Connection, version_id: int) -> VersionRow:
+    def _by_id(conn: Connection, version_id: int) -> VersionRow:
         return _row(conn.execute(f"SELECT {_VERSION_COLUMNS}{_FROM} WHERE v.id = ?", (version_id,)).fetchone())
 
     def set_aliases(self, version_id: int, aliases: Sequence[str], *, replace: bool) -> None:
@@ -207,7 +207,7 @@ class ArtifactStore:
         with self.db.reading() as conn:
             rows = conn.execute(
                 f"SELECT {_VERSION_COLUMNS}{_FROM} JOIN artifact_usage u ON u.version_id = v.id{where}"
-                " GROUP BY v.id ORDER BY MIN(u.used_ns), a.name, v.number",
+                " GROUP BY v.id, a.id ORDER BY MIN(u.used_ns), a.name, v.number",  # a.id: PostgreSQL wants it named
                 args,
             )
             return [_row(r) for r in rows]

@@ -1,13 +1,20 @@
-"""The plug point between the run API and a storage back-end.
+"""The plug points of the store: where a run's data goes, and which database engine holds it.
 
-:class:`rltrack.store.writer.StoreWriter` (embedded SQLite) implements it; a remote sink that
-forwards to an rltrack server, or a PostgreSQL back-end, implements the same methods so the run
-API does not change.
+:class:`WriterBackend` is what the run API writes through: :class:`rltrack.store.writer.StoreWriter`
+implements it over a database, a remote sink that forwards to an rltrack server implements the
+same methods, so the run API does not change.
+
+:class:`Backend` is the database seam under the store's shared SQL code (writer, reader, artifacts,
+ingest): the embedded SQLite :class:`rltrack.store.database.Database` and the team server's
+:class:`rltrack.store.postgres.PostgresDatabase` both implement it. The shared code writes SQLite's
+dialect (``?`` placeholders) and catches the stdlib ``sqlite3`` error classes; the PostgreSQL
+connection translates both, so no query is written twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,7 +23,70 @@ from rltrack.types import MediaRecord, SeriesBatch
 if TYPE_CHECKING:
     from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 
-__all__ = ["Location", "WriterBackend"]
+__all__ = ["Backend", "Connection", "Cursor", "Location", "WriterBackend"]
+
+
+class Cursor(Protocol):
+    """The result of one statement (``sqlite3.Cursor`` is one)."""
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The id of the row an ``INSERT`` added to a table with an ``id`` key."""
+        ...
+
+    def fetchone(self) -> Any:
+        """Return the next row (a tuple), or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """Return the remaining rows."""
+        ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """Iterate over the remaining rows."""
+        ...
+
+
+class Connection(Protocol):
+    """A connection inside a transaction, spoken to in SQLite's dialect (``sqlite3.Connection`` is one)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor:
+        """Run one statement with ``?`` placeholders."""
+        ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor:
+        """Run one statement once per parameter row."""
+        ...
+
+
+class Backend(Protocol):
+    """A database that holds a store: SQLite (embedded) or PostgreSQL (team server)."""
+
+    @property
+    def root(self) -> Path:
+        """The local folder that holds run folders (media files) and artifact blobs."""
+        ...
+
+    @property
+    def path(self) -> object:
+        """What names the database in messages: the SQLite file, or the URL without its password."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """Run one write transaction, committing on success; writers are serialised."""
+        ...
+
+    def reading(self) -> AbstractContextManager[Connection]:
+        """Hold one consistent snapshot for all the reads inside."""
+        ...
+
+    def error(self, doing: str, err: BaseException) -> Exception:
+        """Translate a low-level error into a :class:`rltrack.errors.StoreError` naming the database."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection(s)."""
+        ...
 
 
 class Location(Protocol):

@@ -9,11 +9,10 @@ so it can also become a numbered migration in :mod:`rltrack.store.schema` unchan
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from rltrack.store.database import Database
+from rltrack.store.base import Backend, Connection
 
 __all__ = ["INGEST_SCHEMA", "BoundDatabase", "ensure_schema", "mark_applied", "was_applied"]
 
@@ -26,18 +25,18 @@ CREATE TABLE IF NOT EXISTS ingest_batches (
 """
 
 
-def ensure_schema(db: Database) -> None:
+def ensure_schema(db: Backend) -> None:
     """Create the ingest table if this store does not have it yet."""
     with db.transaction() as conn:
         conn.execute(INGEST_SCHEMA)
 
 
-def was_applied(conn: sqlite3.Connection, batch_id: str) -> bool:
+def was_applied(conn: Connection, batch_id: str) -> bool:
     """Return whether a batch with this id was stored before (inside the caller's transaction)."""
     return conn.execute("SELECT 1 FROM ingest_batches WHERE id = ?", (batch_id,)).fetchone() is not None
 
 
-def mark_applied(conn: sqlite3.Connection, batch_id: str, run_id: str | None, now_ns: int) -> None:
+def mark_applied(conn: Connection, batch_id: str, run_id: str | None, now_ns: int) -> None:
     """Record that a batch was stored (inside the same transaction that stored it)."""
     conn.execute("INSERT INTO ingest_batches (id, run_id, applied_ns) VALUES (?, ?, ?)", (batch_id, run_id, now_ns))
 
@@ -49,19 +48,19 @@ class BoundDatabase:
     :func:`mark_applied` atomically: both commit or neither does.
     """
 
-    def __init__(self, db: Database, conn: sqlite3.Connection) -> None:
+    def __init__(self, db: Backend, conn: Connection) -> None:
         self.root: Path = db.root
-        self.path: Path = db.path
+        self.path: object = db.path
         self._db = db
         self._conn = conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """Yield the open connection (the outer transaction commits)."""
         yield self._conn
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[Connection]:
         """Yield the open connection (reads see the outer transaction's writes)."""
         yield self._conn
 

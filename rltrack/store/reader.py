@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rltrack.errors import RunNotFoundError
+from rltrack.store.base import Backend
 from rltrack.store.chunks import unpack
-from rltrack.store.database import Database
 from rltrack.store.liveness import is_alive
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ _RUN_COLUMNS = (
 class StoreReader:
     """Read-only queries over one store folder."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
         self._host = os.uname().nodename
 

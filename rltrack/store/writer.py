@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rltrack.errors import RunExistsError, RunNotFoundError, StoreError
-from rltrack.store.database import Database
+from rltrack.store.base import Backend, Connection
 from rltrack.types import MediaRecord, SeriesBatch
 
 __all__ = ["Attached", "NewRun", "Owner", "StoreWriter", "WriterInfo"]
@@ -75,9 +75,9 @@ def _dumps(value: object) -> str:
 
 
 class StoreWriter:
-    """Writes one process's runs into a :class:`Database`."""
+    """Writes one process's runs into a database (SQLite or PostgreSQL: a :class:`Backend`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     def count_runs(self, project: str) -> int:
@@ -179,7 +179,7 @@ class StoreWriter:
         return Owner(row[0], row[1], int(row[2]), int(row[3]), int(row[4]), row[5])
 
     @staticmethod
-    def _upsert_writer(conn: sqlite3.Connection, run_id: str, source: str, who: WriterInfo) -> None:
+    def _upsert_writer(conn: Connection, run_id: str, source: str, who: WriterInfo) -> None:
         conn.execute(
             "INSERT INTO writers (run_id, source, host, pid, state, started_ns, heartbeat_ns)"
             " VALUES (?, ?, ?, ?, 'running', ?, ?)"
@@ -208,17 +208,22 @@ class StoreWriter:
         write the same run); ``summary`` replaces this source's summary.
         """
         with self.db.transaction() as conn:
-            for batch in batches:
-                series_id = self._series_id(conn, run_id, batch.source, batch.key)
-                conn.execute(
-                    "INSERT INTO chunks (series_id, count, step_min, step_max, t_min_ns, t_max_ns, vmin, vmax,"
-                    " steps, t_ns, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
+            if batches:
+                # One executemany per table: one call for SQLite, one pipelined round trip for PostgreSQL.
+                rows, counts = [], []
+                for batch in batches:
+                    series_id = self._series_id(conn, run_id, batch.source, batch.key)
+                    rows.append((
                         series_id, batch.count, batch.step_min, batch.step_max, batch.t_min_ns,
                         batch.t_max_ns, batch.vmin, batch.vmax, batch.steps, batch.t_ns, batch.values,
-                    ),
+                    ))
+                    counts.append((batch.count, series_id))
+                conn.executemany(
+                    "INSERT INTO chunks (series_id, count, step_min, step_max, t_min_ns, t_max_ns, vmin, vmax,"
+                    " steps, t_ns, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
-                conn.execute("UPDATE series SET count = count + ? WHERE id = ?", (batch.count, series_id))
+                conn.executemany("UPDATE series SET count = count + ? WHERE id = ?", counts)
             for m in media:
                 conn.execute(
                     "INSERT INTO media (run_id, source, key, step, t_ns, kind, path, caption, meta)"
@@ -243,7 +248,7 @@ class StoreWriter:
                     conn.execute("UPDATE runs SET heartbeat_ns = ? WHERE id = ?", (heartbeat_ns, run_id))
 
     @staticmethod
-    def _series_id(conn: sqlite3.Connection, run_id: str, source: str, key: str) -> int:
+    def _series_id(conn: Connection, run_id: str, source: str, key: str) -> int:
         row = conn.execute(
             "SELECT id FROM series WHERE run_id = ? AND source = ? AND key = ?", (run_id, source, key)
         ).fetchone()
@@ -254,7 +259,7 @@ class StoreWriter:
         return cur.lastrowid
 
     @staticmethod
-    def _merge_json(conn: sqlite3.Connection, run_id: str, column: str, patch: Mapping[str, Any]) -> None:
+    def _merge_json(conn: Connection, run_id: str, column: str, patch: Mapping[str, Any]) -> None:
         # Read-modify-write inside the IMMEDIATE transaction: safe against the other writer
         # process, and unlike json_patch() it keeps keys whose value is None.
         row = conn.execute(f"SELECT {column} FROM runs WHERE id = ?", (run_id,)).fetchone()
