@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from keyword import iskeyword
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -340,6 +341,7 @@ class MessageFlattener:
         self._wide: list[int] = []
         self._emitters: list[Emit] = []
         self._stamp: Callable[[Any], tuple[int, int]] | None = None
+        self._may_group = False  # an emitter here may file values under an element's own stamp
         if msgtype in IMAGE_TYPES:
             pass  # images go to video (images.py), their scalars are not telemetry
         elif msgtype == _DIAGNOSTIC_ARRAY:
@@ -353,6 +355,7 @@ class MessageFlattener:
         self._single = len(self._scalar_attrs) == 1
         simple = self._single and not self._bools and not self._wide and not self._emitters and self._stamp is None
         self._simple_key = self._scalar_keys[0] if simple else None
+        self._compiled = None if self._may_group or _root is not None else self._compile()
 
     def __call__(self, msg: Any) -> tuple[dict[str, Number], int | None]:
         """Return all the message's values and its header stamp in ns (None when absent or zero).
@@ -380,6 +383,8 @@ class MessageFlattener:
         if self._simple_key is not None:
             # One plain number and nothing else (std_msgs/Float32 rewards, ...): the common fast case.
             return [({self._simple_key: self._get_scalars(msg)}, None)]  # type: ignore[misc, dict-item]
+        if self._compiled is not None:
+            return self._compiled(msg)
         out: dict[str, Number] = {}
         groups: Groups = {}
         self._groups = groups
@@ -418,6 +423,44 @@ class MessageFlattener:
             out.update(zip(self._scalar_keys, vals, strict=False))
         for emitter in self._emitters:
             emitter(msg, out)
+
+    def _compile(self) -> Callable[[Any], list[tuple[dict[str, Number], int | None]]] | None:
+        """Compile :meth:`groups` of a flattener without stamped elements into one function.
+
+        The generated code does what :meth:`emit` and :meth:`_stamp_of` do, in the same order
+        (scalars with their bool and int64 handling, then each emitter, then the stamp), with
+        plain attribute reads instead of a tuple, a list and a zip per message: the import's hot
+        path. Keys and emitters enter as constants, never as source text. Returns None (the
+        generic path is used) when a field name is not a plain identifier.
+        """
+        attrs = self._scalar_attrs
+        if any(not part.isidentifier() or iskeyword(part) for attr in attrs for part in attr.split(".")):
+            return None
+        env: dict[str, Any] = {"_E": _EXACT, "_inexact": self._inexact, "_stamp": self._stamp}
+        body: list[str] = []
+        items: list[str] = []
+        bools, wide = set(self._bools), set(self._wide)
+        for i, (key, attr) in enumerate(zip(self._scalar_keys, attrs, strict=True)):
+            env[f"_k{i}"] = key
+            if i in wide:
+                body.append(f"_w{i} = msg.{attr}")
+                body.append(f"if (_w{i} > _E or _w{i} < -_E) and float(_w{i}) != _w{i}: _inexact(_k{i}, _w{i})")
+                items.append(f"_k{i}: _w{i}")
+            else:
+                items.append(f"_k{i}: int(msg.{attr})" if i in bools else f"_k{i}: msg.{attr}")
+        body.append("out = {" + ", ".join(items) + "}")
+        for j, emitter in enumerate(self._emitters):
+            env[f"_e{j}"] = emitter
+            body.append(f"_e{j}(msg, out)")
+        if self._stamp is None:
+            body.append("return [(out, None)]")
+        else:
+            body.append("sec, nsec = _stamp(msg)")
+            body.append("return [(out, sec * 1_000_000_000 + nsec if sec or nsec else None)]")
+        source = "def groups(msg):\n" + "".join(f"    {line}\n" for line in body)
+        exec(compile(source, f"<rltrack_ros flatten {self.msgtype}>", "exec"), env)  # constants only, see above
+        compiled: Callable[[Any], list[tuple[dict[str, Number], int | None]]] = env["groups"]
+        return compiled
 
     def _inexact(self, key: str, value: int) -> None:
         report = self._root._on_inexact
@@ -546,6 +589,7 @@ class MessageFlattener:
                 self._emitters.append(self._numbers_emitter(path, get, wide=subdetail[0] in _WIDE))
         elif subtype == Nodetype.NAME:
             rule = self._identity_rule(subdetail)
+            self._may_group = True  # the elements' flatteners are built per message: they may carry stamps
             if rule is not None:
                 self._emitters.append(self._keyed_emitter("" if only_field else path, get, subdetail, rule))
             else:
@@ -725,6 +769,21 @@ class Decoder:
     def __init__(self, typestore: Typestore) -> None:
         self.typestore = typestore
         self._flatteners: dict[tuple[str, str], MessageFlattener] = {}
+        #: Per known type: rosbags' generated little-endian CDR reader and the message class.
+        self._fast: dict[str, tuple[Callable[..., tuple[Any, int]], type] | tuple[()]] = {}
+
+    def _fast_path(self, msgtype: str) -> tuple[Callable[..., tuple[Any, int]], type] | tuple[()]:
+        """Return rosbags' compiled reader for ``msgtype`` and its class, or () when unknown.
+
+        ``Typestore.deserialize_cdr`` looks the type up and checks the encapsulation header on
+        every message; the import calls the same generated function with the same checks inlined.
+        Anything unusual (big-endian CDR, an error, a rosbags without this layout) takes the full path.
+        """
+        try:
+            msgdef = self.typestore.get_msgdef(msgtype)
+            return msgdef.deserialize_cdr_le, msgdef.cls
+        except Exception:  # unknown type or another rosbags layout: deserialize_cdr decides
+            return ()
 
     @classmethod
     def for_distro(cls, distro: str = "jazzy", msg_dirs: Sequence[str | Path] = ()) -> Decoder:
@@ -747,6 +806,20 @@ class Decoder:
         Raises:
             DecodeError: the type is unknown or the bytes do not decode as that type.
         """
+        fast = self._fast.get(msgtype)
+        if fast is None:
+            fast = self._fast_path(msgtype)
+            if fast:  # an unknown type is asked again: the live node may learn it later
+                self._fast[msgtype] = fast
+        if fast and len(raw) >= 4 and raw[0] == 0 and raw[1] == 1:
+            func, cls = fast
+            try:
+                msg, pos = func(raw[4:], 0, cls, self.typestore)
+            except Exception:  # the full path below raises the error with its message
+                pass
+            else:
+                if pos + 4 + 3 >= len(raw):  # the size check deserialize_cdr makes
+                    return msg
         try:
             return self.typestore.deserialize_cdr(raw, msgtype)
         except KeyError:

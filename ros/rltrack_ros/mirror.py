@@ -135,7 +135,23 @@ class Mirror:
                 pass  # the slow path below counts and warns
             else:
                 state.received += 1
-                self._log_groups(state, groups, recv_t_ns)
+                if len(groups) != 1:
+                    self._log_groups(state, groups, recv_t_ns)
+                    return
+                # One group (all but /tf-like messages): _log_groups inlined, the import's hot path.
+                values, stamp = groups[0]
+                if stamp is not None:
+                    stamp = self._place(state, stamp, recv_t_ns)
+                if values:
+                    episodes = self.episodes
+                    step = episodes.env_steps if episodes else self._values_logged
+                    t_ns = self.clock.t_ns(stamp, recv_t_ns)
+                    if t_ns is None:
+                        self._hold(values, step, recv_t_ns)
+                    else:
+                        self.run.log(values, step=step, t_ns=t_ns)
+                    self._values_logged += 1
+                    state.logged += 1
                 return
         if state is None or state.broken:
             self._ignored[topic] += 1
