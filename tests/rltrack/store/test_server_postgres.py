@@ -1,0 +1,163 @@
+"""``rltrack server --db postgresql://...`` end to end: online runs, exactly-once ingest, SIGKILL, bad URLs.
+
+A real server (uvicorn on loopback, or the CLI in a subprocess) over the session's throwaway PostgreSQL
+cluster; what it stored is read back through the store's reader on the same database and through the JSON API.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import rltrack
+from rltrack.cli import main
+from rltrack.remote import connect
+from rltrack.server import ServerSettings
+from rltrack.server.serve import BackgroundServer
+from rltrack.store.open import open_database
+from rltrack.store.reader import StoreReader
+
+WAIT_S = 30.0
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """An empty PostgreSQL database in the session's cluster."""
+    return pg_cluster.new_database()  # type: ignore[attr-defined, no-any-return]  # tests/pgcluster.PgCluster
+
+
+def reader_of(root: Path, url: str) -> StoreReader:
+    return StoreReader(open_database(root, url, create=False))
+
+
+def test_an_online_run_lands_in_postgresql_and_reads_back_through_the_api(tmp_path: Path, pg_url: str) -> None:
+    server = BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, db=pg_url))
+    try:
+        run = rltrack.init(project="robot", mode="online", url=server.url, dir=tmp_path / "spool",
+                           config={"lr": 0.1}, tags=["pg"], system_metrics=False)
+        for step in range(500):
+            run.log({"odom/x": step * 0.5, "reward": float(step % 7)}, step=step)
+        run.finish()
+        reader = reader_of(tmp_path / "server", pg_url)
+        row = reader.run(run.id)
+        assert (row.state, row.config, row.tags, row.project) == ("finished", {"lr": 0.1}, ["pg"], "robot")
+        np.testing.assert_array_equal(reader.series(run.id, "sim", "odom/x")[2], np.arange(500) * 0.5)
+        detail = httpx.get(f"{server.url}/api/runs/{run.id}").json()
+        assert detail["state"] == "finished" and detail["keys"]["sim"] == ["odom/x", "reward"]
+        series = httpx.get(f"{server.url}/api/runs/{run.id}/series", params={"key": "odom/x"}).json()
+        assert series["series"]["odom/x"]["count"] == 500
+        assert httpx.get(f"{server.url}/api/runs/{run.id}/counts").json() == {"odom/x": 500, "reward": 500}
+        listed = httpx.get(f"{server.url}/api/runs", params={"project": "robot"}).json()
+        assert [r["id"] for r in listed["runs"]] == [run.id]
+    finally:
+        server.stop()
+
+
+def test_two_online_runs_at_once_lose_nothing(tmp_path: Path, pg_url: str) -> None:
+    server = BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, db=pg_url))
+    ids: list[str] = []
+    try:
+        def train(name: str) -> None:
+            remote = connect(server.url, None, tmp_path / f"spool-{name}")
+            try:
+                from rltrack._run import Run
+                from rltrack.store.writer import NewRun, WriterInfo
+
+                remote.create_run(NewRun(id=name, project="p", name=name, group=None, job_type=None, notes=None,
+                                         tags=(), config={}, source="sim"),
+                                  WriterInfo(host="box", pid=1, pid_started_ns=0, now_ns=1))
+                run = Run(remote, id=name, name=name, project="p", group=None, source="sim",
+                          run_dir=remote.root / "runs" / name, config={}, summary={}, step=0, owner=True,
+                          metadata=None)
+                for step in range(2000):
+                    run.log({"loss": float(step), "lr": 1e-3}, step=step)
+                    if step % 500 == 0:
+                        run.flush()
+                run.finish()
+                assert remote.wait(WAIT_S)
+                ids.append(name)
+            finally:
+                remote.close()
+
+        threads = [threading.Thread(target=train, args=(f"w{i}",)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(ids) == ["w0", "w1"]
+        reader = reader_of(tmp_path / "server", pg_url)
+        for name in ids:
+            steps, _, values = reader.series(name, "sim", "loss")
+            assert steps.tolist() == list(range(2000)) and values.tolist() == [float(s) for s in range(2000)]
+            assert reader.run(name).state == "finished"
+    finally:
+        server.stop()
+
+
+def server_process(root: Path, url: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from rltrack.cli import main; main()", "server", "--dir", str(root),
+         "--port", "0", "--db", url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # printed once the socket listens
+    assert "http://127.0.0.1:" in line, line
+    return proc, int(line.split("http://127.0.0.1:")[1].split("/")[0].split()[0])
+
+
+def test_a_server_killed_with_sigkill_mid_run_stores_every_point_once(tmp_path: Path, pg_url: str) -> None:
+    from rltrack._run import Run
+    from rltrack.store.writer import NewRun, WriterInfo
+
+    proc, port = server_process(tmp_path / "server", pg_url)
+    remote = connect(f"http://127.0.0.1:{port}", None, tmp_path / "spool")
+    try:
+        remote.create_run(NewRun(id="killed", project="p", name="killed", group=None, job_type=None, notes=None,
+                                 tags=(), config={}, source="sim"),
+                          WriterInfo(host="robot", pid=1, pid_started_ns=0, now_ns=1))
+        run = Run(remote, id="killed", name="killed", project="p", group=None, source="sim",
+                  run_dir=remote.root / "runs" / "killed", config={}, summary={}, step=0, owner=True, metadata=None)
+        for step in range(3000):
+            run.log({"a": float(step)}, step=step)
+            if step == 1000:
+                proc.send_signal(signal.SIGKILL)  # whatever was in flight is lost with the process
+                proc.communicate(timeout=WAIT_S)
+        run.flush()
+        # The same port: the client's spool resends there.
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from rltrack.cli import main; main()", "server", "--dir", str(tmp_path / "server"),
+             "--port", str(port), "--db", pg_url],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        assert proc.stdout is not None and f":{port}/" in proc.stdout.readline()
+        run.finish()
+        assert remote.wait(WAIT_S)
+    finally:
+        remote.close()
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=WAIT_S)
+    steps, _, values = reader_of(tmp_path / "server", pg_url).series("killed", "sim", "a")
+    assert steps.tolist() == list(range(3000))
+    assert values.tolist() == [float(s) for s in range(3000)]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u@127.0.0.1/db", "--db 'mysql://u@127.0.0.1/db' is not a PostgreSQL URL; pass postgresql://"),
+        ("postgresql://u:hunter2@127.0.0.1:1/db", "cannot use the PostgreSQL database postgresql://u:***@127.0.0.1:1/db"),
+    ],
+)
+def test_a_bad_db_url_is_refused_with_what_to_do_and_no_password(tmp_path: Path, url: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["server", "--dir", str(tmp_path / "s"), "--port", "0", "--db", url])
+    assert result.exit_code == 1
+    assert message in result.output and "hunter2" not in result.output
