@@ -120,9 +120,9 @@ def init(
             where it is stored, or the dashboard URL when ``rltrack ui`` serves the store) and
             ``finish()`` one summary line; ``RLTRACK_QUIET=1`` silences both.
         entity: wandb's team name; accepted, ignored (a local store has no teams).
-        reinit: With a run already current: ``None``/``"create_new"`` start a second run
-            beside it, ``True``/``"finish_previous"`` finish it first, ``"return_previous"``
-            return it.
+        reinit: With a run already current: ``None`` (rltrack's default) or ``"create_new"``
+            start a second run beside it, ``True``/``"finish_previous"`` finish it first,
+            ``False``/``"default"``/``"return_previous"`` return it (wandb's script default).
         save_code: Copy the main script into the run's folder (``code/``).
         monitor_gym: Accepted, ignored (wrap the env in ``RecordRollouts`` to log videos).
         sync_tensorboard: Mirror what every ``SummaryWriter`` (torch, tensorboardX) created
@@ -296,11 +296,11 @@ def _ignored_keywords(**given: Any) -> list[str]:
 
 
 def _reinit(reinit: object) -> str:
-    if reinit in (None, False, "default", "create_new"):
+    if reinit is None or reinit == "create_new":
         return "create_new"
     if reinit is True or reinit == "finish_previous":
         return "finish_previous"
-    if reinit == "return_previous":
+    if reinit is False or reinit in ("return_previous", "default"):  # wandb's meaning of these in a script
         return "return_previous"
     raise InvalidValueError(
         f"init(reinit={reinit!r}) must be True, False, 'finish_previous', 'return_previous' or 'create_new'"

@@ -105,6 +105,7 @@ def init(*args: Any, **kwargs: Any) -> Run:
         kwargs["tags"] = [t for t in os.environ["WANDB_TAGS"].split(",") if t]
     if kwargs.get("tags") is not None:
         kwargs["tags"] = list(kwargs["tags"])
+    kwargs.setdefault("reinit", "default")  # wandb: a second init() in a script returns the current run
     if kwargs.get("mode") in ("online", "shared") and not (kwargs.get("url") or os.environ.get("RLTRACK_URL")):
         kwargs["mode"] = "offline"  # wandb's default is its cloud; here the local store is
     return _session.init(*args, **kwargs)

@@ -160,6 +160,7 @@ def test_reinit_choices(store_dir: Path) -> None:
     assert first.finished and second is rltrack.run
     third = _init(store_dir, reinit="create_new")
     assert not second.finished and third is rltrack.run
+    assert _init(store_dir, reinit=False) is third  # wandb's False: return the current run
     with pytest.raises(InvalidValueError, match=r"init\(reinit='sometimes'\)"):
         _init(store_dir, reinit="sometimes")
     second.finish()

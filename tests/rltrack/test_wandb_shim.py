@@ -195,6 +195,21 @@ def test_a_failing_script_exits_non_zero_and_its_run_reads_failed(tmp_path: Path
     assert view.series("x")[2].tolist() == [1.0]
 
 
+def test_a_second_init_returns_the_current_run_as_in_wandb(tmp_path: Path, store_dir: Path) -> None:
+    script = tmp_path / "twice.py"
+    script.write_text(
+        "import wandb\n"
+        "a = wandb.init(project='twice')\n"
+        "b = wandb.init(project='twice')\n"
+        "assert a is b and wandb.run is a\n"
+        "c = wandb.init(project='twice', reinit=True)\n"
+        "assert c is not a and a.finished\n"
+    )
+    done = _shim(script, store=store_dir)
+    assert done.returncode == 0, done.stderr
+    assert len(rltrack.Api(store_dir).runs(project="twice")) == 2
+
+
 def test_unsupported_names_and_usage(tmp_path: Path) -> None:
     from rltrack import wandb_compat
 
