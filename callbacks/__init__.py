@@ -5,6 +5,9 @@
 - :class:`TrackEpisodes`: wrap a Gymnasium env or vector env to log each episode's return and length.
 - :class:`RecordRollouts`: wrap a ``render_mode="rgb_array"`` env to log episode videos.
 - :class:`RLTrackLogger`: ``lightning.Trainer(logger=RLTrackLogger())`` (needs ``rltrack[lightning]``).
+- :class:`RLTrackTransformersCallback`: ``Trainer(..., callbacks=[RLTrackTransformersCallback()])``
+  (needs ``rltrack[transformers]``).
+- :class:`RLTrackKerasCallback`: ``model.fit(..., callbacks=[RLTrackKerasCallback()])`` (needs ``rltrack[keras]``).
 
 Each name is imported on first use, so the Gymnasium wrappers work without SB3 installed.
 """
@@ -15,14 +18,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rltrack.callbacks.gymnasium import RecordRollouts, TrackEpisodes, TrackVectorEpisodes
+    from rltrack.callbacks.keras import RLTrackKerasCallback
     from rltrack.callbacks.lightning import RLTrackLogger
     from rltrack.callbacks.sb3 import RLTrackCallback
+    from rltrack.callbacks.transformers import RLTrackTransformersCallback
 
-__all__ = ["RLTrackCallback", "RLTrackLogger", "RecordRollouts", "TrackEpisodes", "TrackVectorEpisodes"]
+__all__ = [
+    "RLTrackCallback",
+    "RLTrackKerasCallback",
+    "RLTrackLogger",
+    "RLTrackTransformersCallback",
+    "RecordRollouts",
+    "TrackEpisodes",
+    "TrackVectorEpisodes",
+]
 
 _HOMES = {
     "RLTrackCallback": "rltrack.callbacks.sb3",
+    "RLTrackKerasCallback": "rltrack.callbacks.keras",
     "RLTrackLogger": "rltrack.callbacks.lightning",
+    "RLTrackTransformersCallback": "rltrack.callbacks.transformers",
     "RecordRollouts": "rltrack.callbacks.gymnasium",
     "TrackEpisodes": "rltrack.callbacks.gymnasium",
     "TrackVectorEpisodes": "rltrack.callbacks.gymnasium",
@@ -31,6 +46,8 @@ _EXTRAS = {
     "rltrack.callbacks.sb3": "sb3",
     "rltrack.callbacks.gymnasium": "sb3",
     "rltrack.callbacks.lightning": "lightning",
+    "rltrack.callbacks.transformers": "transformers",
+    "rltrack.callbacks.keras": "keras",
 }
 
 

@@ -31,6 +31,8 @@ def test_importing_rltrack_and_its_callbacks_loads_no_framework() -> None:
     ("name", "module", "extra"),
     [
         ("RLTrackLogger", "lightning", "lightning"),
+        ("RLTrackTransformersCallback", "transformers", "transformers"),
+        ("RLTrackKerasCallback", "keras", "keras"),
     ],
 )
 def test_a_missing_framework_names_what_to_install(name: str, module: str, extra: str) -> None:

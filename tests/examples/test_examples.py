@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES: dict[str, list[str]] = {
     "artifacts.py": [],
     "gymnasium_loop.py": ["--steps", "2000"],
+    "keras_torch.py": ["--epochs", "2"],
     "lightning_mnistlike.py": ["--epochs", "2"],
     "ros_import_bag.py": [],
     "sb3_dqn_video.py": ["--steps", "1500", "--video-every", "1000", "--video-length", "50"],
@@ -26,7 +27,8 @@ EXAMPLES: dict[str, list[str]] = {
 }
 
 # Examples of frameworks outside `all` (see pyproject.toml): skipped where the framework is not installed.
-NEEDS: dict[str, str] = {"lightning_mnistlike.py": "lightning", "transformers_tiny.py": "transformers"}
+NEEDS: dict[str, str] = {"lightning_mnistlike.py": "lightning", "transformers_tiny.py": "transformers",
+                         "keras_torch.py": "keras"}
 
 
 def test_every_example_is_smoke_tested() -> None:
