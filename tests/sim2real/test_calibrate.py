@@ -140,9 +140,10 @@ def test_a_crashing_trial_is_stored_failed_and_the_search_goes_on(store_dir: Pat
 
 def test_two_worker_processes_search_together(store_dir: Path, heavy_long_pole: str) -> None:
     result = calibrate(
-        heavy_long_pole, make_env="CartPole-v1", params=POLE, budget=30, workers=2, track=False, dir=store_dir
+        heavy_long_pole, make_env="CartPole-v1", params=POLE, budget=50, workers=2, track=False, dir=store_dir
     )
-    assert len(result.trials) == 30 and result.n_failed == 0
+    assert len(result.trials) == 50 and result.n_failed == 0
+    assert sorted(t.number for t in result.trials) == list(range(50))
     assert result.improvement >= 5
 
 
