@@ -1,17 +1,46 @@
-"""wandb's ``Video`` signature on rltrack's :class:`rltrack.Video` (for the wandb shim).
+"""wandb's ``Image`` and ``Video`` signatures on rltrack's media classes (for the wandb shim).
 
-wandb takes frames channels-first, ``(T, C, H, W)`` or a batch ``(N, T, C, H, W)``, with 4 fps by
-default; rltrack's Video takes ``(T, H, W, C)``. This converts and passes on; ``format`` is
-accepted (rltrack always stores browser-playable MP4).
+wandb takes video frames channels-first, ``(T, C, H, W)`` or a batch ``(N, T, C, H, W)``, with 4 fps
+by default; rltrack's Video takes ``(T, H, W, C)``. wandb's Image takes torch tensors (``C, H, W``),
+float pixels in [0, 1] (or 0-255), PIL images; rltrack's takes uint8 ``(H, W[, C])`` arrays. These
+convert and pass on; ``format``, ``mode``, ``boxes``, ``masks`` and friends are accepted, unused.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rltrack.media import Image as _Image
 from rltrack.media import Video as _Video
 
-__all__ = ["Video"]
+__all__ = ["Image", "Video"]
+
+
+class Image(_Image):
+    """An image in wandb's form: ``Image(data_or_path, mode=None, caption=None, ...)``."""
+
+    def __init__(self, data_or_path: Any, mode: str | None = None, caption: str | None = None,
+                 **unused: Any) -> None:
+        super().__init__(_pixels(data_or_path), caption=caption)
+
+
+def _pixels(data: Any) -> Any:
+    """Return ``data`` as uint8 ``(H, W[, C])`` pixels, as wandb converts them; paths pass through."""
+    import os
+
+    if isinstance(data, (str, os.PathLike)):
+        return data
+    import numpy as np
+
+    if hasattr(data, "detach"):  # a torch tensor, channels first as torchvision makes them
+        data = data.detach().cpu().numpy()
+        if data.ndim == 3 and data.shape[0] in (1, 3, 4):
+            data = data.transpose(1, 2, 0)
+    array = np.asarray(data)  # PIL images too
+    if array.dtype != np.uint8 and array.dtype.kind in "fiub" and array.size:
+        scale = 255.0 if array.dtype.kind == "f" and float(np.nanmax(array)) <= 1.0 else 1.0
+        array = np.clip(np.nan_to_num(array.astype(np.float64) * scale), 0, 255).astype(np.uint8)
+    return array
 
 
 class Video(_Video):

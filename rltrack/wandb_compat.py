@@ -76,7 +76,7 @@ __version__ = rltrack.__version__
 Error = RltrackError
 
 #: Names rltrack offers lazily (media, artifacts, sweeps, plot, login), taken from ``rltrack`` on first use.
-_FROM_RLTRACK = frozenset({"Artifact", "Histogram", "Image", "Table", "agent", "login", "plot", "sweep"})
+_FROM_RLTRACK = frozenset({"Artifact", "Histogram", "Table", "agent", "login", "plot", "sweep"})
 #: wandb names with no rltrack counterpart: asking for one says so instead of a bare AttributeError.
 _UNSUPPORTED = frozenset({
     "Audio", "Html", "Object3D", "Molecule", "Graph", "Plotly", "Classes", "box3d", "controller", "log_model",
@@ -143,10 +143,10 @@ def teardown(exit_code: int | None = None) -> None:
 def __getattr__(name: str) -> Any:
     if name == "run":
         return _session.current()
-    if name == "Video":
-        from rltrack._wandb_media import Video
+    if name in ("Image", "Video"):
+        from rltrack import _wandb_media
 
-        return Video
+        return getattr(_wandb_media, name)
     if name in _FROM_RLTRACK:
         return getattr(rltrack, name)
     if name in _UNSUPPORTED:

@@ -299,3 +299,26 @@ def test_a_module_runs_with_dash_m(tmp_path: Path, store_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     (view,) = rltrack.Api(store_dir).runs(project="mod")
     assert (view.state, view.series("x")[2].tolist()) == ("finished", [2.0])
+
+
+def test_wandb_image_forms_are_converted(store_dir: Path) -> None:
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    from rltrack import wandb_compat
+
+    run = wandb_compat.init(dir=store_dir, system_metrics=False, quiet=True)
+    chw = torch.zeros(3, 4, 5)
+    chw[0] = 1.0  # red, as a float tensor in [0, 1]
+    wandb_compat.log({
+        "tensor": wandb_compat.Image(chw, caption="grid"),
+        "float": wandb_compat.Image(np.full((4, 5), 0.5), mode="L"),
+        "uint8": wandb_compat.Image(np.zeros((4, 5, 3), np.uint8)),
+    })
+    wandb_compat.finish()
+    from PIL import Image as PILImage
+
+    media = {m.key: m for m in rltrack.Api(store_dir).run(run.id).media()}
+    assert set(media) == {"tensor", "float", "uint8"}
+    red = np.asarray(PILImage.open(media["tensor"].path))
+    assert red.shape == (4, 5, 3) and red[0, 0].tolist() == [255, 0, 0]
+    assert np.asarray(PILImage.open(media["float"].path))[0, 0] == 127
