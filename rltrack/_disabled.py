@@ -74,5 +74,10 @@ class DisabledRun(Run):
         self.flush()
         self._finished = True
 
+    @property
+    def url(self) -> str | None:
+        """None: nothing is stored."""
+        return None
+
     def __repr__(self) -> str:
         return f"<Run {self.id} (disabled)>"

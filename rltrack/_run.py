@@ -269,6 +269,31 @@ class Run:
         unwatch(self, models)
 
     @property
+    def url(self) -> str | None:
+        """The run's dashboard page: the server of an online run, or ``rltrack ui`` serving its store; else None."""
+        where = str(self._store.db.path)
+        if where.startswith(("http://", "https://")):
+            return f"{where.rstrip('/')}/runs/{self.id}"
+        from rltrack.store.liveness import dashboard_url
+
+        base = dashboard_url(self.dir.parent.parent)  # run folders are <store>/runs/<id>
+        return None if base is None else f"{base}/runs/{self.id}"
+
+    def get_url(self) -> str | None:
+        """Return :attr:`url` (wandb's ``run.get_url()``)."""
+        return self.url
+
+    @property
+    def path(self) -> str:
+        """``project/id``, as wandb's ``run.path`` names a run (without an entity)."""
+        return f"{self.project}/{self.id}"
+
+    @property
+    def entity(self) -> None:
+        """Always None: a local store has no teams (wandb's ``run.entity``)."""
+        return None
+
+    @property
     def config(self) -> Config:
         """The run's hyperparameters (dict-like; every change is stored)."""
         return self._config

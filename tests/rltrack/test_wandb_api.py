@@ -317,3 +317,14 @@ def test_sync_tensorboard_mirrors_a_tensorboardx_writer_too(store_dir: Path) -> 
     run.finish()
     steps, _, values = rltrack.Api(store_dir).run(run.id).series("train/reward")
     assert (steps.tolist(), values.tolist()) == ([1, 2, 3], [2.0, 4.0, 6.0])
+
+
+def test_run_url_path_and_entity(store_dir: Path) -> None:
+    run = _init(store_dir, project="urls")
+    assert run.url is None and run.get_url() is None  # no `rltrack ui` serves this store
+    assert run.path == f"urls/{run.id}"
+    assert run.entity is None
+    run.finish()
+    disabled = rltrack.init(mode="disabled")
+    assert disabled.url is None
+    disabled.finish()
