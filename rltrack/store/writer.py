@@ -211,8 +211,9 @@ class StoreWriter:
             if batches:
                 # One executemany per table: one call for SQLite, one pipelined round trip for PostgreSQL.
                 rows, counts = [], []
+                ids = self._series_ids(conn, run_id, batches)
                 for batch in batches:
-                    series_id = self._series_id(conn, run_id, batch.source, batch.key)
+                    series_id = ids[(batch.source, batch.key)]
                     rows.append((
                         series_id, batch.count, batch.step_min, batch.step_max, batch.t_min_ns,
                         batch.t_max_ns, batch.vmin, batch.vmax, batch.steps, batch.t_ns, batch.values,
@@ -248,15 +249,29 @@ class StoreWriter:
                     conn.execute("UPDATE runs SET heartbeat_ns = ? WHERE id = ?", (heartbeat_ns, run_id))
 
     @staticmethod
-    def _series_id(conn: Connection, run_id: str, source: str, key: str) -> int:
-        row = conn.execute(
-            "SELECT id FROM series WHERE run_id = ? AND source = ? AND key = ?", (run_id, source, key)
-        ).fetchone()
-        if row is not None:
-            return int(row[0])
-        cur = conn.execute("INSERT INTO series (run_id, source, key) VALUES (?, ?, ?)", (run_id, source, key))
-        assert cur.lastrowid is not None  # an INSERT always sets it
-        return cur.lastrowid
+    def _series_ids(conn: Connection, run_id: str, batches: Sequence[SeriesBatch]) -> dict[tuple[str, str], int]:
+        """Return the series id of every (source, key) in ``batches``, adding the new ones.
+
+        One query per source and up to 500 keys (SQLite's oldest variable limit is 999): against a
+        database server each query is a round trip, so not one per key.
+        """
+        wanted = {(b.source, b.key) for b in batches}
+        ids: dict[tuple[str, str], int] = {}
+        for source in sorted({s for s, _ in wanted}):
+            keys = sorted(k for s, k in wanted if s == source)
+            for start in range(0, len(keys), 500):
+                part = keys[start : start + 500]
+                marks = ", ".join("?" * len(part))
+                rows = conn.execute(
+                    f"SELECT key, id FROM series WHERE run_id = ? AND source = ? AND key IN ({marks})",
+                    (run_id, source, *part),
+                )
+                ids.update(((source, key), int(series_id)) for key, series_id in rows)
+        for source, key in sorted(wanted - ids.keys()):
+            cur = conn.execute("INSERT INTO series (run_id, source, key) VALUES (?, ?, ?)", (run_id, source, key))
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            ids[(source, key)] = cur.lastrowid
+        return ids
 
     @staticmethod
     def _merge_json(conn: Connection, run_id: str, column: str, patch: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from rltrack.store.postgres.dialect import DATA_VERSION, id_tables, to_postgres
+from rltrack.store.postgres.dialect import DATA_VERSION, copy_statement, id_tables, to_postgres, to_postgres_ddl
 from rltrack.store.schema import MIGRATIONS
 
 __all__ = ["PgConnection", "PgCursor", "as_sqlite_error"]
@@ -66,6 +66,8 @@ class PgConnection:
         """Run one statement with ``?`` placeholders."""
         if sql.strip().upper() == "PRAGMA DATA_VERSION":
             sql, parameters = DATA_VERSION, None
+        elif sql.lstrip()[:6].upper() in ("CREATE", "ALTER "):
+            return self._ddl(sql)
         query, returning = to_postgres(sql, _ID_TABLES)
         try:
             # Binary results: chunk arrays arrive as raw bytes, not hex text twice their size.
@@ -75,12 +77,27 @@ class PgConnection:
             raise as_sqlite_error(err) from err
         return PgCursor(cursor, lastrowid)
 
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> PgCursor:
-        """Run one statement once per parameter row (psycopg pipelines them: one round trip)."""
-        query, _ = to_postgres(sql, frozenset())
+    def _ddl(self, sql: str) -> PgCursor:
         cursor = self._raw.cursor()
         try:
-            cursor.executemany(query, list(parameters))
+            for statement in to_postgres_ddl(sql):
+                cursor.execute(statement)
+        except psycopg.Error as err:
+            raise as_sqlite_error(err) from err
+        return PgCursor(cursor)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> PgCursor:
+        """Run one statement once per parameter row: a plain ``INSERT`` as one ``COPY``, others pipelined."""
+        rows = list(parameters)
+        cursor = self._raw.cursor()
+        copy = copy_statement(sql)
+        try:
+            if copy is not None:
+                with cursor.copy(copy) as stream:
+                    for row in rows:
+                        stream.write_row(row)
+            else:
+                cursor.executemany(to_postgres(sql, frozenset())[0], rows)
         except psycopg.Error as err:
             raise as_sqlite_error(err) from err
         return PgCursor(cursor)

@@ -59,6 +59,6 @@ def migrate(conn: psycopg.Connection[Any], where: str, *, create: bool) -> None:
         for number, script in MIGRATIONS:
             if number > version:
                 for statement in (s.strip() for s in script.split(";")):
-                    if statement:
-                        conn.execute(to_postgres_ddl(statement))
+                    for translated in to_postgres_ddl(statement) if statement else []:
+                        conn.execute(translated)
                 conn.execute("UPDATE rltrack_schema SET version = %s", (number,))
