@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[all,server,dev]"
+.venv/bin/python -m pip install -q -e ".[all,server,s3,dev]"
 .venv/bin/python -m pip install -q --use-pep517 ./ros
 
 if [ "${RLTRACK_SETUP_ROS:-1}" = 1 ]; then
