@@ -70,9 +70,12 @@ class DisabledRun(Run):
             self._pending.pop(0)()
 
     def finish(self, exit_code: int = 0, *, state: str | None = None, reason: str | None = None) -> None:
-        """Mark the run finished; nothing is stored."""
+        """Mark the run finished (``rltrack.run`` is None again); nothing is stored."""
         self.flush()
         self._finished = True
+        from rltrack import _session
+
+        _session.forget(self)
 
     @property
     def url(self) -> str | None:

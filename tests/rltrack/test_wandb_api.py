@@ -328,3 +328,4 @@ def test_run_url_path_and_entity(store_dir: Path) -> None:
     disabled = rltrack.init(mode="disabled")
     assert disabled.url is None
     disabled.finish()
+    assert rltrack.run is None  # as after any finish(), and wandb.run after wandb.finish()
