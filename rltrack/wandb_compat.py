@@ -19,6 +19,7 @@ import enum
 import os
 import runpy
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ from rltrack._module_api import (
     watch,
 )
 from rltrack._run import Run
-from rltrack._session import log
 from rltrack._settings import Settings
 from rltrack.api import Api
 from rltrack.errors import RltrackError
@@ -109,6 +109,14 @@ def init(*args: Any, **kwargs: Any) -> Run:
     if kwargs.get("mode") in ("online", "shared") and not (kwargs.get("url") or os.environ.get("RLTRACK_URL")):
         kwargs["mode"] = "offline"  # wandb's default is its cloud; here the local store is
     return _session.init(*args, **kwargs)
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: bool | None = None, sync: bool | None = None) -> None:
+    """Log to the current run as ``wandb.log`` does: values logged with ``step=N`` leave the step open.
+
+    A later ``log()`` without a step lands at ``N`` too (then the step advances), as in wandb.
+    """
+    _session.log(data, step, (step is None) if commit is None else commit)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:

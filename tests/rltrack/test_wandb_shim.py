@@ -210,6 +210,24 @@ def test_a_second_init_returns_the_current_run_as_in_wandb(tmp_path: Path, store
     assert len(rltrack.Api(store_dir).runs(project="twice")) == 2
 
 
+def test_log_with_a_step_leaves_it_open_as_wandb_does(tmp_path: Path, store_dir: Path) -> None:
+    script = tmp_path / "steps.py"
+    script.write_text(
+        "import wandb\n"
+        "wandb.init(project='steps')\n"
+        "for global_step in (10, 20):\n"
+        "    wandb.log({'train/loss': global_step / 10}, step=global_step)\n"
+        "    wandb.log({'eval/return': global_step * 1.0})\n"
+        "wandb.log({'final': 1.0})\n"
+    )
+    done = _shim(script, store=store_dir)
+    assert done.returncode == 0, done.stderr
+    (view,) = rltrack.Api(store_dir).runs(project="steps")
+    assert view.series("train/loss")[0].tolist() == [10, 20]
+    assert view.series("eval/return")[0].tolist() == [10, 20]  # wandb puts them at the open step
+    assert view.series("final")[0].tolist() == [21]
+
+
 def test_unsupported_names_and_usage(tmp_path: Path) -> None:
     from rltrack import wandb_compat
 
