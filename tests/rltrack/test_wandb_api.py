@@ -329,3 +329,24 @@ def test_run_url_path_and_entity(store_dir: Path) -> None:
     assert disabled.url is None
     disabled.finish()
     assert rltrack.run is None  # as after any finish(), and wandb.run after wandb.finish()
+
+
+def test_an_online_run_uses_the_key_login_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("fastapi")
+    from rltrack.server import ServerSettings
+    from rltrack.server.security import AccessControl
+    from rltrack.server.serve import BackgroundServer
+
+    monkeypatch.setenv("RLTRACK_CONFIG_DIR", str(tmp_path / "conf"))
+    token = "login-test-token-0123456789"
+    server = BackgroundServer(
+        ServerSettings(root=tmp_path / "server", ingest=True, access=AccessControl(tokens=frozenset({token})))
+    )
+    try:
+        rltrack.login(key=token, host=server.url)
+        run = rltrack.init(mode="online", url=server.url, dir=tmp_path / "spool", system_metrics=False, quiet=True)
+        run.log({"x": 1.0})
+        run.finish()
+        assert rltrack.Api(tmp_path / "server").run(run.id).series("x")[2].tolist() == [1.0]
+    finally:
+        server.stop()
