@@ -33,6 +33,19 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+class _Pool(psycopg_pool.ConnectionPool[psycopg.Connection[Any]]):
+    """A pool that can be garbage-collected in any thread.
+
+    A pool nobody closed (a server stopped without shutdown hooks) joins its worker threads when collected;
+    when the collector happens to run in one of them, that join raises. The workers were already told to
+    stop, so the error is dropped rather than printed.
+    """
+
+    def __del__(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            super().__del__()
+
+
 def _pool_size() -> int:
     try:
         return max(1, int(os.environ.get("RLTRACK_PG_POOL", POOL_SIZE)))
@@ -71,7 +84,7 @@ class PostgresDatabase:
                 f"cannot use the PostgreSQL database {self.path}: {str(err).strip()}; check the --db URL, "
                 "that the server runs and the user may connect"
             ) from err
-        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = psycopg_pool.ConnectionPool(
+        self._pool = _Pool(
             url, min_size=1, max_size=_pool_size(), kwargs={"autocommit": True}, timeout=CONNECT_TIMEOUT_S,
             open=True, name="rltrack",
         )

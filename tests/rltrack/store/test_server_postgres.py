@@ -9,7 +9,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -22,10 +24,12 @@ from rltrack.cli import main
 from rltrack.remote import connect
 from rltrack.server import ServerSettings
 from rltrack.server.serve import BackgroundServer
+from rltrack.store.base import Backend
 from rltrack.store.open import open_database
 from rltrack.store.reader import StoreReader
 
 WAIT_S = 30.0
+ReaderOf = Callable[[Path, str], StoreReader]
 
 
 @pytest.fixture
@@ -34,11 +38,23 @@ def pg_url(pg_cluster: object) -> str:
     return pg_cluster.new_database()  # type: ignore[attr-defined, no-any-return]  # tests/pgcluster.PgCluster
 
 
-def reader_of(root: Path, url: str) -> StoreReader:
-    return StoreReader(open_database(root, url, create=False))
+@pytest.fixture
+def reader_of() -> Iterator[ReaderOf]:
+    """Open readers on a server's database (closed after the test)."""
+    opened: list[Backend] = []
+
+    def reader(root: Path, url: str) -> StoreReader:
+        opened.append(open_database(root, url, create=False))
+        return StoreReader(opened[-1])
+
+    yield reader
+    for db in opened:
+        db.close()
 
 
-def test_an_online_run_lands_in_postgresql_and_reads_back_through_the_api(tmp_path: Path, pg_url: str) -> None:
+def test_an_online_run_lands_in_postgresql_and_reads_back_through_the_api(
+    tmp_path: Path, pg_url: str, reader_of: ReaderOf
+) -> None:
     server = BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, db=pg_url))
     try:
         run = rltrack.init(project="robot", mode="online", url=server.url, dir=tmp_path / "spool",
@@ -61,7 +77,9 @@ def test_an_online_run_lands_in_postgresql_and_reads_back_through_the_api(tmp_pa
         server.stop()
 
 
-def test_two_online_runs_at_once_lose_nothing(tmp_path: Path, pg_url: str) -> None:
+def test_two_online_runs_at_once_lose_nothing(
+    tmp_path: Path, pg_url: str, reader_of: ReaderOf
+) -> None:
     server = BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, db=pg_url))
     ids: list[str] = []
     try:
@@ -114,7 +132,9 @@ def server_process(root: Path, url: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split("http://127.0.0.1:")[1].split("/")[0].split()[0])
 
 
-def test_a_server_killed_with_sigkill_mid_run_stores_every_point_once(tmp_path: Path, pg_url: str) -> None:
+def test_a_server_killed_with_sigkill_mid_run_stores_every_point_once(
+    tmp_path: Path, pg_url: str, reader_of: ReaderOf
+) -> None:
     from rltrack._run import Run
     from rltrack.store.writer import NewRun, WriterInfo
 
@@ -161,3 +181,74 @@ def test_a_bad_db_url_is_refused_with_what_to_do_and_no_password(tmp_path: Path,
     result = CliRunner().invoke(main, ["server", "--dir", str(tmp_path / "s"), "--port", "0", "--db", url])
     assert result.exit_code == 1
     assert message in result.output and "hunter2" not in result.output
+
+
+def spawn(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+PARALLEL_WRITER = """
+    import sys, rltrack
+    run = rltrack.init(project="parallel", name=sys.argv[3], mode="online", url=sys.argv[1], dir=sys.argv[2],
+                       system_metrics=False)
+    for i in range(20_000):
+        run.log({"value": float(i)}, step=i)
+    run.finish()
+"""
+
+
+def test_four_online_processes_write_one_postgresql_store_at_once_without_loss(
+    tmp_path: Path, pg_url: str, reader_of: ReaderOf
+) -> None:
+    server = BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, db=pg_url))
+    try:
+        procs = [spawn(PARALLEL_WRITER, server.url, str(tmp_path / f"spool-{n}"), f"writer-{n}") for n in range(4)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=240)
+            assert proc.returncode == 0, err
+    finally:
+        server.stop()
+    reader = reader_of(tmp_path / "server", pg_url)
+    runs = reader.runs("parallel")
+    assert sorted(r.name for r in runs) == [f"writer-{n}" for n in range(4)]
+    for r in runs:
+        steps, _, values = reader.series(r.id, "sim", "value")
+        np.testing.assert_array_equal(steps, np.arange(20_000))
+        np.testing.assert_array_equal(values, np.arange(20_000, dtype=float))
+        assert r.state == "finished"
+
+
+REAL_WRITER = """
+    import sys, rltrack
+    run = rltrack.init(id=sys.argv[3], resume="must", source="real", mode="online", url=sys.argv[1],
+                       dir=sys.argv[2], system_metrics=False)
+    for i in range(10_000):
+        run.log({"episode/return": float(i)}, step=i)
+    run.finish()
+"""
+
+
+def test_a_second_process_writes_the_same_run_under_another_source(
+    tmp_path: Path, pg_url: str, reader_of: ReaderOf
+) -> None:
+    server = BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, db=pg_url))
+    try:
+        run = rltrack.init(project="sim2real", mode="online", url=server.url, dir=tmp_path / "spool-sim",
+                           system_metrics=False)
+        run.flush()
+        proc = spawn(REAL_WRITER, server.url, str(tmp_path / "spool-real"), run.id)
+        for i in range(10_000):
+            run.log({"episode/return": -float(i)}, step=i)
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        reader = reader_of(tmp_path / "server", pg_url)
+        assert reader.run(run.id).state == "running"  # the robot finishing does not end the training run
+        run.finish()
+    finally:
+        server.stop()
+    assert reader.run(run.id).state == "finished"
+    assert reader.sources(run.id) == ["sim", "real"]
+    np.testing.assert_array_equal(reader.series(run.id, "sim", "episode/return")[2], -np.arange(10_000.0))
+    np.testing.assert_array_equal(reader.series(run.id, "real", "episode/return")[2], np.arange(10_000.0))
+    assert reader.summary(run.id, "real")["episode/return"] == 9_999.0
