@@ -182,7 +182,6 @@ def enable() -> None:
     folder = shim_path()
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != folder]
     os.environ["PYTHONPATH"] = os.pathsep.join([folder, *paths])
-    os.environ["RLTRACK_AS_WANDB"] = "1"
 
 
 _USAGE = """usage: python -m rltrack.wandb_compat SCRIPT.py [ARGS...]
