@@ -115,6 +115,8 @@ class BagSource:
                      if c.file == index and c.topic in topics and self.topics[c.topic].skip is None}  # fmt: skip
             if conns:
                 streams.append(self._file_messages(f, conns))
+            elif problem := f.problem():  # e.g. a split part cut before its channels: nothing to read, still said
+                self.problems.append(f"{f.path.name}: {problem}")
         if len(streams) == 1:
             yield from streams[0]
         else:

@@ -56,7 +56,12 @@ class Sqlite3Storage:
             copy = self._header_fixed_copy()
             if copy is None:
                 raise
-            self.db = SqliteFile(copy)
+            try:
+                self.db = SqliteFile(copy)
+            except sqlite3.DatabaseError:  # not even the repaired copy opens: remove it now
+                assert self._tmp is not None
+                self._tmp.cleanup()
+                raise
         self.conns = self.db.topics
 
     def _header_fixed_copy(self) -> Path | None:
@@ -121,6 +126,7 @@ class McapFile:
             if probe.stopped and "magic" in probe.stopped:
                 raise ValueError(f"not an MCAP file: {probe.stopped}")
             conns = _mcap_conns(probe)
+            self._scan = probe  # a file cut before any wanted channel is never read again: it still says why
         self.conns: list[StoredConn] = conns
 
     def _from_summary(self) -> list[StoredConn] | None:

@@ -1,0 +1,68 @@
+"""Salvage shapes found by cutting the real recordings at many points (tests/fixtures/real-bags, SOURCES.txt)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import pytest
+from rltrack_ros.bag import import_bag
+from rltrack_ros.topics import parse_config
+
+import rltrack
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-bags"
+stream_reader = pytest.importorskip("mcap.stream_reader", reason="mcap is a dev dependency (rltrack[dev])")
+
+
+def copy_cut(name: str, tmp_path: Path, part: str, keep: float) -> Path:
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / name, folder)
+    for p in folder.iterdir():
+        p.chmod(0o644)
+    data = (folder / part).read_bytes()
+    (folder / part).write_bytes(data[: int(len(data) * keep)])
+    return folder
+
+
+def run_import(path: Path, store: Path) -> tuple[int, list[str]]:
+    with (
+        rltrack.init(project="salvage", dir=store, source="real", system_metrics=False) as run,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        result = import_bag(path, run, parse_config({}))
+    return result.messages, [str(w.message) for w in caught]
+
+
+def test_a_db3_part_not_even_its_repaired_copy_opens_leaves_no_temporary_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cut at 10 %: the page-count repair makes a copy that still does not open; the copy must go at once.
+    folder = copy_cut("rb2_message_compression_nometa", tmp_path, "message_compression_0.db3", 0.1)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    messages, said = run_import(folder, tmp_path / "store")
+    assert list(scratch.iterdir()) == []
+    assert not [m for m in said if "Implicitly cleaning up" in m]
+    assert [m for m in said if m.startswith("bag file message_compression_0.db3: cannot be opened")]
+    assert 0 < messages < 369
+
+
+def test_a_split_mcap_part_cut_before_its_channels_is_named(tmp_path: Path) -> None:
+    folder = copy_cut("rb2_mcap_wbag_split", tmp_path, "wbag_0.mcap", 0.1)
+    readable = 0
+    for f in sorted(folder.glob("*.mcap")):
+        with f.open("rb") as fh:
+            try:
+                for record in stream_reader.StreamReader(fh).records:
+                    readable += type(record).__name__ == "Message"
+            except Exception:  # the cut part: the stream reader stops where the bytes end
+                continue
+    messages, said = run_import(folder, tmp_path / "store")
+    assert messages == readable and 0 < readable < 6074
+    assert [m for m in said if m.startswith("bag file wbag_0.mcap: the recording is cut short (")]
+    assert [m for m in said if "`mcap recover`" in m]
