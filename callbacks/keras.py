@@ -86,6 +86,8 @@ class RLTrackKerasCallback(keras.callbacks.Callback):  # type: ignore[misc]  # k
         self.step = 0
         self._epoch: int | None = None
         self._saved_epoch: int | None = None
+        #: Keras' name -> ``batch/<name>``, built once per key: this runs every batch.
+        self._batch_names: dict[str, str] = {}
 
     @property
     def run(self) -> rltrack.Run | None:
@@ -117,7 +119,9 @@ class RLTrackKerasCallback(keras.callbacks.Callback):  # type: ignore[misc]  # k
         """Count the batch; every ``batch_every`` batches, log its values as ``batch/<name>``."""
         self.step += 1
         if self._batch_every is not None and logs and self.step % self._batch_every == 0:
-            log_values(self._run.get(), {f"batch/{k}": v for k, v in logs.items()}, self.step, self._warn)
+            names = self._batch_names
+            values = {names.get(k) or names.setdefault(k, f"batch/{k}"): v for k, v in logs.items()}
+            log_values(self._run.get(), values, self.step, self._warn)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Log the epoch's values (and ``epoch``); save a checkpoint when one is due."""

@@ -170,3 +170,59 @@ def test_finished_run_is_refused(run: rltrack.Run) -> None:
 def test_log_model_must_be_a_bool(run: rltrack.Run) -> None:
     with pytest.raises(RltrackError, match=r"log_model='all' must be True or False"):
         RLTrackLogger(run, log_model="all")  # type: ignore[arg-type]
+
+
+DDP_SCRIPT = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+import lightning as L, torch
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, TensorDataset
+from rltrack.callbacks import RLTrackLogger
+
+class Net(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(1, 1)
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.layer(x), y)
+        self.log("train/loss", loss, sync_dist=True)
+        return loss
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+if __name__ == "__main__":
+    store, root = sys.argv[1], sys.argv[2]
+    torch.manual_seed(0)
+    x = torch.rand(64, 1)
+    logger = RLTrackLogger(project="ddp", dir=store, system_metrics=False)
+    trainer = L.Trainer(strategy="ddp", devices=2, accelerator="cpu", max_epochs=1, log_every_n_steps=1,
+                        logger=[logger, CSVLogger(root, name="csv")], default_root_dir=root,
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(Net(), DataLoader(TensorDataset(x, 2 * x + 1), batch_size=8))
+    if trainer.global_rank == 0:
+        print("RUN", logger.experiment.id)
+"""
+
+
+@pytest.mark.slow  # two DDP processes on gloo: ~1 min on a busy 2-core machine
+def test_under_ddp_only_rank_zero_writes_one_run(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    store = tmp_path / "store"
+    done = subprocess.run([sys.executable, str(script), str(store), str(tmp_path / "root")], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run_id,) = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("RUN ")]
+    runs = rltrack.Api(store).runs("ddp")
+    assert [r.id for r in runs] == [run_id]  # the second process started no run of its own
+    (csv_dir,) = (tmp_path / "root" / "csv").iterdir()
+    with open(csv_dir / "metrics.csv", newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["train/loss"]]
+    steps, _, values = rltrack.Api(store).run(run_id).series("train/loss")
+    assert steps.tolist() == [int(row["step"]) for row in rows] == list(range(4))  # 64 samples / 2 ranks / 8
+    assert values.tolist() == [float(row["train/loss"]) for row in rows]

@@ -26,7 +26,7 @@ EXAMPLES: dict[str, list[str]] = {
     "transformers_tiny.py": ["--steps", "6"],
 }
 
-# Examples of frameworks outside `all` (see pyproject.toml): skipped where the framework is not installed.
+# Examples of frameworks a partial install may lack (`.[all]` has them): skipped where it is not installed.
 NEEDS: dict[str, str] = {"lightning_mnistlike.py": "lightning", "transformers_tiny.py": "transformers",
                          "keras_torch.py": "keras"}
 
