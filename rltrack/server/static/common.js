@@ -97,6 +97,13 @@ RT.layout = (title, opts) => ({
 });
 RT.PLOT_CONFIG = { responsive: true, displaylogo: false };
 RT.COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d", "#862e9c", "#495057"];
+// Stable colour per run: FNV-1a hash of the run id into a palette, so a run keeps its colour on every page
+// (workspace, runs table, run page, compare) whatever else is shown beside it.
+RT.PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d",
+  "#862e9c", "#d6336c", "#1098ad", "#f08c00", "#37b24d", "#4263eb", "#ae3ec9", "#f76707", "#0ca678", "#a61e4d",
+  "#5f3dc4", "#74b816"];
+RT.hash = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return h >>> 0; };
+RT.runColor = (id) => RT.PALETTE[RT.hash(String(id)) % RT.PALETTE.length];
 RT.header = (crumbs) => {
   const h = document.querySelector("header.top .crumbs");
   if (!h) return;

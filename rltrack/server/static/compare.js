@@ -23,8 +23,9 @@
   function traces(data, o) {
     const out = [];
     if (data.groups.length) {
-      data.groups.forEach((g, i) => {
-        const color = RT.COLORS[i % RT.COLORS.length];
+      data.groups.forEach((g) => {
+        // A group's colour is the workspace's for the same grouping: hash of "key=value".
+        const color = RT.runColor(`${$("groupby").value}=${RT.fmt(g.value) || "(none)"}`);
         const name = RT.ptext(`${$("groupby").value}=${RT.fmt(g.value)} (${g.runs.length})`); // plotly reads tags in names
         out.push({ x: g.step, y: g.max, type: "scatter", mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip", legendgroup: name });
         out.push({ x: g.step, y: g.min, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: hexToRgba(color, 0.18), showlegend: false, hoverinfo: "skip", legendgroup: name });
@@ -32,9 +33,9 @@
       });
       return out;
     }
-    data.runs.forEach((r, i) => {
+    data.runs.forEach((r) => {
       out.push({ x: r.step, y: RT.ema(r.value, o.smooth), type: "scatter", mode: r.value.length < 40 ? "lines+markers" : "lines",
-        name: RT.ptext(r.name), line: { color: RT.COLORS[i % RT.COLORS.length], width: 1.6 }, marker: { size: 4 } });
+        name: RT.ptext(r.name), line: { color: RT.runColor(r.id), width: 1.6 }, marker: { size: 4 } });
     });
     return out;
   }
@@ -88,7 +89,7 @@
     const keys = new Set();
     state.runs.forEach((r) => (r.keys[r.primary_source] || []).forEach((k) => keys.add(k)));
     state.keys = [...keys].sort();
-    $("legend").replaceChildren(...state.runs.flatMap((r, i) => [RT.el("span", { class: "pill", style: `background:${hexToRgba(RT.COLORS[i % RT.COLORS.length], 0.2)}` },
+    $("legend").replaceChildren(...state.runs.flatMap((r) => [RT.el("span", { class: "pill", style: `background:${hexToRgba(RT.runColor(r.id), 0.2)}` },
       RT.el("a", { href: RT.runUrl(r.id) }, r.name)), " "]));
     if (state.runs.length) RT.header([[state.runs[0].project, RT.projectUrl(state.runs[0].project)], ["compare", null]]);
     $("groupby").append(...varyingConfigKeys(state.runs).map((k) => RT.el("option", { value: k }, k)));

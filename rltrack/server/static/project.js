@@ -10,12 +10,7 @@
   const MAX_ROWS = 200; // run selector rows drawn at once (search narrows the rest)
   const COLLAPSE_ABOVE = 48; // keys beyond which sections start folded
   const GRID_POINTS = 200; // common x grid of a group's mean and band
-  // Stable colour per run: FNV-1a hash of the run id into a palette, so a run keeps its colour everywhere.
-  const PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d",
-    "#862e9c", "#d6336c", "#1098ad", "#f08c00", "#37b24d", "#4263eb", "#ae3ec9", "#f76707", "#0ca678", "#a61e4d",
-    "#5f3dc4", "#74b816"];
-  const hash = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return h >>> 0; };
-  const runColor = (id) => PALETTE[hash(String(id)) % PALETTE.length];
+  const runColor = RT.runColor; // stable per run id across pages (common.js)
   const rgba = (hex, a) => { const n = parseInt(hex.slice(1), 16); return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`; };
   // DOM without HTML parsing: every writer-controlled string goes in as text or through setAttribute.
   const el = (tag, attrs, ...kids) => {

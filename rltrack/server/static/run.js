@@ -195,7 +195,7 @@
     const opts = page.opts(), tele = page.telemetry(page.source);
     const s = page.zoom[p.key] || p.series;
     const xs = xOf(s, opts, tele);
-    const built = RT.charts.series(xs, s.value, { name: p.key, color: RT.COLORS[0], smooth: opts.smooth,
+    const built = RT.charts.series(xs, s.value, { name: p.key, color: RT.runColor(runId), smooth: opts.smooth,
       isDate: opts.axis === "wall", strips: opts.axis === "step" && !tele });
     const y = RT.charts.yaxis(built.lo, built.hi, opts.log);
     const layout = RT.layout(p.key, opts);
@@ -301,7 +301,7 @@
     const layout = { margin: { l: 56, r: 10, t: 6, b: 28 }, bargap: 0, showlegend: false, yaxis: { title: { text: "count", font: { size: 10 } } },
       xaxis: { range: [data.edges[0], data.edges[data.edges.length - 1]], exponentformat: "e" } };
     Plotly.react(p.bars, [{ type: "bar", x: h.edges.slice(0, -1).map((e, j) => e + widths[j] / 2), y: h.counts, width: widths,
-      marker: { color: RT.COLORS[0] }, hovertemplate: "%{x:.4~g}: %{y}<extra></extra>" }], layout, RT.PLOT_CONFIG);
+      marker: { color: RT.runColor(runId) }, hovertemplate: "%{x:.4~g}: %{y}<extra></extra>" }], layout, RT.PLOT_CONFIG);
     Plotly.relayout(p.heat, { shapes: [{ type: "line", x0: step, x1: step, yref: "paper", y0: 0, y1: 1, line: { color: "#e8590c", width: 1.5 } }] });
   }
 
@@ -439,15 +439,17 @@
     try { page.detail = await early.detail; } catch (e) { $("error").textContent = e.message; return; }
     page.source = page.detail.primary_source;
     renderInfo();
+    // The sim-vs-real section draws the keys both sources share: the panels below leave them out. Only which
+    // keys those are is awaited (one small request beside the media list); its charts draw lazily on their own.
+    const simInfo = RT.simreal && (page.detail.sources.length > 1 || RT.simreal.other) ? RT.json(RT.simreal.infoUrl(page)) : null;
+    if (simInfo) simInfo.catch(() => {});
     await loadMediaList(media);
-    // The sim-vs-real section draws the keys both sources share: the panels below leave them out.
-    if (RT.simreal && page.detail.sources.length > 1) {
-      await plotlyReady;
-      await RT.simreal.load(page);
-      const info = RT.simreal.info;
+    if (simInfo) {
+      const info = await simInfo.catch(() => null);
       if (info && info.available) {
         const own = (info.sim === page.source && info.sim_run === runId) || (info.real === page.source && info.real_run === runId);
         page.elsewhere = new Set(own ? info.shared : []);
+        RT.simreal.load(page, simInfo);
       }
     }
     $("axis").addEventListener("change", async () => { page.zoom = {}; await invalidate(); if (RT.simreal) await RT.simreal.refresh(page); });
@@ -476,6 +478,7 @@
     renderMedia();
     loadArtifacts();
     await plotlyReady;
+    if (RT.simreal) await RT.simreal.ready();
     document.body.dataset.ready = "1";
     if (page.detail.state === "running") setTimeout(poll, POLL_MS);
   }

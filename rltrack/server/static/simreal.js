@@ -5,7 +5,7 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const SR = { info: null, sim: {}, real: {}, charts: new Map() };
+  const SR = { info: null, charts: new Map(), extent: null }; // charts: key -> {key, div, visible, stale, loading, drawn, sim, real}
   const other = new URLSearchParams(location.search).get("vs");
   const url = (page, tail) => `/api/runs/${encodeURIComponent(page.id)}${tail}` + (other ? `?other=${encodeURIComponent(other)}` : "");
   const fileUrl = (runId, path) => `/api/runs/${encodeURIComponent(runId)}/files/` + String(path).split("/").map(encodeURIComponent).join("/");
@@ -18,15 +18,27 @@
     return node;
   }
 
-  SR.load = async function (page) {
-    try { SR.info = await RT.json(url(page, "/simreal")); } catch (e) { return; }
+  // Shared keys drawn lazily: a panel fetches its sim and real series when it comes near the screen (a robot
+  // pair can share thousands of telemetry keys), CHUNK cards at a time as the grid's end comes into view.
+  const CHUNK = 48, BATCH = 40;
+  let observer = null, nearEnd = null, queued = null, firstDrawn = null, onFirst = () => {};
+
+  SR.info = null;
+  SR.other = other; // ?vs=<run>: a separate run holding the real side
+  SR.infoUrl = (page) => url(page, "/simreal");
+  // `pending`: the /simreal request run.js started beside its own (the page lays out its panels without
+  // waiting for this section's series).
+  SR.load = async function (page, pending = null) {
+    try { SR.info = await (pending || RT.json(url(page, "/simreal"))); } catch (e) { return; }
     if (!SR.info.available) return;
     $("simreal").hidden = false;
     const vids = SR.info.videos;
     $("simreal-videos").replaceChildren(...["sim", "real"].map((side) => {
       const run = SR.info[side + "_run"], source = SR.info[side];
       const v = vids[side][vids[side].length - 1];
-      const card = el("div", { class: "card", "data-side": side }, el("h3", {}, `${side} (${run === page.id ? source : run + " · " + source})`));
+      // "sim (sim)" said the source twice: the source is named only where it is not the side's own name.
+      const label = run === page.id ? (source === side ? side : `${side}: ${source}`) : `${side}: ${run} · ${source}`;
+      const card = el("div", { class: "card", "data-side": side }, el("h3", {}, label));
       if (v) {
         card.append(el("video", { controls: "", muted: "", preload: "auto", src: fileUrl(run, v.path) }),
           el("div", { class: "small muted" }, `${v.key} · step ${v.step}`));
@@ -36,44 +48,119 @@
     const grid = $("simreal-charts");
     grid.replaceChildren();
     SR.charts.clear();
-    for (const key of SR.info.shared) {
-      const div = el("div", { class: "chart" });
-      div.dataset.simrealKey = key;
-      grid.appendChild(el("div", { class: "card" }, div));
-      SR.charts.set(key, div);
-    }
-    if (!SR.info.shared.length) grid.replaceChildren(el("p", { class: "muted" }, "the two sources share no key"));
-    await SR.refresh(page);
+    if (observer) observer.disconnect();
+    if (nearEnd) nearEnd.disconnect();
+    firstDrawn = new Promise((resolve) => { onFirst = resolve; });
+    observer = new IntersectionObserver((entries) => {
+      for (const e of entries) { const p = SR.charts.get(e.target.dataset.simrealKey); if (p) p.visible = e.isIntersecting; }
+      schedule(page);
+    }, { rootMargin: "200px 0px" });
+    for (const key of SR.info.shared) SR.charts.set(key, { key, div: null, visible: false, stale: true, loading: false, drawn: false });
+    const keys = SR.info.shared;
+    let next = 0;
+    const sentinel = el("div", { class: "sentinel" });
+    const build = () => {
+      const stop = Math.min(keys.length, next + CHUNK);
+      for (const key of keys.slice(next, stop)) {
+        const p = SR.charts.get(key);
+        p.div = el("div", { class: "chart", "data-simreal-key": key });
+        sentinel.before(el("div", { class: "card" }, p.div));
+        observer.observe(p.div);
+      }
+      next = stop;
+      if (next >= keys.length) { nearEnd.disconnect(); sentinel.remove(); }
+    };
+    nearEnd = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) build(); }, { rootMargin: "600px 0px" });
+    grid.append(sentinel);
+    nearEnd.observe(sentinel);
+    if (keys.length) build(); else { grid.replaceChildren(el("p", { class: "muted" }, "the two sources share no key")); onFirst(); }
     loadGap(page);
   };
 
-  SR.refresh = async function (page) {
-    if (!SR.info || !SR.info.available || !SR.info.shared.length) return;
-    SR.sim = await page.fetchSeries(SR.info.sim, SR.info.shared, SR.info.sim_run);
-    SR.real = await page.fetchSeries(SR.info.real, SR.info.shared, SR.info.real_run);
-    SR.draw(page);
+  // Resolves once the panels on screen at load are drawn (the page's data-ready waits for it, not its layout).
+  SR.ready = () => firstDrawn || Promise.resolve();
+
+  function schedule(page) {
+    if (!queued) queued = new Promise((resolve) => setTimeout(() => { queued = null; loadVisible(page).then(resolve, resolve); }, 0));
+    return queued;
+  }
+
+  async function loadVisible(page) {
+    const due = [...SR.charts.values()].filter((p) => p.visible && p.div && p.stale && !p.loading);
+    if (!due.length) { onFirst(); return; }
+    due.forEach((p) => { p.loading = true; });
+    try {
+      for (let i = 0; i < due.length; i += BATCH) {
+        const part = due.slice(i, i + BATCH), keys = part.map((p) => p.key);
+        const [sim, real] = await Promise.all([page.fetchSeries(SR.info.sim, keys, SR.info.sim_run),
+          page.fetchSeries(SR.info.real, keys, SR.info.real_run)]);
+        await page.plotlyReady;
+        // The steps both sides span: a panel whose points all sit at one step (eval episodes at the deployed
+        // step) keeps this x-range instead of zooming to "20.479k–20.4805k".
+        let widened = false;
+        if (page.opts().axis === "step") {
+          for (const s of [...Object.values(sim), ...Object.values(real)]) {
+            if (!s.step.length) continue;
+            const lo = s.step[0], hi = s.step[s.step.length - 1];
+            if (!SR.extent || lo < SR.extent[0] || hi > SR.extent[1]) {
+              SR.extent = SR.extent ? [Math.min(SR.extent[0], lo), Math.max(SR.extent[1], hi)] : [lo, hi];
+              widened = true;
+            }
+          }
+        }
+        for (const p of part) { Object.assign(p, { sim: sim[p.key], real: real[p.key], stale: false }); drawOne(page, p); }
+        if (widened) SR.charts.forEach((p) => { if (p.drawn && p.narrow && !part.includes(p)) drawOne(page, p); });
+      }
+    } finally { due.forEach((p) => { p.loading = false; }); }
+    onFirst();
+    return schedule(page); // panels that scrolled into view meanwhile
+  }
+
+  // New data (live polling, another x-axis): panels on screen are fetched again, the others when next seen.
+  SR.refresh = function (page) {
+    if (!SR.info || !SR.info.available) return Promise.resolve();
+    SR.charts.forEach((p) => { p.stale = true; });
+    SR.extent = null; // widened again by what is fetched (on the step axis only)
+    return schedule(page);
   };
 
+  // Options that need no new data (smoothing, log scale): the panels drawn so far are drawn again.
   SR.draw = function (page) {
-    if (!SR.info || !SR.info.available) return;
+    SR.charts.forEach((p) => { if (p.drawn) drawOne(page, p); });
+  };
+
+  function drawOne(page, p) {
+    const { sim, real, key, div } = p;
+    if (!sim || !real) return;
     const opts = page.opts();
     const ckpt = SR.info.checkpoint_step;
-    for (const [key, div] of SR.charts) {
-      const sim = SR.sim[key], real = SR.real[key];
-      if (!sim || !real) continue;
-      const traces = page.traces(sim, "sim", RT.COLORS[0], opts);
-      if (key.startsWith("episode/") && ckpt !== null && opts.axis === "step") {
-        // Real episodes evaluate one deployed checkpoint: draw them all at that checkpoint's step.
-        const ys = real.value.filter((y) => y !== null);
-        const mean = ys.reduce((a, b) => a + b, 0) / Math.max(ys.length, 1);
-        traces.push({ x: ys.map(() => ckpt), y: ys, type: "scatter", mode: "markers", name: `real (${ys.length} episodes @ step ${ckpt})`, marker: { color: RT.COLORS[1], size: 6, opacity: 0.5 } });
-        traces.push({ x: [ckpt], y: [mean], type: "scatter", mode: "markers", name: "real mean", marker: { color: RT.COLORS[1], size: 13, symbol: "diamond", line: { color: "#000", width: 1 } } });
-      } else {
-        traces.push(...page.traces(real, "real", RT.COLORS[1], opts));
-      }
-      Plotly.react(div, traces, RT.layout(key, { ...opts, legend: true }), RT.PLOT_CONFIG);
+    const traces = page.traces(sim, "sim", RT.COLORS[0], opts);
+    if (key.startsWith("episode/") && ckpt !== null && opts.axis === "step") {
+      // Real episodes evaluate one deployed checkpoint: draw them all at that checkpoint's step.
+      const ys = real.value.filter((y) => y !== null);
+      const mean = ys.reduce((a, b) => a + b, 0) / Math.max(ys.length, 1);
+      const episodes = ys.length === 1 ? "1 episode" : `${ys.length} episodes`;
+      traces.push({ x: ys.map(() => ckpt), y: ys, type: "scatter", mode: "markers", name: `real (${episodes} @ step ${ckpt.toLocaleString("en-US")})`, marker: { color: RT.COLORS[1], size: 6, opacity: 0.5 } });
+      traces.push({ x: [ckpt], y: [mean], type: "scatter", mode: "markers", name: "real mean", marker: { color: RT.COLORS[1], size: 13, symbol: "diamond", line: { color: "#000", width: 1 } } });
+    } else {
+      traces.push(...page.traces(real, "real", RT.COLORS[1], opts));
     }
-  };
+    const layout = RT.layout(key, { ...opts, legend: true });
+    // The y-range from both sides' data: a constant is drawn at its value, log only over positive values.
+    const [lo, hi] = RT.charts.extent(...traces.map((t) => t.y)) || [null, null];
+    const y = RT.charts.yaxis(lo, hi, opts.log);
+    layout.yaxis = y.axis;
+    const xs = new Set(traces.flatMap((t) => Array.from(t.x || [], Number)).filter((x) => isFinite(x)));
+    p.narrow = opts.axis === "step" && xs.size <= 2;
+    if (p.narrow && SR.extent) {
+      const lo = Math.min(SR.extent[0], ...xs), hi = Math.max(SR.extent[1], ...xs);
+      const pad = (hi - lo) * 0.03 || Math.max(1, Math.abs(hi) * 0.05);
+      Object.assign(layout.xaxis, { range: [lo - pad, hi + pad], autorange: false });
+    }
+    if (y.logOff) layout.annotations = [{ text: "log scale off: values ≤ 0", xref: "paper", yref: "paper", x: 1, y: 1.02, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#c92a2a" } }];
+    Plotly.react(div, traces, layout, RT.PLOT_CONFIG);
+    p.drawn = true;
+  }
 
   // One table per section of report.table(): the cells arrive formatted by sim2real's own formatter,
   // so the page shows exactly the digits `rltrack compare` prints.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import rltrack
@@ -154,66 +156,52 @@ def test_simreal_panel_shows_both_sources(page: Any, server: BackgroundServer, f
     page.wait_for_selector("#gap h3", timeout=READY_TIMEOUT_MS)
 
 
-def demo_store(root: Path, moving_frames: Any) -> dict[str, str]:
-    """Runs that look like PPO training on CartPole plus a robot run, for the README's screenshots."""
-    rng = np.random.default_rng(0)
-    ids: dict[str, str] = {}
-    for seed, lr in [(0, 3e-4), (1, 3e-4), (2, 1e-3), (3, 1e-3)]:
-        run = rltrack.init(project="cartpole-ppo", name=f"ppo-lr{lr:g}-s{seed}", group="ppo", tags=["ppo"],
-                           config={"lr": lr, "seed": seed, "n_steps": 2048, "gamma": 0.99}, dir=root,
-                           system_metrics=False)
-        reward = 20.0
-        for i in range(200):
-            step = i * 2048
-            reward += (500 - reward) * (0.02 if lr > 5e-4 else 0.012) + rng.normal(0, 8)
-            run.log({"rollout/ep_rew_mean": reward, "rollout/ep_len_mean": reward,
-                     "train/loss": 50 * np.exp(-i / 60) + abs(rng.normal(0, 2)),
-                     "train/entropy_loss": -0.69 + i / 600 + rng.normal(0, 0.01),
-                     "train/approx_kl": abs(rng.normal(0.01, 0.004)),
-                     "system/cpu_percent": 60 + rng.normal(0, 5)}, step=step)
-        run.log({"rollout/video": rltrack.Video(moving_frames(40, 96), fps=20, caption="eval episode")}, step=step)
-        run.finish()
-        ids[f"ppo{seed}"] = run.id
-    robot = rltrack.init(project="cartpole-ppo", name="deploy-v3", job_type="deploy",
-                         config={"deployed_step": 300_000}, dir=root, system_metrics=False)
-    for i in range(150):
-        robot.log({"episode/return": min(500, 30 + i * 3.2 + rng.normal(0, 10)),
-                   "joint/velocity": np.sin(i / 10)}, step=i * 2048)
-    robot.log({"camera/rgb": rltrack.Video(moving_frames(40, 96), fps=20, caption="sim rollout")}, step=300_000)
-    robot.flush()
-    real = rltrack.init(id=robot.id, resume="must", source="real", dir=root, system_metrics=False)
-    for i in range(150):
-        real.log({"joint/velocity": 0.85 * np.sin(i / 10 - 0.3) + rng.normal(0, 0.05)}, step=i * 2048)
-    for episode in range(8):
-        real.log({"episode/return": 380 + rng.normal(0, 40)}, step=episode)
-    real.log({"camera/rgb": rltrack.Video(moving_frames(40, 96)[:, ::-1], fps=20, caption="robot camera")}, step=8)
-    real.finish()
-    robot.finish()
-    ids["robot"] = robot.id
-    return ids
+#: The README's screenshots: name -> (path on the demo's store, what to wait for, what to show). Run
+#: `RLTRACK_SCREENSHOTS_DIR=docs pytest -m slow -k screenshots tests/rltrack/server/test_browser.py` to regenerate them.
+SHOT_WIDTH = 1440
 
 
-def test_screenshots_of_the_main_pages(context: Any, tmp_path: Path, frames: Any) -> None:
+def run_demo(root: Path) -> str:
+    """Run `rltrack demo --no-ui` (real PPO training, stand-in deployment, bag import) into `root`; its run id."""
+    cli = [sys.executable, "-c", "from rltrack.cli import main; main()"]
+    done = subprocess.run([*cli, "demo", "--no-ui", "--dir", str(root)], capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    match = re.search(r"rltrack demo: run '[^']+' \(id (\w+)\)", done.stdout)
+    assert match, done.stdout
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_screenshots_of_the_demo_run(context: Any, tmp_path: Path) -> None:
     out = Path(os.environ.get("RLTRACK_SCREENSHOTS_DIR") or tmp_path)
-    ids = demo_store(tmp_path / "demo", frames)
+    run_id = run_demo(tmp_path / "demo")
     pg = context.new_page()
-    pg.set_viewport_size({"width": 1400, "height": 900})
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_viewport_size({"width": SHOT_WIDTH, "height": 900})
     with BackgroundServer(ServerSettings(root=tmp_path / "demo")) as s:
         shots = {
-            "dashboard-runs.png": f"{s.url}/projects/cartpole-ppo",
-            "dashboard-run.png": f"{s.url}/runs/{ids['ppo2']}",
-            "dashboard-compare.png": f"{s.url}/compare?run={ids['ppo0']}&run={ids['ppo1']}&run={ids['ppo2']}"
-                                     f"&run={ids['ppo3']}&group_by=lr",
-            "dashboard-sim-vs-real.png": f"{s.url}/runs/{ids['robot']}",
+            "dashboard-workspace.png": ("/projects/rltrack-demo", "body[data-ready='1']", None),
+            "dashboard-runs.png": ("/projects/rltrack-demo/runs", "#runs tbody tr td a", None),
+            "dashboard-sim-vs-real.png": (f"/runs/{run_id}", "#gap[data-ready='1']", "#simreal"),
+            "dashboard-gap.png": (f"/runs/{run_id}", "#gap[data-ready='1']", "#gap"),
+            "dashboard-run.png": (f"/runs/{run_id}", "body[data-ready='1']", "#charts"),
         }
-        for name, url in shots.items():
-            pg.goto(url)
-            if "projects" in url:
-                pg.wait_for_selector("#runs tbody tr td a")
-            else:
-                pg.wait_for_selector("body[data-ready='1']", timeout=READY_TIMEOUT_MS)
-            if "sim-vs-real" in name:
-                pg.wait_for_selector("#gap h3", timeout=READY_TIMEOUT_MS)
+        for name, (path, ready, anchor) in shots.items():
+            pg.goto(s.url + path)
+            pg.wait_for_selector(ready, timeout=READY_TIMEOUT_MS)
+            if anchor:
+                pg.eval_on_selector(anchor, "e => e.scrollIntoView({block: 'start'})")
+                # Panels scrolled to are fetched and drawn lazily: wait until every one on screen is drawn.
+                pg.wait_for_function(
+                    "() => [...document.querySelectorAll('.chart')].filter(d => { const r = d.getBoundingClientRect();"
+                    " return r.bottom > 0 && r.top < innerHeight; }).every(d => d.data || d.querySelector('.heat'))",
+                    timeout=READY_TIMEOUT_MS,
+                )
+            pg.wait_for_timeout(300)  # plotly's transitions settle
             pg.screenshot(path=str(out / name))
-            assert (out / name).stat().st_size > 20_000
+            assert 20_000 < (out / name).stat().st_size < 400_000, name
     pg.close()
+    assert errors == []
