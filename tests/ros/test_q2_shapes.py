@@ -1,0 +1,82 @@
+"""Field shapes through ``rltrack import-bag`` as a user types it, on bags written with rosbags' writers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bagdata import T0_NS, odometry
+from click.testing import CliRunner
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+import rltrack
+from rltrack.cli import main
+
+TS = get_typestore(Stores.ROS2_JAZZY)
+F32, BOOL, ODOM = "std_msgs/msg/Float32", "std_msgs/msg/Bool", "nav_msgs/msg/Odometry"
+
+
+def cli(path: Path, store: Path, *extra: str) -> tuple[int, str, list[rltrack.RunView]]:
+    result = CliRunner().invoke(main, ["import-bag", str(path), "--project", "q2", "--dir", str(store), *extra])
+    runs = rltrack.Api(dir=store).runs(project="q2") if (store / "rltrack.db").exists() else []
+    return result.exit_code, result.output, runs
+
+
+def write_rl_bag(path: Path) -> None:
+    """Reward and done topics without the leading slash (a rosbag2_py or converted recording's names)."""
+    with Writer(path, version=9, storage_plugin=StoragePlugin.SQLITE3) as writer:
+        reward = writer.add_connection("rl/reward", F32, typestore=TS)
+        done = writer.add_connection("rl/done", BOOL, typestore=TS)
+        for i in range(10):
+            writer.write(reward, T0_NS + i * 10**7, TS.serialize_cdr(TS.types[F32](data=float(i)), F32))
+            if i % 5 == 4:
+                writer.write(done, T0_NS + i * 10**7 + 1, TS.serialize_cdr(TS.types[BOOL](data=True), BOOL))
+
+
+@pytest.mark.parametrize("topic", ["rl/reward", "/rl/reward"])
+def test_topic_option_with_episodes_found_by_name_decodes_the_done_topic(tmp_path: Path, topic: str) -> None:
+    # --topic narrows the types built before the episode topics are guessed: /rl/done was "of an unknown type".
+    write_rl_bag(tmp_path / "bag")
+    code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store", "--topic", topic)
+    assert code == 0, out
+    assert "episodes: reward '/rl/reward', done '/rl/done' (found by name" in out
+    assert "unknown to the decoder" not in out and "2 episodes" in out
+    np.testing.assert_allclose(view.series("episode/return", source="real")[2], [10.0, 35.0])
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP])
+def test_qos_in_metadata_differing_from_the_storage_reads_every_message(tmp_path: Path, storage: StoragePlugin) -> None:
+    bag = tmp_path / "bag"
+    with Writer(bag, version=8, storage_plugin=storage) as writer:
+        conn = writer.add_connection("/odom", ODOM, typestore=TS, offered_qos_profiles="")
+        for i in range(10):
+            t = T0_NS + i * 10**7
+            writer.write(conn, t, TS.serialize_cdr(odometry(TS, i, t), ODOM))
+    meta = bag / "metadata.yaml"
+    qos = '"- history: 3\\n  depth: 0\\n  reliability: 1\\n  durability: 2"'
+    meta.write_text(re.sub(r"offered_qos_profiles: .*", f"offered_qos_profiles: {qos}", meta.read_text()))
+    code, out, (view,) = cli(bag, tmp_path / "store")
+    assert code == 0, out
+    assert re.search(r"^/odom +nav_msgs/msg/Odometry +10 +10 +10 +-$", out, re.M), out
+    assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 10
+
+
+def test_the_demo_bag_alone_finds_its_episodes(tmp_path: Path) -> None:
+    from rltrack.demo.record import write_bag
+    from rltrack.demo.standin import Episode
+
+    episodes = [
+        Episode(seed=s, measured=np.zeros((20 + s, 4)), state=np.zeros((20 + s, 4)),
+                action=np.zeros(20 + s, dtype=np.int64), force_n=np.zeros(20 + s), reward=np.ones(20 + s),
+                terminated=True)
+        for s in range(3)
+    ]  # fmt: skip
+    (tmp_path / "bags").mkdir()
+    recorded = write_bag(tmp_path / "bags" / "sim", episodes, t0_ns=T0_NS)
+    code, out, (view,) = cli(recorded.path, tmp_path / "store")
+    assert code == 0, out
+    assert "3 episodes" in out
+    np.testing.assert_allclose(view.series("episode/return", source="real")[2], [20.0, 21.0, 22.0])
