@@ -156,6 +156,55 @@ def test_simreal_panel_shows_both_sources(page: Any, server: BackgroundServer, f
     page.wait_for_selector("#gap h3", timeout=READY_TIMEOUT_MS)
 
 
+def line_colors(page: Any, selector: str) -> dict[str, str]:
+    return page.evaluate(
+        "(sel) => Object.fromEntries(document.querySelector(sel).data.filter(t => t.line && t.line.color)"
+        ".map(t => [t.meta || t.name, t.line.color]))",
+        selector,
+    )
+
+
+def test_a_run_keeps_its_colour_on_every_page(page: Any, server: BackgroundServer, filled: Any) -> None:
+    open_ready(page, f"{server.url}/runs/{filled.alpha}")
+    (alpha,) = line_colors(page, "[data-key='train/loss']").values()
+    open_ready(page, f"{server.url}/runs/{filled.beta}")
+    (beta,) = line_colors(page, "[data-key='train/loss']").values()
+    assert alpha != beta
+    # Compare lists beta first: colour follows the run, not its position.
+    open_ready(page, f"{server.url}/compare?run={filled.beta}&run={filled.alpha}")
+    assert line_colors(page, "[data-key='train/loss']") == {"beta": beta, "alpha": alpha}
+    open_ready(page, f"{server.url}/projects/cartpole")
+    page.wait_for_function("() => { const d = document.querySelector(\"#panels [data-key='train/loss']\");"
+                           " return d && d.data && d.data.length >= 2; }", timeout=READY_TIMEOUT_MS)
+    workspace = line_colors(page, "#panels [data-key='train/loss']")
+    assert workspace[filled.alpha] == alpha and workspace[filled.beta] == beta
+
+
+def test_sim_vs_real_panels_are_drawn_when_on_screen(page: Any, server: BackgroundServer, filled: Any) -> None:
+    # 300 keys both sources share (a robot's joints): only the panels on screen are fetched and drawn.
+    keys = [f"joint/{i:03d}/position" for i in range(300)]
+    run = rltrack.init(project="pair", dir=filled.root, system_metrics=False)
+    for step in range(20):
+        run.log(dict.fromkeys(keys, 0.25), step=step)  # constants: the y-range must hold 0.25, tightly
+    run.flush()
+    real = rltrack.init(id=run.id, resume="must", source="real", dir=filled.root, system_metrics=False)
+    for step in range(20):
+        real.log(dict.fromkeys(keys, 0.25), step=step)
+    real.finish()
+    run.finish()
+    open_ready(page, f"{server.url}/runs/{run.id}")
+    drawn = "() => [...document.querySelectorAll('#simreal-charts .chart')].filter(d => d.data).length"
+    first = page.evaluate(drawn)
+    assert 0 < first < 40
+    lo, hi = page.evaluate("() => document.querySelector(\"[data-simreal-key='joint/000/position']\")"
+                           ".layout.yaxis.range")
+    assert lo < 0.25 < hi and hi - lo < 0.1
+    page.eval_on_selector("[data-simreal-key='joint/030/position']", "e => e.scrollIntoView()")
+    page.wait_for_function("() => !!document.querySelector(\"[data-simreal-key='joint/030/position']\").data",
+                           timeout=READY_TIMEOUT_MS)
+    assert first < page.evaluate(drawn) < len(keys)
+
+
 #: The README's screenshots: name -> (path on the demo's store, what to wait for, what to show). Run
 #: `RLTRACK_SCREENSHOTS_DIR=docs pytest -m slow -k screenshots tests/rltrack/server/test_browser.py` to regenerate them.
 SHOT_WIDTH = 1440
