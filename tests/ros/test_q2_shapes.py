@@ -65,6 +65,7 @@ def test_qos_in_metadata_differing_from_the_storage_reads_every_message(tmp_path
 
 
 def test_the_demo_bag_alone_finds_its_episodes(tmp_path: Path) -> None:
+    pytest.importorskip("gymnasium", reason="the demo's episodes come from rltrack[demo] (gymnasium)")
     from rltrack.demo.record import write_bag
     from rltrack.demo.standin import Episode
 
