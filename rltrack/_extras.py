@@ -23,6 +23,9 @@ _FALLBACK = {
     "remote": ["httpx>=0.27"],
     "sim2real": ["scipy>=1.10", "plotly>=5.20"],
     "sb3": ["stable-baselines3>=2.3,<3", "gymnasium[classic-control]>=1.0,<2", "torch>=2.1"],
+    "lightning": ["lightning>=2.6,<3", "torch>=2.1"],
+    "transformers": ["transformers>=5.25,<6", "accelerate>=1.1", "torch>=2.1"],
+    "keras": ["keras>=3.15,<4", "torch>=2.1"],
     "tensorboard": ["tensorboard>=2.14"],
 }
 
