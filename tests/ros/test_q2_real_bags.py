@@ -133,3 +133,20 @@ def test_an_empty_recording_is_refused_before_any_run_exists(tmp_path: Path, nam
 def test_coverage_of_the_shared_folder() -> None:
     # Every shared recording is in one of the lists above or in test_real_bags' oracle list.
     assert len(ALL) == 26 and set(ORACLE_FIXTURES) <= set(ALL)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n.startswith("ros1_")])
+def test_a_ros1_bag_and_its_rosbag2_conversion_give_the_same_run(tmp_path: Path, name: str) -> None:
+    from rosbags.convert import convert
+
+    src = bag_path(SHARED / name)
+    convert([src], tmp_path / "converted", dst_storage="mcap", dst_version=9, compress=None, compress_mode="file",
+            default_typestore=None, typestore=None, exclude_topics=(), include_topics=(), exclude_msgtypes=(),
+            include_msgtypes=())  # fmt: skip
+    code_a, out_a, (a,) = cli_import(src, tmp_path / "a")
+    code_b, out_b, (b,) = cli_import(tmp_path / "converted", tmp_path / "b")
+    assert code_a == code_b == 0, out_a + out_b
+    got_a, got_b = run_points(tmp_path / "a", a), run_points(tmp_path / "b", b)
+    assert got_a == got_b and got_a
+    table = [ln for ln in out_a.splitlines() if ln.startswith("/")]
+    assert table == [ln for ln in out_b.splitlines() if ln.startswith("/")]
