@@ -134,6 +134,7 @@ def _check_input(ros: ModuleType, source: Any, config: Any, *, guess: bool) -> A
         listing = ", ".join(f"{t} ({info.expected})" for t, info in sorted(source.topics.items())) or "(none)"
         raise RltrackError(f"nothing to import: the selected topics of {str(source.path)!r} hold no messages; "
                            f"its topics: {listing}")  # fmt: skip
+    _check_decodable(ros, source, selected)
     if config.episodes is None and guess:
         found = ros.bag.guess_episodes(source)
         if found is not None:
@@ -141,6 +142,30 @@ def _check_input(ros: ModuleType, source: Any, config: Any, *, guess: bool) -> A
                        "'episodes:' names others)", err=True)  # fmt: skip
             return replace(config, episodes=found)
     return config
+
+
+def _check_decodable(ros: ModuleType, source: Any, selected: list[str]) -> None:
+    """Refuse a recording whose selected messages are all of types the decoder does not know.
+
+    That is the one shortfall the user fixes by running again (with ``--msg-dir``): no run is made for
+    it. Topics skipped for what the recording itself is (not CDR, a schema rosbags cannot parse) still
+    import, so the run records what was skipped (and ``--strict`` fails it).
+    """
+    from rltrack.errors import RltrackError
+
+    decoder = ros.Decoder(source.typestore)
+    unknown: list[str] = []
+    for topic in sorted(selected):
+        info = source.topics[topic]
+        if info.expected == 0:
+            continue
+        if info.skip is not None or decoder.knows(source.types.rename.get(info.msgtype, info.msgtype)):
+            return
+        unknown.append(f"{topic} ({info.msgtype})")
+    if unknown:
+        raise RltrackError(f"nothing to import: the message types of {', '.join(unknown)} in "
+                           f"{str(source.path)!r} are unknown; pass a folder of <pkg>/msg/*.msg and <pkg>/srv/*.srv "
+                           "files that defines them with --msg-dir, or --topic to name other topics")  # fmt: skip
 
 
 def _with_options(config: Any, topics: tuple[str, ...], distro: str | None, msg_dirs: tuple[str, ...]) -> Any:

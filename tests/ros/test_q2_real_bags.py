@@ -37,7 +37,7 @@ EMPTY = {
     "rb2_sqlite_zstd_file_compressed": "its topics: /parameter_events (0), /rosout (0)",  # empty, zstd file mode
     "rb2_only_topics_mcap": "its topics: /events/write_split (0), /parameter_events (7), /rosout (0)",
 }
-WRONG_FORMAT = {"rb2_mcap_wrong_rmw"}  # every message skipped (covered by test_real_bags)
+WRONG_FORMAT = {"rb2_mcap_wrong_rmw"}  # every message skipped: a run records it
 
 
 def cli_import(path: Path, store: Path, *extra: str) -> tuple[int, str, list[str]]:
@@ -128,6 +128,14 @@ def test_an_empty_recording_is_refused_before_any_run_exists(tmp_path: Path, nam
     code, out, runs = cli_import(SHARED / name, tmp_path / "store")
     assert code == 1 and runs == []
     assert "nothing to import" in out and EMPTY[name] in out
+
+
+def test_a_selection_of_unknown_types_only_is_refused_before_any_run_exists(tmp_path: Path) -> None:
+    code, out, runs = cli_import(SHARED / "rb2_sqlite_topics_services", tmp_path / "store", "--topic",
+                                 "/test_service1/_service_event")  # fmt: skip
+    assert code == 1 and runs == []
+    assert ("nothing to import: the message types of /test_service1/_service_event (test_msgs/srv/BasicTypes_Event)"
+            " in ") in out and "are unknown; pass a folder of <pkg>/msg/*.msg and <pkg>/srv/*.srv files" in out
 
 
 def test_coverage_of_the_shared_folder() -> None:
