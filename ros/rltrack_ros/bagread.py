@@ -290,16 +290,20 @@ def _topics(files: list[StorageFile], conns: list[_Conn], meta: dict[str, Any] |
         if fmt not in ("cdr", "ros1"):
             info.skip = f"serialization format {fmt!r} is not CDR"
     if meta is not None:
+        listed: dict[str, tuple[str, int]] = {}  # a topic recorded with two types has an entry per type
         for entry in meta.get("topics_with_message_count") or []:
             try:
                 name = norm_topic(entry["topic_metadata"]["name"])
-                listed = int(entry["message_count"])
+                count = int(entry["message_count"])
                 typ = entry["topic_metadata"]["type"]
             except (KeyError, TypeError, ValueError):
                 continue
+            first, total = listed.get(name, (typ, 0))
+            listed[name] = (first, total + count)
+        for name, (typ, count) in listed.items():
             info = topics.get(name)
             if info is None:  # in the metadata, in no readable file
-                topics[name] = TopicInfo(name, typ, listed, skip=None)
+                topics[name] = TopicInfo(name, typ, count, skip=None)
             else:
-                info.expected = listed
+                info.expected = count
     return topics

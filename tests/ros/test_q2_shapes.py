@@ -81,3 +81,20 @@ def test_the_demo_bag_alone_finds_its_episodes(tmp_path: Path) -> None:
     assert code == 0, out
     assert "3 episodes" in out
     np.testing.assert_allclose(view.series("episode/return", source="real")[2], [20.0, 21.0, 22.0])
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP])
+def test_a_topic_recorded_with_two_types_expects_the_messages_of_both(tmp_path: Path, storage: StoragePlugin) -> None:
+    # metadata.yaml lists such a topic once per type: the expectation is their sum (was: the last entry's count).
+    f64 = "std_msgs/msg/Float64"
+    with Writer(tmp_path / "bag", version=9, storage_plugin=storage) as writer:
+        a = writer.add_connection("/x", F32, typestore=TS)
+        b = writer.add_connection("/x", f64, typestore=TS)
+        for i in range(5):
+            writer.write(a, T0_NS + i * 10**7, TS.serialize_cdr(TS.types[F32](data=float(i)), F32))
+            writer.write(b, T0_NS + i * 10**7 + 1, TS.serialize_cdr(TS.types[f64](data=100.0 + i), f64))
+    code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store", "--strict")
+    assert code == 0, out
+    assert re.search(r"^/x +std_msgs/msg/Float32 +10 +10 +10 +-$", out, re.M), out
+    assert "messages read" not in out
+    assert sorted(view.series("x/data", source="real")[2].tolist()) == [0, 1, 2, 3, 4, 100, 101, 102, 103, 104]
