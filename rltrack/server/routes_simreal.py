@@ -87,15 +87,20 @@ def simreal(
     """Return what the sim-vs-real panel draws; ``available`` is false when there is no second side.
 
     The sides are the run's ``sim`` and ``real`` sources, or this run and ``other`` (also found
-    through a ``real_run``/``sim_run`` entry in the run's config or metadata).
+    through a ``real_run``/``sim_run`` entry in the run's config or metadata). ``signals`` are the shared
+    keys that are per-step telemetry (:func:`rltrack.sim2real.sides.is_signal_key`), not episode summaries
+    or logger aggregates.
     """
     sim_row, sim_src, real_row, real_src = _sides(reader, run_id, other, sim, real)
     base = {"sources": reader.sources(run_id), "sim": sim_src, "real": real_src, "sim_run": sim_row.id,
             "real_run": real_row.id}
     if real_src is None or sim_src is None or (sim_row.id == real_row.id and sim_src == real_src):
         return {**base, "available": False, "shared": []}
+    from rltrack.sim2real.sides import is_signal_key
+
     sim_keys = set(reader.keys(sim_row.id, sim_src))
     real_keys = set(reader.keys(real_row.id, real_src))
+    shared = sorted(sim_keys & real_keys)
     videos = {
         side: [
             {"key": m.key, "step": m.step, "url": media_url(r.id, m.path), "path": m.path, "caption": m.caption}
@@ -107,7 +112,9 @@ def simreal(
     return {
         **base,
         "available": True,
-        "shared": sorted(sim_keys & real_keys),
+        "shared": shared,
+        # Per-step telemetry (sim2real's signals, the gap's distribution rows): drawn on each side's own clock.
+        "signals": [k for k in shared if is_signal_key(k)],
         "sim_only": sorted(sim_keys - real_keys),
         "real_only": sorted(real_keys - sim_keys),
         "checkpoint_step": checkpoint_step(real_row) if real_row.id != sim_row.id else checkpoint_step(sim_row),

@@ -5,7 +5,7 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const SR = { info: null, charts: new Map(), extent: null }; // charts: key -> {key, div, visible, stale, loading, drawn, sim, real}
+  const SR = { info: null, charts: new Map(), extent: null, origin: {} }; // charts: key -> {key, div, visible, stale, loading, drawn, sim, real}
   const other = new URLSearchParams(location.search).get("vs");
   const url = (page, tail) => `/api/runs/${encodeURIComponent(page.id)}${tail}` + (other ? `?other=${encodeURIComponent(other)}` : "");
   const fileUrl = (runId, path) => `/api/runs/${encodeURIComponent(runId)}/files/` + String(path).split("/").map(encodeURIComponent).join("/");
@@ -91,20 +91,36 @@
     due.forEach((p) => { p.loading = true; });
     try {
       for (let i = 0; i < due.length; i += BATCH) {
-        const part = due.slice(i, i + BATCH), keys = part.map((p) => p.key);
-        const [sim, real] = await Promise.all([page.fetchSeries(SR.info.sim, keys, SR.info.sim_run),
-          page.fetchSeries(SR.info.real, keys, SR.info.real_run)]);
+        const part = due.slice(i, i + BATCH);
+        // Telemetry is fetched on its clock (t_ns), episode summaries and logger values on the page's axis.
+        const signals = part.filter((p) => signal(p.key)).map((p) => p.key);
+        const others = part.filter((p) => !signal(p.key)).map((p) => p.key);
+        const fetchSide = (side, keys, x) => (keys.length ? page.fetchSeries(SR.info[side], keys, SR.info[side + "_run"], x) : {});
+        const [sim, real, simSig, realSig] = await Promise.all([fetchSide("sim", others), fetchSide("real", others),
+          fetchSide("sim", signals, "t_ns"), fetchSide("real", signals, "t_ns")]);
+        Object.assign(sim, simSig);
+        Object.assign(real, realSig);
         await page.plotlyReady;
+        // Each side's clock starts at its first sample: both runs of the robot start at 0 s.
+        let moved = false;
+        for (const [side, got] of [["sim", simSig], ["real", realSig]]) {
+          for (const s of Object.values(got)) {
+            if (s.t_ns.length && (SR.origin[side] === undefined || s.t_ns[0] < SR.origin[side])) { SR.origin[side] = s.t_ns[0]; moved = true; }
+          }
+        }
+        if (moved) SR.charts.forEach((p) => { if (p.drawn && signal(p.key) && !part.includes(p)) drawOne(page, p); });
         // The steps both sides span: a panel whose points all sit at one step (eval episodes at the deployed
         // step) keeps this x-range instead of zooming to "20.479k–20.4805k".
         let widened = false;
         if (page.opts().axis === "step") {
-          for (const s of [...Object.values(sim), ...Object.values(real)]) {
-            if (!s.step.length) continue;
-            const lo = s.step[0], hi = s.step[s.step.length - 1];
-            if (!SR.extent || lo < SR.extent[0] || hi > SR.extent[1]) {
-              SR.extent = SR.extent ? [Math.min(SR.extent[0], lo), Math.max(SR.extent[1], hi)] : [lo, hi];
-              widened = true;
+          for (const key of others) {
+            for (const s of [sim[key], real[key]]) {
+              if (!s || !s.step.length) continue;
+              const lo = s.step[0], hi = s.step[s.step.length - 1];
+              if (!SR.extent || lo < SR.extent[0] || hi > SR.extent[1]) {
+                SR.extent = SR.extent ? [Math.min(SR.extent[0], lo), Math.max(SR.extent[1], hi)] : [lo, hi];
+                widened = true;
+              }
             }
           }
         }
@@ -121,6 +137,7 @@
     if (!SR.info || !SR.info.available) return Promise.resolve();
     SR.charts.forEach((p) => { p.stale = true; });
     SR.extent = null; // widened again by what is fetched (on the step axis only)
+    SR.origin = {};
     return schedule(page);
   };
 
@@ -129,11 +146,31 @@
     SR.charts.forEach((p) => { if (p.drawn) drawOne(page, p); });
   };
 
+  // Telemetry (sim2real's signals): per-step samples of a control loop, not one value per training step.
+  const signal = (key) => !!SR.info && (SR.info.signals || []).includes(key);
+
+  // One side of a telemetry key: seconds since that side's first sample (wall time on the wall axis), a
+  // min/max band when dense.
+  function clockTraces(series, side, color, opts) {
+    const wall = opts.axis === "wall";
+    const origin = SR.origin[side] ?? (series.t_ns[0] || 0);
+    const xs = wall ? series.t_ns.map((t) => new Date(t / 1e6)) : series.t_ns.map((t) => (t - origin) / 1e9);
+    return RT.charts.series(xs, series.value, { name: side, color, smooth: opts.smooth, isDate: wall, strips: false }).traces;
+  }
+
   function drawOne(page, p) {
-    const { sim, real, key, div } = p;
+    const { sim, real, key } = p;
     if (!sim || !real) return;
     const opts = page.opts();
     const ckpt = SR.info.checkpoint_step;
+    if (signal(key)) {
+      const traces = [...clockTraces(sim, "sim", RT.COLORS[0], opts), ...clockTraces(real, "real", RT.COLORS[1], opts)];
+      const layout = RT.layout(key, { ...opts, legend: true });
+      if (opts.axis !== "wall") Object.assign(layout.xaxis, { type: "linear", title: { text: "seconds since each side's first sample", font: { size: 11 } } });
+      finish(p, traces, layout, opts);
+      p.narrow = false;
+      return;
+    }
     const traces = page.traces(sim, "sim", RT.COLORS[0], opts);
     if (key.startsWith("episode/") && ckpt !== null && opts.axis === "step") {
       // Real episodes evaluate one deployed checkpoint: draw them all at that checkpoint's step.
@@ -146,10 +183,6 @@
       traces.push(...page.traces(real, "real", RT.COLORS[1], opts));
     }
     const layout = RT.layout(key, { ...opts, legend: true });
-    // The y-range from both sides' data: a constant is drawn at its value, log only over positive values.
-    const [lo, hi] = RT.charts.extent(...traces.map((t) => t.y)) || [null, null];
-    const y = RT.charts.yaxis(lo, hi, opts.log);
-    layout.yaxis = y.axis;
     const xs = new Set(traces.flatMap((t) => Array.from(t.x || [], Number)).filter((x) => isFinite(x)));
     p.narrow = opts.axis === "step" && xs.size <= 2;
     if (p.narrow && SR.extent) {
@@ -157,8 +190,16 @@
       const pad = (hi - lo) * 0.03 || Math.max(1, Math.abs(hi) * 0.05);
       Object.assign(layout.xaxis, { range: [lo - pad, hi + pad], autorange: false });
     }
+    finish(p, traces, layout, opts);
+  }
+
+  function finish(p, traces, layout, opts) {
+    // The y-range from both sides' data: a constant is drawn at its value, log only over positive values.
+    const [lo, hi] = RT.charts.extent(...traces.map((t) => t.y)) || [null, null];
+    const y = RT.charts.yaxis(lo, hi, opts.log);
+    layout.yaxis = y.axis;
     if (y.logOff) layout.annotations = [{ text: "log scale off: values ≤ 0", xref: "paper", yref: "paper", x: 1, y: 1.02, xanchor: "right", yanchor: "bottom", showarrow: false, font: { size: 10, color: "#c92a2a" } }];
-    Plotly.react(div, traces, layout, RT.PLOT_CONFIG);
+    Plotly.react(p.div, traces, layout, RT.PLOT_CONFIG);
     p.drawn = true;
   }
 

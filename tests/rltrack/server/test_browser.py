@@ -199,6 +199,10 @@ def test_sim_vs_real_panels_are_drawn_when_on_screen(page: Any, server: Backgrou
     lo, hi = page.evaluate("() => document.querySelector(\"[data-simreal-key='joint/000/position']\")"
                            ".layout.yaxis.range")
     assert lo < 0.25 < hi and hi - lo < 0.1
+    # Telemetry is drawn on each side's own clock, from 0 s, not on a message index labelled "step".
+    x0, title = page.evaluate("() => { const d = document.querySelector(\"[data-simreal-key='joint/000/position']\");"
+                              " return [d.data[0].x[0], d.layout.xaxis.title.text]; }")
+    assert x0 == 0 and title == "seconds since each side's first sample"
     page.eval_on_selector("[data-simreal-key='joint/030/position']", "e => e.scrollIntoView()")
     page.wait_for_function("() => !!document.querySelector(\"[data-simreal-key='joint/030/position']\").data",
                            timeout=READY_TIMEOUT_MS)
