@@ -28,7 +28,12 @@
   SR.infoUrl = (page) => url(page, "/simreal");
   // `pending`: the /simreal request run.js started beside its own (the page lays out its panels without
   // waiting for this section's series).
-  SR.load = async function (page, pending = null) {
+  SR.load = function (page, pending = null) {
+    loading = load(page, pending);
+    return loading;
+  };
+  let loading = Promise.resolve();
+  async function load(page, pending) {
     try { SR.info = await (pending || RT.json(url(page, "/simreal"))); } catch (e) { return; }
     if (!SR.info.available) return;
     $("simreal").hidden = false;
@@ -75,10 +80,10 @@
     nearEnd.observe(sentinel);
     if (keys.length) build(); else { grid.replaceChildren(el("p", { class: "muted" }, "the two sources share no key")); onFirst(); }
     loadGap(page);
-  };
+  }
 
   // Resolves once the panels on screen at load are drawn (the page's data-ready waits for it, not its layout).
-  SR.ready = () => firstDrawn || Promise.resolve();
+  SR.ready = async () => { await loading; await (firstDrawn || Promise.resolve()); };
 
   function schedule(page) {
     if (!queued) queued = new Promise((resolve) => setTimeout(() => { queued = null; loadVisible(page).then(resolve, resolve); }, 0));
@@ -127,6 +132,10 @@
         for (const p of part) { Object.assign(p, { sim: sim[p.key], real: real[p.key], stale: false }); drawOne(page, p); }
         if (widened) SR.charts.forEach((p) => { if (p.drawn && p.narrow && !part.includes(p)) drawOne(page, p); });
       }
+    } catch (e) {
+      $("error").textContent = e.message; // the page still becomes ready: an error is shown, not a hang
+      onFirst();
+      return;
     } finally { due.forEach((p) => { p.loading = false; }); }
     onFirst();
     return schedule(page); // panels that scrolled into view meanwhile
