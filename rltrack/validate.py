@@ -8,8 +8,10 @@ This module is a leaf: it imports only :mod:`rltrack.errors` and :mod:`rltrack.t
 
 from __future__ import annotations
 
+import json
 import operator
 import re
+from typing import Any
 
 from rltrack.errors import InvalidKeyError, InvalidValueError
 from rltrack.types import RUN_STATES
@@ -27,6 +29,7 @@ __all__ = [
     "check_step",
     "check_t_ns",
     "check_text",
+    "loads_text",
 ]
 
 #: Longest key accepted, in characters.
@@ -42,6 +45,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 # Characters no file name may hold on any platform (control characters, separators, Windows' reserved).
 _BAD_NAME_CHARS = re.compile(r'[\x00-\x1f\x7f\\:*?"<>|]')
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_text(what: str, text: str) -> str:
@@ -171,3 +175,27 @@ def check_media_path(path: object) -> str:
         )
     check_text("media path", path)
     return path
+
+
+def loads_text(text: str | bytes) -> Any:
+    r"""Parse stored JSON, replacing each lone surrogate in its strings with U+FFFD.
+
+    JSON text may escape a lone surrogate (``"\udcff"``), which Python parses into a string that
+    no UTF-8 encoder takes: one such value (a config entry written before the checks existed, or by
+    an older writer) would make every answer that carries it fail. Valid pairs (emoji) are kept.
+    """
+    value = json.loads(text)
+    raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    if "\\ud" not in raw and "\\uD" not in raw:
+        return value  # fast path: no surrogate escape at all
+    return _replace_surrogates(value)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_surrogates(v) for v in value]
+    return value

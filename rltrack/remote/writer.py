@@ -169,9 +169,21 @@ class RemoteWriter:
         owner: bool = True,
     ) -> None:
         """Spool one flush (split into pieces of about :data:`SPLIT_BYTES`) and return at once."""
-        if summary is not None:
-            self._summaries[(run_id, source)] = dict(summary)
+        sent_summary = None if summary is None else wire.portable(dict(summary))
+        if sent_summary is not None:
+            self._summaries[(run_id, source)] = sent_summary
         pieces = _split(list(batches))
+        extras: dict[str, Any] = {
+            "media": [wire.media_to(m) for m in media],
+            "summary": sent_summary,
+            "config": None if config is None else wire.portable(dict(config)),
+            "metadata": None if metadata is None else wire.portable(dict(metadata)),
+            "heartbeat_ns": heartbeat_ns,
+        }
+        if pieces[-1] and any(v is not None and v != [] for k, v in extras.items() if k != "heartbeat_ns"):
+            # Values travel apart from what a user set by hand: a config or summary the server
+            # refuses (too large, say) becomes a dead letter of its own and takes no values with it.
+            pieces.append([])
         spooled: list[dict[str, Any]] = []
         for i, piece in enumerate(pieces):
             batch: dict[str, Any] = {
@@ -179,13 +191,7 @@ class RemoteWriter:
                 "batches": [wire.batch_to(b) for b in piece],
             }
             if i == len(pieces) - 1:
-                batch.update(
-                    media=[wire.media_to(m) for m in media],
-                    summary=None if summary is None else dict(summary),
-                    config=None if config is None else dict(config),
-                    metadata=None if metadata is None else dict(metadata),
-                    heartbeat_ns=heartbeat_ns,
-                )
+                batch.update(extras)
             spooled.append(batch)
         # All pieces or none: the run API retries a write that raised, and a piece spooled twice
         # under two ids would be stored twice.

@@ -6,7 +6,6 @@ write. A run whose owner stopped heart-beating reads as ``crashed``.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -18,6 +17,7 @@ from rltrack.errors import RunNotFoundError
 from rltrack.store.base import Backend
 from rltrack.store.chunks import unpack
 from rltrack.store.liveness import is_alive
+from rltrack.validate import loads_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,7 +87,7 @@ class StoreReader:
             state, reason = "crashed", reason or "the writing process stopped without finishing the run"
         return RunRow(
             id=rid, project=project, name=name, group=group, job_type=job_type, notes=notes,
-            tags=json.loads(tags), config=json.loads(config), metadata=json.loads(metadata),
+            tags=loads_text(tags), config=loads_text(config), metadata=loads_text(metadata),
             primary_source=primary, state=state, reason=reason, exit_code=exit_code,
             created_ns=created, ended_ns=ended, heartbeat_ns=heartbeat,
         )
@@ -163,7 +163,7 @@ class StoreReader:
             row = conn.execute(
                 "SELECT summary FROM summaries WHERE run_id = ? AND source = ?", (run_id, source)
             ).fetchone()
-        return json.loads(row[0]) if row else {}
+        return loads_text(row[0]) if row else {}
 
     def keys(self, run_id: str, source: str) -> list[str]:
         """Return the keys logged under one source of a run, sorted."""
@@ -214,6 +214,6 @@ class StoreReader:
         sql += " ORDER BY key, step, id"
         with self.db.reading() as conn:
             return [
-                MediaRow(r[0], r[1], int(r[2]), int(r[3]), r[4], r[5], r[6], json.loads(r[7]))
+                MediaRow(r[0], r[1], int(r[2]), int(r[3]), r[4], r[5], r[6], loads_text(r[7]))
                 for r in conn.execute(sql, args)
             ]
