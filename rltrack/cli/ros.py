@@ -130,7 +130,14 @@ def _check_input(ros: ModuleType, source: Any, config: Any, *, guess: bool) -> A
     from rltrack.errors import RltrackError
 
     selected = [t for t, info in source.topics.items() if config.topic(t) is not None]
-    if not any((source.topics[t].expected is None or source.topics[t].expected) for t in selected):
+
+    def nothing() -> bool:
+        return not any((source.topics[t].expected is None or source.topics[t].expected) for t in selected)
+
+    if nothing() and source.recount():
+        click.echo("warning: metadata.yaml lists fewer messages than the files hold (written before the recording "
+                   "ended?); the files' own counts are expected", err=True)  # fmt: skip
+    if nothing():
         listing = ", ".join(f"{t} ({info.expected})" for t, info in sorted(source.topics.items())) or "(none)"
         raise RltrackError(f"nothing to import: the selected topics of {str(source.path)!r} hold no messages; "
                            f"its topics: {listing}")  # fmt: skip

@@ -98,6 +98,28 @@ class BagSource:
             self._tmp.cleanup()
             self._tmp = None
 
+    def recount(self) -> bool:
+        """Take each topic's expected count from the storage's own index instead of ``metadata.yaml``.
+
+        A stale ``metadata.yaml`` (written before the recording ended) can list 0 messages for topics
+        the files hold. Counting reads a whole sqlite3 table, so it is done only when asked.
+
+        Returns:
+            Whether any count changed.
+        """
+        counts = [f.counts() for f in self.files]
+        stored: Counter[str] = Counter()
+        for c in self._conns:
+            n = counts[c.file]
+            if n is not None:
+                stored[c.topic] += n.get(c.stored.id, 0)
+        changed = False
+        for topic, n in stored.items():
+            info = self.topics[topic]
+            if info.expected is not None and n > info.expected:
+                info.expected, changed = n, True
+        return changed
+
     @property
     def typestore(self) -> Any:
         """The rosbags typestore that decodes the (CDR) messages this source yields."""

@@ -98,3 +98,21 @@ def test_a_topic_recorded_with_two_types_expects_the_messages_of_both(tmp_path: 
     assert re.search(r"^/x +std_msgs/msg/Float32 +10 +10 +10 +-$", out, re.M), out
     assert "messages read" not in out
     assert sorted(view.series("x/data", source="real")[2].tolist()) == [0, 1, 2, 3, 4, 100, 101, 102, 103, 104]
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP])
+def test_stale_metadata_listing_no_messages_imports_what_the_files_hold(tmp_path: Path, storage: StoragePlugin) -> None:
+    # metadata.yaml written before the recording ended lists 0 messages: it was refused as "nothing to import".
+    bag = tmp_path / "bag"
+    with Writer(bag, version=9, storage_plugin=storage) as writer:
+        conn = writer.add_connection("/odom", ODOM, typestore=TS)
+        for i in range(10):
+            t = T0_NS + i * 10**7
+            writer.write(conn, t, TS.serialize_cdr(odometry(TS, i, t), ODOM))
+    meta = bag / "metadata.yaml"
+    meta.write_text(re.sub(r"message_count: \d+", "message_count: 0", meta.read_text()))
+    code, out, (view,) = cli(bag, tmp_path / "store", "--strict")
+    assert code == 0, out
+    assert "warning: metadata.yaml lists fewer messages than the files hold" in out
+    assert re.search(r"^/odom +nav_msgs/msg/Odometry +10 +10 +10 +-$", out, re.M), out
+    assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 10
