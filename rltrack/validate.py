@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import operator
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from rltrack.errors import InvalidKeyError, InvalidValueError
@@ -19,6 +20,7 @@ from rltrack.types import RUN_STATES
 __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_STEP",
+    "MAX_VALUE_DEPTH",
     "RESERVED_KEYS",
     "RESERVED_PREFIX",
     "check_key",
@@ -30,6 +32,7 @@ __all__ = [
     "check_t_ns",
     "check_text",
     "loads_text",
+    "portable",
 ]
 
 #: Longest key accepted, in characters.
@@ -40,6 +43,9 @@ MAX_STEP = 2**63 - 1
 RESERVED_KEYS = frozenset({"step", "t_ns"})
 #: Prefix rltrack keeps for its own counters in the summary.
 RESERVED_PREFIX = "_rltrack/"
+#: Deepest nesting a config, summary or metadata value keeps (see :func:`portable`); deeper parts are
+#: kept as their repr (the server refuses bodies nested deeper than 64 levels, and a batch adds 4).
+MAX_VALUE_DEPTH = 32
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -199,3 +205,46 @@ def _replace_surrogates(value: Any) -> Any:
     if isinstance(value, list):
         return [_replace_surrogates(v) for v in value]
     return value
+
+
+def portable(value: Any, _depth: int = 0) -> Any:
+    """Return ``value`` as JSON that every store and the server keep: what JSON cannot hold as its ``repr``.
+
+    Config, summary and metadata values pass through this before they are written (the remote
+    writer does; ``Config``/``Summary`` should at the call), so one odd entry (a numpy scalar, a set,
+    a lone surrogate from ``os.listdir``, an object whose ``repr`` raises, a dict nested 1,000 deep)
+    cannot fail the write that carries it, or turn a whole flush into a dead letter. Lone surrogates
+    become U+FFFD; NaN and infinity are kept; parts deeper than :data:`MAX_VALUE_DEPTH` become repr.
+    """
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        try:
+            str(value)  # ints past Python's digit limit cannot be written as JSON
+        except ValueError:
+            return f"<int of {value.bit_length()} bits>"
+        return value
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if _depth < MAX_VALUE_DEPTH:
+        if isinstance(value, Mapping):
+            return {_portable_key(k): portable(v, _depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [portable(v, _depth + 1) for v in value]
+    return _safe_repr(value)
+
+
+def _portable_key(key: object) -> str:
+    if isinstance(key, str):
+        return _SURROGATE.sub("\ufffd", key)
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(portable(key))  # what json.dumps makes of such a key: 5 -> "5", True -> "true"
+    return _safe_repr(key)
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception as err:  # a user's __repr__ may raise anything
+        text = f"<{type(value).__name__} object; repr() raised {type(err).__name__}>"
+    return _SURROGATE.sub("\ufffd", text[:1000])

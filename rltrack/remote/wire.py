@@ -13,9 +13,6 @@ recomputed from its arrays, never taken from the sender.
 from __future__ import annotations
 
 import base64
-import json
-import re
-from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -23,7 +20,15 @@ from rltrack.errors import RltrackError
 from rltrack.store.chunks import pack
 from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
-from rltrack.validate import check_key, check_media_path, check_run_id, check_source, check_step, check_text
+from rltrack.validate import (
+    check_key,
+    check_media_path,
+    check_run_id,
+    check_source,
+    check_step,
+    check_text,
+    portable,
+)
 
 __all__ = [
     "MAX_TEXT",
@@ -48,10 +53,6 @@ OPS = ("create_run", "write", "end")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: Longest free text (names, notes, captions, host names) a batch may carry, in characters.
 MAX_TEXT = 10_000
-#: Deepest nesting a config, summary or metadata value keeps on the wire; deeper parts travel as
-#: their repr (the server refuses bodies nested deeper than 64 levels, and a batch adds 4).
-MAX_VALUE_DEPTH = 32
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WireError(RltrackError, ValueError):
@@ -95,48 +96,6 @@ def _text(data: Any, name: str, *, optional: bool = False, limit: int = MAX_TEXT
     if len(value) > limit:
         raise WireError(f"field {name!r} is {len(value)} characters long; keep it at most {limit}")
     return value
-
-
-def portable(value: Any, _depth: int = 0) -> Any:
-    """Return ``value`` as JSON the server stores as the local store would: never a refused batch.
-
-    The local store keeps what JSON cannot hold as its ``repr``; this does the same before a value
-    is spooled, so one odd config or summary entry (a numpy scalar, a set, a lone surrogate from
-    ``os.listdir``, an object whose ``repr`` raises, a dict nested 1,000 deep) cannot turn a whole
-    flush into a dead letter. Lone surrogates become U+FFFD; NaN and infinity are kept.
-    """
-    if value is None or isinstance(value, (bool, float)):
-        return value
-    if isinstance(value, int):
-        try:
-            str(value)  # ints past Python's digit limit cannot be written as JSON
-        except ValueError:
-            return f"<int of {value.bit_length()} bits>"
-        return value
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if _depth < MAX_VALUE_DEPTH:
-        if isinstance(value, Mapping):
-            return {_portable_key(k): portable(v, _depth + 1) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [portable(v, _depth + 1) for v in value]
-    return _safe_repr(value)
-
-
-def _portable_key(key: object) -> str:
-    if isinstance(key, str):
-        return _SURROGATE.sub("\ufffd", key)
-    if key is None or isinstance(key, (bool, int, float)):
-        return json.dumps(portable(key))  # what json.dumps makes of such a key: 5 -> "5", True -> "true"
-    return _safe_repr(key)
-
-
-def _safe_repr(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception as err:  # a user's __repr__ may raise anything
-        text = f"<{type(value).__name__} object; repr() raised {type(err).__name__}>"
-    return _SURROGATE.sub("\ufffd", text[:1000])
 
 
 def batch_to(b: SeriesBatch) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from rltrack.api import Api
 from rltrack.remote import wire
 from rltrack.server import ServerSettings
 from rltrack.server.serve import BackgroundServer
+from rltrack.validate import MAX_VALUE_DEPTH
 
 
 class RaisingRepr:
@@ -99,7 +100,7 @@ def test_an_odd_config_or_summary_value_keeps_every_logged_point(
         assert kept[clean_key] == stored
     else:  # nested deeper than the wire keeps: the top levels are stored, the rest as its repr
         level = kept[clean_key]  # config["deep"] is one level into the config
-        for _ in range(wire.MAX_VALUE_DEPTH - 2):
+        for _ in range(MAX_VALUE_DEPTH - 2):
             level = level["x"]
         assert isinstance(level["x"], str) and level["x"].startswith("{'x': {'x':")
     assert not [k for k in run.summary if k.startswith("_rltrack/dead_letters")]
