@@ -1,0 +1,100 @@
+"""Hostile config, summary and init() values on a local run (issue 19 follow-up, found by probing).
+
+The rule: a value is stored, or refused at the call with an ``RltrackError`` naming it, or
+counted under ``_rltrack/`` and warned once; nothing logged before is lost. The cases marked
+``xfail(strict=True)`` break it today; their fix lies in files another engineer is editing
+(``rltrack/_state.py``, ``rltrack/_session.py``), described in each reason. When fixed, the
+strict xfail turns into a failure that says to drop the mark.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rltrack
+from rltrack.api import Api
+from rltrack.errors import RltrackError
+
+
+class RaisingRepr:
+    """An object whose repr raises, as a half-built user object's may."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("boom")
+
+
+def nested(depth: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(depth):
+        node["x"] = {}
+        node = node["x"]
+    return root
+
+
+def run_with(store_dir: Path, where: str, key: str, value: Any) -> tuple[Any, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = rltrack.init(project="hostile", dir=store_dir, system_metrics=False, quiet=True, config={"good": 1})
+        run.log({"x": 1.0}, step=0)
+        run.flush()
+        if where == "config":
+            run.config.update({key: value, "also": 2})
+        else:
+            run.summary[key] = value
+            run.summary["also"] = 2
+        run.log({"x": 2.0}, step=1)
+        run.finish()
+    return Api(store_dir).run(run.id), [str(w.message) for w in caught]
+
+
+def test_a_set_in_the_config_is_kept_as_its_repr(store_dir: Path) -> None:
+    stored, _ = run_with(store_dir, "config", "seeds", {3})
+    assert stored.config["seeds"] == "{3}" and stored.config["also"] == 2
+
+
+FIX = (
+    "rltrack/_state.py: Config.update and Summary.__setitem__ should store rltrack.validate.portable(value) "
+    "(repr for what JSON cannot hold, a safe repr when __repr__ raises, repr past 32 levels); today the value "
+    "reaches the store's json.dumps(default=repr), which raises, and the writer loses the whole write"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=FIX)
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("summary", RaisingRepr()), ("summary", nested(100_000)), ("config", RaisingRepr()), ("config", nested(100_000))],
+    ids=["summary-raising-repr", "summary-nested", "config-raising-repr", "config-nested"],
+)
+def test_an_unstorable_value_loses_nothing_beside_it(store_dir: Path, where: str, value: Any) -> None:
+    stored, _ = run_with(store_dir, where, "odd", value)
+    assert stored.state == "finished"
+    assert stored.summary["x"] == 2.0  # today: the whole summary is missing (summary cases)
+    assert (stored.config if where == "config" else stored.summary)["also"] == 2  # today: the update is lost
+    assert "odd" in (stored.config if where == "config" else stored.summary)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "rltrack/_session.py init(): check name, group, job_type, notes, project with rltrack.validate.check_text "
+    "(today a lone surrogate reaches sqlite and raises a bare UnicodeEncodeError from store/writer.py)"
+))
+@pytest.mark.parametrize("field", ["name", "group", "job_type", "notes", "project"])
+def test_init_refuses_a_lone_surrogate_with_an_rltrack_error(store_dir: Path, field: str) -> None:
+    with pytest.raises(RltrackError, match="not valid Unicode"):
+        rltrack.init(dir=store_dir, system_metrics=False, quiet=True, **{"project": "p", field: "bad\udcffname"})
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "rltrack/_session.py init(): refuse group/job_type/tags longer than 256 and notes longer than 10,000 "
+    "characters (rltrack.remote.wire's limits): today a local run takes them and the same init() online is "
+    "refused by the server, so a script works offline and fails online"
+))
+@pytest.mark.parametrize(("field", "value"), [("group", "g" * 300), ("job_type", "j" * 300), ("tags", ["t" * 300]),
+                                              ("notes", "n" * 20_000)])
+def test_init_has_the_same_text_limits_as_ingest(store_dir: Path, field: str, value: Any) -> None:
+    with pytest.raises(RltrackError, match=field.rstrip("s")):
+        rltrack.init(dir=store_dir, project="p", system_metrics=False, quiet=True, **{field: value})
