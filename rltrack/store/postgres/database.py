@@ -99,14 +99,31 @@ class PostgresDatabase:
                              "(the database is slow or unreachable)") from err
 
     @contextlib.contextmanager
+    def _begin(self, statement: str, doing: str) -> Iterator[psycopg.Connection[Any]]:
+        """Yield a pooled connection inside a transaction opened by ``statement``.
+
+        A pooled connection the server dropped (a restart, an idle timeout) fails on its first statement;
+        the pool replaces it, and the transaction begins on the next one, so a database restart costs
+        no write.
+        """
+        for attempt in range(_pool_size() + 1):
+            with self._connection(doing) as raw:
+                try:
+                    raw.execute(statement)
+                except psycopg.OperationalError as err:
+                    if raw.broken and attempt < _pool_size():
+                        continue
+                    raise self.error(doing, err) from err
+                except psycopg.Error as err:
+                    raise self.error(doing, err) from err
+                yield raw
+                return
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[PgConnection]:
         """Run a write transaction, committing on success; writers queue on one advisory lock."""
-        with self._connection("begin a write") as raw:
-            try:
-                # One round trip: BEGIN and the write lock (held until COMMIT/ROLLBACK).
-                raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})")
-            except psycopg.Error as err:
-                raise self.error("begin a write", err) from err
+        # One round trip: BEGIN and the write lock (held until COMMIT/ROLLBACK).
+        with self._begin(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK:d})", "begin a write") as raw:
             try:
                 yield PgConnection(raw)
             except BaseException:
@@ -124,11 +141,7 @@ class PostgresDatabase:
     @contextlib.contextmanager
     def reading(self) -> Iterator[PgConnection]:
         """Hold one snapshot (a read-only repeatable-read transaction) for the reads inside."""
-        with self._connection("read") as raw:
-            try:
-                raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            except psycopg.Error as err:
-                raise self.error("read", err) from err
+        with self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", "read") as raw:
             try:
                 yield PgConnection(raw)
             finally:

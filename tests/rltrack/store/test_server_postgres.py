@@ -13,6 +13,7 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -27,6 +28,7 @@ from rltrack.server.serve import BackgroundServer
 from rltrack.store.base import Backend
 from rltrack.store.open import open_database
 from rltrack.store.reader import StoreReader
+from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 
 WAIT_S = 30.0
 ReaderOf = Callable[[Path, str], StoreReader]
@@ -252,3 +254,18 @@ def test_a_second_process_writes_the_same_run_under_another_source(
     np.testing.assert_array_equal(reader.series(run.id, "sim", "episode/return")[2], -np.arange(10_000.0))
     np.testing.assert_array_equal(reader.series(run.id, "real", "episode/return")[2], np.arange(10_000.0))
     assert reader.summary(run.id, "real")["episode/return"] == 9_999.0
+
+
+def test_a_postgresql_restart_costs_no_write(pg_cluster: Any, pg_url: str, tmp_path: Path) -> None:
+    db = open_database(tmp_path / "store", pg_url)
+    try:
+        writer = StoreWriter(db)
+        writer.create_run(NewRun(id="r1", project="p", name="r1", group=None, job_type=None, notes=None, tags=(),
+                                 config={}, source="sim"), WriterInfo(host="h", pid=1, pid_started_ns=0, now_ns=1))
+        pg_cluster.restart()  # every pooled connection is now dead
+        writer.write("r1", "sim", summary={"after": "restart"})
+        assert StoreReader(db).summary("r1", "sim") == {"after": "restart"}
+        pg_cluster.restart()
+        assert StoreReader(db).run("r1").project == "p"  # reads reconnect too
+    finally:
+        db.close()
