@@ -209,7 +209,7 @@ def bag_files(path: str | Path) -> tuple[list[Path], dict[str, Any] | None]:
         except Exception as err:  # YAML or key errors: say which file
             raise BagImportError(f"cannot read {str(meta_path)!r}: {_short(err)}; remove it to index the files "
                                  "themselves") from err  # fmt: skip
-        return [p / n for n in names], info
+        return [p / n for n in names] + _unlisted(p, names), info
     files = sorted((f for f in p.iterdir() if f.name.endswith(_SUFFIXES)), key=_natural)
     if not files:
         files = sorted(p.glob("*.bag"), key=_natural)
@@ -217,6 +217,17 @@ def bag_files(path: str | Path) -> tuple[list[Path], dict[str, Any] | None]:
         raise BagImportError(f"{str(p)!r} holds neither metadata.yaml nor .db3/.mcap/.bag files; pass a rosbag2 "
                              "folder")  # fmt: skip
     return files, None
+
+
+def _unlisted(folder: Path, listed: list[str]) -> list[Path]:
+    """Return the storage files in ``folder`` that ``metadata.yaml`` does not list, in recording order.
+
+    Such files were written after it (a crash after a split). An unpacked twin of a listed ``.zstd``
+    file is not one.
+    """
+    known = set(listed) | {n.removesuffix(".zstd") for n in listed} | {n + ".zstd" for n in listed}
+    extra = [f for f in folder.iterdir() if f.name.endswith(_SUFFIXES) and f.name not in known]
+    return sorted(extra, key=_natural)
 
 
 def open_bag(
@@ -245,10 +256,14 @@ def open_bag(
     if meta is not None:
         mode = str(meta.get("compression_mode") or "").lower()
         compression = mode if mode in ("file", "message") else None
+    listed = {PurePath(x).name for x in meta.get("relative_file_paths") or []} if meta is not None else set()
     for f in files:
         if not f.is_file():
             problems.append(f"{f.name}: listed in metadata.yaml but missing; the other files go on")
             continue
+        if meta is not None and f.name not in listed:
+            problems.append(f"{f.name}: not listed in metadata.yaml (written before the recording ended?); read too "
+                            "(`ros2 bag reindex` rewrites metadata.yaml)")  # fmt: skip
         src, note = f, None
         try:
             if f.name.endswith(".zstd"):

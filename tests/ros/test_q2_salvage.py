@@ -66,3 +66,17 @@ def test_a_split_mcap_part_cut_before_its_channels_is_named(tmp_path: Path) -> N
     assert messages == readable and 0 < readable < 6074
     assert [m for m in said if m.startswith("bag file wbag_0.mcap: the recording is cut short (")]
     assert [m for m in said if "`mcap recover`" in m]
+
+
+def test_split_parts_missing_from_metadata_yaml_are_read_and_named(tmp_path: Path) -> None:
+    # A crash after a split leaves parts metadata.yaml does not list: they were silently left out.
+    folder = tmp_path / "split"
+    shutil.copytree(FIXTURES / "rb2_mcap_wbag_split", folder)
+    meta = folder / "metadata.yaml"
+    meta.chmod(0o644)
+    meta.write_text(meta.read_text().replace("  - wbag_3.mcap\n", "").replace("  - wbag_4.mcap\n", ""))
+    messages, said = run_import(folder, tmp_path / "store")
+    assert messages == 6074
+    assert [m for m in said if m.startswith("bag file wbag_3.mcap: not listed in metadata.yaml")]
+    assert [m for m in said if m.startswith("bag file wbag_4.mcap: not listed in metadata.yaml")]
+    assert not [m for m in said if "messages read" in m]
