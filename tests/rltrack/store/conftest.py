@@ -50,6 +50,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnd
     """A fresh, empty store on each back-end (PostgreSQL: a new database in the session's cluster)."""
     url = None
     if request.param == "postgresql":
+        pytest.importorskip("psycopg", reason="PostgreSQL needs psycopg: pip install 'rltrack[server]'")
         url = request.getfixturevalue("pg_cluster").new_database()
     store = StoreUnderTest(request.param, tmp_path / "store", url)
     yield store

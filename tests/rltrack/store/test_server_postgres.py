@@ -15,9 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
+
+# The server needs the ui extra and PostgreSQL the server extra (the Python 3.10 core job has neither).
+pytest.importorskip("fastapi", reason="the server needs the ui extra: pip install 'rltrack[server]'")
+pytest.importorskip("psycopg", reason="PostgreSQL needs psycopg: pip install 'rltrack[server]'")
+
+import httpx
 from click.testing import CliRunner
 
 import rltrack
