@@ -275,3 +275,47 @@ def test_a_store_from_a_newer_rltrack_is_refused_untouched(backend: StoreUnderTe
 def test_reading_where_no_store_exists_says_so(backend: StoreUnderTest) -> None:
     with pytest.raises(StoreError, match="no rltrack store"):
         backend.open(create=False)
+
+
+def test_a_store_at_an_older_version_migrates_forward_keeping_its_runs(backend: StoreUnderTest) -> None:
+    from rltrack.store.schema import MIGRATIONS
+
+    first = MIGRATIONS[0][1]
+    if backend.kind == "sqlite":
+        backend.root.mkdir(parents=True)
+        for statement in (s for s in first.split(";") if s.strip()):
+            backend.raw(statement)
+        backend.raw("PRAGMA user_version = 1")
+    else:
+        from rltrack.store.postgres.dialect import to_postgres_ddl
+        from rltrack.store.postgres.schema import _BOOTSTRAP
+
+        for statement in _BOOTSTRAP:
+            backend.raw(statement)
+        for statement in (s for s in first.split(";") if s.strip()):
+            for translated in to_postgres_ddl(statement):
+                backend.raw(translated)
+        backend.raw("UPDATE rltrack_schema SET version = 1")
+    backend.raw("INSERT INTO runs (id, project, name, primary_source, state, created_ns, heartbeat_ns, host, pid,"
+                " pid_started_ns) VALUES ('old', 'p', 'old', 'sim', 'finished', 1, 1, 'h', 1, 0)")
+    db = backend.open(create=False)  # a reader-only open still migrates an existing store forward
+    assert StoreReader(db).run("old").state == "finished"
+    added = ArtifactStore(db).add_version(NewVersion(name="a", type="model", digest="d", files=(), metadata={},
+                                                     description=None, run_id="old", created_ns=1), [])
+    assert added.created  # migration 2's tables exist
+    version = "PRAGMA user_version" if backend.kind == "sqlite" else "SELECT version FROM rltrack_schema"
+    assert backend.raw(version) == [(SCHEMA_VERSION,)]
+
+
+def test_another_connections_commit_changes_the_data_version(backend: StoreUnderTest) -> None:
+    reader, other = backend.open(), backend.open()
+    StoreWriter(other).create_run(new_run("r1"), who())
+
+    def data_version() -> int:
+        with reader.reading() as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+    before = data_version()
+    assert data_version() == before  # nothing committed: the read cache keeps its entries
+    StoreWriter(other).write("r1", "sim", summary={"x": 1})
+    assert data_version() != before  # another process wrote: the read cache drops them
