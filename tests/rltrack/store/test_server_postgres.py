@@ -274,3 +274,31 @@ def test_a_postgresql_restart_costs_no_write(pg_cluster: Any, pg_url: str, tmp_p
         assert StoreReader(db).run("r1").project == "p"  # reads reconnect too
     finally:
         db.close()
+
+
+def test_a_retried_ingest_batch_is_stored_once_in_postgresql(tmp_path: Path, pg_url: str, reader_of: ReaderOf) -> None:
+    from rltrack.remote import wire
+    from rltrack.store.chunks import pack
+
+    def write(batch_id: str, start: int, n: int) -> dict[str, Any]:
+        steps = np.arange(start, start + n, dtype=np.int64)
+        chunk = pack("sim", "loss", steps, steps * 10, steps.astype(np.float64) / 2)
+        return {"id": batch_id, "op": "write", "run_id": "r1", "source": "sim", "batches": [wire.batch_to(chunk)],
+                "summary": {"loss": float(start + n - 1) / 2}}
+
+    new = NewRun(id="r1", project="p", name="r1", group=None, job_type=None, notes=None, tags=("a",),
+                 config={"lr": 1}, source="sim")
+    who = WriterInfo(host="robot", pid=1, pid_started_ns=0, now_ns=1)
+    create = {"id": "w:1", "op": "create_run", "run": wire.new_run_to(new), "who": wire.who_to(who)}
+    server = BackgroundServer(ServerSettings(root=tmp_path / "srv", ingest=True, db=pg_url))
+    try:
+        post = f"{server.url}/api/ingest/batches"
+        first = httpx.post(post, json={"batches": [create, write("w:2", 0, 100)]})
+        assert first.json() == {"applied": 2, "duplicates": []}
+        again = httpx.post(post, json={"batches": [create, write("w:2", 0, 100), write("w:3", 100, 5)]})
+        assert again.json() == {"applied": 1, "duplicates": ["w:1", "w:2"]}
+    finally:
+        server.stop()
+    steps, _, values = reader_of(tmp_path / "srv", pg_url).series("r1", "sim", "loss")
+    assert steps.tolist() == list(range(105))
+    assert values.tolist() == [s / 2 for s in range(105)]
