@@ -23,6 +23,7 @@ RT.time = (ns) => (ns ? new Date(ns / 1e6).toLocaleString() : "");
 RT.duration = (a, b) => {
   if (!a) return "";
   const s = Math.max(0, ((b || Date.now() * 1e6) - a) / 1e9);
+  if (s < 1) return "<1s"; // a run that took 0.3 s did not take "0s"
   if (s < 60) return s.toFixed(0) + "s";
   if (s < 3600) return (s / 60).toFixed(1) + "m";
   return (s / 3600).toFixed(1) + "h";

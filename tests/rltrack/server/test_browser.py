@@ -209,6 +209,37 @@ def test_sim_vs_real_panels_are_drawn_when_on_screen(page: Any, server: Backgrou
     assert first < page.evaluate(drawn) < len(keys)
 
 
+#: Text a new user should never meet: "1 runs", "sim (sim)".
+AWKWARD = re.compile(r"\b1 (?:runs|keys|episodes|points|steps|values|versions)\b|\b(\w+) \(\1\)", re.IGNORECASE)
+OVERLAPS = """() => { const r = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect()).filter(b => b.width);
+  const out = []; r.forEach((a, i) => r.slice(i + 1).forEach((b) => {
+    if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) out.push([a, b]); }));
+  return out.length; }"""
+
+
+@pytest.mark.parametrize("width", [1280, 1440, 1920])
+def test_every_page_reads_well_at(width: int, context: Any, server: BackgroundServer, filled: Any) -> None:
+    pages = ["/", "/projects/robot", "/projects/cartpole/runs", f"/runs/{filled.alpha}", f"/runs/{filled.robot}",
+             f"/compare?run={filled.alpha}&run={filled.beta}"]
+    pg = context.new_page()
+    pg.set_viewport_size({"width": width, "height": 900})
+    problems: list[str] = []
+    pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: problems.append(str(e)))
+    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        for path in pages:
+            open_ready(pg, server.url + path)
+            if path == f"/runs/{filled.robot}":
+                pg.wait_for_selector("#gap[data-ready='1']", timeout=READY_TIMEOUT_MS)
+            text = pg.evaluate("() => document.body.innerText")
+            assert not AWKWARD.search(text), (path, AWKWARD.search(text))
+            assert pg.evaluate(OVERLAPS) == 0, path
+    finally:
+        pg.close()
+    assert problems == []
+
+
 #: The README's screenshots: name -> (path on the demo's store, what to wait for, what to show). Run
 #: `RLTRACK_SCREENSHOTS_DIR=docs pytest -m slow -k screenshots tests/rltrack/server/test_browser.py` to regenerate them.
 SHOT_WIDTH = 1440
