@@ -211,7 +211,8 @@ def test_sim_vs_real_panels_are_drawn_when_on_screen(page: Any, server: Backgrou
 
 #: Text a new user should never meet: "1 runs", "sim (sim)".
 AWKWARD = re.compile(r"\b1 (?:runs|keys|episodes|points|steps|values|versions)\b|\b(\w+) \(\1\)", re.IGNORECASE)
-OVERLAPS = """() => { const r = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect()).filter(b => b.width);
+OVERLAPS = """() => {
+  const r = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect()).filter(b => b.width);
   const out = []; r.forEach((a, i) => r.slice(i + 1).forEach((b) => {
     if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) out.push([a, b]); }));
   return out.length; }"""
