@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rltrack.errors import StoreError
 from rltrack.remote.client import IngestClient, Rejected, ServerError, Unreachable, upload_media
 
 __all__ = [
@@ -28,6 +27,7 @@ __all__ = [
     "batch_run_id",
     "batch_values",
     "bury",
+    "damaged",
     "dead_dir",
     "describe",
     "discard",
@@ -127,25 +127,34 @@ def _write(letter: DeadLetter) -> None:
 def load(spool_dir: Path, *, run_id: str | None = None) -> list[DeadLetter]:
     """Read the dead letters of a spool folder (of one run, or all), oldest first.
 
-    Raises:
-        StoreError: a dead-letter file cannot be read or is not one.
+    A file that is not a readable dead letter (torn or damaged on disk) is left out here, so it
+    cannot hide the others; :func:`damaged` lists such files and :func:`discard` removes them.
     """
     letters = []
     for path in sorted(dead_dir(spool_dir).glob("*.json")):
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-            letter = DeadLetter(
-                path=path, run_id=str(d["run_id"]), batch_id=str(d["batch_id"]), values=int(d["values"]),
-                status=None if d["status"] is None else int(d["status"]), reason=str(d["reason"]),
-                tries=int(d["tries"]), url=str(d["url"]), dead_ns=int(d["dead_ns"]), batch=dict(d["batch"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise StoreError(
-                f"cannot read the dead letter {str(path)!r} ({type(err).__name__}: {err}); move it away and retry"
-            ) from err
-        if run_id is None or letter.run_id == run_id:
+        letter = _read(path)
+        if isinstance(letter, DeadLetter) and (run_id is None or letter.run_id == run_id):
             letters.append(letter)
     return sorted(letters, key=lambda x: (x.dead_ns, x.path.name))
+
+
+def damaged(spool_dir: Path) -> list[tuple[Path, str]]:
+    """Files in the dead-letter folder that cannot be read as dead letters, each with why."""
+    return [(path, found) for path in sorted(dead_dir(spool_dir).glob("*.json"))
+            if path.is_file() and isinstance(found := _read(path), str)]
+
+
+def _read(path: Path) -> DeadLetter | str:
+    """Return the dead letter in ``path``, or why it cannot be read."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return DeadLetter(
+            path=path, run_id=str(d["run_id"]), batch_id=str(d["batch_id"]), values=int(d["values"]),
+            status=None if d["status"] is None else int(d["status"]), reason=str(d["reason"]),
+            tries=int(d["tries"]), url=str(d["url"]), dead_ns=int(d["dead_ns"]), batch=dict(d["batch"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as err:  # UnicodeDecodeError is a ValueError
+        return f"{type(err).__name__}: {err}"
 
 
 def describe(spool_dir: Path, *, run_id: str | None = None) -> list[str]:
@@ -153,8 +162,11 @@ def describe(spool_dir: Path, *, run_id: str | None = None) -> list[str]:
     letters = load(spool_dir, run_id=run_id)
     folder = dead_dir(spool_dir)
     whose = f" of run {run_id}" if run_id else ""
+    broken = [f"damaged dead letter {str(path)!r} ({why}): its batch cannot be sent; `rltrack sync --discard` "
+              "deletes it" for path, why in damaged(spool_dir)]
     if not letters:
-        return [f"no dead letters{whose} in {folder}: every batch spooled there reached the server or is still queued"]
+        return [f"no dead letters{whose} in {folder}: every batch spooled there reached the server or is still queued",
+                *broken]
     lines = [f"dead letters{whose} in {folder} (batches the server refused; their values are not on the server):"]
     by_run: dict[str, list[DeadLetter]] = {}
     for letter in letters:
@@ -169,7 +181,7 @@ def describe(spool_dir: Path, *, run_id: str | None = None) -> list[str]:
             lines.append(f"  {n} x {status if status is not None else 'unsent'}: {reason}")
         if len(reasons) > REASONS_SHOWN:
             lines.append(f"  ... and {len(reasons) - REASONS_SHOWN} other reasons")
-    return lines
+    return lines + broken
 
 
 @dataclass
@@ -240,9 +252,15 @@ def retry(
 
 
 def discard(spool_dir: Path, *, run_id: str | None = None) -> tuple[int, int]:
-    """Delete dead letters (of one run, or all) for good; return how many batches and values went."""
+    """Delete dead letters (of one run, or all) for good; return how many batches and values went.
+
+    Deleting all of them also deletes damaged files (:func:`damaged`), each counted as one batch.
+    """
     letters = load(spool_dir, run_id=run_id)
-    for letter in letters:
+    paths = [letter.path for letter in letters]
+    if run_id is None:
+        paths += [path for path, _ in damaged(spool_dir)]
+    for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            letter.path.unlink()
-    return len(letters), sum(x.values for x in letters)
+            path.unlink()
+    return len(paths), sum(x.values for x in letters)
