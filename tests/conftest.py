@@ -20,7 +20,7 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # No test reads the developer's environment or writes into the working directory.
     for var in ("RLTRACK_DIR", "RLTRACK_PROJECT", "RLTRACK_MODE", "RLTRACK_RUN_ID", "RLTRACK_RESUME",
-                "RLTRACK_URL", "RLTRACK_API_KEY"):
+                "RLTRACK_URL", "RLTRACK_API_KEY", "RLTRACK_BLOBS", "RLTRACK_DB"):
         monkeypatch.delenv(var, raising=False)
     work = tmp_path / "cwd"
     work.mkdir()

@@ -4,8 +4,9 @@ A blob is stored once however many versions, artifacts or runs refer to it. The 
 store keeps ``<store>/artifacts/blobs/<sha256[:2]>/<sha256>`` (read-only files): a blob is
 copied to a temporary file in ``<store>/artifacts/tmp/``, hashed as stored, fsynced, then
 renamed into place, so a crash never leaves a half-written file under a digest's name. An
-S3-compatible object store can implement :class:`BlobStore` the same way (upload, then
-reference): callers only write a version's manifest after every ``put`` returned.
+S3-compatible object store implements :class:`BlobStore` the same way (upload, then
+reference; :mod:`rltrack.artifacts.s3`, chosen by ``RLTRACK_BLOBS=s3://bucket/prefix``):
+callers only write a version's manifest after every ``put`` returned.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "copy_file_hashing",
     "copy_hashing",
     "hash_file",
+    "open_blob_store",
 ]
 
 #: Files move through hashing and copying in blocks of this size; never whole.
@@ -77,6 +79,20 @@ class BlobStore(Protocol):
     def locate(self, digest: str) -> str:
         """Return where the blob lives (a path or URL), for messages."""
         ...
+
+
+def open_blob_store(root: Path) -> BlobStore:
+    """Return where a store's artifact blobs live: ``RLTRACK_BLOBS`` (``s3://bucket/prefix``) or ``root``.
+
+    Raises:
+        StoreError: ``RLTRACK_BLOBS`` is not an S3 URL, or boto3 is not installed.
+    """
+    spec = os.environ.get("RLTRACK_BLOBS", "").strip()
+    if not spec:
+        return LocalBlobStore(root)
+    from rltrack.artifacts.s3 import S3BlobStore
+
+    return S3BlobStore(spec)
 
 
 class CopyError(Exception):

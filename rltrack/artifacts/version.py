@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rltrack.artifacts.blobs import BlobStore, CopyError, LocalBlobStore, copy_file_hashing
+from rltrack.artifacts.blobs import BlobStore, CopyError, copy_file_hashing, open_blob_store
 from rltrack.artifacts.errors import ArtifactCorruptedError, ArtifactError
 from rltrack.artifacts.refs import check_aliases, check_file_name
 from rltrack.errors import RunNotFoundError
@@ -25,7 +25,7 @@ __all__ = ["ArtifactVersion", "blob_store", "downloads_root"]
 
 def blob_store(db: Backend) -> BlobStore:
     """Return the blob store that belongs to a store folder (``<store>/artifacts``)."""
-    return LocalBlobStore(db.root / "artifacts")
+    return open_blob_store(db.root / "artifacts")  # RLTRACK_BLOBS=s3://... puts them in a bucket
 
 
 def downloads_root(db: Backend) -> Path:

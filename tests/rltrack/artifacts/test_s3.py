@@ -124,3 +124,31 @@ def test_bad_s3_urls_are_refused(url: str, message: str) -> None:
 def test_prefixes_are_normalised() -> None:
     assert parse_s3_url("s3://b").key("blobs", "x") == "blobs/x"
     assert parse_s3_url("s3://b/team/run/").key("blobs", "x") == "team/run/blobs/x"
+
+
+def test_rltrack_blobs_puts_a_runs_artifacts_in_the_bucket_and_downloads_check_them(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rltrack
+
+    monkeypatch.setenv("RLTRACK_BLOBS", "s3://lab/team")
+    data = os.urandom(100_000)
+    (tmp_path / "policy.zip").write_bytes(data)
+    run = rltrack.init(project="p", dir=tmp_path / "store", system_metrics=False)
+    art = rltrack.Artifact("policy", type="model")
+    art.add_file(tmp_path / "policy.zip")
+    run.log_artifact(art, aliases=["best"])
+    run.log_artifact(art)  # the same content again: no new object
+    run.finish()
+    digest = hashlib.sha256(data).hexdigest()
+    assert keys(client) == [f"team/blobs/{digest[:2]}/{digest}"]
+    assert not (tmp_path / "store" / "artifacts" / "blobs").exists()  # nothing on the local disk
+    robot = rltrack.init(project="p", dir=tmp_path / "store", system_metrics=False)
+    path = robot.use_artifact("policy:best").download(tmp_path / "got")
+    robot.finish()
+    assert (Path(path) / "policy.zip").read_bytes() == data
+    client.put_object(Bucket="lab", Key=f"team/blobs/{digest[:2]}/{digest}", Body=b"tampered" + data[8:])
+    robot = rltrack.init(project="p", dir=tmp_path / "store", system_metrics=False)
+    with pytest.raises(ArtifactError, match="sha256"):
+        robot.use_artifact("policy:best").download(tmp_path / "again")
+    robot.finish()
