@@ -214,7 +214,8 @@ AWKWARD = re.compile(r"\b1 (?:runs|keys|episodes|points|steps|values|versions)\b
 OVERLAPS = """() => {
   const r = [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect()).filter(b => b.width);
   const out = []; r.forEach((a, i) => r.slice(i + 1).forEach((b) => {
-    if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) out.push([a, b]); }));
+    const apart = a.right - 1 <= b.left || b.right - 1 <= a.left || a.bottom - 1 <= b.top || b.bottom - 1 <= a.top;
+    if (!apart) out.push([a, b]); }));
   return out.length; }"""
 
 
