@@ -769,7 +769,7 @@ class Decoder:
     def __init__(self, typestore: Typestore) -> None:
         self.typestore = typestore
         self._flatteners: dict[tuple[str, str], MessageFlattener] = {}
-        #: Per known type: rosbags' generated little-endian CDR reader and the message class.
+        #: Per known type: rosbags' generated little-endian CDR reader and the message class; () turns it off.
         self._fast: dict[str, tuple[Callable[..., tuple[Any, int]], type] | tuple[()]] = {}
 
     def _fast_path(self, msgtype: str) -> tuple[Callable[..., tuple[Any, int]], type] | tuple[()]:
@@ -811,17 +811,21 @@ class Decoder:
             fast = self._fast_path(msgtype)
             if fast:  # an unknown type is asked again: the live node may learn it later
                 self._fast[msgtype] = fast
+        failed = False
         if fast and len(raw) >= 4 and raw[0] == 0 and raw[1] == 1:
             func, cls = fast
             try:
                 msg, pos = func(raw[4:], 0, cls, self.typestore)
             except Exception:  # the full path below raises the error with its message
-                pass
+                failed = True
             else:
                 if pos + 4 + 3 >= len(raw):  # the size check deserialize_cdr makes
                     return msg
         try:
-            return self.typestore.deserialize_cdr(raw, msgtype)
+            msg = self.typestore.deserialize_cdr(raw, msgtype)
+            if failed:  # rosbags decodes what the direct call could not: a layout this code does not know
+                self._fast[msgtype] = ()
+            return msg
         except KeyError:
             resolved = self.resolve(msgtype)
             if resolved != msgtype and resolved in self.typestore.fielddefs:

@@ -134,3 +134,21 @@ def test_big_endian_truncated_and_padded_bytes_take_the_full_path() -> None:
         assert str(full.value) in str(fast.value)
     view = decoder.deserialize(memoryview(little), msgtype)
     assert bytes(JAZZY.serialize_cdr(view, msgtype)) == little
+
+
+def test_a_direct_reader_that_fails_where_rosbags_succeeds_is_turned_off() -> None:
+    decoder = Decoder(JAZZY)
+    msgtype = "nav_msgs/msg/Odometry"
+    data = bytes(JAZZY.serialize_cdr(odometry(JAZZY, 1, T0_NS), msgtype))
+    calls: list[int] = []
+
+    def other_layout(*args: Any) -> Any:  # a rosbags whose generated readers take other arguments
+        calls.append(len(args))
+        raise TypeError("takes 3 positional arguments but 4 were given")
+
+    decoder._fast[msgtype] = (other_layout, JAZZY.types[msgtype])
+    for _ in range(3):
+        assert bytes(JAZZY.serialize_cdr(decoder.deserialize(data, msgtype), msgtype)) == data
+    assert calls == [4]  # tried once, then rosbags' own deserialize_cdr only
+    with pytest.raises(DecodeError, match="cannot decode 9 bytes"):
+        decoder.deserialize(data[:9], msgtype)
