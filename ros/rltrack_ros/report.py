@@ -39,7 +39,9 @@ class TopicLine:
 
     def skipped_reasons(self) -> str:
         """The reasons, joined (for the table)."""
-        return "; ".join(f"{n} {why}" for why, n in self.skipped.items() if n)
+        # A whole topic skipped in a file without counts (cut short) still says why, without a number.
+        return "; ".join(f"{n} {why}" if n else why for why, n in self.skipped.items()
+                         if n or (self.blocked and why.startswith("skipped: ")))  # fmt: skip
 
 
 @dataclass

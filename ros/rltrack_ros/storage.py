@@ -121,11 +121,13 @@ class McapFile:
         conns = self._from_summary()
         if conns is None:
             probe = McapScan(path)
-            for _ in probe.messages(wanted=set()):
+            for _ in probe.messages(wanted=None):  # every message, so a whole file gives exact counts
                 pass
             if probe.stopped and "magic" in probe.stopped:
                 raise ValueError(f"not an MCAP file: {probe.stopped}")
             conns = _mcap_conns(probe)
+            if probe.stopped is None and not probe.bad_chunks:  # read to its end: the counts are the file's
+                self._counts = {c.id: probe.counts.get(c.id, 0) for c in conns}
             self._scan = probe  # a file cut before any wanted channel is never read again: it still says why
         self.conns: list[StoredConn] = conns
 

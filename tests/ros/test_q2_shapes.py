@@ -116,3 +116,38 @@ def test_stale_metadata_listing_no_messages_imports_what_the_files_hold(tmp_path
     assert "warning: metadata.yaml lists fewer messages than the files hold" in out
     assert re.search(r"^/odom +nav_msgs/msg/Odometry +10 +10 +10 +-$", out, re.M), out
     assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 10
+
+
+def write_foreign_mcap(path: Path, n: int = 40) -> None:
+    """An MCAP from a non-ROS tool: no profile, a JSON channel beside a CDR one (rosbags' reader refuses it)."""
+    from mcap.writer import Writer as McapWriter
+
+    f64 = "std_msgs/msg/Float64"
+    path.mkdir()
+    with (path / "tool.mcap").open("wb") as fh:
+        writer = McapWriter(fh, chunk_size=256)
+        writer.start(profile="", library="a non-ROS tool")
+        cdr = writer.register_channel("/v", "cdr", writer.register_schema(f64, "ros2msg", b"float64 data"))
+        js = writer.register_channel("/json", "json", writer.register_schema("foo.Bar", "jsonschema", b"{}"))
+        for i in range(n):
+            t = T0_NS + i * 10**6
+            writer.add_message(cdr, t, bytes(TS.serialize_cdr(TS.types[f64](data=i * 0.5), f64)), t)
+            writer.add_message(js, t, b'{"x": 1}', t)
+        writer.finish()
+
+
+def test_an_mcap_rosbags_refuses_is_counted_and_its_json_channel_says_why(tmp_path: Path) -> None:
+    pytest.importorskip("mcap.writer", reason="mcap is a dev dependency (rltrack[dev])")
+    write_foreign_mcap(tmp_path / "bag")
+    code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store")
+    assert code == 0, out
+    assert view.series("v/data", source="real")[2].tolist() == [i * 0.5 for i in range(40)]
+    assert re.search(r"^/json +foo\.Bar +0 +40 +0 +40 skipped: serialization format 'json' is not CDR$", out, re.M)
+    assert re.search(r"^/v +std_msgs/msg/Float64 +40 +40 +40 +-$", out, re.M), out
+    # Cut inside its data: counts are unknown, the JSON channel still says why it was skipped.
+    data = (tmp_path / "bag" / "tool.mcap").read_bytes()
+    (tmp_path / "bag" / "tool.mcap").write_bytes(data[: len(data) // 3])
+    code, out, _ = cli(tmp_path / "bag", tmp_path / "store2")
+    assert code == 0, out
+    assert re.search(r"^/json +foo\.Bar +0 +\? +0 +skipped: serialization format 'json' is not CDR$", out, re.M), out
+    assert "bag file tool.mcap: the recording is cut short" in out
