@@ -45,7 +45,12 @@ class PgCluster:
         self.port = _free_port()
         self._user: list[str] = []
         if os.geteuid() == 0:
-            account = pwd.getpwnam("postgres")  # KeyError: no such user (the fixture reports it)
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise RuntimeError("initdb refuses to run as root and there is no 'postgres' user to run it as; "
+                                   "apt-get install postgresql creates one") from None
             os.chown(self.dir, account.pw_uid, account.pw_gid)
             self._user = ["runuser", "-u", "postgres", "--"]
         self._names = itertools.count()
