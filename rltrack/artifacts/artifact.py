@@ -144,14 +144,28 @@ def _check_keys(value: object, depth: int = 0) -> None:
     # json.dumps would turn {1: x} into {"1": x} silently; metadata must read back as written.
     if depth > 64:
         raise ArtifactError("artifact metadata nests deeper than 64 levels (or refers to itself); flatten it")
-    if isinstance(value, Mapping):
+    if isinstance(value, str):
+        _check_text("value", value)
+    elif isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ArtifactError(f"artifact metadata key {key!r} must be a string; use str({key!r})")
+            _check_text("key", key)
             _check_keys(item, depth + 1)
     elif isinstance(value, (list, tuple)):
         for item in value:
             _check_keys(item, depth + 1)
+
+
+def _check_text(what: str, text: str) -> None:
+    # A lone surrogate (os.listdir's form of a non-UTF-8 name) would be stored and then break every reader.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ArtifactError(
+            f"artifact metadata {what} {text!r} is not valid Unicode (a lone surrogate, as os.listdir returns for "
+            "a non-UTF-8 file name); decode it with errors='replace' first"
+        ) from None
 
 
 def check_metadata(metadata: object) -> dict[str, Any]:

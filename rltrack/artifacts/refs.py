@@ -95,6 +95,9 @@ def check_aliases(aliases: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(check_alias(a) for a in items))
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 def check_file_name(name: object) -> str:
     """Return a file name inside an artifact (a relative POSIX path) if it stays inside the artifact."""
     what = f"file name {name!r} inside an artifact"
@@ -102,6 +105,9 @@ def check_file_name(name: object) -> str:
         raise ArtifactError(f"{what} must be a non-empty string such as 'model.zip'")
     if _CONTROL_RE.search(name):
         raise ArtifactError(f"{what} contains control characters; rename the file or pass name=")
+    if _SURROGATE_RE.search(name):
+        # os.listdir's form of a file name that is not UTF-8: no store, JSON or browser can hold it.
+        raise ArtifactError(f"{what} is not valid Unicode (a name that is not UTF-8); rename the file or pass name=")
     if "\\" in name:
         raise ArtifactError(f"{what} contains '\\'; use '/' to separate folders")
     if name.startswith("/"):

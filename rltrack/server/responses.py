@@ -1,14 +1,17 @@
-"""JSON responses that never fail on NaN or infinity (stored faithfully, sent as ``null``)."""
+"""JSON responses that never fail on NaN or infinity (stored faithfully, sent as ``null``) or a lone surrogate."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from starlette.responses import JSONResponse
 
 __all__ = ["SafeJSONResponse", "clean"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean(value: Any) -> Any:
@@ -31,4 +34,8 @@ class SafeJSONResponse(JSONResponse):
             text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
         except ValueError:
             text = json.dumps(clean(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
-        return text.encode("utf-8")
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate that reached a store before it was checked: shown as U+FFFD, not a 500.
+            return _SURROGATE.sub("\ufffd", text).encode("utf-8")
