@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything rltrack's demo and tests need on a fresh Debian 12 machine, idempotently:
 #   - Debian packages: chromium (dashboard browser tests), iproute2 + util-linux (loopback-only
-#     network namespaces for the ROS 2 tests);
+#     network namespaces for the ROS 2 tests), postgresql (a throwaway cluster per test session for
+#     the PostgreSQL store tests, tests/pgcluster.py);
 #   - .venv: torch==2.13.0 first (the CPU wheel on these machines; an unpinned torch pulls a
 #     multi-GB CUDA build), then rltrack editable with every extra, and the rltrack_ros package;
 #   - .venv-ros: the separate venv with the PyPI ROS 2 Jazzy wheels (see .ci/ros_venv.sh).
