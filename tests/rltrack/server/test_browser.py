@@ -261,6 +261,8 @@ def run_demo(root: Path) -> str:
 @pytest.mark.slow
 def test_screenshots_of_the_demo_run(context: Any, tmp_path: Path) -> None:
     out = Path(os.environ.get("RLTRACK_SCREENSHOTS_DIR") or tmp_path)
+    if not out.is_absolute():  # tests run in a temporary folder: "docs" means the repository's docs/
+        out = Path(__file__).resolve().parents[3] / out
     run_id = run_demo(tmp_path / "demo")
     pg = context.new_page()
     errors: list[str] = []
