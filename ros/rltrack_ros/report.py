@@ -84,7 +84,8 @@ class ImportReport:
             more = f" and {len(topics) - 6} more" if len(topics) > 6 else ""
             parts.append(f"{', '.join(topics[:6])}{more} ({msgtype})")
         return [f"hint: {'; '.join(parts)} carry no numeric fields, so they gave no values; numbers, booleans, "
-                "JointState/DiagnosticArray entries and /tf transforms become keys"]  # fmt: skip
+                "JointState/DiagnosticArray entries and /tf transforms become keys, except in arrays longer than "
+                "max_array (64 unless a --config topic entry sets 'max_array', e.g. for a nav_msgs/Path)"]  # fmt: skip
 
     def table(self) -> str:
         """The per-topic table the CLI prints after an import."""

@@ -151,3 +151,30 @@ def test_an_mcap_rosbags_refuses_is_counted_and_its_json_channel_says_why(tmp_pa
     assert code == 0, out
     assert re.search(r"^/json +foo\.Bar +0 +\? +0 +skipped: serialization format 'json' is not CDR$", out, re.M), out
     assert "bag file tool.mcap: the recording is cut short" in out
+
+
+def test_a_long_path_that_gives_no_values_hints_at_max_array(tmp_path: Path) -> None:
+    # A nav2 plan of 100 poses is one array longer than max_array: "no numeric fields" alone misled.
+    t = TS.types
+    quat = t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)
+
+    def pose(k: int) -> object:
+        point = t["geometry_msgs/msg/Point"](x=k * 0.1, y=0.0, z=0.0)
+        head = t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=1, nanosec=k), frame_id="map")
+        return t["geometry_msgs/msg/PoseStamped"](header=head, pose=t["geometry_msgs/msg/Pose"](position=point,
+                                                                                               orientation=quat))
+
+    msg = t["nav_msgs/msg/Path"](header=t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=1,
+                                 nanosec=0), frame_id="map"), poses=[pose(k) for k in range(100)])  # fmt: skip
+    with Writer(tmp_path / "bag", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conn = writer.add_connection("/plan", "nav_msgs/msg/Path", typestore=TS)
+        writer.write(conn, T0_NS, TS.serialize_cdr(msg, "nav_msgs/msg/Path"))
+    code, out, _ = cli(tmp_path / "bag", tmp_path / "store")
+    assert code == 0, out
+    assert "hint: /plan (nav_msgs/msg/Path) carry no numeric fields" in out
+    assert "except in arrays longer than max_array (64 unless a --config topic entry sets 'max_array'" in out
+    config = tmp_path / "plan.yaml"
+    config.write_text("topics:\n  - {topic: /plan, max_array: 100}\n")
+    code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store2", "--config", str(config))
+    assert code == 0 and "hint:" not in out, out
+    assert view.series("plan/poses/99/pose/position/x", source="real")[2].tolist() == [pytest.approx(9.9)]
