@@ -6,12 +6,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rltrack.errors import RltrackError
 from rltrack.store.database import Database
 from rltrack.store.paths import resolve_root
 from rltrack.store.reader import RunRow, StoreReader
+from rltrack.validate import check_text
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,17 +81,17 @@ class RunView:
 
     def summary_of(self, source: str) -> dict[str, Any]:
         """Return one source's summary."""
-        return self._reader.summary(self.id, source)
+        return self._reader.summary(self.id, _key(source, "source"))
 
     def keys(self, source: str | None = None) -> list[str]:
         """Return the keys logged under a source (default: the primary one), sorted."""
-        return self._reader.keys(self.id, source or self.primary_source)
+        return self._reader.keys(self.id, _key(source or self.primary_source, "source"))
 
     def series(
         self, key: str, *, source: str | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Return one key's ``(step, t_ns, value)`` arrays in logged order (empty when absent)."""
-        return self._reader.series(self.id, source or self.primary_source, key)
+        return self._reader.series(self.id, _key(source or self.primary_source, "source"), _key(key))
 
     def history(self, keys: Sequence[str] | None = None, *, source: str | None = None) -> dict[str, Any]:
         """Return values as columns: ``step``, ``t_ns`` and one float64 column per key.
@@ -102,10 +105,11 @@ class RunView:
         """
         import numpy as np
 
-        src = source or self.primary_source
+        src = _key(source or self.primary_source, "source")
         names = list(keys) if keys is not None else self._reader.keys(self.id, src)
         if isinstance(keys, str):
             names = [keys]
+        names = [_key(k) for k in names]
         data = [self._reader.series(self.id, src, k) for k in names]
         if len(data) == 1:
             steps, times, values = data[0]
@@ -140,7 +144,7 @@ class RunView:
         base = self.dir
         return [
             MediaView(m.source, m.key, m.step, m.t_ns, m.kind, base / m.path, m.caption, m.meta)
-            for m in self._reader.media(self.id, source, key)
+            for m in self._reader.media(self.id, _key(source, "source"), _key(key))
         ]
 
     def table(self, key: str, step: int | None = None, *, source: str | None = None) -> Any:
@@ -217,6 +221,9 @@ class Api:
         state: str | None = None,
     ) -> list[RunView]:
         """Return runs, newest first; every filter given must match (all ``tags`` must be present)."""
+        if tags is not None:
+            tags = [_key(t, "tag") for t in ([tags] if isinstance(tags, str) else tags)]
+        project, group, state = _key(project, "project"), _key(group, "group"), _key(state, "state")
         return [RunView(self.reader, r) for r in self.reader.runs(project, group=group, tags=tags, state=state)]
 
     def artifacts(self, name: str | None = None, *, type: str | None = None) -> list[ArtifactVersion]:
@@ -237,4 +244,15 @@ class Api:
         Raises:
             RunNotFoundError: no run has this id.
         """
-        return RunView(self.reader, self.reader.run(id))
+        return RunView(self.reader, self.reader.run(_key(id, "run id")))
+
+
+def _key(value: T, what: str = "key") -> T:
+    """Return a key, source, id or filter to read by, refusing one that no store can hold.
+
+    A lone surrogate is an :class:`~rltrack.errors.InvalidValueError` naming it, not a bare
+    ``UnicodeEncodeError`` from the database driver.
+    """
+    if isinstance(value, str):
+        check_text(what, value)
+    return value
