@@ -102,6 +102,7 @@ def import_bag(
     try:
         config = _check_input(ros, source, config, guess=config_path is None)
         if run_id:
+            _check_not_imported(ros, source, run_id, source_name, store_dir)
             run = rltrack.init(id=run_id, resume="must", source=source_name, dir=store_dir, system_metrics=False)
         else:
             run = rltrack.init(
@@ -149,6 +150,19 @@ def _check_input(ros: ModuleType, source: Any, config: Any, *, guess: bool) -> A
                        "'episodes:' names others)", err=True)  # fmt: skip
             return replace(config, episodes=found)
     return config
+
+
+def _check_not_imported(ros: ModuleType, source: Any, run_id: str, source_name: str, store_dir: str | None) -> None:
+    """Refuse, before attaching, a recording the run already holds under that source (values would double)."""
+    import rltrack
+    from rltrack.errors import RltrackError
+
+    try:
+        done = rltrack.Api(dir=store_dir).run(run_id).config.get(ros.bag.IMPORTED_KEY) or []
+    except RltrackError:  # no such run or store: attaching says so
+        return
+    if f"{source_name}:{ros.bag.bag_fingerprint(source.path)}" in done:
+        raise RltrackError(ros.bag.already_imported(source.path, run_id, source_name))
 
 
 def _check_decodable(ros: ModuleType, source: Any, selected: list[str]) -> None:

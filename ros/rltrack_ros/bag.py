@@ -9,6 +9,7 @@ A shortfall is a warning naming the topic and its counts, and an error under ``s
 from __future__ import annotations
 
 import difflib
+import hashlib
 import time
 import warnings
 from collections.abc import Callable
@@ -34,6 +35,8 @@ __all__ = [
     "topics_in",
 ]
 
+#: Run config key listing the recordings imported into the run, as "<source>:<bag_fingerprint>".
+IMPORTED_KEY = "ros_imported_bags"
 #: Called with (messages read, messages in the bag) every ``_PROGRESS_EVERY`` messages and at the end.
 Progress = Callable[[int, int], None]
 _PROGRESS_EVERY = 5000
@@ -145,6 +148,12 @@ def import_bag(
     """
     start = time.perf_counter()
     source = path if isinstance(path, BagSource) else open_for(path, config)
+    imported = getattr(run, "config", None)
+    entry = f"{getattr(run, 'source', '')}:{bag_fingerprint(source.path)}"
+    done = list(imported.get(IMPORTED_KEY) or []) if imported is not None else []
+    if entry in done:
+        source.close()
+        raise BagImportError(already_imported(source.path, str(getattr(run, "id", "")), getattr(run, "source", "")))
     mirror: Mirror | None = None
     selected: set[str] = set()
     try:
@@ -168,6 +177,8 @@ def import_bag(
         if callable(flush):
             flush()
     report = build_report(source, mirror.counts, selected)
+    if imported is not None:
+        imported[IMPORTED_KEY] = [*done, entry]  # a second import of this bag would double every value
     summary = run.summary
     for key, value in report.counters().items():
         summary[key] = value
@@ -187,6 +198,20 @@ def import_bag(
         duration_s=time.perf_counter() - start,
         report=report,
     )
+
+
+def bag_fingerprint(path: str | Path) -> str:
+    """Identify a recording: its resolved path and the names and sizes of its storage files."""
+    files = bag_files(path)[0]
+    parts = [str(Path(path).resolve())] + [f"{f.name}:{f.stat().st_size if f.is_file() else -1}" for f in files]
+    digest = hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
+    return f"{Path(path).resolve()}#{digest}"
+
+
+def already_imported(path: str | Path, run_id: str, source: str) -> str:
+    """The refusal for a recording that is already in the run under that source."""
+    return (f"bag {str(path)!r} is already imported into run {run_id!r} as source {source!r}; importing it again "
+            "would store every value twice: start a new run (--project) or attach under another --source")  # fmt: skip
 
 
 def _warn(report: ImportReport) -> None:

@@ -178,3 +178,30 @@ def test_a_long_path_that_gives_no_values_hints_at_max_array(tmp_path: Path) -> 
     code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store2", "--config", str(config))
     assert code == 0 and "hint:" not in out, out
     assert view.series("plan/poses/99/pose/position/x", source="real")[2].tolist() == [pytest.approx(9.9)]
+
+
+def test_importing_the_same_bag_twice_into_a_run_is_refused(tmp_path: Path) -> None:
+    # Re-running the command (to add --msg-dir, after a warning) stored every value twice.
+    write_rl_bag(tmp_path / "bag")
+    code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store")
+    assert code == 0, out
+    again = CliRunner().invoke(main, ["import-bag", str(tmp_path / "bag"), "--run", view.id, "--dir",
+                                      str(tmp_path / "store")])  # fmt: skip
+    assert again.exit_code == 1
+    assert f"is already imported into run {view.id!r} as source 'real'; importing it again would store" in again.output
+    # Under another source it is a second copy on purpose; the API refuses like the CLI.
+    other = CliRunner().invoke(main, ["import-bag", str(tmp_path / "bag"), "--run", view.id, "--source", "replay",
+                                      "--dir", str(tmp_path / "store")])  # fmt: skip
+    assert other.exit_code == 0, other.output
+    from rltrack_ros.bag import import_bag
+    from rltrack_ros.errors import BagImportError
+    from rltrack_ros.topics import parse_config
+
+    with (
+        rltrack.init(id=view.id, resume="must", source="real", dir=tmp_path / "store", system_metrics=False) as run,
+        pytest.raises(BagImportError, match="is already imported into run"),
+    ):
+        import_bag(tmp_path / "bag", run, parse_config({}))
+    view = rltrack.Api(dir=tmp_path / "store").run(view.id)
+    assert len(view.series("rl/reward/data", source="real")[2]) == 10
+    assert len(view.series("rl/reward/data", source="replay")[2]) == 10
