@@ -11,6 +11,7 @@ time until the culprit is found. Only "the server is away" (network errors, 502/
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -209,8 +210,28 @@ class Forwarder:
             if self._stopping:
                 break
             if q.spool.pending_bytes > 0 and q.retry_at <= time.monotonic():
-                sent = self._send_once(q) or sent
+                try:
+                    sent = self._send_once(q) or sent
+                except OSError as err:
+                    if q is self._own:
+                        raise
+                    self._drop_orphan(q, err)
         return sent
+
+    def _drop_orphan(self, q: _Queue, err: OSError) -> None:
+        """Stop serving an orphan spool that cannot be read or acknowledged: it must not hold up the others."""
+        with self._lock:
+            if q in self._orphans:
+                self._orphans.remove(q)
+        with contextlib.suppress(OSError):
+            q.spool.close(remove_if_done=False)
+        self._warn(
+            f"orphan:{q.spool.path.name}",
+            f"the spool file {str(q.spool.path)!r} left by an earlier run cannot be read or acknowledged "
+            f"({type(err).__name__}: {err}); it stays on disk and is skipped, later batches go on",
+        )
+        with self._progress:
+            self._progress.notify_all()
 
     def _send_once(self, q: _Queue) -> bool:
         """Send the next request of one queue; return False when it had no whole batch to send."""

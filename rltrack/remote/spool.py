@@ -47,8 +47,8 @@ class Spool:
             raise StoreError(
                 f"cannot open the spool file {str(path)!r}: {err.strerror}; pass a writable spool_dir"
             ) from err
-        self.acked = self._read_ack()
         self._size = os.fstat(self._file.fileno()).st_size
+        self.acked = self._read_ack()
 
     @classmethod
     def adopt(cls, path: Path) -> Spool | None:
@@ -65,14 +65,17 @@ class Spool:
         if os.fstat(spool._file.fileno()).st_nlink == 0:
             spool._file.close()  # its owner sent it all and deleted it while we waited for the lock
             return None
+        spool._size = os.fstat(spool._file.fileno()).st_size  # its owner may have appended until it died
         spool.acked = spool._read_ack()
         return spool
 
     def _read_ack(self) -> int:
         try:
-            return int(self.ack_path.read_text().strip() or 0)
-        except (OSError, ValueError):
+            offset = int(self.ack_path.read_text().strip() or 0)
+        except (OSError, ValueError):  # UnicodeDecodeError included: a damaged .ack
             return 0
+        # A damaged .ack past either end would make every read fail (a negative seek) or skip batches.
+        return offset if 0 <= offset <= self._size else 0
 
     def append(self, batches: list[dict[str, Any]]) -> None:
         """Add batches at the end, all or none (written to the OS before returning).

@@ -31,6 +31,7 @@ from rltrack.validate import (
 )
 
 __all__ = [
+    "MAX_NAME",
     "MAX_TEXT",
     "OPS",
     "WireError",
@@ -53,6 +54,8 @@ OPS = ("create_run", "write", "end")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 #: Longest free text (names, notes, captions, host names) a batch may carry, in characters.
 MAX_TEXT = 10_000
+#: Longest run name or project, in characters (what ``init()`` takes).
+MAX_NAME = 128
 
 
 class WireError(RltrackError, ValueError):
@@ -161,11 +164,20 @@ def new_run_from(d: Any) -> NewRun:
     for tag in tags:
         _text({"tag": tag}, "tag", limit=256)
     return NewRun(
-        id=check_run_id(_get(d, "id", str)), project=_text(d, "project", limit=256), name=_text(d, "name", limit=256),
+        id=check_run_id(_get(d, "id", str)), project=_printable(d, "project"), name=_printable(d, "name"),
         group=_text(d, "group", optional=True, limit=256), job_type=_text(d, "job_type", optional=True, limit=256),
         notes=_text(d, "notes", optional=True), tags=tuple(tags), config=_get(d, "config", dict),
         source=check_source(_get(d, "source", str)),
     )
+
+
+def _printable(data: Any, name: str) -> str:
+    """Return a run's name or project as ``init()`` takes it: 1-128 characters, none a control character."""
+    value: str = _text(data, name, limit=MAX_NAME)
+    if not value or any(ord(c) < 32 for c in value):
+        raise WireError(f"field {name!r} = {value!r} must be a non-empty string of at most {MAX_NAME} printable "
+                        "characters, as init() takes it")
+    return value
 
 
 def who_to(w: WriterInfo) -> dict[str, Any]:

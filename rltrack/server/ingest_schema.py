@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rltrack.remote.wire import MAX_TEXT, OPS
+from rltrack.remote.wire import MAX_NAME, MAX_TEXT, OPS
 from rltrack.validate import MAX_KEY_LENGTH, MAX_STEP
 
 __all__ = ["ATTACH_BODY", "BATCHES_BODY", "UPLOAD_BODY", "request_body"]
@@ -19,6 +19,8 @@ _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _NS = {**_INT64, "description": "Time in integer nanoseconds."}
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
 _NAME = {"type": "string", "maxLength": 256}
+_RUN_NAME = {"type": "string", "pattern": f"^[^\\u0000-\\u001f]{{1,{MAX_NAME}}}$",
+             "description": "1-128 characters, no control characters (what init() takes)."}
 _RUN_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "A run id."}
 _SOURCE = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$", "description": "sim, real or another short name."}
 _KEY = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "description": "A key such as train/loss."}
@@ -54,7 +56,7 @@ _NEW_RUN = {
     "type": "object",
     "required": ["id", "project", "name", "tags", "config", "source"],
     "properties": {
-        "id": _RUN_ID, "project": _NAME, "name": _NAME, "group": {"type": ["string", "null"], "maxLength": 256},
+        "id": _RUN_ID, "project": _RUN_NAME, "name": _RUN_NAME, "group": {"type": ["string", "null"], "maxLength": 256},
         "job_type": {"type": ["string", "null"], "maxLength": 256},
         "notes": {"type": ["string", "null"], "maxLength": MAX_TEXT},
         "tags": {"type": "array", "items": _NAME}, "config": {"type": "object"}, "source": _SOURCE,
