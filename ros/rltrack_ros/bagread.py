@@ -214,8 +214,11 @@ def bag_files(path: str | Path) -> tuple[list[Path], dict[str, Any] | None]:
     if not files:
         files = sorted(p.glob("*.bag"), key=_natural)
     if not files:
+        inside = sorted(d.name for d in p.iterdir() if d.is_dir() and ((d / "metadata.yaml").is_file() or any(
+            f.name.endswith(_SUFFIXES) or f.suffix == ".bag" for f in d.iterdir())))  # fmt: skip
+        hint = f"; it holds recordings: {', '.join(str(p / n) for n in inside[:10])} (import each)" if inside else ""
         raise BagImportError(f"{str(p)!r} holds neither metadata.yaml nor .db3/.mcap/.bag files; pass a rosbag2 "
-                             "folder")  # fmt: skip
+                             f"folder{hint}")  # fmt: skip
     return files, None
 
 

@@ -205,3 +205,12 @@ def test_importing_the_same_bag_twice_into_a_run_is_refused(tmp_path: Path) -> N
     view = rltrack.Api(dir=tmp_path / "store").run(view.id)
     assert len(view.series("rl/reward/data", source="real")[2]) == 10
     assert len(view.series("rl/reward/data", source="replay")[2]) == 10
+
+
+def test_a_folder_of_recordings_names_them(tmp_path: Path) -> None:
+    write_rl_bag(tmp_path / "bags" / "morning")
+    write_rl_bag(tmp_path / "bags" / "evening")
+    code, out, runs = cli(tmp_path / "bags", tmp_path / "store")
+    assert code == 1 and runs == []
+    bags = tmp_path / "bags"
+    assert f"it holds recordings: {bags / 'evening'}, {bags / 'morning'} (import each)" in out.replace("\n", " ")
