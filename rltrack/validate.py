@@ -165,14 +165,16 @@ def check_state(state: object) -> str:
 def check_media_path(path: object) -> str:
     """Return a path relative to a run's folder (media or an uploaded file), refusing any that could leave it.
 
-    ``/``-separated parts of 1-255 characters; none starts with ``.`` (so no ``..`` and no hidden
+    ``/``-separated parts of 1-255 bytes (UTF-8), 1,024 in all; none starts with ``.`` (so no ``..`` and no hidden
     files), none holds a control character, a backslash or a character Windows reserves; no empty part.
     """
-    if not isinstance(path, str) or not path or len(path) > 1024:
+    if not isinstance(path, str) or not path or len(_utf8(path)) > 1024:
         raise InvalidValueError(f"media path {path!r} must be a relative path such as 'media/video/step_1.mp4'")
     parts = path.split("/")
     if any(
-        not part or len(part) > 255 or part.startswith(".") or part != part.strip() or _BAD_NAME_CHARS.search(part)
+        # 255 bytes, not characters: what file systems allow per name ('é' takes two).
+        not part or len(_utf8(part)) > 255 or part.startswith(".") or part != part.strip()
+        or _BAD_NAME_CHARS.search(part)
         for part in parts
     ):
         raise InvalidValueError(
@@ -181,6 +183,10 @@ def check_media_path(path: object) -> str:
         )
     check_text("media path", path)
     return path
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # a lone surrogate is refused later, by name
 
 
 def loads_text(text: str | bytes) -> Any:

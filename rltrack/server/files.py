@@ -66,7 +66,11 @@ def safe_file(base: Path, relative: str) -> Path:
         HTTPException: 400 for a path that tries to leave ``base``, 404 when no such file exists.
     """
     target = safe_path(base, relative)
-    if not target.is_file():
+    try:
+        found = target.is_file()
+    except OSError:  # a name longer than the file system allows (ENAMETOOLONG): no such file either
+        found = False
+    if not found:
         raise HTTPException(404, f"no file {relative!r} in this run's folder")
     return target
 

@@ -59,3 +59,22 @@ def test_ingest_takes_the_names_init_takes(client: httpx.Client) -> None:
     assert answer.status_code == 200, answer.text
     run = client.get("/api/runs/r2").json()
     assert (run["name"], run["project"]) == (name, "robot/arm-1")
+
+
+LONG_PART = "media/" + "é" * 200 + ".png"  # 204 characters, 404 bytes: longer than a file system takes
+
+
+def test_a_name_too_long_for_the_file_system_is_a_400_at_ingest_and_a_404_to_read(client: httpx.Client) -> None:
+    assert client.post("/api/ingest/batches", json=create("r3")).status_code == 200
+    upload = client.put(f"/api/ingest/files/r3/{LONG_PART}", content=b"x")
+    assert upload.status_code == 400, upload.text  # was 507 "cannot store", as if the disk were full
+    assert "must be relative to the run's folder" in upload.json()["detail"]
+    media = {"source": "sim", "key": "media/v", "step": 1, "t_ns": 1, "kind": "image", "path": LONG_PART,
+             "caption": None, "meta": {}}
+    row = client.post("/api/ingest/batches", json={"batches": [
+        {"id": "w:3", "op": "write", "run_id": "r3", "source": "sim", "batches": [], "media": [media]}]})
+    assert row.status_code == 400, row.text  # was stored: a row naming a file that can never exist
+    assert client.get("/api/runs/r3/media").json() == []
+    for path in (LONG_PART, "x" * 5000, "a/" * 3000 + "f"):
+        read = client.get(f"/api/runs/r3/files/{path}")
+        assert read.status_code == 404, (path[:20], read.status_code, read.text[:200])  # was 500 (ENAMETOOLONG)
