@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rltrack.errors import RltrackWarning
 
@@ -22,6 +23,7 @@ from .bagread import BagSource, bag_files, norm_topic, open_bag
 from .decode import IMAGE_TYPES, Decoder
 from .errors import BagImportError
 from .mirror import Mirror, RunLike
+from .report import PREFIX as REPORT_PREFIX
 from .report import ImportReport, build_report
 from .topics import EpisodeConfig, MirrorConfig
 
@@ -154,6 +156,8 @@ def import_bag(
     if entry in done:
         source.close()
         raise BagImportError(already_imported(source.path, str(getattr(run, "id", "")), getattr(run, "source", "")))
+    # Counters of a recording imported earlier into this run and source are added to, not replaced.
+    earlier = _take_counters(run.summary) if any(d.startswith(f"{getattr(run, 'source', '')}:") for d in done) else {}
     mirror: Mirror | None = None
     selected: set[str] = set()
     try:
@@ -173,15 +177,18 @@ def import_bag(
         source.close()
         if mirror is not None:
             mirror.close()
+        summary = run.summary
+        for key, value in earlier.items():
+            now = summary.get(key, 0)
+            summary[key] = value + (now if isinstance(now, int) else 0)
         flush = getattr(run, "flush", None)
         if callable(flush):
             flush()
     report = build_report(source, mirror.counts, selected)
     if imported is not None:
         imported[IMPORTED_KEY] = [*done, entry]  # a second import of this bag would double every value
-    summary = run.summary
     for key, value in report.counters().items():
-        summary[key] = value
+        summary[key] = value + (earlier.get(key, 0) if key.startswith(f"{REPORT_PREFIX}/") else 0)
     _warn(report)
     if strict:
         lost = report.shortfalls(strict=True) + report.problems
@@ -198,6 +205,13 @@ def import_bag(
         duration_s=time.perf_counter() - start,
         report=report,
     )
+
+
+def _take_counters(summary: Any) -> dict[str, int]:
+    """Remove and return the import counters already in ``summary`` (a run that holds an earlier recording)."""
+    keys = [k for k, v in summary.items() if k.startswith(f"{REPORT_PREFIX}/") and "/warnings/" not in k
+            and isinstance(v, int) and not isinstance(v, bool)]  # fmt: skip
+    return {k: summary.pop(k) for k in keys}
 
 
 def bag_fingerprint(path: str | Path) -> str:

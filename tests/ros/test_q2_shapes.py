@@ -214,3 +214,22 @@ def test_a_folder_of_recordings_names_them(tmp_path: Path) -> None:
     assert code == 1 and runs == []
     bags = tmp_path / "bags"
     assert f"it holds recordings: {bags / 'evening'}, {bags / 'morning'} (import each)" in out.replace("\n", " ")
+
+
+def test_two_recordings_into_one_run_add_up_their_counters(tmp_path: Path) -> None:
+    # The second import replaced the first's counters: 20 values stored, the summary said 10 received.
+    for name in ("a", "b"):
+        with Writer(tmp_path / name, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            conn = writer.add_connection("/odom", ODOM, typestore=TS)
+            for i in range(10):
+                t = T0_NS + i * 10**7 + (0 if name == "a" else 10**9)
+                writer.write(conn, t, TS.serialize_cdr(odometry(TS, i, t), ODOM))
+    code, out, (view,) = cli(tmp_path / "a", tmp_path / "store")
+    assert code == 0, out
+    again = CliRunner().invoke(main, ["import-bag", str(tmp_path / "b"), "--run", view.id, "--dir",
+                                      str(tmp_path / "store")])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    view = rltrack.Api(dir=tmp_path / "store").run(view.id)
+    assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 20
+    summary = view.summary_of("real")
+    assert [summary[f"_rltrack/ros/{k}"] for k in ("received", "logged", "received/odom", "expected/odom")] == [20] * 4
