@@ -37,7 +37,8 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e ".[all,server,s3,dev]"
-.venv/bin/python -m pip install -q --use-pep517 ./ros
+# Editable, like rltrack itself: `rltrack import-bag` runs the checkout's rltrack_ros, never a stale copy.
+.venv/bin/python -m pip install -q --use-pep517 -e ./ros
 
 if [ "${RLTRACK_SETUP_ROS:-1}" = 1 ]; then
   bash .ci/ros_venv.sh "$repo/.venv-ros" "$repo" >/dev/null
