@@ -11,6 +11,7 @@ and never holds up the batches behind it.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -32,6 +33,10 @@ __all__ = ["RemoteWriter", "connect"]
 
 #: Raw chunk bytes per spooled batch; larger writes are split (the server limits request size).
 SPLIT_BYTES = 2 * 1024 * 1024
+#: Largest config, summary or metadata value (JSON bytes) an online run sends; a larger one is sent as a note.
+MAX_VALUE_BYTES = 4 * 1024 * 1024
+#: Largest summary (JSON bytes) sent in the same batch as a flush's values.
+SUMMARY_WITH_VALUES_BYTES = 256 * 1024
 #: How long ``end()`` waits for the spool to drain while the server answers.
 END_WAIT_S = 30.0
 #: Summary keys that count a run's batches (and their values) kept as dead letters.
@@ -169,20 +174,22 @@ class RemoteWriter:
         owner: bool = True,
     ) -> None:
         """Spool one flush (split into pieces of about :data:`SPLIT_BYTES`) and return at once."""
-        sent_summary = None if summary is None else wire.portable(dict(summary))
+        sent_summary = self._fit("summary", summary)
         if sent_summary is not None:
             self._summaries[(run_id, source)] = sent_summary
         pieces = _split(list(batches))
         extras: dict[str, Any] = {
             "media": [wire.media_to(m) for m in media],
             "summary": sent_summary,
-            "config": None if config is None else wire.portable(dict(config)),
-            "metadata": None if metadata is None else wire.portable(dict(metadata)),
+            "config": self._fit("config", config),
+            "metadata": self._fit("metadata", metadata),
             "heartbeat_ns": heartbeat_ns,
         }
-        if pieces[-1] and any(v is not None and v != [] for k, v in extras.items() if k != "heartbeat_ns"):
-            # Values travel apart from what a user set by hand: a config or summary the server
+        by_hand = extras["media"] or extras["config"] is not None or extras["metadata"] is not None
+        if pieces[-1] and (by_hand or _json_size(sent_summary) > SUMMARY_WITH_VALUES_BYTES):
+            # Values travel apart from what a user set by hand: a config or a summary the server
             # refuses (too large, say) becomes a dead letter of its own and takes no values with it.
+            # A small summary (the usual flush) rides with the values: one batch, one transaction.
             pieces.append([])
         spooled: list[dict[str, Any]] = []
         for i, piece in enumerate(pieces):
@@ -307,6 +314,29 @@ class RemoteWriter:
                 raise RunNotFoundError(str(err)) from err
             raise StoreError(str(err)) from err
 
+    def _fit(self, what: str, values: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Return ``values`` as :func:`rltrack.validate.portable` JSON, each value at most :data:`MAX_VALUE_BYTES`.
+
+        The whole config (or summary) is sent at every change, so one value too large for the
+        server's body limit would make every later write of it a dead letter; such a value is sent
+        as a note saying what it was, with one warning.
+        """
+        if values is None:
+            return None
+        out: dict[str, Any] = wire.portable(dict(values))
+        if _json_size(out) <= MAX_VALUE_BYTES:
+            return out
+        for key, value in out.items():
+            size = _json_size(value)
+            if size > MAX_VALUE_BYTES:
+                out[key] = f"<{type(value).__name__} of {size} bytes as JSON: too large to send to an rltrack server>"
+                self._warn(
+                    f"too-large:{what}:{key}",
+                    f"{what} value {key!r} is {size} bytes as JSON, over the {MAX_VALUE_BYTES} an online run sends; "
+                    "the server stores a note in its place (log large data as an artifact or media instead)",
+                )
+        return out
+
     def _warn(self, cause: str, message: str) -> None:
         if cause in self._warned:
             return
@@ -316,6 +346,10 @@ class RemoteWriter:
         except RltrackWarning:
             # Warnings escalated to errors must not kill the forwarder thread.
             return
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, allow_nan=True))
 
 
 def _split(batches: list[SeriesBatch]) -> list[list[SeriesBatch]]:

@@ -5,8 +5,9 @@ Found by probing a real ``rltrack server`` (issue 19 follow-up): a lone surrogat
 ``repr`` raises or a dict nested 200 deep in ``run.config``/``run.summary`` made the server refuse
 (or the spool fail on) the flush that carried them, and the *metrics* of that flush went with it:
 a run of 100 logged points read back with none. Now such values travel as the local store keeps
-them (their ``repr``, U+FFFD for a surrogate), and what the server still refuses (a 40 MB config)
-becomes a dead letter of its own, counted in the run's summary, taking no value with it.
+them (their ``repr``, U+FFFD for a surrogate), values travel apart from a config or large summary,
+and a value over the server's body limit (a 40 MB string) is sent as a note, with one warning,
+instead of making that and every later config or summary write a dead letter.
 """
 
 from __future__ import annotations
@@ -106,14 +107,24 @@ def test_an_odd_config_or_summary_value_keeps_every_logged_point(
     assert not [k for k in run.summary if k.startswith("_rltrack/dead_letters")]
 
 
-def test_a_config_too_large_for_the_server_is_a_dead_letter_of_its_own(server: BackgroundServer,
-                                                                         tmp_path: Path) -> None:
-    run, warned = log_around(server, tmp_path, lambda r: r.config.update({"blob": "x" * (40 << 20)}))
+@pytest.mark.parametrize("where", ["config", "summary"])
+def test_a_value_too_large_for_the_server_is_sent_as_a_note(server: BackgroundServer, tmp_path: Path,
+                                                             where: str) -> None:
+    def hostile(run: rltrack.Run) -> None:
+        if where == "config":
+            run.config.update({"blob": "x" * (40 << 20), "lr": 0.1})
+        else:
+            run.summary["blob"] = "x" * (40 << 20)  # flushed together with steps 50-99
+
+    run, warned = log_around(server, tmp_path, hostile)
     assert run.history()["x"].tolist() == [float(s) for s in range(100)]
-    assert "blob" not in run.config
-    assert run.summary["_rltrack/dead_letters/batches"] == 1
-    assert run.summary["_rltrack/dead_letters/values"] == 0  # the values were sent apart and stored
-    assert any("413" in w and "refused a batch" in w for w in warned)
+    kept = run.config if where == "config" else run.summary
+    assert kept["blob"] == f"<str of {(40 << 20) + 2} bytes as JSON: too large to send to an rltrack server>"
+    assert run.summary["x"] == 99.0  # later summaries still reach the server
+    if where == "config":
+        assert kept["lr"] == 0.1
+    assert not [k for k in run.summary if k.startswith("_rltrack/dead_letters")]
+    assert sum(f"{where} value 'blob' is {(40 << 20) + 2} bytes as JSON" in w for w in warned) == 1
 
 
 @pytest.mark.parametrize(
