@@ -59,7 +59,10 @@ def to_number(key: str, value: object) -> float | int:
 
 
 def _describe(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as err:  # a user's __repr__ may raise: the error must still name the key
+        text = f"<{type(value).__name__} object; repr() raised {type(err).__name__}>"
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"

@@ -98,3 +98,28 @@ def test_init_refuses_a_lone_surrogate_with_an_rltrack_error(store_dir: Path, fi
 def test_init_has_the_same_text_limits_as_ingest(store_dir: Path, field: str, value: Any) -> None:
     with pytest.raises(RltrackError, match=field.rstrip("s")):
         rltrack.init(dir=store_dir, project="p", system_metrics=False, quiet=True, **{field: value})
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "rltrack/_session.py init(): pass the config through rltrack.validate.portable before NewRun (today a value "
+    "whose __repr__ raises escapes as a bare RuntimeError and a 100,000-deep dict as RecursionError from the "
+    "store's json.dumps)"
+))
+@pytest.mark.parametrize("config", [{"obj": RaisingRepr()}, {"deep": nested(100_000)}], ids=["raising-repr", "deep"])
+def test_init_stores_or_refuses_an_odd_config(store_dir: Path, config: dict[str, Any]) -> None:
+    try:
+        run = rltrack.init(project="p", dir=store_dir, system_metrics=False, quiet=True, config=config)
+    except RltrackError:
+        return  # refused at the call, naming it: allowed
+    run.finish()
+    assert set(Api(store_dir).run(run.id).config) == set(config)
+
+
+def test_log_refuses_a_value_whose_repr_raises_naming_the_key(store_dir: Path) -> None:
+    run = rltrack.init(project="p", dir=store_dir, system_metrics=False, quiet=True)
+    with pytest.raises(RltrackError, match=r"log\(\) value for 'obj' is <RaisingRepr object; repr\(\) raised "
+                                           r"RuntimeError> \(RaisingRepr\), not a number"):
+        run.log({"obj": RaisingRepr(), "x": 1.0}, step=0)  # was: the RuntimeError from __repr__ itself
+    run.log({"x": 2.0}, step=1)
+    run.finish()
+    assert Api(store_dir).run(run.id).history()["x"].tolist() == [2.0]
