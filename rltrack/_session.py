@@ -35,7 +35,7 @@ from rltrack.store.paths import resolve_root
 from rltrack.store.reader import CRASH_AFTER_S
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 from rltrack.types import DEFAULT_SOURCE
-from rltrack.validate import check_run_id, check_source
+from rltrack.validate import check_run_id, check_source, check_text, portable
 
 __all__ = ["current", "end_trial", "finish", "forget", "init", "log", "trial_run"]
 
@@ -167,7 +167,8 @@ def init(
     quiet = quiet if quiet is not None else given.quiet
     if given.disable_stats:
         system_metrics = False
-    config_dict = filter_keys(config_dict_of(config), config_include_keys, config_exclude_keys)
+    # Portable at the call: a value whose repr raises or a dict 100,000 deep is stored as a repr, not a crash.
+    config_dict = portable(filter_keys(config_dict_of(config), config_include_keys, config_exclude_keys))
     trial = _trial.get()
     if trial is not None and not trial.finished and id is None:
         # wandb's sweep join: init() inside an agent's function is the trial's run; the sweep's
@@ -200,6 +201,10 @@ def init(
         ) from None
     defaults = defaults_from_cwd()
     tag_tuple = _tags(tags)
+    if name:
+        _text("name", name)
+    for field, value in (("group", group), ("job_type", job_type), ("notes", notes)):
+        _optional_text(field, value, _MAX_NOTES if field == "notes" else _MAX_LABEL)
     interval = _interval(system_metrics)
     previous = _current.get()
     if previous is not None and not previous.finished:
@@ -246,7 +251,7 @@ def init(
                 "check the id (rltrack runs ls) or use resume='allow'"
             )
         id = id or _new_id()
-        config_dict = {**defaults, **config_dict}
+        config_dict = {**portable(defaults), **config_dict}
         name = _text("name", name) if name else _new_name(store, project)
         store.create_run(
             NewRun(id=id, project=project, name=name, group=group, job_type=job_type, notes=notes,
@@ -391,12 +396,34 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
     return str(value)
 
 
+# The limits HTTP ingest applies (rltrack.remote.wire: MAX_NAME, MAX_TEXT and 256 for group, job_type and each
+# tag), so a script that runs offline is not refused online. Not imported: rltrack.remote loads its whole
+# package (hashlib, uuid, ...) on an offline init()'s path.
+_MAX_NAME = 128
+_MAX_LABEL = 256
+_MAX_NOTES = 10_000
+
+
 def _text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value or len(value) > 128 or any(ord(c) < 32 for c in value):
+    if isinstance(value, str):
+        check_text(f"init({name}=...)", value)
+    if not isinstance(value, str) or not value or len(value) > _MAX_NAME or any(ord(c) < 32 for c in value):
         raise InvalidValueError(
-            f"init({name}={value!r}) must be a non-empty string of at most 128 printable characters"
+            f"init({name}={value!r}) must be a non-empty string of at most {_MAX_NAME} printable characters"
         )
     return value
+
+
+def _optional_text(name: str, value: object, limit: int) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidValueError(f"init({name}={value!r}) must be a string or None, got {type(value).__name__}")
+    check_text(f"init({name}=...)", value)
+    if len(value) > limit:
+        raise InvalidValueError(
+            f"init({name}={value[:40]!r}...) is {len(value)} characters long; keep it at most {limit}"
+        )
 
 
 def _tags(tags: object) -> tuple[str, ...]:
@@ -404,6 +431,12 @@ def _tags(tags: object) -> tuple[str, ...]:
         return ()
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):  # type: ignore[attr-defined]
         raise InvalidValueError(f"init(tags={tags!r}) must be a list of strings such as ['ppo', 'baseline']")
+    for tag in tags:  # type: ignore[attr-defined]  # checked above
+        check_text("init(tags=...) tag", tag)
+        if len(tag) > _MAX_LABEL:
+            raise InvalidValueError(
+                f"init(tags=...) tag {tag[:40]!r}... is {len(tag)} characters long; keep each at most {_MAX_LABEL}"
+            )
     return tuple(tags)  # type: ignore[arg-type]  # checked above
 
 

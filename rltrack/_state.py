@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from typing import Any, Literal
 
 from rltrack.errors import InvalidValueError
+from rltrack.validate import portable
 
 __all__ = ["SUMMARY_MODES", "Config", "Summary", "SummaryMode"]
 
@@ -19,13 +20,15 @@ SUMMARY_MODES: tuple[str, ...] = ("last", "min", "max", "mean", "first", "none")
 class Config(MutableMapping[str, Any]):
     """The run's hyperparameters; every change is stored (within a flush interval).
 
-    Nested dicts are kept as given. Values must be JSON-friendly; anything else is stored
-    as its ``repr``. Keys read and set as attributes too (``config.lr``, ``config.lr = 3e-4``),
-    as in wandb. Keys a sweep chose are locked: setting them keeps the sweep's value.
+    Values are kept as :func:`rltrack.validate.portable` makes them, as every store keeps them:
+    tuples become lists; what JSON cannot hold (a set, an object whose ``repr`` raises, parts
+    nested deeper than 32 levels) becomes its ``repr``. Keys read and set as attributes too
+    (``config.lr``, ``config.lr = 3e-4``), as in wandb. Keys a sweep chose are locked: setting
+    them keeps the sweep's value.
     """
 
     def __init__(self, initial: Mapping[str, Any], on_change: Callable[[dict[str, Any]], None]) -> None:
-        object.__setattr__(self, "_data", dict(initial))
+        object.__setattr__(self, "_data", portable(dict(initial)))
         object.__setattr__(self, "_lock", threading.Lock())
         object.__setattr__(self, "_on_change", on_change)
         object.__setattr__(self, "_locked", frozenset())
@@ -60,7 +63,8 @@ class Config(MutableMapping[str, Any]):
             from rltrack._config import config_dict
 
             args = (config_dict(args[0], what="config.update(...)"),)
-        new = dict(*args, **kwargs)
+        # Portable at the call: one odd value cannot fail the write that carries the whole config.
+        new: dict[str, Any] = portable(dict(*args, **kwargs))
         with self._lock:
             if allow_val_change is False:
                 for key, value in new.items():
@@ -225,6 +229,9 @@ class Summary(MutableMapping[str, Any]):
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
+        # Portable at the call (depth counted from the summary, as the stores count it): a value JSON
+        # cannot hold would otherwise fail the write of the whole summary.
+        ((key, value),) = portable({key: value}).items()
         with self._lock:
             self._data[key] = value
             self.dirty = True

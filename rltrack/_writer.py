@@ -433,6 +433,11 @@ class BackgroundWriter:
             self._restore(rest)
         elif outcome is _BAD:
             self._extras_one_by_one(rest)
+            if self._summary.dirty:  # the counts it just took (a refused media row) reach the store too
+                counted = _Extras([], None, None, False)
+                counted.summary = self._summary.snapshot()
+                if self._write([], counted) is _RETRY:
+                    self._restore(counted)
 
     def _extras_one_by_one(self, extras: _Extras) -> None:
         parts = [("config", _Extras([], extras.config, None, False))] if extras.config is not None else []

@@ -1,10 +1,9 @@
 """Hostile config, summary and init() values on a local run (issue 19 follow-up, found by probing).
 
 The rule: a value is stored, or refused at the call with an ``RltrackError`` naming it, or
-counted under ``_rltrack/`` and warned once; nothing logged before is lost. The cases marked
-``xfail(strict=True)`` break it today; their fix lies in files another engineer is editing
-(``rltrack/_state.py``, ``rltrack/_session.py``), described in each reason. When fixed, the
-strict xfail turns into a failure that says to drop the mark.
+counted under ``_rltrack/`` and warned once; nothing logged before is lost. Config and summary
+values pass :func:`rltrack.validate.portable` at the call (what JSON cannot hold is kept as its repr),
+and ``init()`` refuses a lone surrogate or text over ingest's limits with an error naming the argument.
 """
 
 from __future__ import annotations
@@ -57,14 +56,6 @@ def test_a_set_in_the_config_is_kept_as_its_repr(store_dir: Path) -> None:
     assert stored.config["seeds"] == "{3}" and stored.config["also"] == 2
 
 
-FIX = (
-    "rltrack/_state.py: Config.update and Summary.__setitem__ should store rltrack.validate.portable(value) "
-    "(repr for what JSON cannot hold, a safe repr when __repr__ raises, repr past 32 levels); today the value "
-    "reaches the store's json.dumps(default=repr), which raises, and the writer loses the whole write"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=FIX)
 @pytest.mark.parametrize(
     ("where", "value"),
     [("summary", RaisingRepr()), ("summary", nested(100_000)), ("config", RaisingRepr()), ("config", nested(100_000))],
@@ -73,26 +64,21 @@ FIX = (
 def test_an_unstorable_value_loses_nothing_beside_it(store_dir: Path, where: str, value: Any) -> None:
     stored, _ = run_with(store_dir, where, "odd", value)
     assert stored.state == "finished"
-    assert stored.summary["x"] == 2.0  # today: the whole summary is missing (summary cases)
-    assert (stored.config if where == "config" else stored.summary)["also"] == 2  # today: the update is lost
-    assert "odd" in (stored.config if where == "config" else stored.summary)
+    assert stored.summary["x"] == 2.0  # was: the whole summary missing (summary cases)
+    kept = stored.config if where == "config" else stored.summary
+    assert kept["also"] == 2  # was: the whole update lost
+    if isinstance(value, RaisingRepr):
+        assert kept["odd"] == "<RaisingRepr object; repr() raised RuntimeError>"
+    else:  # kept as JSON 32 levels deep, then as a note that its repr failed
+        assert "<dict object; repr() raised RecursionError>" in str(kept["odd"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rltrack/_session.py init(): check name, group, job_type, notes, project with rltrack.validate.check_text "
-    "(today a lone surrogate reaches sqlite and raises a bare UnicodeEncodeError from store/writer.py)"
-))
 @pytest.mark.parametrize("field", ["name", "group", "job_type", "notes", "project"])
 def test_init_refuses_a_lone_surrogate_with_an_rltrack_error(store_dir: Path, field: str) -> None:
-    with pytest.raises(RltrackError, match="not valid Unicode"):
+    with pytest.raises(RltrackError, match=rf"^init\({field}=\.\.\.\) 'bad\\udcffname' is not valid Unicode"):
         rltrack.init(dir=store_dir, system_metrics=False, quiet=True, **{"project": "p", field: "bad\udcffname"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rltrack/_session.py init(): refuse group/job_type/tags longer than 256 and notes longer than 10,000 "
-    "characters (rltrack.remote.wire's limits): today a local run takes them and the same init() online is "
-    "refused by the server, so a script works offline and fails online"
-))
 @pytest.mark.parametrize(("field", "value"), [("group", "g" * 300), ("job_type", "j" * 300), ("tags", ["t" * 300]),
                                               ("notes", "n" * 20_000)])
 def test_init_has_the_same_text_limits_as_ingest(store_dir: Path, field: str, value: Any) -> None:
@@ -100,11 +86,6 @@ def test_init_has_the_same_text_limits_as_ingest(store_dir: Path, field: str, va
         rltrack.init(dir=store_dir, project="p", system_metrics=False, quiet=True, **{field: value})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rltrack/_session.py init(): pass the config through rltrack.validate.portable before NewRun (today a value "
-    "whose __repr__ raises escapes as a bare RuntimeError and a 100,000-deep dict as RecursionError from the "
-    "store's json.dumps)"
-))
 @pytest.mark.parametrize("config", [{"obj": RaisingRepr()}, {"deep": nested(100_000)}], ids=["raising-repr", "deep"])
 def test_init_stores_or_refuses_an_odd_config(store_dir: Path, config: dict[str, Any]) -> None:
     try:
