@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bagdata import BagContents
 from click.testing import CliRunner
 
@@ -198,6 +199,7 @@ def test_strict_fails_the_run_and_says_why(tmp_path: Path) -> None:
 
 
 def test_the_demos_bag_imports_its_episodes_without_a_config(tmp_path: Path) -> None:
+    pytest.importorskip("gymnasium", reason="the demo's stand-in is a Gymnasium wrapper (rltrack[sb3])")
     from rltrack.demo.record import write_bag
     from rltrack.demo.standin import Episode
 

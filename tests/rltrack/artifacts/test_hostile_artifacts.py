@@ -12,13 +12,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
 
-import rltrack
-from rltrack.artifacts.errors import ArtifactError
-from rltrack.server import ServerSettings
-from rltrack.server.serve import BackgroundServer
+httpx = pytest.importorskip("httpx", reason="the artifacts route is read over HTTP (rltrack[ui])")
+pytest.importorskip("fastapi", reason="the dashboard server needs the ui extra")
+
+import rltrack  # noqa: E402
+from rltrack.artifacts.errors import ArtifactError  # noqa: E402
+from rltrack.server import ServerSettings  # noqa: E402
+from rltrack.server.serve import BackgroundServer  # noqa: E402
 
 BAD = "bad\udcffname"  # os.listdir's answer for the file name b"bad\xffname"
 
