@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,14 +18,6 @@ from rltrack.server.serve import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 #: The issue's bound: new points visible within 2 s (the writer stores at least every second).
 LIVE_TIMEOUT_MS = 2000
 READY_TIMEOUT_MS = 15_000
@@ -36,19 +27,6 @@ READY_TIMEOUT_MS = 15_000
 def server(filled: Any) -> Iterator[BackgroundServer]:
     with BackgroundServer(ServerSettings(root=filled.root)) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

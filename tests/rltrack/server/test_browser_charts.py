@@ -7,7 +7,6 @@ steps, and a run with 5,000 keys draws only the panels on screen.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from rltrack.server.serve import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 READY_TIMEOUT_MS = 15_000
 LR = 3e-4
 LAST_STEP = 199 * 2048
@@ -84,17 +81,10 @@ def server(store: Store) -> Iterator[BackgroundServer]:
 
 
 @pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
-        yield ctx
-        browser.close()
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    yield ctx
+    ctx.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from rltrack.types import MediaRecord
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 READY_TIMEOUT_MS = 15_000
 #: Breaks out of attributes and elements, runs script three ways, and leaves a mark if any of it runs.
 PAYLOAD = ("\"'><img src=x onerror=\"__xss=1;alert(1)\"><script>__xss=2;alert(2)</script>"
@@ -102,17 +99,10 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Planted,
 
 
 @pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
-        yield ctx
-        browser.close()
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    yield ctx
+    ctx.close()
 
 
 class Watched:

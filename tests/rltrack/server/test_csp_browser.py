@@ -7,7 +7,6 @@ answer of 400 and above (the favicon included).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +17,6 @@ from rltrack.server.serve import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +26,10 @@ def server(filled: Any) -> Iterator[BackgroundServer]:
 
 
 @pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        yield ctx
-        browser.close()
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield ctx
+    ctx.close()
 
 
 def pages(filled: Any) -> list[str]:
