@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rltrack import _live
 from rltrack._run import Run
 from rltrack._state import Config, Summary, SummaryMode
 
@@ -73,9 +74,7 @@ class DisabledRun(Run):
         """Mark the run finished (``rltrack.run`` is None again); nothing is stored."""
         self.flush()
         self._finished = True
-        from rltrack import _session
-
-        _session.forget(self)
+        _live.forget(self)
 
     @property
     def url(self) -> str | None:

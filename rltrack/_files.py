@@ -12,13 +12,11 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rltrack._handle import RunHandle
 from rltrack.errors import InvalidValueError
 from rltrack.validate import check_text
-
-if TYPE_CHECKING:
-    from rltrack._run import Run
 
 __all__ = ["ALERT_LEVELS", "POLICIES", "alert_record", "save", "save_main_script"]
 
@@ -27,7 +25,7 @@ ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 
 
 def save(
-    run: Run, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None, policy: str
+    run: RunHandle, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None, policy: str
 ) -> list[str]:
     """Copy what ``glob_str`` matches into ``run.dir/files`` now and/or at finish; return what was copied now."""
     if policy not in POLICIES:
@@ -55,7 +53,7 @@ def save(
     return copied
 
 
-def _copy(run: Run, pattern: Path, base: Path) -> list[str]:
+def _copy(run: RunHandle, pattern: Path, base: Path) -> list[str]:
     out = []
     for match in sorted(glob.glob(str(pattern), recursive=True)):
         path = Path(match)
@@ -69,7 +67,7 @@ def _copy(run: Run, pattern: Path, base: Path) -> list[str]:
     return out
 
 
-def _record(run: Run, paths: list[str]) -> None:
+def _record(run: RunHandle, paths: list[str]) -> None:
     if not paths:
         return
     saved: list[str] = getattr(run, "_saved_files", [])
@@ -78,7 +76,7 @@ def _record(run: Run, paths: list[str]) -> None:
     run._writer.add_metadata({"files": list(saved)})
 
 
-def save_main_script(run: Run) -> str | None:
+def save_main_script(run: RunHandle) -> str | None:
     """Copy the script that started this process into ``run.dir/code``; return its stored path (None: no script)."""
     main = sys.modules.get("__main__")
     source = getattr(main, "__file__", None)

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from rltrack import _live
 from rltrack._state import Config, Summary, SummaryMode
 from rltrack._values import prepare
 from rltrack._writer import WAKE_AT, BackgroundWriter
@@ -364,9 +365,7 @@ class Run:
         except (RltrackError, sqlite3.Error, OSError) as err:
             # Finishing must never raise into training: counted and warned instead.
             writer.report("finish", err)
-        from rltrack import _session
-
-        _session.forget(self)
+        _live.forget(self)
         if not self.quiet:
             print(f"rltrack: {self._end_line(state)}", file=sys.stderr, flush=True)
         if writer.death is not None or writer.dropped_values:

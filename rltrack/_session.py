@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from rltrack import _live as _live_module
 from rltrack._config import config_dict as config_dict_of
 from rltrack._config import defaults_from_cwd, filter_keys
 from rltrack._disabled import DisabledRun
@@ -39,10 +40,11 @@ from rltrack.validate import check_run_id, check_source, check_text, portable
 
 __all__ = ["current", "end_trial", "finish", "forget", "init", "log", "trial_run"]
 
-_current: ContextVar[Run | None] = ContextVar("rltrack_run", default=None)
+# The same objects as rltrack._live's (Run.finish() forgets itself there without importing us).
+_current: ContextVar[Run | None] = _live_module.current
 #: The sweep trial's run while an agent runs its function: what init() without an id joins.
 _trial: ContextVar[Run | None] = ContextVar("rltrack_trial", default=None)
-_live: weakref.WeakSet[Run] = weakref.WeakSet()
+_live: weakref.WeakSet[Run] = _live_module.live
 _databases: dict[Path, Database] = {}
 _db_lock = threading.Lock()
 _hooks_installed = False
@@ -496,9 +498,7 @@ def finish(exit_code: int = 0, quiet: bool | None = None) -> None:
 
 def forget(run: Run) -> None:
     """Drop a finished run from the live set and, if current, from the context."""
-    _live.discard(run)
-    if _current.get() is run:
-        _current.set(None)
+    _live_module.forget(run)
 
 
 def _install_exit_hooks() -> None:

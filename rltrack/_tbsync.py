@@ -10,10 +10,9 @@ flushed and everything written before ``finish()`` is in the run.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from rltrack._run import Run
+from rltrack._handle import RunHandle
 
 __all__ = ["is_syncing", "sync_tensorboard"]
 
@@ -22,7 +21,7 @@ _lock = threading.Lock()
 _mirrors: dict[int, Any] = {}
 
 
-def sync_tensorboard(run: Run) -> None:
+def sync_tensorboard(run: RunHandle) -> None:
     """Mirror the SummaryWriters created from now on into ``run`` until it finishes."""
     from rltrack.tensorboard import mirror
 

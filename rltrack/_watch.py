@@ -11,19 +11,17 @@ imported only here, when ``watch()`` is called.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rltrack._handle import RunHandle
 from rltrack.errors import InvalidValueError
-
-if TYPE_CHECKING:
-    from rltrack._run import Run
 
 __all__ = ["unwatch", "watch"]
 
 _LOGS = ("gradients", "parameters", "all", None)
 
 
-def watch(run: Run, models: Any, *, log: str | None = "gradients", log_freq: int = 1000) -> None:
+def watch(run: RunHandle, models: Any, *, log: str | None = "gradients", log_freq: int = 1000) -> None:
     """Add the hooks (see the module doc); ``models`` is a ``torch.nn.Module`` or a list of them."""
     if log not in _LOGS:
         raise InvalidValueError(f"watch(log={log!r}) must be 'gradients', 'parameters', 'all' or None")
@@ -56,7 +54,7 @@ def watch(run: Run, models: Any, *, log: str | None = "gradients", log_freq: int
             hooks.append(model.register_forward_hook(_ParameterHook(run, model, prefix, log_freq)))
 
 
-def unwatch(run: Run, models: Any = None) -> None:
+def unwatch(run: RunHandle, models: Any = None) -> None:
     """Remove the hooks of ``models`` (a module or list), or of every watched module."""
     handles: dict[int, list[Any]] = run.__dict__.get("_watch_handles", {})
     if models is None:
@@ -75,7 +73,7 @@ def _tensor_values(kind: str, name: str, tensor: Any) -> dict[str, Any]:
     return {f"{kind}/{name}": Histogram(flat.numpy()), f"{kind}/norm/{name}": float(flat.norm())}
 
 
-def _log(run: Run, values: Callable[[], dict[str, Any]]) -> None:
+def _log(run: RunHandle, values: Callable[[], dict[str, Any]]) -> None:
     if run.finished:
         return
     try:
@@ -87,7 +85,7 @@ def _log(run: Run, values: Callable[[], dict[str, Any]]) -> None:
 class _GradientHook:
     """Counts backward passes through one parameter; logs its gradient every ``log_freq``."""
 
-    def __init__(self, run: Run, name: str, log_freq: int) -> None:
+    def __init__(self, run: RunHandle, name: str, log_freq: int) -> None:
         self.run, self.name, self.log_freq, self.calls = run, name, log_freq, 0
 
     def __call__(self, grad: Any) -> None:
@@ -99,7 +97,7 @@ class _GradientHook:
 class _ParameterHook:
     """Counts forward passes of a module; logs its parameters every ``log_freq``."""
 
-    def __init__(self, run: Run, model: Any, prefix: str, log_freq: int) -> None:
+    def __init__(self, run: RunHandle, model: Any, prefix: str, log_freq: int) -> None:
         self.run, self.model, self.prefix, self.log_freq, self.calls = run, model, prefix, log_freq, 0
 
     def __call__(self, module: Any, inputs: Any, output: Any) -> None:

@@ -36,7 +36,6 @@ __all__ = [
     "copy_file_hashing",
     "copy_hashing",
     "hash_file",
-    "open_blob_store",
 ]
 
 #: Files move through hashing and copying in blocks of this size; never whole.
@@ -79,20 +78,6 @@ class BlobStore(Protocol):
     def locate(self, digest: str) -> str:
         """Return where the blob lives (a path or URL), for messages."""
         ...
-
-
-def open_blob_store(root: Path) -> BlobStore:
-    """Return where a store's artifact blobs live: ``RLTRACK_BLOBS`` (``s3://bucket/prefix``) or ``root``.
-
-    Raises:
-        StoreError: ``RLTRACK_BLOBS`` is not an S3 URL, or boto3 is not installed.
-    """
-    spec = os.environ.get("RLTRACK_BLOBS", "").strip()
-    if not spec:
-        return LocalBlobStore(root)
-    from rltrack.artifacts.s3 import S3BlobStore
-
-    return S3BlobStore(spec)
 
 
 class CopyError(Exception):

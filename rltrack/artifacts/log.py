@@ -8,8 +8,9 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
+from rltrack._handle import RunHandle
 from rltrack.artifacts.artifact import Artifact, check_metadata
 from rltrack.artifacts.blobs import Blob, BlobStore, hash_file
 from rltrack.artifacts.errors import ArtifactError
@@ -20,9 +21,6 @@ from rltrack.errors import RunFinishedError
 from rltrack.store.artifacts import ArtifactStore, FileRow, NewVersion, VersionRow
 from rltrack.store.database import Database
 
-if TYPE_CHECKING:
-    from rltrack._run import Run
-
 __all__ = ["log_artifact", "manifest_digest", "use_artifact"]
 
 #: The type a path logged without ``type=`` gets when its name is new.
@@ -30,7 +28,7 @@ DEFAULT_TYPE = "model"
 
 
 def log_artifact(
-    run: Run,
+    run: RunHandle,
     artifact_or_path: Artifact | str | os.PathLike[str],
     *,
     name: str | None = None,
@@ -78,7 +76,7 @@ def log_artifact(
     return ArtifactVersion(db, added.version)
 
 
-def use_artifact(run: Run, ref: str) -> ArtifactVersion:
+def use_artifact(run: RunHandle, ref: str) -> ArtifactVersion:
     """Record that ``run`` used a version and return it; see :meth:`rltrack.Run.use_artifact`.
 
     The use is recorded under the run's source, so a robot's ``real`` writer records the
@@ -103,7 +101,7 @@ def use_artifact(run: Run, ref: str) -> ArtifactVersion:
     return ArtifactVersion(db, row)
 
 
-def _database(run: Run) -> Database | None:
+def _database(run: RunHandle) -> Database | None:
     """Return the run's local store, None for a disabled run; refuse a run that logs to a server."""
     store = getattr(run, "_store", None)
     if store is None:
@@ -240,7 +238,7 @@ def _type_error(artifact: Artifact, stored: str) -> ArtifactError:
     )
 
 
-def _detached(run: Run, artifact: Artifact, sources: dict[str, Path]) -> ArtifactVersion:
+def _detached(run: RunHandle, artifact: Artifact, sources: dict[str, Path]) -> ArtifactVersion:
     # A disabled run stores nothing; hand back a version that says so instead of failing training.
     files = [FileRow(path, "", _size(source)) for path, source in sorted(sources.items())]
     row = VersionRow(

@@ -8,17 +8,16 @@ import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rltrack.artifacts.blobs import BlobStore, CopyError, copy_file_hashing, open_blob_store
+from rltrack.artifacts.blobs import BlobStore, CopyError, copy_file_hashing
 from rltrack.artifacts.errors import ArtifactCorruptedError, ArtifactError
 from rltrack.artifacts.refs import check_aliases, check_file_name
+from rltrack.artifacts.stores import open_blob_store
 from rltrack.errors import RunNotFoundError
 from rltrack.store.artifacts import ArtifactStore, FileRow, VersionRow
 from rltrack.store.base import Backend
-
-if TYPE_CHECKING:
-    from rltrack.api import RunView
+from rltrack.views import RunView
 
 __all__ = ["ArtifactVersion", "blob_store", "downloads_root"]
 
@@ -101,7 +100,6 @@ class ArtifactVersion:
         return self._views(self._store().users(self._row.id))
 
     def _views(self, run_ids: list[str]) -> list[RunView]:
-        from rltrack.api import RunView  # the read API sits beside us; imported late to keep imports light
         from rltrack.store.reader import StoreReader
 
         assert self._db is not None  # callers return early without a store

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rltrack.types import MediaRecord, SeriesBatch
 
 if TYPE_CHECKING:
-    from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
+    from rltrack.store.records import Attached, NewRun, Owner, WriterInfo
 
 __all__ = ["Backend", "Connection", "Cursor", "Location", "WriterBackend"]
 
