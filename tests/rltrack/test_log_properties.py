@@ -101,7 +101,8 @@ def _surely_bad(key: object, value: object, step: object, t_ns: object) -> bool:
         except UnicodeEncodeError:
             bad_key = True
     bad_value = isinstance(value, (str, list)) or value is None
-    bad_step = isinstance(step, (int, np.integer)) and not isinstance(step, bool) and not 0 <= step < 2**63
+    # int() first: numpy 1.21 compares a uint64 with 2**63 through float64, where 2**63 - 512 == 2**63.
+    bad_step = isinstance(step, (int, np.integer)) and not isinstance(step, bool) and not 0 <= int(step) < 2**63
     bad_time = isinstance(t_ns, int) and not -(2**63) < t_ns < 2**63
     return bad_key or bad_value or bad_step or bad_time
 
