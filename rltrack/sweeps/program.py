@@ -19,7 +19,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from rltrack.sweeps.agent import (
+from rltrack.sweeps.config import JsonValue
+from rltrack.sweeps.engine import new_id
+from rltrack.sweeps.space import Space
+from rltrack.sweeps.trials import (
     MetricReporter,
     TrialResult,
     complete_trial,
@@ -28,9 +31,6 @@ from rltrack.sweeps.agent import (
     max_iter,
     prune_trial,
 )
-from rltrack.sweeps.config import JsonValue
-from rltrack.sweeps.engine import new_id
-from rltrack.sweeps.space import Space
 
 if TYPE_CHECKING:
     import optuna
