@@ -8,18 +8,15 @@ Media objects are encoded on a second thread so a slow video never delays scalar
 Failures here never reach the training loop, and this thread never dies of one: each cause
 warns once (:class:`rltrack.errors.RltrackWarning`) and is counted in the summary under
 ``_rltrack/errors/<cause>``. Data the store refuses (locked, disk full) is kept, up to
-:data:`MAX_UNSAVED_VALUES` values, and retried oldest first in pieces of :data:`PIECE_VALUES`;
+:data:`MAX_UNSAVED_VALUES` values, and retried oldest first in pieces of :data:`_backlog.PIECE_VALUES`;
 a batch that cannot be stored at all is found by storing the batches one by one. Every value
 that is never stored is counted under ``_rltrack/dropped/<cause>`` and reported by ``finish()``.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import queue
 import re
-import shutil
 import sqlite3
 import sys
 import threading
@@ -32,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rltrack import _backlog
 from rltrack._columns import Column, Entry, clamp_overflows, to_columns
 from rltrack._state import Summary
 from rltrack.errors import RltrackWarning, StoreError
 from rltrack.store.base import WriterBackend
-from rltrack.store.chunks import pack, split
+from rltrack.store.chunks import pack
 from rltrack.types import Media, MediaRecord, SeriesBatch
 
 __all__ = ["FLUSH_INTERVAL_S", "BackgroundWriter"]
@@ -51,25 +49,11 @@ WAKE_AT = 20_000
 MAX_PENDING = 100_000
 #: Pause before the writer thread imports numpy and starts the samplers (time to first log).
 WARM_UP_S = 0.05
-#: Values kept for retry while the store refuses writes (24 bytes each); beyond it the oldest
-#: are dropped and counted under ``_rltrack/dropped/backlog-full``.
-MAX_UNSAVED_VALUES = 5_000_000
-#: Values per transaction when a backlog is retried: a piece that fits a nearly full disk, and
-#: a retry that costs little while the disk is still full.
-PIECE_VALUES = 250_000
 #: Pause after the store refused a write (a full disk fails fast, but each try writes a piece).
 RETRY_AFTER_S = 1.0
-#: Disk a stored value takes at most (24 bytes in the WAL, again when checkpointed into the database).
-DISK_BYTES_PER_VALUE = 64
-#: Space a finishing run leaves free on a nearly full disk, for its summary and end state.
-HEADROOM_BYTES = 1 << 20
-#: At ``finish()`` a refused piece is halved down to this size before the rest is given up.
-MIN_PIECE_VALUES = 2_000
-
 # Errors after which the same data may be stored later: locked, disk full, I/O, offline spool.
 _TRANSIENT = (StoreError, sqlite3.OperationalError, OSError)
 _OK, _RETRY, _BAD = object(), object(), object()
-_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL from Python 3.11 on
 
 
 @dataclass
@@ -342,9 +326,9 @@ class BackgroundWriter:
         return _OK
 
     def _store_backlog(self, *, final: bool) -> bool:
-        """Store the unsaved batches oldest first, :data:`PIECE_VALUES` at a time; keep what the store refuses.
+        """Store the unsaved batches oldest first, :data:`_backlog.PIECE_VALUES` at a time; keep what the store refuses.
 
-        At ``finish()`` (``final``) a refused piece is halved down to :data:`MIN_PIECE_VALUES`, pieces
+        At ``finish()`` (``final``) a refused piece is halved down to :data:`_backlog.MIN_PIECE_VALUES`, pieces
         leave :data:`HEADROOM_BYTES` free on the store's disk for the summary and the run's end, and
         each piece carries a summary that counts everything after it as dropped: whichever write is
         the last to fit, the stored summary's counts add up.
@@ -352,13 +336,13 @@ class BackgroundWriter:
         Returns:
             Whether the store refused a write (values are left in the backlog).
         """
-        size = PIECE_VALUES
+        size = _backlog.PIECE_VALUES
         while self._unsaved:
             if final:
-                size = min(size, self._values_that_fit())
-                if size < MIN_PIECE_VALUES:
+                size = min(size, _backlog.values_that_fit(self._store.db.root))
+                if size < _backlog.MIN_PIECE_VALUES:
                     return True
-            piece, rest = _take(self._unsaved, size)
+            piece, rest = _backlog.take(self._unsaved, size)
             extras = None
             if final:
                 later = sum(b.count for b in rest)
@@ -369,24 +353,16 @@ class BackgroundWriter:
             if outcome is _OK:
                 self._stored(piece)
                 self._unsaved = rest
-                size = PIECE_VALUES
+                size = _backlog.PIECE_VALUES
             elif outcome is _BAD:
                 self._unsaved = self._isolate(piece) + rest
                 if self._unsaved and self._unsaved[0] is piece[0]:
                     return True  # the store refused the first batch alone: retry later
-            elif final and size > MIN_PIECE_VALUES and _is_full(self._refused):
+            elif final and size > _backlog.MIN_PIECE_VALUES and _backlog.is_full(self._refused):
                 size //= 2  # at the end, store what still fits in smaller pieces (not for a lock: each try waits)
             else:
                 return True
         return False
-
-    def _values_that_fit(self) -> int:
-        """How many more values the store's disk takes, keeping :data:`HEADROOM_BYTES` free (unknown: no limit)."""
-        try:
-            free = shutil.disk_usage(self._store.db.root).free
-        except (OSError, ValueError):
-            return PIECE_VALUES
-        return max(0, (free - HEADROOM_BYTES) // DISK_BYTES_PER_VALUE)
 
     def _isolate(self, piece: list[SeriesBatch]) -> list[SeriesBatch]:
         """Store each batch of a failed piece alone, dropping (and counting) those that cannot be stored.
@@ -412,14 +388,10 @@ class BackgroundWriter:
         small = _Extras([], None, None, extras.beat)
         small.summary = extras.summary
         outcome = self._write([], small)
-        if outcome is _BAD and small.summary is not None:
-            # A value set by hand that JSON cannot hold: the summary keeps its repr from now on.
+        if outcome is _BAD:
+            # Summary values are made portable when set (rltrack.validate.portable), so this is a store
+            # that refuses what JSON holds (PostgreSQL and a NUL in a string): counted, warned once.
             self.report("summary", self._bad)
-            for key, value in small.summary.items():
-                if not _jsonable(value):
-                    self._summary[key] = repr(value)[:1000]
-            small.summary = self._summary.snapshot()
-            outcome = self._write([], small)
         if outcome is _RETRY:
             self._restore(extras)
             return
@@ -466,15 +438,10 @@ class BackgroundWriter:
         self.stored_values += sum(b.count for b in batches)
 
     def _keep(self, batches: list[SeriesBatch]) -> None:
-        """Add new batches to the unsaved ones; past :data:`MAX_UNSAVED_VALUES` the oldest are dropped and counted."""
-        unsaved = self._unsaved + batches
-        total = sum(b.count for b in unsaved)
-        first = 0
-        while total > MAX_UNSAVED_VALUES and first < len(unsaved):
-            total -= unsaved[first].count
-            self.drop("backlog-full", unsaved[first].count)
-            first += 1
-        self._unsaved = unsaved[first:]
+        """Add new batches to the unsaved ones; past the backlog's cap the oldest are dropped and counted."""
+        self._unsaved, dropped = _backlog.cap(self._unsaved + batches, _backlog.MAX_UNSAVED_VALUES)
+        if dropped:
+            self.drop("backlog-full", dropped)
 
     def drop(self, cause: str, count: int) -> None:
         """Count ``count`` values that will never be stored (``_rltrack/dropped/<cause>`` in the summary).
@@ -588,40 +555,3 @@ class BackgroundWriter:
 def _safe(key: str) -> str:
     # File stems never contain separators or dots, so a key cannot leave the media folder.
     return re.sub(r"[^A-Za-z0-9_-]+", "_", key)[:80]
-
-
-def _take(batches: list[SeriesBatch], size: int) -> tuple[list[SeriesBatch], list[SeriesBatch]]:
-    """Split off the oldest ``size`` values (at least one batch or piece) from ``batches``."""
-    piece: list[SeriesBatch] = []
-    total = 0
-    for i, batch in enumerate(batches):
-        if total + batch.count > size:
-            if piece:
-                return piece, batches[i:]
-            first, *more = split(batch, size)
-            return [first], more + batches[i + 1 :]
-        piece.append(batch)
-        total += batch.count
-    return piece, []
-
-
-def _jsonable(value: object) -> bool:
-    """Whether the store's JSON encoding takes ``value`` (a circular dict, for one, it does not)."""
-    try:
-        json.dumps(value, default=repr, allow_nan=True)
-    except Exception:  # ValueError, RecursionError, whatever a __repr__ raises
-        return False
-    return True
-
-
-def _is_full(err: BaseException | None) -> bool:
-    """Whether ``err`` (or what caused it) is a full disk: SQLITE_FULL or ENOSPC."""
-    while err is not None:
-        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-            return True
-        if isinstance(err, sqlite3.Error) and (
-            getattr(err, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(err)  # 3.10: message only
-        ):
-            return True
-        err = err.__cause__
-    return False

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import rltrack
-from rltrack import _writer
+from rltrack import _backlog
 from rltrack.errors import RltrackWarning
 
 CALLS = 500_000
@@ -82,7 +82,7 @@ def _check_stored_plus_dropped_is_logged(store: Path, run_id: str, warned: str) 
 def test_a_full_disk_with_millions_of_values_stores_what_fits_and_counts_the_rest(
     small_disk: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_writer, "MAX_UNSAVED_VALUES", 1_500_000)  # the memory bound, small enough to reach here
+    monkeypatch.setattr(_backlog, "MAX_UNSAVED_VALUES", 1_500_000)  # the memory bound, small enough to reach here
     store = small_disk / "store"
     run = rltrack.init(project="full", dir=store, system_metrics=False, quiet=True)
     run.flush()
