@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rltrack.media.histogram import Histogram
 from rltrack.media.image import Image
+from rltrack.media.stream import VideoStream
 from rltrack.media.table import Table
-from rltrack.media.video import Video, VideoStream
+from rltrack.media.video import Video
 
 __all__ = ["Histogram", "Image", "Table", "Video", "VideoStream"]
