@@ -105,6 +105,18 @@ RT.PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", 
   "#5f3dc4", "#74b816"];
 RT.hash = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return h >>> 0; };
 RT.runColor = (id) => RT.PALETTE[RT.hash(String(id)) % RT.PALETTE.length];
+// Colours for runs drawn together (compare): each keeps its own colour unless two hash to the same one; then
+// the later id (sorted, so the order on the page does not matter) takes the next free palette slot.
+RT.runColors = (ids) => {
+  const out = new Map(), used = new Set(), P = RT.PALETTE.length;
+  [...new Set(ids.map(String))].sort().forEach((id) => {
+    let i = RT.hash(id) % P;
+    for (let probe = 0; probe < P && used.has(i); probe++) i = (i + 1) % P;
+    used.add(i);
+    out.set(id, RT.PALETTE[i]);
+  });
+  return out;
+};
 RT.header = (crumbs) => {
   const h = document.querySelector("header.top .crumbs");
   if (!h) return;

@@ -5,7 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const ids = new URLSearchParams(location.search).getAll("run");
   const MAX_CHARTS = 60;
-  const state = { runs: [], keys: [], data: {} };
+  const state = { runs: [], keys: [], data: {}, colors: new Map() };
   window.COMPAREPAGE = state;
   const opts = () => ({ axis: "step", smooth: Number($("smooth").value), log: $("log").checked, legend: true });
 
@@ -35,7 +35,7 @@
     }
     data.runs.forEach((r) => {
       out.push({ x: r.step, y: RT.ema(r.value, o.smooth), type: "scatter", mode: r.value.length < 40 ? "lines+markers" : "lines",
-        name: RT.ptext(r.name), line: { color: RT.runColor(r.id), width: 1.6 }, marker: { size: 4 } });
+        name: RT.ptext(r.name), line: { color: state.colors.get(r.id), width: 1.6 }, marker: { size: 4 } });
     });
     return out;
   }
@@ -89,7 +89,8 @@
     const keys = new Set();
     state.runs.forEach((r) => (r.keys[r.primary_source] || []).forEach((k) => keys.add(k)));
     state.keys = [...keys].sort();
-    $("legend").replaceChildren(...state.runs.flatMap((r) => [RT.el("span", { class: "pill", style: `background:${hexToRgba(RT.runColor(r.id), 0.2)}` },
+    state.colors = RT.runColors(state.runs.map((r) => r.id));
+    $("legend").replaceChildren(...state.runs.flatMap((r) => [RT.el("span", { class: "pill", style: `background:${hexToRgba(state.colors.get(r.id), 0.2)}` },
       RT.el("a", { href: RT.runUrl(r.id) }, r.name)), " "]));
     if (state.runs.length) RT.header([[state.runs[0].project, RT.projectUrl(state.runs[0].project)], ["compare", null]]);
     $("groupby").append(...varyingConfigKeys(state.runs).map((k) => RT.el("option", { value: k }, k)));

@@ -42,14 +42,15 @@ def moving_frames(n: int = 30, size: int = 64) -> np.ndarray:
 
 
 def fill_store(root: Path) -> Filled:
-    alpha = rltrack.init(project="cartpole", name="alpha", group="ppo", tags=["ppo", "baseline"],
+    # Fixed ids: a run's colour is a hash of its id, and random ids collide in 1 of 20 pairs.
+    alpha = rltrack.init(id="alpha001", project="cartpole", name="alpha", group="ppo", tags=["ppo", "baseline"],
                          config={"lr": 0.001, "seed": 0, "algo": "ppo"}, dir=root, system_metrics=False)
     for step in range(LOSS_STEPS):
         alpha.log({"train/loss": 1.0 / (step + 1), "rollout/ep_rew_mean": float(step)}, step=step)
     alpha.log({"media/rollout": rltrack.Video(moving_frames(), fps=10, caption="episode 1"),
                "media/frame": rltrack.Image(moving_frames(1)[0])}, step=LOSS_STEPS)
     alpha.finish()
-    beta = rltrack.init(project="cartpole", name="beta", group="ppo", tags=["ppo"],
+    beta = rltrack.init(id="beta0002", project="cartpole", name="beta", group="ppo", tags=["ppo"],
                         config={"lr": 0.01, "seed": 1, "algo": "ppo"}, dir=root, system_metrics=False)
     for step in range(LOSS_STEPS):
         beta.log({"train/loss": 2.0 / (step + 1), "rollout/ep_rew_mean": 2.0 * step}, step=step)

@@ -158,6 +158,23 @@ def test_a_run_keeps_its_colour_on_every_page(page: Any, server: BackgroundServe
     assert workspace[filled.alpha] == alpha and workspace[filled.beta] == beta
 
 
+def test_runs_whose_colours_collide_differ_when_compared(page: Any, server: BackgroundServer, filled: Any) -> None:
+    # pal00000 and pal00031 hash to the same palette slot; drawn together, the later id moves to the next slot.
+    for run_id in ("pal00031", "pal00000"):
+        with rltrack.init(id=run_id, project="palette", name=run_id, dir=filled.root, system_metrics=False) as run:
+            run.log({"train/loss": 1.0}, step=0)
+            run.log({"train/loss": 0.5}, step=1)
+    alone = {}
+    for run_id in ("pal00000", "pal00031"):
+        open_ready(page, f"{server.url}/runs/{run_id}")
+        (alone[run_id],) = line_colors(page, "[data-key='train/loss']").values()
+    assert alone["pal00000"] == alone["pal00031"]
+    open_ready(page, f"{server.url}/compare?run=pal00031&run=pal00000")
+    together = line_colors(page, "[data-key='train/loss']")
+    assert together["pal00000"] == alone["pal00000"]
+    assert together["pal00031"] != together["pal00000"]
+
+
 def test_sim_vs_real_panels_are_drawn_when_on_screen(page: Any, server: BackgroundServer, filled: Any) -> None:
     # 300 keys both sources share (a robot's joints): only the panels on screen are fetched and drawn.
     keys = [f"joint/{i:03d}/position" for i in range(300)]
