@@ -36,7 +36,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[all,server,s3,dev]"
+.venv/bin/python -m pip install -q -e ".[all,server,s3,dev,ray]"
 # Editable, like rltrack itself: `rltrack import-bag` runs the checkout's rltrack_ros, never a stale copy.
 .venv/bin/python -m pip install -q --use-pep517 -e ./ros
 
