@@ -20,8 +20,9 @@ def main() -> None:
 runs.register(main)
 
 # Feature modules register themselves when they are present; each imports its heavy
-# dependencies only when its command runs, so `rltrack --help` stays fast.
-for _name in ("artifacts", "server", "ros", "compare", "calibrate", "sweeps", "demo", "tb"):
+# dependencies only when its command runs, so `rltrack --help` stays fast. `accounts` comes after
+# `server`: it adds `rltrack server admin ...` to the server group.
+for _name in ("artifacts", "server", "accounts", "ros", "compare", "calibrate", "sweeps", "demo", "tb"):
     try:
         _module = importlib.import_module(f"rltrack.cli.{_name}")
     except ModuleNotFoundError as _err:

@@ -58,7 +58,7 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
         raise click.ClickException(str(err)) from err
 
 
-@click.command("server")
+@click.group("server", invoke_without_command=True)
 @dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every one).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free).")
@@ -78,12 +78,18 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
 @click.option("--db", "db_url", envvar="RLTRACK_DB", default=None, metavar="URL",
               help="Keep runs and values in PostgreSQL (postgresql://user:password@host:5432/dbname; "
                    "needs rltrack[server]) instead of the SQLite file in --dir; media stay in --dir.")
+@click.pass_context
 def server(
-    store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, trust_loopback: bool,
+    ctx: click.Context, store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, trust_loopback: bool,
     trusted_proxies: tuple[str, ...], allowed_hosts: tuple[str, ...], max_body_mb: int, max_upload_mb: int,
     db_url: str | None,
 ) -> None:
-    """Serve the dashboard and accept runs logged remotely (rltrack.init(mode="online", url=...))."""
+    """Serve the dashboard and accept runs logged remotely (rltrack.init(mode="online", url=...)).
+
+    With a subcommand (``rltrack server admin ...``) it runs that instead of serving.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     _needs_ui()
     from rltrack.server.app import ServerSettings
     from rltrack.server.security import AccessControl, read_tokens
