@@ -24,6 +24,7 @@ __all__ = [
     "RESERVED_KEYS",
     "RESERVED_PREFIX",
     "check_key",
+    "check_label",
     "check_media_path",
     "check_run_id",
     "check_source",
@@ -67,6 +68,23 @@ def check_text(what: str, text: str) -> str:
             f"{what} {text!r} is not valid Unicode (a lone surrogate, as os.listdir returns for a "
             "non-UTF-8 file name); decode it with errors='replace' first"
         ) from None
+    return text
+
+
+def check_label(what: str, text: str) -> str:
+    """Return ``text`` if a store's text column can keep it: valid UTF-8 without a NUL character.
+
+    For the strings a store keeps in columns of their own (notes, group, job type, tags, captions,
+    artifact names). PostgreSQL refuses NUL in text while SQLite keeps it, so without this check a
+    value would work on one back-end and fail the other's writer. JSON documents (config, summary)
+    keep NUL escaped and need only :func:`check_text`.
+    """
+    check_text(what, text)
+    if "\x00" in text:
+        raise InvalidValueError(
+            f"{what} {text!r} holds a NUL character ('\\x00'), which PostgreSQL stores cannot keep; "
+            "remove it, e.g. text.replace('\\x00', '')"
+        )
     return text
 
 

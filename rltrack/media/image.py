@@ -13,6 +13,7 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from rltrack.errors import InvalidValueError
+from rltrack.validate import check_label
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,9 +30,11 @@ _PNG_ZLIB_LEVEL = 6
 
 
 def check_caption(caption: object) -> str | None:
-    """Return ``caption`` if it is None or a string, else raise :class:`InvalidValueError`."""
-    if caption is None or isinstance(caption, str):
-        return caption
+    """Return ``caption`` if it is None or storable text (:func:`check_label`), else raise InvalidValueError."""
+    if caption is None:
+        return None
+    if isinstance(caption, str):
+        return check_label("caption", caption)  # checked here, not by the writer thread, so log() names the value
     raise InvalidValueError(f"caption={caption!r} is not a string; pass a str or None")
 
 

@@ -68,7 +68,11 @@ def test_a_refused_media_row_is_counted_in_the_stored_summary(store_dir: Path) -
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run = rltrack.init(project="p", dir=store_dir, system_metrics=False, quiet=True)
-        run.log({"img": rltrack.Image(np.zeros((4, 4, 3), np.uint8), caption=BAD), "x": 1.0}, step=0)
+        with pytest.raises(InvalidValueError, match="caption"):
+            rltrack.Image(np.zeros((4, 4, 3), np.uint8), caption=BAD)  # refused at the call since it is checked
+        image = rltrack.Image(np.zeros((4, 4, 3), np.uint8))
+        image.caption = BAD  # set after the check: the writer thread must isolate the row it cannot store
+        run.log({"img": image, "x": 1.0}, step=0)
         run.finish()
     assert any("media-row failed" in str(w.message) for w in caught)
     stored = Api(store_dir).run(run.id)

@@ -9,6 +9,7 @@ from rltrack.errors import InvalidKeyError, InvalidValueError, RltrackError
 from rltrack.validate import (
     MAX_STEP,
     check_key,
+    check_label,
     check_media_path,
     check_run_id,
     check_source,
@@ -100,3 +101,17 @@ def test_text_that_is_not_utf8_is_refused() -> None:
     assert check_text("name", "ok") == "ok"
     with pytest.raises(InvalidValueError, match="name 'x\\\\udcff' is not valid Unicode"):
         check_text("name", "x\udcff")
+
+
+def test_labels_with_a_nul_character_are_refused_as_postgresql_cannot_store_them() -> None:
+    assert check_text("config value", "a\x00b") == "a\x00b"  # JSON documents keep it escaped
+    assert check_label("notes", "ok") == "ok"
+    with pytest.raises(InvalidValueError, match=r"notes 'a\\x00b' holds a NUL character"):
+        check_label("notes", "a\x00b")
+
+
+def test_media_captions_with_nul_are_refused_at_the_call() -> None:
+    import rltrack
+
+    with pytest.raises(InvalidValueError, match=r"caption 'c\\x00' holds a NUL"):
+        rltrack.Image(np.zeros((4, 4, 3), dtype=np.uint8), caption="c\x00")
