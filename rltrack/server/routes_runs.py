@@ -1,16 +1,24 @@
-"""JSON routes for projects and runs: list (filter, sort, page) and detail."""
+"""JSON routes for projects and runs: list (filter, sort, page), detail, and what a run logged beyond scalars."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from rltrack._files import ALERT_LEVELS
+from rltrack.errors import RltrackError
+from rltrack.server import tables as tables_mod
 from rltrack.server.cache import ReadCache
 from rltrack.server.deps import Cache, Reader
+from rltrack.server.files import media_url, run_dir
 from rltrack.server.run_filters import lookup, orderable, parse_filter, sort_key
-from rltrack.store.reader import RunRow, StoreReader
+from rltrack.store.reader import MediaRow, RunRow, StoreReader
 from rltrack.types import RUN_STATES
+from rltrack.views import check_arg
 
 __all__ = ["router", "run_brief"]
 
@@ -69,8 +77,6 @@ def runs(
 ) -> dict[str, Any]:
     """Return ``{"total": N, "runs": [...]}`` for the runs that pass every filter, sorted and paged."""
     if state is not None and state not in RUN_STATES:
-        from rltrack.errors import RltrackError
-
         raise RltrackError(f"state={state!r} is unknown; use one of {', '.join(RUN_STATES)}")
     conditions = [parse_filter(f) for f in filter or ()]
     descending = sort.startswith("-")
@@ -156,3 +162,149 @@ def counts(run_id: str, reader: Reader, source: str | None = None) -> dict[str, 
     row = reader.run(run_id)
     src = source or row.primary_source
     return {key: sum(c[0] for c in reader.chunk_stats(run_id, src, key)) for key in reader.keys(run_id, src)}
+
+
+# ---- what a run logged beyond scalars: tables and plots, alerts, saved files (issue 13) ----------------------------
+
+#: Rows one page of a table may hold (the page asks for 100; a script may ask for more).
+MAX_PAGE_ROWS = 10_000
+#: Rows the columns of a plot are sent with; a longer table is sampled evenly (every n-th row).
+MAX_PLOT_ROWS = 200_000
+#: Saved files listed at most (a run that saved a whole dataset still answers quickly).
+MAX_FILES_LISTED = 5_000
+
+
+@router.get("/runs/{run_id}/tables", summary="Tables and plots a run logged: key, step, shape, cell types, plot spec")
+def run_tables(run_id: str, reader: Reader) -> list[dict[str, Any]]:
+    """Return one entry per logged table, by key then step.
+
+    Each has ``source, key, step, t_ns, caption, path, url`` and either ``rows, cols, columns, types, plot``
+    (``plot`` is ``{"type", "fields", "title", "xname"}`` for ``rltrack.plot`` charts, else None) or ``error``
+    (a file that cannot be read as a table).
+    """
+    reader.run(run_id)
+    root = reader.db.root
+    tables = [m for m in reader.media(run_id) if m.kind == "table"]
+    return [tables_mod.table_entry(root, run_id, m) for m in tables]
+
+
+def _table_for(reader: StoreReader, run_id: str, key: str, step: int | None, source: str | None) -> tuple[
+        MediaRow, tables_mod.LoadedTable]:
+    reader.run(run_id)
+    row = tables_mod.find_table(reader.media(run_id, check_arg(source, "source")), check_arg(key), step, source)
+    path = tables_mod.table_path(reader.db.root, run_id, row)
+    if path is None:
+        raise RltrackError(f"table {key!r} at step {row.step} names {row.path!r}, which is not a table file")
+    return row, tables_mod.load(path)
+
+
+@router.get("/runs/{run_id}/tables/rows", summary="One page of a logged table's rows, sorted by a column")
+def table_rows(
+    run_id: str,
+    reader: Reader,
+    key: str,
+    step: Annotated[int | None, Query(description="which step's table (default: the last logged)")] = None,
+    source: str | None = None,
+    sort: Annotated[str | None, Query(description="column to sort by (default: the order logged)")] = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="sort direction")] = "asc",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = 100,
+) -> dict[str, Any]:
+    """Return ``{"total", "offset", "columns", "types", "rows", "index", ...}`` for rows ``offset``..``offset+limit``.
+
+    Sorting is done here, over the whole table; missing cells (None, NaN) come last in both directions.
+    Number cells are JSON numbers, NaN/±inf the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; media
+    cells are ``{"kind", "caption", "url"}`` with ``url`` a file of the run (None when the file is missing).
+    ``index`` gives each row's position in the table as logged.
+    """
+    row, table = _table_for(reader, run_id, key, step, source)
+    if sort is not None and sort not in table.names:
+        raise RltrackError(f"sort={sort!r} is not a column of table {key!r}; its columns are {table.names!r}")
+    if sort is None:
+        picked = list(range(offset, min(offset + limit, table.rows)))
+    else:
+        picked = tables_mod.sort_order(table, table.names.index(sort), order == "desc")[offset : offset + limit]
+    base, folder = run_dir(reader.db.root, run_id), row.path.rpartition("/")[0]
+    cells = [[tables_mod.wire_cell(table.columns[c][i], kind, base, run_id, folder) for c, kind in
+              enumerate(table.types)] for i in picked]
+    return {"source": row.source, "key": row.key, "step": row.step, "caption": row.caption, "total": table.rows,
+            "offset": offset, "sort": sort, "order": order, "columns": table.names, "types": table.types,
+            "rows": cells, "index": picked}
+
+
+@router.get("/runs/{run_id}/tables/data", summary="Whole columns of a logged table (what a plot draws)")
+def table_data(
+    run_id: str,
+    reader: Reader,
+    key: str,
+    column: Annotated[list[str], Query(description="columns to return")],
+    step: int | None = None,
+    source: str | None = None,
+    max_rows: Annotated[int, Query(ge=1, le=MAX_PLOT_ROWS)] = MAX_PLOT_ROWS,
+) -> dict[str, Any]:
+    """Return ``{"total", "sampled", "columns": {name: [cells]}}``; NaN/±inf are null (a gap in a chart).
+
+    Above ``max_rows`` rows every n-th row is sent (``sampled`` true). Media cells are sent as their captions.
+    """
+    _, table = _table_for(reader, run_id, key, step, source)
+    missing = [c for c in column if c not in table.names]
+    if missing:
+        raise RltrackError(f"column={missing[0]!r} is not a column of table {key!r}; its columns are {table.names!r}")
+    stride = max(1, -(-table.rows // max_rows))
+    out: dict[str, list[Any]] = {}
+    for name in dict.fromkeys(column):
+        cells = table.columns[table.names.index(name)][::stride]
+        out[name] = [c.get("caption") if isinstance(c, dict) else c for c in cells]
+    return {"total": table.rows, "sampled": stride > 1, "columns": out}
+
+
+@router.get("/runs/{run_id}/alerts", summary="Alerts a run raised (rltrack.alert): title, text, level, step, time")
+def run_alerts(run_id: str, reader: Reader) -> list[dict[str, Any]]:
+    """Return the run's alerts in the order raised; a malformed record is shown with what it holds, never dropped."""
+    found = reader.run(run_id).metadata.get("alerts")
+    out = []
+    for item in found if isinstance(found, list) else []:
+        record = item if isinstance(item, dict) else {"text": item}
+        level = str(record.get("level", "INFO")).upper()
+        out.append({
+            "title": _text(record.get("title")), "text": _text(record.get("text")),
+            "level": level if level in ALERT_LEVELS else "INFO",
+            "step": record.get("step") if isinstance(record.get("step"), int) else None,
+            "t_ns": record.get("t_ns") if isinstance(record.get("t_ns"), int) else None,
+        })
+    return out
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else json.dumps(value, default=str))
+
+
+@router.get("/runs/{run_id}/files", summary="Files a run saved (rltrack.save, save_code): path, size, modified")
+def run_files(run_id: str, reader: Reader) -> dict[str, Any]:
+    """Return ``{"files": [{"path", "size", "modified_ns", "url"}], "truncated"}`` under ``files/`` and ``code/``.
+
+    Symbolic links are left out (the files route refuses a link that leaves the run's folder); ``url`` is
+    None for a name that is not valid UTF-8 (it cannot be put in a URL faithfully).
+    """
+    reader.run(run_id)
+    base = run_dir(reader.db.root, run_id)
+    out: list[dict[str, Any]] = []
+    for top in ("code", "files"):
+        if (base / top).is_symlink():
+            continue
+        for folder, dirs, names in os.walk(base / top):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(folder) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                if len(out) >= MAX_FILES_LISTED:
+                    return {"files": out, "truncated": True}
+                rel = path.relative_to(base).as_posix()
+                stat = path.stat()
+                try:
+                    url: str | None = media_url(run_id, rel)
+                except UnicodeEncodeError:
+                    url = None
+                out.append({"path": rel, "size": stat.st_size, "modified_ns": stat.st_mtime_ns, "url": url})
+    return {"files": out, "truncated": False}

@@ -344,7 +344,8 @@
   }
 
   function renderMedia() {
-    const items = page.media.filter((m) => m.kind !== "histogram");
+    // Tables and plots have their own sections (tables.js).
+    const items = page.media.filter((m) => m.kind !== "histogram" && !(RT.extras && RT.extras.isTableFile(m)));
     const groups = new Map();
     items.forEach((m) => { const g = m.source + " · " + m.key; if (!groups.has(g)) groups.set(g, []); groups.get(g).push(m); });
     $("media-section").hidden = groups.size === 0;
@@ -412,7 +413,7 @@
       page.detail = await RT.json(api(""));
       renderInfo();
       page.polls += 1;
-      if (page.polls % 5 === 0) { await loadMediaList(); renderMedia(); }
+      if (page.polls % 5 === 0) { await loadMediaList(); renderMedia(); if (RT.extras) await RT.extras.refresh(); }
       await relayout();
       if (RT.simreal) await RT.simreal.refresh(page);
       if (page.detail.state === "running" || (before && before.state === "running")) setTimeout(poll, POLL_MS);
@@ -477,6 +478,7 @@
     await schedule();
     renderMedia();
     loadArtifacts();
+    if (RT.extras) RT.extras.start(page);
     await plotlyReady;
     if (RT.simreal) await RT.simreal.ready();
     document.body.dataset.ready = "1";

@@ -1,0 +1,230 @@
+"""Tables a run logged (``rltrack.Table``, ``rltrack.plot``), read from their files for the dashboard's API.
+
+A table's file was written by whoever logged the run (through ``log()`` or uploaded through ingest), so
+nothing in it is trusted: a file that is not a table, or a cell that names a file outside the run's
+folder, becomes an ``error`` / a cell without ``url`` in the answer, never a 500 or a link out. Table
+files never change once written (:meth:`rltrack.Table.write` replaces them atomically), so a loaded
+table and its sort orders are kept by (path, size, mtime) in a small LRU: paging through a 100k-row
+table sorts it once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException
+
+from rltrack.errors import RltrackError
+from rltrack.media.table import CELL_TYPES, read_table_file
+from rltrack.server.files import media_url, safe_file
+from rltrack.store.reader import MediaRow
+
+__all__ = ["PLOT_TYPES", "TABLE_SUFFIXES", "LoadedTable", "find_table", "load", "plot_spec", "sort_order",
+           "table_entry", "wire_cell"]
+
+#: Files a table is stored as (``Table.write``); a "table" media row naming anything else is shown as a file.
+TABLE_SUFFIXES = (".parquet", ".jsonl")
+#: Chart kinds of ``rltrack.plot`` and the fields (columns) each names.
+PLOT_TYPES: dict[str, tuple[str, ...]] = {
+    "line": ("x", "y", "stroke"), "scatter": ("x", "y"), "bar": ("label", "value"), "histogram": ("value",),
+    "line_series": ("x", "y", "stroke"),
+}
+_MEDIA_KINDS = ("image", "video", "histogram")
+#: A table file larger than this is listed but its rows are not read into the server's memory.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+#: Cells kept in memory over all cached tables (least recently used tables go first).
+_MAX_CACHED_CELLS = 4_000_000
+
+
+@dataclass
+class LoadedTable:
+    """A table file read and checked: column names, cell types and the cells column by column."""
+
+    names: list[str]
+    types: list[str]
+    columns: list[list[Any]]
+    rows: int
+    orders: dict[tuple[int, bool], list[int]] = field(default_factory=dict)
+
+
+class _Loaded:
+    """An LRU of loaded tables bounded in cells, keyed by (path, size, mtime_ns)."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[str, int, int], LoadedTable] = OrderedDict()
+        self._cells = 0
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> LoadedTable:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+                return hit
+        if stat.st_size > MAX_FILE_BYTES:
+            raise RltrackError(f"the table file is {stat.st_size:,} bytes; the dashboard reads up to {MAX_FILE_BYTES:,}")
+        table = _read(path)
+        cells = table.rows * max(1, len(table.names))
+        with self._lock:
+            self._entries[key] = table
+            self._cells += cells
+            while self._cells > _MAX_CACHED_CELLS and len(self._entries) > 1:
+                _, dropped = self._entries.popitem(last=False)
+                self._cells -= dropped.rows * max(1, len(dropped.names))
+        return table
+
+
+_CACHE = _Loaded()
+
+
+def load(path: Path) -> LoadedTable:
+    """Return the table stored in ``path`` (cached while the file is unchanged).
+
+    Raises:
+        RltrackError: The file is not a table rltrack can read (the message says why, without the store's path).
+    """
+    try:
+        return _CACHE.get(path)
+    except RltrackError:
+        raise
+    except ImportError as err:
+        raise RltrackError(f"{path.name}: the server needs pyarrow to read Parquet tables (pip install pyarrow)") from err
+    except Exception as err:  # the file is a writer's bytes: any parse failure is that table's error, not a 500
+        raise RltrackError(f"{path.name} is not a readable table file ({type(err).__name__})") from err
+
+
+def _read(path: Path) -> LoadedTable:
+    names, types, columns = read_table_file(path)
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ValueError("column names are not strings")
+    if not (isinstance(types, list) and len(types) == len(names) and len(columns) == len(names)):
+        raise ValueError("columns, types and cells disagree")
+    rows = len(columns[0]) if columns else 0
+    if any(len(c) != rows for c in columns):
+        raise ValueError("columns of different lengths")
+    # A type rltrack does not write shows its cells as text.
+    kinds = [t if isinstance(t, str) and t in CELL_TYPES else "string" for t in types]
+    return LoadedTable(names, kinds, columns, rows)
+
+
+def table_path(root: Path, run_id: str, row: MediaRow) -> Path | None:
+    """Return the file of a table media row, or None when its path is not a table file inside the run's folder."""
+    if not row.path.endswith(TABLE_SUFFIXES):
+        return None
+    try:
+        return safe_file(root / "runs" / run_id, row.path)
+    except HTTPException:
+        return None
+
+
+def plot_spec(meta: Any, names: list[str]) -> dict[str, Any] | None:
+    """Return the chart spec of a plot's meta (``rltrack.plot``) when every field names a column, else None."""
+    spec = meta.get("plot") if isinstance(meta, dict) else None
+    if not isinstance(spec, dict) or spec.get("type") not in PLOT_TYPES:
+        return None
+    raw = spec.get("fields")
+    if not isinstance(raw, dict):
+        return None
+    allowed = PLOT_TYPES[str(spec["type"])]
+    fields = {k: v for k, v in raw.items() if k in allowed and isinstance(v, str)}
+    if any(v not in names for v in fields.values()) or not all(k in fields for k in allowed if k != "stroke"):
+        return None
+    title = spec.get("title")
+    xname = raw.get("xname")
+    return {"type": spec["type"], "fields": fields, "title": title if isinstance(title, str) else "",
+            "xname": xname if isinstance(xname, str) else None}
+
+
+def table_entry(root: Path, run_id: str, row: MediaRow) -> dict[str, Any]:
+    """Describe one logged table: where and when, its shape and cell types, a plot's spec, or why it is unreadable."""
+    entry: dict[str, Any] = {"source": row.source, "key": row.key, "step": row.step, "t_ns": row.t_ns,
+                             "caption": row.caption, "path": row.path}
+    path = table_path(root, run_id, row)
+    if path is None:
+        return {**entry, "error": f"{row.path!r} is not a table file in this run's folder", "url": None}
+    entry["url"] = media_url(run_id, row.path)
+    try:
+        table = load(path)
+    except RltrackError as err:
+        return {**entry, "error": str(err)}
+    return {**entry, "rows": table.rows, "cols": len(table.names), "columns": table.names, "types": table.types,
+            "plot": plot_spec(row.meta, table.names)}
+
+
+def find_table(rows: list[MediaRow], key: str, step: int | None, source: str | None) -> MediaRow:
+    """Return the table logged under ``key`` (at ``step``, from ``source``): the last logged when several match.
+
+    Raises:
+        HTTPException: 404 when there is no such table; the message lists the run's table keys.
+    """
+    tables = [m for m in rows if m.kind == "table"]
+    found = [m for m in tables if m.key == key and (step is None or m.step == step)
+             and (source is None or m.source == source)]
+    if not found:
+        at = "" if step is None else f" at step {step}"
+        raise HTTPException(404, f"no table {key!r}{at}; this run's table keys are {sorted({m.key for m in tables})!r}")
+    return max(found, key=lambda m: (m.step, m.t_ns))
+
+
+def _sort_key(cell: Any) -> tuple[int, Any, str]:
+    # Numbers before text; every key compares with every other (a crafted file may mix types in a column).
+    if isinstance(cell, (bool, int)):
+        return 0, cell, ""
+    if isinstance(cell, float):
+        return 0, cell, ""
+    if isinstance(cell, str):
+        return 1, 0, cell
+    if isinstance(cell, dict):
+        return 1, 0, str(cell.get("caption") or cell.get("path") or "")
+    return 1, 0, json.dumps(cell, default=str)
+
+
+def _missing(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, float) and math.isnan(cell))
+
+
+def sort_order(table: LoadedTable, column: int, descending: bool) -> list[int]:
+    """Return row indices ordered by one column; missing values (None, NaN) last in both directions, ties stable."""
+    cached = table.orders.get((column, descending))
+    if cached is not None:
+        return cached
+    cells = table.columns[column]
+    present = [i for i, c in enumerate(cells) if not _missing(c)]
+    keys = [_sort_key(cells[i]) for i in present]
+    ranked = sorted(range(len(present)), key=keys.__getitem__, reverse=descending)
+    order = [present[i] for i in ranked] + [i for i, c in enumerate(cells) if _missing(c)]
+    table.orders[(column, descending)] = order
+    return order
+
+
+def wire_cell(cell: Any, kind: str, run_dir: Path, run_id: str, folder: str) -> Any:
+    """Return a cell as sent: numbers as is (NaN/±inf as the strings ``NaN``/``Infinity``/``-Infinity``), media as a URL.
+
+    A media cell becomes ``{"kind", "caption", "url"}``; ``url`` is None when the file it names is missing
+    or outside the run's folder. ``folder`` is the table file's folder, which media cell paths are relative to.
+    """
+    if isinstance(cell, float) and not math.isfinite(cell):
+        return "NaN" if math.isnan(cell) else ("Infinity" if cell > 0 else "-Infinity")
+    if kind != "media" or not isinstance(cell, dict):
+        return cell if cell is None or isinstance(cell, (bool, int, float, str)) else json.dumps(cell, default=str)
+    media_kind = cell.get("kind") if cell.get("kind") in _MEDIA_KINDS else "file"
+    caption = cell.get("caption") if isinstance(cell.get("caption"), str) else None
+    rel = cell.get("path")
+    url = None
+    if isinstance(rel, str) and rel:
+        joined = posixpath.join(folder, rel) if folder else rel
+        try:
+            safe_file(run_dir, joined)
+            url = media_url(run_id, joined)
+        except (HTTPException, UnicodeEncodeError):
+            url = None
+    return {"kind": media_kind, "caption": caption, "url": url}
