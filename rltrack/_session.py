@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import dataclasses
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from rltrack import _live as _live_module
 from rltrack._config import config_dict as config_dict_of
 from rltrack._config import defaults_from_cwd, filter_keys
 from rltrack._disabled import DisabledRun
+from rltrack._fork import Branch, parse_branch
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run, failure_reason
 from rltrack._settings import Settings
@@ -137,8 +139,14 @@ def init(
         anonymous: Accepted, ignored (no accounts locally).
         force: Accepted, ignored.
         magic: Accepted, ignored.
-        fork_from: Accepted, ignored: the run starts fresh.
-        resume_from: Accepted, ignored: the run starts fresh.
+        fork_from: ``"RUNID?_step=N"``: a NEW run whose history is that run's values (every
+            source) and media at steps ``<= N``, config copied then updated by ``config``,
+            ``metadata["fork"]`` naming the parent; logging continues at ``N + 1``.
+        resume_from: ``"RUNID?_step=N"``: rewind that SAME (finished) run to ``N`` and continue
+            at ``N + 1``. Nothing is destroyed: the whole run is first copied into an archive
+            run ``RUNID-rewound-<k>`` (read it with ``rltrack.Api().run(...)``), then values and
+            media after ``N`` leave the run; ``metadata["rewinds"]`` lists each rewind and its
+            archive. Both need the local store (offline mode); see :mod:`rltrack._fork`.
 
     Every wandb keyword is accepted: one :class:`RltrackWarning` names those given a value
     rltrack ignores. Inside a sweep trial (``rltrack.agent(function=...)``) ``init()`` with no
@@ -151,14 +159,16 @@ def init(
 
     Raises:
         RunExistsError: ``id`` exists and ``resume`` is ``never``.
-        RunNotFoundError: ``resume="must"`` and no run has ``id``.
+        RunNotFoundError: ``resume="must"`` and no run has ``id``, or the run of
+            ``fork_from``/``resume_from`` does not exist.
         StoreError: the store folder is not writable or not an rltrack store.
-        InvalidValueError: an argument has the wrong type or value.
+        InvalidValueError: an argument has the wrong type or value (``fork_from`` and
+            ``resume_from`` together, a spec not ``"RUNID?_step=N"``, a step past the run's last).
     """
     given = Settings.of(settings)
+    branch = parse_branch(fork_from, resume_from)
     ignored = _ignored_keywords(
-        entity=entity, monitor_gym=monitor_gym, anonymous=anonymous, force=force, magic=magic, fork_from=fork_from,
-        resume_from=resume_from,
+        entity=entity, monitor_gym=monitor_gym, anonymous=anonymous, force=force, magic=magic
     ) + given.ignored()
     mirror_tb = bool(sync_tensorboard) and _tensorboard_available()
     if sync_tensorboard and not mirror_tb:
@@ -186,7 +196,8 @@ def init(
         "mode", _ALIASES.get(mode, mode) or os.environ.get("RLTRACK_MODE") or ("online" if url else "offline"), _MODES
     )
     resume = _choice("resume", _ALIASES.get(resume, resume) or os.environ.get("RLTRACK_RESUME") or "never", _RESUMES)
-    project = _text("project", project or os.environ.get("RLTRACK_PROJECT") or "default")
+    project_given = project or os.environ.get("RLTRACK_PROJECT")
+    project = _text("project", project_given or "default")
     from_env = id is None and bool(os.environ.get("RLTRACK_RUN_ID"))
     id = id or os.environ.get("RLTRACK_RUN_ID") or None
     # The rules are validate's (one door for init, ingest and the ROS node); the messages name init()'s argument.
@@ -227,7 +238,11 @@ def init(
     who = WriterInfo(
         host=os.uname().nodename, pid=os.getpid(), pid_started_ns=process_started_ns(), now_ns=time.time_ns()
     )
-    if id is not None and store.run_exists(id):
+    if branch is not None:
+        run = _branched(branch, store, who, NewRun(
+            id=id or "", project=project if project_given else "", name=name or "", group=group, job_type=job_type,
+            notes=notes, tags=tag_tuple, config=config_dict, source=source), defaults, allow_val_change)
+    elif id is not None and store.run_exists(id):
         if resume == "never":
             raise RunExistsError(
                 f"run id {id!r} already exists in {str(store.db.path)!r}; pass resume='allow' to continue it "
@@ -274,6 +289,41 @@ def init(
     if not run.quiet:
         print(f"rltrack: {_start_line(run, store, root, mode)}", file=sys.stderr, flush=True)
     _integrations(run, save_code=bool(save_code), sync_tensorboard=mirror_tb)
+    return run
+
+
+def _branched(
+    branch: Branch, store: WriterBackend, who: WriterInfo, new: NewRun, defaults: dict[str, Any],
+    allow_val_change: bool | None,
+) -> Run:
+    """The run ``fork_from``/``resume_from`` asks for (see :mod:`rltrack._fork`); ``new`` holds init()'s arguments."""
+    from rltrack import _fork
+
+    if not isinstance(store, StoreWriter):
+        raise RltrackError(f"{branch.spec} works on a local store: use mode='offline' (online runs cannot branch yet)")
+    root = store.db.root
+
+    def folder(run_id: str) -> Path:
+        return root / "runs" / run_id
+
+    if branch.kind == "fork_from":
+        new = dataclasses.replace(new, id=new.id or _new_id())
+        start = _fork.fork(store, branch, who, new, defaults=portable(defaults), run_dir=folder,
+                           name_for=lambda project: _new_name(store, project))
+    else:
+        if new.id and new.id != branch.run_id:
+            raise InvalidValueError(f"{branch.spec} continues run {branch.run_id!r}; init(id={new.id!r}) names another")
+        start, archive = _fork.rewind(store, branch, who, source=new.source, run_dir=folder)
+        warnings.warn(f"rltrack: run {start.id!r} rewound to step {branch.step}; its later history is kept in run "
+                      f"{archive!r}", RltrackWarning, stacklevel=3)
+    run = Run(
+        store, id=start.id, name=start.name, project=start.project, group=start.group, source=new.source,
+        run_dir=folder(start.id), config=start.config, summary=start.summary, step=start.step, owner=start.owner,
+        metadata=collect_metadata if branch.kind == "fork_from" else None,
+    )
+    if branch.kind == "resume_from":
+        run.config.setdefaults(defaults)
+        run.config.update(dict(new.config), allow_val_change=allow_val_change)
     return run
 
 

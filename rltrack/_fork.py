@@ -1,0 +1,323 @@
+"""``init(fork_from=...)`` and ``init(resume_from=...)``: branch a stored run at a step, as wandb does.
+
+Both take ``"RUNID?_step=N"`` and work on the local store (offline mode):
+
+- **fork_from** starts a NEW run whose history is the source run's values with ``step <= N``,
+  under every source (``sim`` and ``real`` alike: a real robot's values sit at the training step
+  of the policy it ran, so the ones up to ``N`` belong to the history the fork shares). Media up
+  to ``N`` are copied too. The config is the source's, updated by ``init(config=...)``; the
+  run's metadata holds ``fork = {"run", "step", "project"}``, shown by ``Api().run(id).metadata``.
+- **resume_from** rewinds the SAME run to ``N`` and continues it at ``N + 1``. Nothing is lost:
+  first the whole run (every source, value, media file, config and summary) is copied into an
+  archive run ``<id>-rewound-<k>`` (metadata ``rewound = {"run", "step"}``, tag ``rewound``);
+  then the values and media after ``N`` are removed from the run, and its metadata ``rewinds``
+  lists each rewind with its archive's id. Read the archived history with
+  ``Api().run(archive_id).history()``.
+
+Summaries of a branched run are recomputed: each key's last value at or before ``N``.
+Artifacts, saved files and code stay with the run that made them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rltrack.errors import InvalidValueError, RltrackError, RunNotFoundError
+from rltrack.store.chunks import pack, split, unpack
+from rltrack.store.reader import MediaRow, RunRow, StoreReader
+from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
+from rltrack.types import MediaRecord, SeriesBatch
+from rltrack.validate import MAX_STEP
+
+if TYPE_CHECKING:
+    from rltrack.store.base import Backend
+
+__all__ = ["Branch", "Start", "fork", "parse_branch", "rewind"]
+
+_SPEC = re.compile(r"([A-Za-z0-9_-]{1,64})\?_step=([0-9]{1,19})")
+#: Points per stored chunk when a history is copied (a long run is not one huge row).
+_CHUNK = 65_536
+_MAX_NAME = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A parsed ``fork_from`` / ``resume_from``: which argument, the run and the step."""
+
+    kind: str
+    run_id: str
+    step: int
+
+    @property
+    def spec(self) -> str:
+        return f"init({self.kind}='{self.run_id}?_step={self.step}')"
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """What ``init()`` needs to build the branched run."""
+
+    id: str
+    name: str
+    project: str
+    group: str | None
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    step: int
+    owner: bool
+
+
+def parse_branch(fork_from: object, resume_from: object) -> Branch | None:
+    """Return the branch asked for, or None.
+
+    Raises:
+        InvalidValueError: both are given, or one is not ``"RUNID?_step=N"``.
+    """
+    if fork_from is not None and resume_from is not None:
+        raise InvalidValueError(
+            f"init() got fork_from={fork_from!r} and resume_from={resume_from!r}: pass one — fork_from starts a "
+            "new run from another's history, resume_from rewinds that same run"
+        )
+    kind, spec = ("fork_from", fork_from) if fork_from is not None else ("resume_from", resume_from)
+    if spec is None:
+        return None
+    match = _SPEC.fullmatch(spec) if isinstance(spec, str) else None
+    if match is None or int(match.group(2)) > MAX_STEP:
+        raise InvalidValueError(
+            f"init({kind}={spec!r}) must be 'RUNID?_step=N' (a run id and a step >= 0), such as "
+            f"'a1b2c3d4?_step=200'"
+        )
+    return Branch(kind, match.group(1), int(match.group(2)))
+
+
+def fork(
+    store: StoreWriter, branch: Branch, who: WriterInfo, new: NewRun, *, defaults: Mapping[str, Any],
+    run_dir: Callable[[str], Path], name_for: Callable[[str], str],
+) -> Start:
+    """Create ``new`` holding the source run's history up to the branch step (see the module docstring).
+
+    An empty ``new.project`` means the source's project, an empty ``new.name`` one from
+    ``name_for(project)``. The config is ``defaults``, then the source's, then ``new.config``.
+    """
+    reader = StoreReader(store.db)
+    source = _source_row(reader, branch)
+    copy = _read(reader, source, branch, keep_upto=True)
+    merged = {**defaults, **source.config, **new.config}
+    project = new.project or source.project
+    new = NewRun(id=new.id, project=project, name=new.name or name_for(project), group=new.group,
+                 job_type=new.job_type, notes=new.notes, tags=new.tags, config=merged, source=new.source)
+    store.create_run(new, who)
+    _copy_media(run_dir(source.id), run_dir(new.id), copy.media)
+    link = {"fork": {"run": source.id, "step": branch.step, "project": source.project}}
+    _write_history(store, new.id, new.source, who, copy, metadata=link)
+    return Start(
+        id=new.id, name=new.name, project=new.project, group=new.group, config=merged,
+        summary=copy.summaries.get(new.source, {}), step=branch.step + 1, owner=True,
+    )
+
+
+def rewind(
+    store: StoreWriter, branch: Branch, who: WriterInfo, *, source: str, run_dir: Callable[[str], Path],
+) -> tuple[Start, str]:
+    """Archive the run whole, then cut its history after the branch step; return the start and the archive id.
+
+    Raises:
+        RltrackError: the run is still being written.
+    """
+    reader = StoreReader(store.db)
+    row = _source_row(reader, branch)
+    if row.state == "running":
+        raise RltrackError(
+            f"{branch.spec}: run {row.id!r} is still being written (state running); rewind it once it has "
+            "finished, or fork it instead: init(fork_from=...)"
+        )
+    whole = _read(reader, row, branch, keep_upto=False)
+    archive = _archive_id(store, row.id)
+    name = f"{row.name} (before rewind to step {branch.step})"
+    store.create_run(
+        NewRun(id=archive, project=row.project, name=name[:_MAX_NAME], group=row.group, job_type=row.job_type,
+               notes=row.notes, tags=(*row.tags, "rewound"), config=row.config, source=row.primary_source),
+        who,
+    )
+    _copy_media(run_dir(row.id), run_dir(archive), whole.media)
+    note = {**row.metadata, "rewound": {"run": row.id, "step": branch.step, "archived_ns": time.time_ns()}}
+    _write_history(store, archive, row.primary_source, who, whole, metadata=note, summaries=whole.stored)
+    store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
+              ended_ns=row.ended_ns or time.time_ns(), owner=True)
+    # The archive is complete and stored: only now is anything taken out of the run.
+    removed = truncate_after(store.db, row.id, branch.step)
+    rewinds = [*row.metadata.get("rewinds", []), {
+        "step": branch.step, "archive": archive, "removed_values": removed, "at_ns": time.time_ns(),
+    }]
+    for src, summary in whole.summaries.items():
+        store.write(row.id, src, summary=summary, owner=False)
+    store.write(row.id, source, metadata={"rewinds": rewinds}, owner=False)
+    _remove_media(run_dir(row.id), [m for m in whole.media if m.step > branch.step])
+    attached = store.attach_run(row.id, source, who, owner_alive=False)
+    start = Start(
+        id=row.id, name=attached.name, project=attached.project, group=attached.group, config=attached.config,
+        summary=whole.summaries.get(source, {}), step=branch.step + 1, owner=attached.owner,
+    )
+    return start, archive
+
+
+@dataclass
+class _Copy:
+    batches: list[SeriesBatch]
+    media: list[MediaRow]
+    #: Each source's summary recomputed up to the step, and as it is stored.
+    summaries: dict[str, dict[str, Any]]
+    stored: dict[str, dict[str, Any]]
+    sources: list[str]
+
+
+def _source_row(reader: StoreReader, branch: Branch) -> RunRow:
+    try:
+        row = reader.run(branch.run_id)
+    except RunNotFoundError:
+        raise RunNotFoundError(
+            f"{branch.spec}: no run has id {branch.run_id!r} in {str(reader.db.path)!r}; "
+            "check the id (rltrack runs ls) and the store folder (dir=)"
+        ) from None
+    last = _last_step(reader, row.id)
+    if last is None:
+        raise InvalidValueError(f"{branch.spec}: run {row.id!r} has no logged values to branch from")
+    if branch.step > last:
+        raise InvalidValueError(
+            f"{branch.spec}: run {row.id!r} was logged up to step {last}; pick a step between 0 and {last}"
+        )
+    return row
+
+
+def _last_step(reader: StoreReader, run_id: str) -> int | None:
+    steps = [s[2] for src in reader.sources(run_id) for key in reader.keys(run_id, src)
+             for s in reader.chunk_stats(run_id, src, key)]
+    steps += [m.step for m in reader.media(run_id)]
+    return max(steps) if steps else None
+
+
+def _read(reader: StoreReader, row: RunRow, branch: Branch, *, keep_upto: bool) -> _Copy:
+    """Read every source's values (all, or those at or before the step) and the summaries up to the step."""
+    sources = reader.sources(row.id) or [row.primary_source]
+    batches: list[SeriesBatch] = []
+    summaries: dict[str, dict[str, Any]] = {}
+    stored: dict[str, dict[str, Any]] = {}
+    for src in sources:
+        stored[src] = reader.summary(row.id, src)
+        summary = {k: v for k, v in stored[src].items() if not k.startswith("_rltrack/")}
+        for key in reader.keys(row.id, src):
+            steps, t_ns, values = reader.series(row.id, src, key)
+            upto = steps <= branch.step
+            if upto.any():
+                summary[key] = float(values[upto][-1])
+            else:
+                summary.pop(key, None)
+            mask = upto if keep_upto else slice(None)
+            if steps[mask].size:
+                batches += split(pack(src, key, steps[mask], t_ns[mask], values[mask]), _CHUNK)
+        summaries[src] = summary
+    media = [m for m in reader.media(row.id) if not keep_upto or m.step <= branch.step]
+    return _Copy(batches, media, summaries, stored, sources)
+
+
+def _write_history(
+    store: StoreWriter, run_id: str, primary: str, who: WriterInfo, copy: _Copy, *, metadata: dict[str, Any],
+    summaries: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Store the copied values, media rows, summaries and writer rows of every source in the new run."""
+    summaries = copy.summaries if summaries is None else summaries
+    for src in copy.sources:
+        if src != primary:
+            # A writer row, so Api lists the source (after the primary: sources are in order of arrival).
+            store.attach_run(run_id, src, replace(who, now_ns=max(time.time_ns(), who.now_ns + 1)), owner_alive=True)
+    records = [MediaRecord(m.source, m.key, m.step, m.t_ns, m.kind, m.path, m.caption, m.meta) for m in copy.media]
+    store.write(run_id, primary, batches=copy.batches, media=records, metadata=metadata,
+                summary=summaries.get(primary, {}))
+    for src in copy.sources:
+        if src != primary:
+            store.write(run_id, src, summary=summaries.get(src, {}), owner=False)
+            store.end(run_id, src, state="finished", reason=None, exit_code=None, ended_ns=time.time_ns(),
+                      owner=False)
+
+
+def _archive_id(store: StoreWriter, run_id: str) -> str:
+    for k in range(1, 10_000):
+        suffix = f"-rewound-{k}"
+        candidate = run_id[: 64 - len(suffix)] + suffix
+        if not store.run_exists(candidate):
+            return candidate
+    raise RltrackError(f"run {run_id!r} has been rewound 10,000 times; fork it instead: init(fork_from=...)")
+
+
+def _media_files(folder: Path, path: str) -> list[str]:
+    """The files of one media row: its file and, for a table, its cells (``<stem>-r<row>-c<col>.*``)."""
+    file = Path(path)
+    cells = re.compile(re.escape(file.stem) + r"-r\d+-c\d+(\..*)?")
+    parent = folder / file.parent
+    names = [p.name for p in parent.iterdir() if cells.fullmatch(p.name)] if parent.is_dir() else []
+    return [path, *(str(file.parent / n) for n in sorted(names))]
+
+
+def _copy_media(src: Path, dst: Path, media: list[MediaRow]) -> None:
+    # Copies, not hard links: a resumed source writing the same name must not change the branch's file.
+    for m in media:
+        for rel in _media_files(src, m.path):
+            if (src / rel).is_file():
+                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src / rel, dst / rel)
+
+
+def _remove_media(folder: Path, media: list[MediaRow]) -> None:
+    # The archive holds copies; a file left behind would only cost disk, so failures are ignored.
+    for m in media:
+        for rel in _media_files(folder, m.path):
+            (folder / rel).unlink(missing_ok=True)
+
+
+def truncate_after(db: Backend, run_id: str, step: int) -> int:
+    """Remove a run's values and media rows after ``step`` (every source), in one transaction; return points removed.
+
+    Chunks are rewritten from the first one holding a later step, so the stored order of the
+    points kept does not change.
+
+    TODO(store owner): this is the one place outside ``rltrack/store/`` that writes SQL; it belongs
+    in :class:`rltrack.store.writer.StoreWriter` as ``truncate_after(run_id, step)`` (no store API
+    removes values yet).
+    """
+    import numpy as np
+
+    removed = 0
+    with db.transaction() as conn:
+        series = conn.execute("SELECT id, source, key FROM series WHERE run_id = ?", (run_id,)).fetchall()
+        for series_id, source, key in series:
+            first = conn.execute(
+                "SELECT MIN(rowid) FROM chunks WHERE series_id = ? AND step_max > ?", (series_id, step)
+            ).fetchone()[0]
+            if first is None:
+                continue
+            rows = conn.execute(
+                "SELECT steps, t_ns, vals FROM chunks WHERE series_id = ? AND rowid >= ? ORDER BY rowid",
+                (series_id, first),
+            ).fetchall()
+            steps, t_ns, values = unpack(rows)
+            keep = steps <= step
+            removed += int(np.count_nonzero(~keep))
+            conn.execute("DELETE FROM chunks WHERE series_id = ? AND rowid >= ?", (series_id, first))
+            if keep.any():
+                batch = pack(source, key, steps[keep], t_ns[keep], values[keep])
+                conn.execute(
+                    "INSERT INTO chunks (series_id, count, step_min, step_max, t_min_ns, t_max_ns, vmin, vmax,"
+                    " steps, t_ns, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (series_id, batch.count, batch.step_min, batch.step_max, batch.t_min_ns, batch.t_max_ns,
+                     batch.vmin, batch.vmax, batch.steps, batch.t_ns, batch.values),
+                )
+            conn.execute("UPDATE series SET count = count - ? WHERE id = ?",
+                         (int(np.count_nonzero(~keep)), series_id))
+        conn.execute("DELETE FROM media WHERE run_id = ? AND step > ?", (run_id, step))
+    return removed
