@@ -20,6 +20,7 @@ import io
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -122,6 +123,11 @@ class S3BlobStore:
             client = boto3.client("s3", endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
         self._s3 = client
 
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client (the server keeps small reference objects next to the blobs with it)."""
+        return self._s3
+
     def _blob_key(self, digest: str) -> str:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ArtifactError(f"{digest!r} is not a sha256 digest (64 lowercase hex characters)")
@@ -151,6 +157,24 @@ class S3BlobStore:
                 raise FileNotFoundError(f"no blob {self.locate(digest)}") from err
             raise self._error("read", err) from err
         return _ObjectReader(answer["Body"])  # type: ignore[return-value]  # a raw binary file
+
+    def open_range(self, digest: str, start: int, stop: int) -> Iterator[bytes]:
+        """Yield bytes ``start`` to ``stop`` (exclusive) of a stored blob, in blocks (a video's Range request).
+
+        Raises:
+            FileNotFoundError: no such blob.
+            StoreError: the bucket cannot be read.
+        """
+        key = self._blob_key(digest)
+        if stop <= start:
+            return iter(())
+        try:
+            answer = self._s3.get_object(Bucket=self.location.bucket, Key=key, Range=f"bytes={start}-{stop - 1}")
+        except self._s3.exceptions.ClientError as err:
+            if _status(err) == 404:
+                raise FileNotFoundError(f"no blob {self.locate(digest)}") from err
+            raise self._error("read", err) from err
+        return _blocks(answer["Body"])
 
     def put(self, source: Path, *, expected: Blob | None = None) -> Blob:
         """Stream ``source`` into a temporary object while hashing it, then copy it under its digest."""
@@ -197,6 +221,17 @@ class S3BlobStore:
             f"cannot {doing} artifact blobs in {self.url}: {err}; check the bucket, the endpoint "
             "(AWS_ENDPOINT_URL) and the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
         )
+
+
+def _blocks(body: Any) -> Iterator[bytes]:
+    try:
+        while True:
+            data = body.read(BLOCK_SIZE)
+            if not data:
+                return
+            yield data
+    finally:
+        body.close()
 
 
 def _status(err: Any) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -78,11 +79,18 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
 @click.option("--db", "db_url", envvar="RLTRACK_DB", default=None, metavar="URL",
               help="Keep runs and values in PostgreSQL (postgresql://user:password@host:5432/dbname; "
                    "needs rltrack[server]) instead of the SQLite file in --dir; media stay in --dir.")
+@click.option("--blobs", "blobs_url", envvar="RLTRACK_BLOBS", default=None, metavar="s3://BUCKET/PREFIX",
+              help="Keep uploaded media and artifact blobs in an S3-compatible bucket (needs rltrack[s3]); "
+                   "credentials from the standard AWS variables (AWS_ACCESS_KEY_ID, ...). Default: --dir.")
+@click.option("--s3-endpoint", envvar="AWS_ENDPOINT_URL", default=None, metavar="URL",
+              help="S3-compatible endpoint for --blobs (MinIO, Ceph), e.g. http://minio:9000; default: AWS.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes serving the one port (uvicorn workers); safe on SQLite and PostgreSQL.")
 @click.pass_context
 def server(
     ctx: click.Context, store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, trust_loopback: bool,
     trusted_proxies: tuple[str, ...], allowed_hosts: tuple[str, ...], max_body_mb: int, max_upload_mb: int,
-    db_url: str | None,
+    db_url: str | None, blobs_url: str | None, s3_endpoint: str | None, workers: int,
 ) -> None:
     """Serve the dashboard and accept runs logged remotely (rltrack.init(mode="online", url=...)).
 
@@ -109,13 +117,20 @@ def server(
             max_body_bytes=max_body_mb * 1024 * 1024, max_upload_bytes=max_upload_mb * 1024 * 1024,
         )
         settings = ServerSettings(root=_root(store_dir), ingest=True, access=access, db=db_url)
-        serve(settings, host=host, port=port)
+        blobs = None
+        if blobs_url:
+            from rltrack.server.run_files import BlobSettings
+
+            blobs = BlobSettings(blobs_url, s3_endpoint)
+            # Artifact code on this server (and its workers) finds the bucket the same way a client does.
+            os.environ["RLTRACK_BLOBS"] = blobs_url
+        serve(settings, host=host, port=port, workers=workers, blobs=blobs)
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
 
 
 @click.command("sync")
-@click.argument("run_id", required=False)
+@click.argument("run_id", metavar="[RUN_ID|DIR]", required=False)
 @click.option("--to", "url", default=None, help="Server URL, e.g. http://lab-server:8080.")
 @dir_option
 @click.option("--api-key", envvar="RLTRACK_API_KEY", default=None, help="Token (default: $RLTRACK_API_KEY).")
@@ -124,9 +139,11 @@ def server(
 def sync(
     run_id: str | None, url: str | None, store_dir: str | None, api_key: str | None, retry: bool, discard: bool
 ) -> None:
-    """Copy a local run to a server (RUN_ID --to URL), or list, --retry or --discard dead letters.
+    """Copy a store folder (DIR --to URL) or one run (RUN_ID --to URL) to a server; list, --retry or --discard dead letters.
 
-    Dead letters are batches of online runs (init(mode="online", dir=...)) that the server refused
+    DIR is a store folder (an offline robot's, a laptop's): every run, its values, media and
+    artifacts go to the server exactly once; run it again after an interruption and it sends only
+    what the server lacks. Dead letters are batches of online runs (init(mode="online", dir=...)) that the server refused
     or kept failing on; they wait in <dir>/spool/dead/. Copying a run again sends only what the
     server lacks.
     """
@@ -152,6 +169,12 @@ def sync(
                 click.echo(f"stopped with {report.not_tried} not sent: {report.unreachable}")
             if report.refused or report.unreachable:
                 raise SystemExit(1)
+        elif url is not None and run_id is not None and _is_store(run_id):
+            from rltrack.remote import push_store
+
+            done = push_store(run_id, url, api_key=api_key, progress=click.echo)
+            click.echo(f"synced {run_id} to {url}: {done.runs} runs ({done.points} points, {done.media} media files "
+                       f"sent), {done.versions} new artifact versions, {done.blobs} blobs ({done.blob_bytes} bytes)")
         elif url is not None:
             if run_id is None:
                 raise click.UsageError("give the RUN_ID to copy to --to (or --retry to send dead letters there)")
@@ -169,6 +192,13 @@ def sync(
                            f"delete them: rltrack sync --discard --dir {root}")
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
+
+
+def _is_store(arg: str) -> bool:
+    """Return whether ``rltrack sync ARG`` names a store folder rather than a run id."""
+    from rltrack.store.paths import DB_FILENAME
+
+    return Path(arg, DB_FILENAME).is_file() or "/" in arg or os.sep in arg
 
 
 def register(group: click.Group) -> None:

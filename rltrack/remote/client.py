@@ -109,9 +109,26 @@ class IngestClient:
         return result
 
     def upload(self, run_id: str, relative: str, path: Path) -> None:
-        """Upload one file of a run's folder (idempotent: it replaces the server's copy)."""
+        """Upload one file of a run's folder (idempotent: it replaces the server's copy).
+
+        The file is streamed, never held whole in memory, with its sha256 in ``x-rltrack-sha256`` so a
+        server that stores it by content (``--blobs s3://...``) refuses a copy damaged on the way.
+        """
+        self.put_file(f"/api/ingest/files/{run_id}/{relative}", path)
+
+    def put_file(self, url_path: str, path: Path) -> Any:
+        """PUT a file's bytes (streamed, with its size and sha256 in the headers); return the JSON answer."""
+        import hashlib
+
+        digest = hashlib.sha256()
         with open(path, "rb") as f:
-            self._call("PUT", f"/api/ingest/files/{run_id}/{relative}", content=f.read())
+            while block := f.read(1 << 20):
+                digest.update(block)
+            size = f.tell()
+            f.seek(0)
+            headers = {"content-length": str(size), "x-rltrack-sha256": digest.hexdigest(),
+                       "content-type": "application/octet-stream"}
+            return self._call("PUT", url_path, content=_blocks(f), headers=headers)
 
     def get(self, path: str, **params: Any) -> Any:
         """GET a JSON answer."""
@@ -124,6 +141,11 @@ class IngestClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+
+def _blocks(f: Any) -> Any:
+    while block := f.read(1 << 20):
+        yield block
 
 
 def upload_media(client: IngestClient, root: Path, batch: dict[str, Any]) -> list[Path]:

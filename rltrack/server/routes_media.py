@@ -12,14 +12,19 @@ attachment under a ``sandbox`` policy: it never renders as a page of the dashboa
 from __future__ import annotations
 
 import mimetypes
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
-from starlette.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import FileResponse, Response, StreamingResponse
 
+from rltrack.errors import RltrackError
 from rltrack.server.deps import Reader
 from rltrack.server.files import media_url, run_dir, safe_file
 from rltrack.server.headers import SANDBOX_CSP
+from rltrack.server.run_files import FileRef, S3RunFiles, run_files_of
+from rltrack.validate import check_media_path
 
 __all__ = ["router"]
 
@@ -56,16 +61,80 @@ def media(run_id: str, reader: Reader, key: str | None = None, source: str | Non
 
 
 @router.get("/runs/{run_id}/files/{path:path}", summary="A file of a run (supports Range requests)")
-def run_file(run_id: str, path: str, request: Request, reader: Reader) -> FileResponse:
-    """Serve one file from the run's folder; ``Range: bytes=a-b`` gets a 206 partial response."""
+def run_file(run_id: str, path: str, request: Request, reader: Reader) -> Response:
+    """Serve one file from the run's folder (or the S3 bucket); ``Range: bytes=a-b`` gets a 206 partial response."""
     reader.run(run_id)
+    files = run_files_of(request.app)
+    if files is not None:
+        return _from_bucket(files, run_id, path, request)
     target = safe_file(run_dir(reader.db.root, run_id), path)
-    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-    if media_type in INLINE_TYPES:
+    media_type, headers, attachment = _kind(target.name)
+    if not attachment:
         return FileResponse(target, media_type=media_type)
+    return FileResponse(
+        target, media_type=media_type, filename=target.name, content_disposition_type="attachment", headers=headers,
+    )
+
+
+def _kind(name: str) -> tuple[str, dict[str, str], bool]:
+    """Return (media type, extra headers, attachment?) for a file name: only playable media inline."""
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media_type in INLINE_TYPES:
+        return media_type, {}, False
     if media_type.startswith(_ACTIVE_TYPES):
         media_type = "application/octet-stream"
-    return FileResponse(
-        target, media_type=media_type, filename=target.name, content_disposition_type="attachment",
-        headers={"content-security-policy": SANDBOX_CSP},
-    )
+    return media_type, {"content-security-policy": SANDBOX_CSP}, True
+
+
+def _from_bucket(files: S3RunFiles, run_id: str, path: str, request: Request) -> Response:
+    """Stream a run file from the bucket through the server, honouring one ``Range: bytes=`` range."""
+    run_dir(Path("."), run_id)  # a 404 for an id no run can have
+    try:
+        check_media_path(path)
+    except RltrackError as err:
+        raise HTTPException(400, f"file path {path!r} is not a run file path: {err}") from err
+    ref = files.stat(run_id, path)
+    if ref is None:
+        raise HTTPException(404, f"no file {path!r} in this run's folder")
+    name = PurePosixPath(path).name
+    media_type, headers, attachment = _kind(name)
+    headers = {**headers, "accept-ranges": "bytes", "etag": f'"{ref.digest}"'}
+    if attachment:
+        headers["content-disposition"] = f"attachment; filename*=utf-8''{quote(name)}"
+    span = _range(request.headers.get("range"), ref)
+    if span is None:
+        headers["content-length"] = str(ref.size)
+        return StreamingResponse(files.read_range(ref, 0, ref.size), media_type=media_type, headers=headers)
+    start, stop = span
+    headers["content-length"] = str(stop - start)
+    headers["content-range"] = f"bytes {start}-{stop - 1}/{ref.size}"
+    return StreamingResponse(files.read_range(ref, start, stop), status_code=206, media_type=media_type,
+                             headers=headers)
+
+
+def _range(header: str | None, ref: FileRef) -> tuple[int, int] | None:
+    """Parse one ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range; None: send the whole file.
+
+    Several ranges get the whole file (a server may ignore Range); an unsatisfiable one is a 416.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    refused = HTTPException(416, f"range {header!r} is outside the file of {ref.size} bytes",
+                            headers={"content-range": f"bytes */{ref.size}"})
+    if not dash or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()) or (
+            last and not last.isdigit()):
+        raise HTTPException(400, f"range {header!r} is not of the form bytes=START-END")
+    if not first:  # the last N bytes
+        count = int(last)
+        if count == 0:
+            raise refused
+        return max(0, ref.size - count), ref.size
+    start = int(first)
+    stop = min(int(last) + 1, ref.size) if last else ref.size
+    if start >= ref.size or stop <= start:
+        raise refused
+    return start, stop

@@ -1,10 +1,25 @@
-"""Run the app on uvicorn: in the foreground (``rltrack ui``) or on a background thread (notebooks, tests)."""
+"""Run the app on uvicorn: in the foreground (``rltrack ui``/``rltrack server``) or on a background thread.
+
+``rltrack server --workers N`` runs N uvicorn worker processes on one listening socket. Each worker
+imports :func:`app_from_environment` (uvicorn's app factory, by import string) and reads the settings
+from the file named by :data:`SETTINGS_ENV` (a pickle in a private temporary folder, mode 0600: it
+holds the tokens). The parent builds the app once before forking, so migrations and the ingest
+schema are applied by one process, and a bad ``--db``/``--blobs`` fails at start with one message.
+
+Several workers are safe on both stores: every write runs in one transaction that also records its
+batch id, under SQLite's ``BEGIN IMMEDIATE`` (a file lock across processes) or PostgreSQL's advisory
+write lock, so a batch retried against another worker is still stored once. SQLite writes do not get
+faster with workers (one writer at a time); reads and request parsing do.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -12,9 +27,13 @@ from typing import Any
 
 from rltrack.errors import RltrackError
 from rltrack.server.app import ServerSettings, create_app
+from rltrack.server.run_files import BlobSettings
 from rltrack.store.liveness import announce_dashboard
 
-__all__ = ["BackgroundServer", "bind", "serve"]
+__all__ = ["SETTINGS_ENV", "BackgroundServer", "app_from_environment", "bind", "build_app", "serve"]
+
+#: Environment variable naming the settings file the worker processes of ``--workers`` read.
+SETTINGS_ENV = "RLTRACK_SERVER_SETTINGS"
 
 #: How long ``BackgroundServer`` waits for uvicorn to accept connections.
 START_TIMEOUT_S = 20.0
@@ -41,32 +60,90 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(app: Any, log_level: str) -> Any:
+def _config(app: Any, log_level: str, **options: Any) -> Any:
     import uvicorn
 
-    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+                          **options)
 
 
-def serve(settings: ServerSettings, *, host: str, port: int, open_browser: bool = False) -> None:
-    """Serve until interrupted (Ctrl-C), printing the URL first."""
-    import uvicorn
+def build_app(settings: ServerSettings, blobs: BlobSettings | None = None) -> Any:
+    """Return the app for ``settings``, with run files and artifact blobs in S3 when ``blobs`` is given.
 
+    Raises:
+        StoreError: the store, the database or the bucket cannot be opened.
+    """
     app = create_app(settings)
+    if blobs is not None:
+        from rltrack.server.run_files import install
+
+        install(app, blobs, Path(settings.root))
+    return app
+
+
+def app_from_environment() -> Any:
+    """Build the app of one ``--workers`` process from the settings file named by :data:`SETTINGS_ENV`."""
+    path = os.environ.get(SETTINGS_ENV)
+    if not path:
+        raise RltrackError(f"{SETTINGS_ENV} is not set: this factory serves the workers of `rltrack server --workers`")
+    with open(path, "rb") as f:
+        settings, blobs = pickle.load(f)  # our own file, in a folder only this user can read
+    return build_app(settings, blobs)
+
+
+def _close(app: Any) -> None:
+    db = app.state.reader.db
+    close = getattr(db, "close", None)
+    if close is not None:
+        close()
+
+
+def serve(
+    settings: ServerSettings, *, host: str, port: int, open_browser: bool = False, workers: int = 1,
+    blobs: BlobSettings | None = None,
+) -> None:
+    """Serve until interrupted (Ctrl-C), printing the URL first; ``workers`` > 1 runs that many processes.
+
+    Raises:
+        RltrackError: ``workers`` < 1, the address is taken, or the store/database/bucket cannot be opened.
+    """
+    import uvicorn
+
+    if workers < 1:
+        raise RltrackError(f"--workers {workers}: pass 1 or more worker processes")
+    app = build_app(settings, blobs)  # in the parent too: migrations run once, bad settings fail here
     sock = bind(host, port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/"
-    print(f"rltrack dashboard for {str(settings.root)!r} at {url}  (Ctrl-C to stop)", flush=True)
+    where = f" on {workers} worker processes" if workers > 1 else ""
+    print(f"rltrack dashboard for {str(settings.root)!r} at {url}{where}  (Ctrl-C to stop)", flush=True)
     announced = _announce(settings, host, int(sock.getsockname()[1]))
     if open_browser:
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    private: str | None = None
     try:
-        uvicorn.Server(_config(app, "warning")).run(sockets=[sock])
+        if workers == 1:
+            uvicorn.Server(_config(app, "warning")).run(sockets=[sock])
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            _close(app)
+            private = tempfile.mkdtemp(prefix="rltrack-server-")  # mode 0700
+            path = os.path.join(private, "settings.pickle")
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                pickle.dump((settings, blobs), f)
+            os.environ[SETTINGS_ENV] = path  # the spawned workers inherit it
+            config = _config("rltrack.server.serve:app_from_environment", "warning", factory=True, workers=workers)
+            Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         # uvicorn shuts down cleanly on Ctrl-C, then re-raises it; stopping is what the user asked.
-        print("rltrack dashboard stopped", flush=True)
+        pass
     finally:
+        print("rltrack dashboard stopped", flush=True)
         _withdraw(announced)
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
 
 
 def _announce(settings: ServerSettings, host: str, port: int) -> Path | None:
@@ -104,11 +181,13 @@ class BackgroundServer:
         >>> server.stop()  # doctest: +SKIP
     """
 
-    def __init__(self, settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 0, blobs: BlobSettings | None = None
+    ) -> None:
         import uvicorn
 
         self.settings = settings
-        self.app = create_app(settings)
+        self.app = build_app(settings, blobs)
         self._sock = bind(host, port)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
