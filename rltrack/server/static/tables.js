@@ -172,7 +172,7 @@
 
   // ---- the sections ----------------------------------------------------------------------------------
   async function renderTables() {
-    const list = (await RT.json(api("/tables"))).filter(X.isTableFile);
+    const list = (await RT.json(api("/tables"))).filter((e) => TABLE_FILE.test(String(e.path)));
     const seen = new Set();
     for (const e of list) {
       const id = e.source + "\n" + e.key;
