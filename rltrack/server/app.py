@@ -3,7 +3,10 @@
 The app reads through :class:`rltrack.store.reader.StoreReader` only; with ``ingest=True``
 (``rltrack server``) it also mounts the batched ingest endpoints, the one place that writes.
 Every answer carries the security headers (:mod:`rltrack.server.headers`), every request passes
-the guard (:mod:`rltrack.server.security`), and every error is ``{"detail": ...}`` (:mod:`rltrack.server.problems`).
+the guard (:mod:`rltrack.server.security`), which names its caller (``request.state.principal``, from
+the store's accounts once a user exists: :mod:`rltrack.server.accounts`), every route reads through a
+reader scoped to that caller (:mod:`rltrack.server.deps`), and every error is ``{"detail": ...}``
+(:mod:`rltrack.server.problems`).
 
 There is no ``/docs`` page: Swagger UI would load its script from a CDN (so it fails offline) and
 start it with an inline script (which the CSP forbids). ``/openapi.json`` describes the whole API.
@@ -20,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rltrack.errors import RltrackError, RunNotFoundError, StoreError
+from rltrack.server.accounts.gate import AccountsGate
 from rltrack.server.cache import ReadCache
 from rltrack.server.headers import HeadersMiddleware
 from rltrack.server.problems import document_errors, scrub
@@ -82,6 +86,9 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
     app.state.reader = StoreReader(db)
     app.state.cache = ReadCache(db)  # type: ignore[arg-type]  # it only calls reading(): any Backend
     app.state.settings = settings
+    # Accounts live beside the store: <root>/accounts.sqlite, or tables in the --db PostgreSQL database.
+    gate = AccountsGate(Path(settings.root), settings.db, settings.access)
+    app.state.accounts_gate = gate
     for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages,
                    routes_meta):
         app.include_router(module.router)
@@ -91,6 +98,9 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
     from rltrack.server import routes_histograms  # the run page's histogram panels
 
     app.include_router(routes_histograms.router)
+    from rltrack.server import routes_auth  # login page, sessions, the caller's API keys
+
+    app.include_router(routes_auth.router)
     if settings.ingest:
         from rltrack.server import routes_ingest
         from rltrack.store.ingest import ensure_schema
@@ -99,7 +109,7 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
         app.include_router(routes_ingest.router)
     _install_error_handlers(app, Path(settings.root))
     document_errors(app)
-    app.add_middleware(GuardMiddleware, access=settings.access)
+    app.add_middleware(GuardMiddleware, access=settings.access, identify=gate.identify)
     # Outermost: the guard's refusals carry the headers too.
     app.add_middleware(HeadersMiddleware, frame_ancestors=settings.frame_ancestors)
     return app

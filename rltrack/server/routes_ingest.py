@@ -5,6 +5,11 @@ Every batch is applied in its own transaction together with its id (see
 twice. Batches of one request are applied in order; the first failing one stops the request with
 a 4xx naming its id and how many came before it.
 
+Permissions (with accounts): every run a request touches goes through the caller's scoped reader
+(:mod:`rltrack.server.deps`), so a run the caller cannot see is a 404 and one they may only read a 403;
+a new run needs write access to its project, and a project nobody owns yet becomes the writer's own
+(:meth:`rltrack.server.accounts.service.Accounts.claim_project` explains the rule).
+
 Every value passes the same checks as ``init()``/``log()`` (in :mod:`rltrack.remote.wire`); a body
 is parsed only after the size limit (:mod:`rltrack.server.security`), nested at most
 :data:`MAX_DEPTH` deep, and a string that is not valid Unicode is a 400, never a 500.
@@ -23,11 +28,13 @@ from starlette.concurrency import run_in_threadpool
 
 from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError, StoreError
 from rltrack.remote import wire
-from rltrack.server.deps import Cache, Reader
+from rltrack.server.accounts.principal import Principal
+from rltrack.server.deps import Cache, Caller, Reader
 from rltrack.server.files import run_dir, safe_path
 from rltrack.server.ingest_schema import ATTACH_BODY, BATCHES_BODY, UPLOAD_BODY, request_body
 from rltrack.store.base import Backend
 from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
+from rltrack.store.reader import StoreReader
 from rltrack.store.writer import StoreWriter
 from rltrack.validate import check_media_path, check_run_id, check_source, check_state, check_text
 
@@ -144,23 +151,62 @@ async def _json(request: Request) -> Any:
     summary="Store batches of writer calls (create_run, write, end), each once",
     openapi_extra=request_body(BATCHES_BODY),
 )
-async def batches(request: Request, reader: Reader, cache: Cache) -> dict[str, Any]:
+async def batches(request: Request, reader: Reader, cache: Cache, caller: Caller) -> dict[str, Any]:
     """Apply ``{"batches": [...]}`` in order; return ``{"applied": n, "duplicates": [ids]}``."""
     body = await _json(request)
     items = body.get("batches") if isinstance(body, dict) else None
     if not isinstance(items, list) or len(items) > MAX_BATCHES:
         raise HTTPException(400, f"body must be {{'batches': [...]}} with at most {MAX_BATCHES} batches")
+    permit = None if caller.everything else _Permit(request, reader, caller)
     try:
-        return await run_in_threadpool(_apply_all, reader.db, items)
+        return await run_in_threadpool(_apply_all, reader.db, items, permit)
     finally:
         cache.bump()
 
 
-def _apply_all(db: Backend, items: list[Any]) -> dict[str, Any]:
+class _Permit:
+    """May the caller apply a batch? (accounts on, a caller who does not see everything)"""
+
+    def __init__(self, request: Request, reader: StoreReader, caller: Principal) -> None:
+        self.gate = request.app.state.accounts_gate
+        self.reader = reader
+        self.caller = caller
+
+    def check(self, batch: Any) -> None:
+        op = batch.get("op") if isinstance(batch, dict) else None
+        if op == "create_run":
+            run = batch.get("run")
+            project = run.get("project") if isinstance(run, dict) else None
+            if isinstance(project, str):
+                self._project(project)
+        elif op in wire.OPS and isinstance(batch.get("run_id"), str):
+            self.reader.run(batch["run_id"])  # scoped: 404 unseen, 403 read-only
+
+    def _project(self, project: str) -> None:
+        caller = self.caller
+        if caller.can_write(project):
+            return
+        if caller.can_read(project):
+            raise HTTPException(403, f"you may read project {project!r} but not write into it (ask a team admin)")
+        accounts = self.gate.accounts()
+        if caller.user is None or accounts is None or project in caller.projects():
+            raise RunNotFoundError(f"no project {project!r} you may write into on this server")
+        if StoreWriter(self.reader.db).count_runs(check_text("project", project)) > 0:
+            # Runs from before accounts, nobody's yet: a write must not be a way to read them.
+            raise RunNotFoundError(f"no project {project!r} you may write into on this server; an admin can give "
+                                   "it an owner (rltrack server admin set-project)")
+        caller.remember(accounts.claim_project(project, caller.user))
+        if not caller.can_write(project):  # another user claimed it a moment before
+            raise RunNotFoundError(f"no project {project!r} you may write into on this server")
+
+
+def _apply_all(db: Backend, items: list[Any], permit: _Permit | None = None) -> dict[str, Any]:
     applied = 0
     duplicates: list[str] = []
     for index, batch in enumerate(items):
         try:
+            if permit is not None:
+                permit.check(batch)
             if apply_batch(db, batch):
                 applied += 1
             else:
@@ -172,6 +218,11 @@ def _apply_all(db: Backend, items: list[Any]) -> dict[str, Any]:
             batch_id = batch.get("id") if isinstance(batch, dict) else None
             raise HTTPException(
                 status, {"message": str(err), "batch_id": batch_id, "index": index, "applied": applied}
+            ) from err
+        except HTTPException as err:
+            batch_id = batch.get("id") if isinstance(batch, dict) else None
+            raise HTTPException(
+                err.status_code, {"message": err.detail, "batch_id": batch_id, "index": index, "applied": applied}
             ) from err
     return {"applied": applied, "duplicates": duplicates}
 
@@ -185,6 +236,7 @@ async def attach(request: Request, reader: Reader, cache: Cache) -> dict[str, An
     """Attach ``{"run_id", "source", "who", "owner_alive"}`` like :meth:`StoreWriter.attach_run`."""
     body = await _json(request)
     run_id = check_run_id(wire._get(body, "run_id", str))
+    reader.run(run_id)  # scoped to the caller: 404 unseen, 403 read-only
     source = check_source(wire._get(body, "source", str))
     who = wire.who_from(body.get("who"))
     owner_alive = body.get("owner_alive", False)
@@ -199,20 +251,33 @@ async def attach(request: Request, reader: Reader, cache: Cache) -> dict[str, An
 
 @router.get("/runs/{run_id}/owner", summary="The process that owns a run (null when the run does not exist)")
 def owner(run_id: str, reader: Reader) -> dict[str, Any] | None:
-    """Return the owner as stored, or null."""
+    """Return the owner as stored, or null (also for a run the caller cannot see)."""
+    if not _visible(reader, run_id):
+        return None
     return wire.owner_to(StoreWriter(reader.db).owner_of(run_id))
 
 
 @router.get("/runs/{run_id}/exists", summary="Whether a run exists")
 def exists(run_id: str, reader: Reader) -> bool:
-    """Return true when the server has this run."""
-    return StoreWriter(reader.db).run_exists(run_id)
+    """Return true when the server has this run (and the caller may see it)."""
+    return StoreWriter(reader.db).run_exists(run_id) and _visible(reader, run_id)
+
+
+def _visible(reader: StoreReader, run_id: str) -> bool:
+    try:
+        reader.run(run_id)
+    except RunNotFoundError:
+        return False
+    return True
 
 
 @router.get("/count", summary="How many runs a project holds")
-def count(project: str, reader: Reader) -> int:
-    """Return the project's run count (remote writers name new runs with it)."""
-    return StoreWriter(reader.db).count_runs(check_text("project", project))
+def count(project: str, reader: Reader, caller: Caller) -> int:
+    """Return the project's run count (remote writers name new runs with it); 0 for a project the caller cannot see."""
+    project = check_text("project", project)
+    if not caller.can_read(project):
+        return 0
+    return StoreWriter(reader.db).count_runs(project)
 
 
 @router.put(

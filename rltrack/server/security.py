@@ -15,6 +15,9 @@ The rules, in the order they are checked:
    address, or on ``X-Forwarded-For`` only when the peer is a configured trusted proxy; a request
    that says it was forwarded (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``) through a proxy
    nobody configured is never loopback, whatever its peer.
+With accounts (users in the store's accounts database) step 3 changes: see
+:mod:`rltrack.server.accounts.gate`, which names the caller of every request (``request.state.principal``).
+
 4. Bodies: ``POST``/``PATCH`` need ``Content-Type: application/json`` (415: an HTML form cannot send
    it); a body over the limit is refused before it is read (413).
 """
@@ -39,9 +42,14 @@ __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
     "AccessControl",
     "GuardMiddleware",
+    "Identify",
+    "Refusal",
+    "bearer_token",
     "client_address",
+    "header",
     "is_loopback",
     "read_tokens",
+    "reply",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -49,6 +57,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: Why a request is refused: ``(status, message)`` or ``(status, message, extra headers)``.
+Refusal = tuple[int, str] | tuple[int, str, tuple[tuple[bytes, bytes], ...]]
+#: Names the caller of a request (an object for ``request.state.principal``) or refuses it.
+Identify = Callable[[Scope], Awaitable[Any]]
 
 #: Largest JSON body: an online run sends at most about 4 MiB of points per request and
 #: ``rltrack sync`` 8 pieces of 100,000 points (19.2 MB, 25.6 MB as base64), so 32 MiB fits both
@@ -193,21 +205,26 @@ class AccessControl:
 
     def check(self, scope: Scope) -> tuple[int, str] | None:
         """Return ``(status, message)`` when the request must be refused, else None."""
-        refused = self._check_origin(scope)
+        refused = self.check_origin(scope)
         if refused is not None:
             return refused
-        token = _bearer(scope)
+        token = bearer_token(scope)
         if self.tokens and token is not None:
-            if any(hmac.compare_digest(token, t.encode("utf-8")) for t in self.tokens):
+            if self.token_matches(token):
                 return None  # a rebinding page cannot know a token: any Host name will do
             return 403, "wrong token: use one listed in the server's --token-file"
         # Let in by network position (loopback, public reads) only under this server's own names.
-        refused = self._check_host(scope)
+        refused = self.check_host(scope)
         if refused is not None:
             return refused
         return self._check_network(scope)
 
-    def _check_host(self, scope: Scope) -> tuple[int, str] | None:
+    def token_matches(self, token: bytes) -> bool:
+        """Return whether ``token`` is one of the ``--token-file`` tokens (compared in constant time)."""
+        return any(hmac.compare_digest(token, t.encode("utf-8")) for t in self.tokens)
+
+    def check_host(self, scope: Scope) -> tuple[int, str] | None:
+        """Return a 400 when ``Host`` does not name this server (DNS rebinding), else None."""
         host = _host_header(scope)
         if host and not self.host_allowed(_host_name(host)):
             return 400, (
@@ -216,7 +233,8 @@ class AccessControl:
             )
         return None
 
-    def _check_origin(self, scope: Scope) -> tuple[int, str] | None:
+    def check_origin(self, scope: Scope) -> tuple[int, str] | None:
+        """Return a 403 when a browser sends an ``Origin`` that is not this server's, else None."""
         host = _host_header(scope)
         for value in _headers(scope, b"origin"):
             origin = value.decode("latin-1")
@@ -232,6 +250,12 @@ class AccessControl:
         if not self.trusted_proxies and any(_headers(scope, name) for name in _FORWARDING_HEADERS):
             return False  # forwarded by a proxy on this host that nobody declared: the client is elsewhere
         return is_loopback(client_address(scope, self.trusted_proxies))
+
+    def from_trusted_proxy(self, scope: Scope) -> bool:
+        """Return whether the request's peer is one of the configured reverse proxies."""
+        client = scope.get("client")
+        networks = _parse_networks(self.trusted_proxies)
+        return bool(client) and bool(networks) and _in(str(client[0]), networks)
 
     def _check_network(self, scope: Scope) -> tuple[int, str] | None:
         method = str(scope.get("method", "GET"))
@@ -252,7 +276,14 @@ def _host_header(scope: Scope) -> str:
     return hosts[0].decode("latin-1") if hosts else ""
 
 
-def _bearer(scope: Scope) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """Return the first value of a request header (``name`` lower-case), or None."""
+    values = _headers(scope, name)
+    return values[0] if values else None
+
+
+def bearer_token(scope: Scope) -> bytes | None:
+    """Return the token of ``Authorization: Bearer ...``, or None."""
     # Compared as bytes: a token with non-ASCII bytes is just a wrong token, never an error.
     for value in _headers(scope, b"authorization"):
         if value[:7].lower() == b"bearer ":
@@ -272,16 +303,23 @@ class _TooLarge(Exception):
 class GuardMiddleware:
     """Refuse bad hosts, origins, tokens, content types and oversized bodies before any route runs."""
 
-    def __init__(self, app: ASGIApp, access: AccessControl) -> None:
+    def __init__(self, app: ASGIApp, access: AccessControl, identify: Identify | None = None) -> None:
         self.app = app
         self.access = access
+        self.identify = identify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then hand it on with a receive that stops at the size limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = self.access.check(scope)
+        if self.identify is None:
+            refused: Any = self.access.check(scope)
+        else:
+            who = await self.identify(scope)
+            refused = who if isinstance(who, tuple) else None
+            if refused is None:
+                scope.setdefault("state", {})["principal"] = who  # request.state.principal
         if refused is not None:
             await reply(send, *refused)
             return
