@@ -89,6 +89,8 @@ class Run:
         #: Called once by finish() before anything is closed, while log() still works: the
         #: TensorBoard mirror's last read, save(policy="end") copies, removing watch() hooks.
         self._at_finish: list[Callable[[], None]] = []
+        #: Called with the final state once finish() has stored everything (the notebook panel freezes).
+        self._after_finish: list[Callable[[str], None]] = []
         self._alerts: list[dict[str, Any]] = []
         self._preempting = False
 
@@ -366,6 +368,8 @@ class Run:
             # Finishing must never raise into training: counted and warned instead.
             writer.report("finish", err)
         _live.forget(self)
+        for hook in self._after_finish:
+            hook(state)
         if not self.quiet:
             print(f"rltrack: {self._end_line(state)}", file=sys.stderr, flush=True)
         if writer.death is not None or writer.dropped_values:
@@ -418,6 +422,11 @@ class Run:
         from rltrack._html import run_html
 
         return run_html(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from rltrack.notebook import run_bundle
+
+        return run_bundle(self)
 
     def __repr__(self) -> str:
         state = "finished" if self._finished else "running"

@@ -288,6 +288,10 @@ def init(
     run.quiet = _quiet(quiet)
     if not run.quiet:
         print(f"rltrack: {_start_line(run, store, root, mode)}", file=sys.stderr, flush=True)
+        if "ipykernel" in sys.modules:  # a Jupyter kernel: the live panel (nothing imported elsewhere)
+            from rltrack.notebook import live_panel
+
+            live_panel(run)
     _integrations(run, save_code=bool(save_code), sync_tensorboard=mirror_tb)
     return run
 

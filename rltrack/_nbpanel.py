@@ -1,0 +1,255 @@
+"""The live panel ``init()`` shows in Jupyter: run name, dashboard link, last values and sparklines.
+
+Only imported when ``init()`` runs inside an IPython kernel (``ipykernel`` loaded); anywidget is
+imported only when a panel is made. ``log()`` never touches the panel: a background thread wakes
+at most :data:`RATE_HZ` times a second, reads the run's summary and the newest entry of the
+writer's queue (both already kept for other reasons), and sends the widget only what changed.
+``finish()`` freezes the panel with the run's final state and values.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rltrack._run import Run
+
+__all__ = ["MAX_KEYS", "RATE_HZ", "SPARK_POINTS", "attach_panel", "in_kernel", "panel_of"]
+
+#: Widget updates per second at most.
+RATE_HZ = 4.0
+#: Keys shown (in the order they were first logged; ``system/`` and ``_rltrack/`` keys are left out).
+MAX_KEYS = 6
+#: Points kept per sparkline (one per update in which the run's step moved).
+SPARK_POINTS = 60
+#: Updates between two looks for a dashboard serving the store (it may start after init()).
+_URL_EVERY = 16
+
+_panels: weakref.WeakKeyDictionary[Run, LivePanel] = weakref.WeakKeyDictionary()
+_widget_class: Any = None
+
+# Everything drawn from the run goes in as text (textContent), never as HTML: names are writer-controlled.
+_ESM = r"""
+const TRAITS = ["run_name", "run_id", "project", "url", "status", "step", "names", "values", "spark"];
+const fmt = (v) => {
+  if (typeof v !== "number") return String(v);
+  const a = Math.abs(v);
+  return (a !== 0 && (a >= 1e5 || a < 1e-3)) ? v.toExponential(3) : String(+v.toPrecision(6));
+};
+function line(points) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("width", "120"); svg.setAttribute("height", "20");
+  const ys = points.filter((p) => typeof p === "number");
+  if (ys.length > 1) {
+    const lo = Math.min(...ys), hi = Math.max(...ys), span = hi - lo || 1;
+    const step = 118 / (points.length - 1);
+    const xy = [];
+    points.forEach((p, i) => {
+      if (typeof p === "number") xy.push(`${(1 + i * step).toFixed(1)},${(19 - 18 * (p - lo) / span).toFixed(1)}`);
+    });
+    const poly = document.createElementNS(ns, "polyline");
+    poly.setAttribute("points", xy.join(" "));
+    poly.setAttribute("fill", "none"); poly.setAttribute("stroke", "#1f77b4"); poly.setAttribute("stroke-width", "1.5");
+    svg.appendChild(poly);
+  }
+  return svg;
+}
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.style.cssText = "font:12px/1.5 system-ui,sans-serif;border:1px solid #ccc;border-radius:6px;" +
+    "padding:6px 10px;display:inline-block;min-width:340px";
+  el.appendChild(root);
+  let queued = false;
+  const draw = () => {
+    queued = false;
+    root.replaceChildren();
+    const head = document.createElement("div");
+    const name = document.createElement("b");
+    name.textContent = model.get("run_name");
+    head.appendChild(name);
+    const meta = document.createElement("span");
+    meta.style.color = "#666";
+    meta.textContent = ` ${model.get("project")}/${model.get("run_id")} · ${model.get("status")} · step ${model.get("step")} `;
+    head.appendChild(meta);
+    const url = model.get("url");
+    if (/^https?:\/\//.test(url)) {
+      const a = document.createElement("a");
+      a.href = url; a.target = "_blank"; a.rel = "noopener noreferrer"; a.textContent = "dashboard ↗";
+      head.appendChild(a);
+    }
+    root.appendChild(head);
+    const table = document.createElement("table");
+    const values = model.get("values"), spark = model.get("spark");
+    for (const key of model.get("names")) {
+      const row = table.insertRow();
+      row.insertCell().textContent = key;
+      const cell = row.insertCell();
+      cell.textContent = fmt(values[key]);
+      cell.style.cssText = "text-align:right;font-variant-numeric:tabular-nums;padding:0 8px";
+      row.insertCell().appendChild(line(spark[key] || []));
+    }
+    root.appendChild(table);
+  };
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(draw); } };
+  for (const t of TRAITS) model.on(`change:${t}`, later);
+  draw();
+  return () => { for (const t of TRAITS) model.off(`change:${t}`, later); };
+}
+export default { render };
+"""
+
+
+def in_kernel() -> bool:
+    """Whether this process is a Jupyter kernel whose front end can receive widgets (comms)."""
+    if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
+        return False
+    try:
+        shell = sys.modules["IPython"].get_ipython()
+    except Exception:  # an IPython too old or half torn down: no panel, never an error
+        return False
+    kernel = getattr(shell, "kernel", None)
+    return kernel is not None and getattr(kernel, "comm_manager", None) is not None
+
+
+def panel_of(run: Run) -> LivePanel | None:
+    """The run's live panel, if it has one."""
+    return _panels.get(run)
+
+
+def attach_panel(run: Run) -> LivePanel | None:
+    """Show a live panel for ``run`` in the current cell; None where widgets are unavailable."""
+    try:
+        widget = _make_widget(run)
+    except ImportError:
+        return None
+    panel = LivePanel(run, widget)
+    _panels[run] = panel
+    from IPython.display import display
+
+    display(widget)
+    panel.start()
+    return panel
+
+
+def _make_widget(run: Run) -> Any:
+    global _widget_class
+    if _widget_class is None:
+        import anywidget
+        import traitlets
+
+        class RunPanel(anywidget.AnyWidget):  # type: ignore[misc]  # ipywidgets has no type information
+            """rltrack's live run panel (its state: the run's name, link, last values and sparklines)."""
+
+            _esm = _ESM
+            run_name = traitlets.Unicode("").tag(sync=True)
+            run_id = traitlets.Unicode("").tag(sync=True)
+            project = traitlets.Unicode("").tag(sync=True)
+            url = traitlets.Unicode("").tag(sync=True)
+            # Not `state`/`keys`: ipywidgets' Widget uses those names itself.
+            status = traitlets.Unicode("running").tag(sync=True)
+            step = traitlets.Int(0).tag(sync=True)
+            names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+            values = traitlets.Dict().tag(sync=True)
+            spark = traitlets.Dict().tag(sync=True)
+
+        _widget_class = RunPanel
+    return _widget_class(run_name=run.name, run_id=run.id, project=run.project, url=run.url or "", step=run.step)
+
+
+class LivePanel:
+    """Keeps a run's widget current from a background thread, then freezes it when the run finishes."""
+
+    def __init__(self, run: Run, widget: Any) -> None:
+        self.widget = widget
+        self.updates = 0
+        self._run = run
+        self._keys: list[str] = []
+        self._spark: dict[str, list[float | None]] = {}
+        self._last_step = -1
+        self._ticks = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"rltrack-panel-{run.id}", daemon=True)
+
+    def start(self) -> None:
+        """Start updating; the run's ``finish()`` calls :meth:`freeze`."""
+        self._run._after_finish.append(self.freeze)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0 / RATE_HZ):
+            try:
+                self.update()
+            except Exception:  # a closed comm or a dying kernel: the panel stops, training goes on
+                return
+
+    def update(self, state: str = "running") -> None:
+        """Read the run's latest values and send the widget what changed (one message)."""
+        run = self._run
+        with self._lock:
+            values = _latest(run)
+            for key in values:
+                if len(self._keys) < MAX_KEYS and key not in self._keys:
+                    self._keys.append(key)
+            step = max(run.step - 1, 0)
+            if step != self._last_step or state != "running":
+                self._last_step = step
+                for key in self._keys:
+                    points = self._spark.setdefault(key, [])
+                    points.append(_finite(values.get(key)))
+                    del points[:-SPARK_POINTS]
+            self._ticks += 1
+            widget = self.widget
+            with widget.hold_sync():
+                if self._ticks % _URL_EVERY == 0 or state != "running":
+                    widget.url = run.url or ""
+                widget.status = state
+                widget.step = step
+                widget.names = list(self._keys)
+                widget.values = {k: _shown(values[k]) for k in self._keys if k in values}
+                widget.spark = {k: list(v) for k, v in self._spark.items()}
+            self.updates += 1
+
+    def freeze(self, state: str) -> None:
+        """Stop updating and show the run's final state and values (called by ``Run.finish``)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        try:
+            self.update(state)
+        except Exception:  # finishing a run must never fail because a front end went away
+            pass
+
+
+def _latest(run: Run) -> dict[str, float]:
+    """The run's newest numeric values: its summary, overlaid by the newest entry not yet stored."""
+    values = {k: v for k, v in run.summary.snapshot().items() if _shown_key(k) and _number(v)}
+    try:
+        newest: Mapping[str, Any] = run._writer.queue[-1][2]
+    except IndexError:  # the writer has stored everything: the summary is current
+        return values
+    values.update((k, v) for k, v in newest.items() if _shown_key(k) and _number(v))
+    return values
+
+
+def _shown_key(key: str) -> bool:
+    return not key.startswith(("_", "system/"))
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _shown(value: float) -> float | str:
+    # JSON has no NaN or infinity: those travel as text.
+    return float(value) if math.isfinite(value) else str(float(value))

@@ -1,0 +1,121 @@
+"""The live panel in a REAL notebook (nbclient + ipykernel), and no panel anywhere else."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+pytest.importorskip("anywidget")
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+HOSTILE = "<img src=x onerror=alert(1)>\"&'"
+STEPS = 3000
+
+
+def _execute(cells: list[str], tmp_path: Path) -> Any:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells]
+    client = nbclient.NotebookClient(
+        nb, timeout=60, kernel_name="python3", store_widget_state=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    return nb
+
+
+def _outputs(cell: Any, kind: str) -> list[Any]:
+    return [o["data"][kind] for o in cell.outputs if o.get("output_type") in ("display_data", "execute_result")
+            and kind in o.get("data", {})]
+
+
+def test_panel_updates_while_logging_freezes_at_finish_and_the_run_renders(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    nb = _execute([
+        f"""
+        import json, os, time
+        import rltrack
+        from rltrack._nbpanel import panel_of
+        os.environ.pop("RLTRACK_QUIET", None)
+        run = rltrack.init(dir={str(store)!r}, name={HOSTILE!r}, project="nb", system_metrics=False)
+        # A training loop that lasts about a second, so the panel's timer fires while it runs.
+        t_end, i = time.perf_counter() + 1.2, 0
+        while time.perf_counter() < t_end or i < {STEPS}:
+            run.log({{"loss": 1.0 / (i + 1), "reward": float(i), "_hidden": 1.0}})
+            i += 1
+        last = i - 1
+        """,
+        """
+        panel = panel_of(run)
+        print(json.dumps({"updates": panel.updates, "status": panel.widget.status, "names": panel.widget.names}))
+        """,
+        "run.finish()\nprint(json.dumps({'last': last}))",
+        "run",
+        f"""
+        quiet = rltrack.init(dir={str(store)!r}, quiet=True, system_metrics=False)
+        quiet.log({{"x": 1.0}})
+        quiet.finish()
+        os.environ["RLTRACK_QUIET"] = "1"
+        hushed = rltrack.init(dir={str(store)!r}, system_metrics=False)
+        hushed.finish()
+        print(panel_of(quiet), panel_of(hushed))
+        """,
+    ], tmp_path)
+    init_cell, live_cell, finish_cell, render_cell, quiet_cell = nb.cells
+
+    # init() showed a widget in its own cell.
+    (view,) = _outputs(init_cell, WIDGET_VIEW)
+    # While the cell ran, the background timer updated the panel (not log(): it never calls it).
+    live = json.loads(live_cell.outputs[-1]["text"])
+    assert live["updates"] >= 2 and live["status"] == "running"
+    assert live["names"] == ["loss", "reward"]
+    last = json.loads(finish_cell.outputs[-1]["text"])["last"]
+    assert last >= STEPS - 1
+
+    # The widget state saved in the notebook holds the run and its final values.
+    states = nb.metadata["widgets"][WIDGET_STATE]["state"]
+    state = states[view["model_id"]]["state"]
+    assert state["run_name"] == HOSTILE and state["project"] == "nb" and state["status"] == "finished"
+    assert state["values"] == {"loss": 1.0 / (last + 1), "reward": float(last)}
+    assert state["step"] == last
+    assert len(state["spark"]["loss"]) >= 2 and state["spark"]["reward"][-1] == float(last)
+    assert "textContent" in state["_esm"] and "innerHTML" not in state["_esm"]
+
+    # `run` as the last expression: the HTML card, name escaped, plus the same live widget.
+    (card,) = _outputs(render_cell, "text/html")
+    assert "&lt;img src=x onerror=alert(1)&gt;&quot;&amp;&#x27;" in card
+    assert "<img" not in card
+    assert [v["model_id"] for v in _outputs(render_cell, WIDGET_VIEW)] == [view["model_id"]]
+
+    # quiet=True and RLTRACK_QUIET show nothing.
+    assert _outputs(quiet_cell, WIDGET_VIEW) == []
+    assert quiet_cell.outputs[-1]["text"].strip() == "None None"
+
+
+@pytest.mark.parametrize(
+    "prelude",
+    [
+        "",  # plain python
+        "from IPython.core.interactiveshell import InteractiveShell; InteractiveShell.instance()",  # IPython, no kernel
+    ],
+)
+def test_outside_a_kernel_nothing_is_shown_or_imported(tmp_path: Path, prelude: str) -> None:
+    code = f"""
+{prelude}
+import sys, rltrack
+run = rltrack.init(dir={str(tmp_path / "store")!r}, system_metrics=False)
+run.log({{"x": 1.0}})
+run.finish()
+print([m for m in ("anywidget", "ipywidgets", "rltrack._nbpanel", "comm") if m in sys.modules])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
