@@ -1,5 +1,7 @@
 """``rltrack.login``: nothing to do offline; for an rltrack server, keep its token in the user's config.
 
+``rltrack login URL`` asks the server for a new API key with a user name and password
+(:func:`fetch_key`), or checks a key given with ``--key`` (:func:`verify_key`), then stores it here.
 Tokens live in ``$RLTRACK_CONFIG_DIR/credentials.json`` (default
 ``$XDG_CONFIG_HOME/rltrack`` or ``~/.config/rltrack``), one per server URL, in a file only its
 owner may read (mode 0600). ``init(mode="online")`` uses the stored token when none is passed.
@@ -13,7 +15,10 @@ from pathlib import Path
 
 from rltrack.errors import InvalidValueError
 
-__all__ = ["credentials_path", "login", "stored_key"]
+__all__ = ["credentials_path", "fetch_key", "login", "stored_key", "verify_key"]
+
+#: Seconds to wait for the server when logging in.
+TIMEOUT_S = 30.0
 
 
 def credentials_path() -> Path:
@@ -90,3 +95,55 @@ def _read(path: Path) -> dict[str, str]:
         return {}
     keys = data.get("keys") if isinstance(data, dict) else None
     return {str(k): str(v) for k, v in keys.items()} if isinstance(keys, dict) else {}
+
+
+def _post_json(url: str, path: str, body: dict[str, str]) -> tuple[int, dict[str, object]]:
+    import httpx
+
+    try:
+        response = httpx.post(_normal(url) + path, json=body, timeout=TIMEOUT_S)
+    except httpx.HTTPError as err:
+        raise InvalidValueError(f"cannot reach the rltrack server at {url!r} ({err}); check the URL") from err
+    return response.status_code, _body(response)
+
+
+def _body(response: object) -> dict[str, object]:
+    try:
+        data = response.json()  # type: ignore[attr-defined]  # an httpx.Response
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def fetch_key(url: str, user: str, password: str, label: str = "rltrack login") -> str:
+    """Log in to an rltrack server with a password and return a new API key for this machine.
+
+    Raises:
+        InvalidValueError: the server cannot be reached, refuses the login (naming why), or has no accounts.
+    """
+    status, body = _post_json(url, "/api/auth/token", {"user": user, "password": password, "label": label})
+    key = body.get("key")
+    if status != 200 or not isinstance(key, str):
+        detail = body.get("detail") or f"HTTP {status}"
+        raise InvalidValueError(f"the server at {url!r} refused the login of {user!r}: {detail}")
+    return key
+
+
+def verify_key(url: str, key: str) -> str | None:
+    """Return the user an API key logs in as on the server at ``url`` (None for a server token).
+
+    Raises:
+        InvalidValueError: the server cannot be reached or refuses the key.
+    """
+    import httpx
+
+    try:
+        response = httpx.get(_normal(url) + "/api/auth/me", headers={"authorization": f"Bearer {key}"},
+                             timeout=TIMEOUT_S)
+    except httpx.HTTPError as err:
+        raise InvalidValueError(f"cannot reach the rltrack server at {url!r} ({err}); check the URL") from err
+    body = _body(response)
+    if response.status_code != 200:
+        raise InvalidValueError(f"the server at {url!r} refused the key: {body.get('detail') or response.status_code}")
+    user = body.get("user")
+    return user if isinstance(user, str) else None
