@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import FileResponse
 
 __all__ = ["STATIC_DIR", "router"]
@@ -47,6 +47,22 @@ def projects_page() -> FileResponse:
 def project_page(project: str) -> FileResponse:
     """A project's workspace: every run's charts overlaid, one panel per key."""
     return _page("project.html")
+
+
+@router.get("/projects/{project}/reports/{dashboard_id}")
+def report_page(project: str, dashboard_id: str) -> FileResponse:
+    """A saved report: markdown text and panels, editable, exportable as one HTML file."""
+    return _page("report.html")
+
+
+@router.get("/share/{token}")
+def share_page(token: str, request: Request) -> FileResponse:
+    """A read-only share link: the workspace or report it opens (404 once revoked)."""
+    from rltrack.server.routes_dashboards import dashboards_of
+    from rltrack.server.routes_shared import shared_dashboard
+
+    dashboard = shared_dashboard(dashboards_of(request), token)
+    return _page("report.html" if dashboard.kind == "report" else "project.html")
 
 
 @router.get("/projects/{project}/runs")

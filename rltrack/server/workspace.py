@@ -23,7 +23,7 @@ from typing import Any
 from rltrack.errors import RltrackError
 from rltrack.validate import check_key, check_run_id, check_source
 
-__all__ = ["LAYOUT_SCHEMA", "X_AXES", "Layout", "Panel", "layout_json", "parse_layout"]
+__all__ = ["LAYOUT_SCHEMA", "X_AXES", "Layout", "Panel", "layout_json", "parse_layout", "parse_panel"]
 
 #: The page's x-axes: training step, wall-clock time, seconds since the run started.
 X_AXES = ("step", "wall", "relative")
@@ -118,7 +118,12 @@ def _ids(name: str, value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _panel(value: Any) -> Panel:
+def parse_panel(value: Any) -> Panel:
+    """Return the validated :class:`Panel` of a JSON object ``{key, source, log_y}``.
+
+    Raises:
+        RltrackError: ``value`` is not such an object or a field has a wrong value.
+    """
     if not isinstance(value, Mapping) or not isinstance(value.get("key"), str):
         raise _bad("panels", value)
     unknown = set(value) - {"key", "source", "log_y"}
@@ -185,7 +190,7 @@ def parse_layout(data: Any) -> Layout:
     if "panels" in data:
         if not isinstance(data["panels"], list):
             raise _bad("panels", data["panels"])
-        panels = [_panel(p) for p in data["panels"]]
+        panels = [parse_panel(p) for p in data["panels"]]
         keys = [p.key for p in panels]
         if len(set(keys)) != len(keys):
             raise RltrackError("workspace layout lists a panel key twice; give each key one panel entry")

@@ -2,9 +2,12 @@
 // layout (rltrack/server/workspace.py; schema at /api/workspace/schema) kept in the URL as ?w=<json>.
 // Scale: one bootstrap request, then one request per panel on screen (one key of every visible run,
 // downsampled on the server); panels off screen are fetched when scrolled to.
+// Saved workspaces: ?d=<id> names the one opened (dashboards.js draws Save/Open). At /share/<token> the page
+// is read-only: its data comes from /api/shared/<token>/..., which serves only that workspace's runs and keys.
 "use strict";
 (() => {
-  const project = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const SHARE = location.pathname.startsWith("/share/") ? decodeURIComponent(location.pathname.split("/")[2] || "") : null;
+  let project = SHARE ? "" : decodeURIComponent(location.pathname.split("/")[2] || "");
   const $ = (id) => document.getElementById(id);
   const enc = encodeURIComponent;
   const MAX_ROWS = 200; // run selector rows drawn at once (search narrows the rest)
@@ -22,17 +25,22 @@
   // plotly reads tags in trace names: a run's name is drawn as text.
   const plotText = (s) => RT.esc(s);
 
-  const S = { L: null, defaults: null, runs: [], byId: new Map(), keys: [], metrics: [], panels: new Map(), onScreen: new Set(), observer: null, timings: [] };
+  const S = { L: null, defaults: null, project, shared: !!SHARE, saved: null, runs: [], byId: new Map(), keys: [], metrics: [], panels: new Map(), onScreen: new Set(), observer: null, timings: [] };
   window.WORKSPACE = S; // for tests and the console: the layout is S.L
 
   // ---- layout <-> URL -------------------------------------------------------------------------------------
   function layoutFromUrl() { return new URLSearchParams(location.search).get("w") || ""; }
+  const apiBase = () => (SHARE ? "/api/shared/" + enc(SHARE) : "/api/projects/" + enc(project));
   function saveUrl() {
+    if (SHARE) return; // a shared workspace is what its owner saved: a viewer's changes stay on screen only
     const diff = {};
     for (const [k, v] of Object.entries(S.L)) if (JSON.stringify(v) !== JSON.stringify(S.defaults[k])) diff[k] = v;
-    const q = Object.keys(diff).length ? "?w=" + enc(JSON.stringify(diff)) : "";
-    history.replaceState(null, "", location.pathname + q);
+    const parts = [];
+    if (S.saved) parts.push("d=" + enc(S.saved.id));
+    if (Object.keys(diff).length) parts.push("w=" + enc(JSON.stringify(diff)));
+    history.replaceState(null, "", location.pathname + (parts.length ? "?" + parts.join("&") : ""));
   }
+  S.saveUrl = saveUrl;
 
   // ---- which runs are visible -----------------------------------------------------------------------------
   function baseIds() { return S.L.runs ? S.L.runs.filter((id) => S.byId.has(id)) : S.runs.slice(0, S.L.recent).map((r) => r.id); }
@@ -71,7 +79,7 @@
       const color = S.L.group_by ? groupColor(third || "(none)") : runColor(r.id);
       return el("tr", { class: on ? "" : "off", "data-run": r.id },
         el("td", {}, box),
-        el("td", {}, el("span", { class: "swatch", style: `background:${color}` }), el("a", { href: "/runs/" + enc(r.id), title: r.id }, r.name)),
+        el("td", {}, el("span", { class: "swatch", style: `background:${color}` }), SHARE ? el("span", { title: r.id }, r.name) : el("a", { href: "/runs/" + enc(r.id), title: r.id }, r.name)),
         el("td", { class: "small muted" }, third));
     }));
     $("runs-more").textContent = rows.length > MAX_ROWS ? `${rows.length - MAX_ROWS} more: narrow the search` : "";
@@ -147,7 +155,7 @@
     const t0 = performance.now();
     let data;
     try {
-      data = await RT.json(`/api/projects/${enc(project)}/series?` + RT.qs(query));
+      data = await RT.json(`${apiBase()}/series?` + RT.qs(query));
     } catch (e) {
       if (token === p.token) { p.note.textContent = e.message; p.div.dataset.loaded = "error"; }
       return;
@@ -307,15 +315,31 @@
   const scriptsDone = new Promise((resolve) => (document.readyState === "complete" ? resolve() : document.addEventListener("DOMContentLoaded", resolve)));
 
   async function main() {
-    $("title").textContent = project;
-    document.title = project + " · rltrack";
-    RT.header([[project, null]]);
-    $("table-link").setAttribute("href", `/projects/${enc(project)}/runs`);
+    if (SHARE) document.body.dataset.shared = "1";
+    else {
+      $("title").textContent = project;
+      document.title = project + " · rltrack";
+      RT.header([[project, null]]);
+      $("table-link").setAttribute("href", `/projects/${enc(project)}/runs`);
+    }
     let boot;
     try {
-      const w = layoutFromUrl();
-      boot = await RT.json(`/api/projects/${enc(project)}/workspace` + (w ? "?w=" + enc(w) : ""));
+      let w = layoutFromUrl();
+      const opened = new URLSearchParams(location.search).get("d");
+      if (opened && !SHARE) {
+        // A saved workspace: ?w= (changes since it was opened) wins over its saved layout.
+        S.saved = await RT.json(`${apiBase()}/dashboards/${enc(opened)}`);
+        if (!w) w = JSON.stringify(S.saved.layout);
+      }
+      boot = await RT.json(`${apiBase()}/workspace` + (w && !SHARE ? "?w=" + enc(w) : ""));
     } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }
+    if (SHARE) {
+      project = S.project = boot.project;
+      $("title").textContent = boot.name;
+      document.title = boot.name + " · " + project + " · rltrack";
+      RT.header([[project, null], ["shared, read-only", null]]);
+      $("table-link").remove();
+    }
     S.L = boot.layout; S.defaults = boot.defaults; S.runs = boot.runs; S.keys = boot.keys; S.metrics = boot.metrics;
     S.runs.forEach((r) => S.byId.set(r.id, r));
     if (!layoutFromUrl().includes("collapsed") && shownKeys().length > COLLAPSE_ABOVE) {
@@ -324,6 +348,7 @@
     initControls();
     renderRuns();
     renderPanels();
+    document.dispatchEvent(new CustomEvent("rltrack:workspace"));
     await scriptsDone;
     document.body.dataset.interactive = "1";
     await firstScreen();

@@ -1,0 +1,188 @@
+// A report: a saved page of markdown text and panels over one set of runs (its layout). Three places run this
+// same code: the report page (/projects/<p>/reports/<id>, editable), a share link (/share/<token>, read-only,
+// data from /api/shared/<token>/...), and the exported offline HTML file, where the data sits in
+// <script id="report-data" type="application/json"> and nothing is fetched. Markdown arrives as HTML made by the
+// server's renderer (rltrack/server/markdown.py: everything escaped, a few tags added); every other string a
+// writer chose (names, keys) goes in as text.
+"use strict";
+(() => {
+  const enc = encodeURIComponent;
+  const el = RT.el;
+  const $ = (id) => document.getElementById(id);
+  const parts = location.pathname.split("/");
+  const embedded = () => document.getElementById("report-data");
+  const R = { d: null, runs: [], byId: new Map(), keys: [], editing: false, draft: null, drawn: 0 };
+  window.REPORT = R;
+
+  function source() {
+    if (embedded()) {
+      const data = JSON.parse(embedded().textContent);
+      return { mode: "offline", dashboard: async () => data.dashboard, workspace: async () => data.workspace,
+        series: async (panel) => data.series[panel.key + "|" + (panel.source || "")] || { runs: [] } };
+    }
+    const share = parts[1] === "share" ? decodeURIComponent(parts[2] || "") : null;
+    const base = share ? `/api/shared/${enc(share)}` : `/api/projects/${enc(decodeURIComponent(parts[2] || ""))}`;
+    const id = share ? null : decodeURIComponent(parts[4] || "");
+    return {
+      mode: share ? "shared" : "edit", base, id,
+      dashboard: () => RT.json(share ? base : `${base}/dashboards/${enc(id)}`),
+      workspace: (d) => RT.json(share ? `${base}/workspace` : `${base}/workspace?w=${enc(JSON.stringify(d.layout))}`),
+      series: (panel, ids, layout) => RT.json(`${base}/series?` + RT.qs({ key: panel.key, source: panel.source, runs: ids.join(","),
+        points: 600, x: layout.x_axis === "step" ? "step" : "t_ns" })),
+    };
+  }
+  let SRC = null;
+
+  function visibleIds() {
+    const L = R.d.layout;
+    const base = L.runs ? L.runs.filter((id) => R.byId.has(id)) : R.runs.slice(0, L.recent).map((r) => r.id);
+    const hidden = new Set(L.hidden);
+    return base.filter((id) => !hidden.has(id));
+  }
+
+  // ---- drawing ---------------------------------------------------------------------------------------------
+  function xsOf(r, L) {
+    if (L.x_axis === "wall") return r.t_ns.map((t) => new Date(t / 1e6));
+    if (L.x_axis === "relative") { const start = R.byId.get(r.id)?.created_ns || r.t_ns[0] || 0; return r.t_ns.map((t) => (t - start) / 1e9); }
+    return r.step;
+  }
+  function draw(card, panel, data) {
+    const L = R.d.layout, div = card.querySelector(".chart"), note = card.querySelector(".note");
+    const traces = [];
+    let lo = Infinity, hi = -Infinity;
+    const runs = (data.runs || []).filter((r) => r.count > 0);
+    for (const r of runs) {
+      const run = R.byId.get(r.id);
+      const s = RT.charts.series(xsOf(r, L), r.value, { name: run ? run.name : r.id, color: RT.runColor(r.id), smooth: L.smoothing, isDate: L.x_axis === "wall" });
+      traces.push(...s.traces);
+      if (s.lo !== null) { lo = Math.min(lo, s.lo); hi = Math.max(hi, s.hi); }
+    }
+    const y = RT.charts.yaxis(lo <= hi ? lo : null, hi, panel.log_y ?? L.log_y);
+    note.textContent = runs.length ? (y.logOff ? "log scale off: values are not all positive" : "") : "no run of this report logged this key";
+    Plotly.newPlot(div, traces, {
+      margin: { l: 56, r: 10, t: 8, b: 36 }, showlegend: true, legend: { orientation: "h", y: -0.2, font: { size: 11 } },
+      hovermode: "closest", xaxis: { type: L.x_axis === "wall" ? "date" : "linear", title: { text: RT.axisTitle[L.x_axis], font: { size: 11 } } },
+      yaxis: y.axis,
+    }, { responsive: true, displaylogo: false });
+    div.dataset.loaded = "1";
+    div.dataset.traces = String(traces.length);
+  }
+  async function drawAll() {
+    const ids = visibleIds();
+    for (const card of document.querySelectorAll("#r-blocks .panel")) {
+      const panel = JSON.parse(card.dataset.panel);
+      try {
+        draw(card, panel, ids.length ? await SRC.series(panel, ids, R.d.layout) : { runs: [] });
+      } catch (e) { card.querySelector(".note").textContent = e.message; card.querySelector(".chart").dataset.loaded = "error"; }
+      R.drawn += 1;
+    }
+  }
+
+  // ---- page ------------------------------------------------------------------------------------------------
+  function viewBlock(b) {
+    if ("markdown" in b) {
+      const div = el("div", { class: "md block" });
+      div.innerHTML = b.html; // the server's renderer escaped everything; only its own few tags are markup
+      return div;
+    }
+    const p = b.panel;
+    return el("div", { class: "block panel", "data-panel": JSON.stringify(p) },
+      el("div", { class: "card" }, el("header", {}, el("span", { class: "key" }, p.key), el("span", { class: "muted small" }, p.source || "")),
+        el("div", { class: "chart", "data-key": p.key }), el("div", { class: "note muted small" })));
+  }
+
+  function editBlock(b, i) {
+    const move = (to) => { const [x] = R.draft.splice(i, 1); R.draft.splice(Math.max(0, Math.min(R.draft.length, to)), 0, x); render(); };
+    const tools = el("div", { class: "edit-tools" },
+      el("span", { class: "small muted" }, "markdown" in b ? "text" : "panel"),
+      button("↑", () => move(i - 1), "move up"), button("↓", () => move(i + 1), "move down"),
+      button("remove", () => { R.draft.splice(i, 1); render(); }, "remove this block"));
+    if ("markdown" in b) {
+      const area = el("textarea", { class: "md-edit", "data-block": i });
+      area.value = b.markdown;
+      area.addEventListener("input", () => { b.markdown = area.value; });
+      return el("div", { class: "block" }, tools, area);
+    }
+    const select = el("select", { class: "panel-key", "data-block": i },
+      ...R.keys.map((k) => el("option", { value: k.key }, k.key)));
+    if (!R.keys.some((k) => k.key === b.panel.key)) select.prepend(el("option", { value: b.panel.key }, b.panel.key));
+    select.value = b.panel.key;
+    select.addEventListener("change", () => { b.panel = { ...b.panel, key: select.value }; });
+    tools.append(select);
+    return el("div", { class: "block" }, tools);
+  }
+
+  const button = (text, onClick, title, id) => {
+    const b = el("button", { type: "button", title, id });
+    b.textContent = text;
+    b.addEventListener("click", onClick);
+    return b;
+  };
+  const say = (text, bad) => { const s = $("r-status"); if (s) { s.textContent = text; s.className = "small " + (bad ? "err" : "muted"); } };
+
+  function toolbar() {
+    const d = R.d;
+    if (R.editing) {
+      const name = el("input", { id: "r-name", size: 30, maxlength: 200, value: d.name });
+      name.addEventListener("input", () => { R.draftName = name.value; });
+      return el("div", { class: "toolbar" }, el("label", {}, "title ", name),
+        button("Save", save, "save the report", "r-save"), button("Cancel", () => { R.editing = false; render(); drawAll(); }, "drop the changes", "r-cancel"),
+        button("Add text", () => { R.draft.push({ markdown: "" }); render(); }, "add a markdown block", "r-add-text"),
+        button("Add panel", () => { const k = R.keys[0]; if (k) { R.draft.push({ panel: { key: k.key, source: null, log_y: null } }); render(); } }, "add a chart", "r-add-panel"),
+        el("span", { id: "r-status", class: "small muted" }));
+    }
+    const link = el("input", { id: "r-link", readonly: true, size: 36, hidden: true });
+    return el("div", { class: "toolbar" },
+      button("Edit", () => { R.editing = true; R.draftName = d.name; R.draft = d.blocks.map((b) => ("markdown" in b ? { markdown: b.markdown } : { panel: { ...b.panel } })); render(); }, "edit text and panels", "r-edit"),
+      el("a", { id: "r-export", href: `${SRC.base}/dashboards/${enc(d.id)}/export.html`, download: "" }, "Export HTML"),
+      button("Share link", async () => {
+        try {
+          const made = await RT.send("POST", `${SRC.base}/dashboards/${enc(d.id)}/shares`, {});
+          link.hidden = false; link.value = location.origin + made.url; link.select();
+          say("read-only link made: copy it now (it is not shown again)");
+        } catch (e) { say(e.message, true); }
+      }, "a read-only link to this report", "r-share"),
+      link, el("a", { href: `/projects/${enc(d.project)}`, class: "small" }, "workspace"),
+      el("span", { id: "r-status", class: "small muted" }));
+  }
+
+  async function save() {
+    try {
+      R.d = await RT.send("PUT", `${SRC.base}/dashboards/${enc(R.d.id)}`, { name: R.draftName, layout: R.d.layout, blocks: R.draft, version: R.d.version });
+      R.editing = false;
+      render();
+      say(`saved (version ${R.d.version})`);
+      await drawAll();
+    } catch (e) { say(e.message, true); }
+  }
+
+  function render() {
+    const d = R.d, main = $("report");
+    const when = d.updated_ns ? new Date(d.updated_ns / 1e6).toLocaleString() : "";
+    const meta = [d.project, when && "updated " + when, d.updated_by && "by " + d.updated_by,
+      SRC.mode === "shared" && "shared, read-only", SRC.mode === "offline" && "exported report"].filter(Boolean).join(" · ");
+    main.replaceChildren(el("h1", { id: "r-title" }, d.name), el("p", { id: "r-meta", class: "muted small" }, meta));
+    if (SRC.mode === "edit") main.append(toolbar());
+    const blocks = el("div", { id: "r-blocks" });
+    if (R.editing) R.draft.forEach((b, i) => blocks.append(editBlock(b, i)));
+    else d.blocks.forEach((b) => blocks.append(viewBlock(b)));
+    main.append(blocks);
+  }
+
+  async function main() {
+    SRC = source();
+    try {
+      R.d = await SRC.dashboard();
+      const ws = await SRC.workspace(R.d);
+      R.runs = ws.runs; R.keys = ws.keys || [];
+      R.runs.forEach((r) => R.byId.set(r.id, r));
+    } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }
+    document.title = R.d.name + " · rltrack report";
+    RT.header([[R.d.project, SRC.mode === "edit" ? `/projects/${enc(R.d.project)}` : null], [R.d.name, null]]);
+    render();
+    await drawAll();
+    document.body.dataset.ready = "1";
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
+  else main();
+})();
