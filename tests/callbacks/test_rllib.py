@@ -1,0 +1,118 @@
+"""RLlib into a run: every number of the result dicts ``algo.train()`` returned is stored at its step, nothing else."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+import rltrack
+from rltrack.errors import InvalidValueError
+
+pytest.importorskip("ray.rllib")
+
+from ray.rllib.algorithms.ppo import PPOConfig
+from rltrack.callbacks.rllib import EPISODES_KEY, RLTrackRLlibCallback
+
+# RLlib's own deprecation notices (RLModule(config=...), its new-stack banner) are not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _rayloop() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rayloop", Path(__file__).parents[1] / "rayloop.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    with _rayloop().loopback_ray(num_cpus=2):
+        yield
+
+
+def _numbers(result: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The test's own reading of a result dict: every int/float leaf (not bools) except the config."""
+    out: dict[str, float] = {}
+    for key, value in result.items():
+        if not prefix and key == "config":
+            continue
+        if isinstance(value, Mapping):
+            out.update(_numbers(value, f"{prefix}{key}/"))
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            out[f"{prefix}{key}"] = float(value)
+    return out
+
+
+def _ppo(callback: Any) -> Any:
+    return (
+        PPOConfig()
+        .environment("CartPole-v1")
+        .env_runners(num_env_runners=1, rollout_fragment_length=64)
+        .training(train_batch_size_per_learner=128, minibatch_size=64, num_epochs=1)
+        .rl_module(model_config={"fcnet_hiddens": [8]})
+        .debugging(seed=0)
+        .callbacks(callback)
+        .build_algo()
+    )
+
+
+def test_every_number_of_each_result_dict_and_every_episode_is_in_the_run_at_its_step_and_nothing_else(
+    ray_cluster: None, store_dir: Path
+) -> None:
+    run = rltrack.init(project="rllib", dir=store_dir, system_metrics=False)
+    algo = _ppo(RLTrackRLlibCallback)  # RLlib builds it without arguments: it writes to the current run
+    try:
+        results = [algo.train() for _ in range(2)]
+    finally:
+        algo.stop()
+    run.finish()
+    view = rltrack.Api(store_dir).run(run.id)
+    expected: dict[str, dict[int, float]] = {}
+    steps = []
+    for result in results:
+        assert EPISODES_KEY not in result["env_runners"]  # the user gets RLlib's result, untouched
+        step = int(result["num_env_steps_sampled_lifetime"])
+        steps.append(step)
+        for key, value in _numbers(result).items():
+            expected.setdefault(key, {})[step] = value
+    assert steps[0] < steps[1]
+    assert "env_runners/episode_return_mean" in expected and "learners/default_policy/policy_loss" in expected
+    stored = {k for k in view.keys() if not k.startswith("episode/")}  # noqa: SIM118 (RunView.keys is a method, not a dict)
+    assert stored == set(expected)  # nothing extra, nothing missing
+    for key, by_step in expected.items():
+        got_steps, _, got_values = view.series(key)
+        got = dict(zip(got_steps.tolist(), got_values.tolist(), strict=True))
+        assert set(got) == set(by_step), key
+        for step, value in by_step.items():
+            assert got[step] == value or (math.isnan(got[step]) and math.isnan(value)), (key, step)
+    assert view.config["algorithm"] == "PPO"
+    assert view.config["train_batch_size_per_learner"] == 128
+
+    # Episodes of the remote env runner, logged at the iteration that collected them.
+    ep_steps, _, returns = view.series("episode/return")
+    _, _, lengths = view.series("episode/length")
+    assert returns.tolist() == lengths.tolist()  # CartPole pays 1 per step
+    for result, step in zip(results, steps, strict=True):
+        assert (ep_steps == step).sum() == result["env_runners"]["num_episodes"] > 0
+    assert set(ep_steps.tolist()) == set(steps)
+    # The first iteration's statistics are over exactly its own episodes (later ones smooth over iterations).
+    first = returns[ep_steps == steps[0]]
+    stats = results[0]["env_runners"]
+    assert (first.mean(), first.min(), first.max()) == pytest.approx(
+        (stats["episode_return_mean"], stats["episode_return_min"], stats["episode_return_max"])
+    )
+
+
+def test_a_run_object_is_refused_because_it_cannot_reach_env_runners() -> None:
+    with pytest.raises(InvalidValueError, match="cannot take run="):
+        RLTrackRLlibCallback(run=object())
+    with pytest.raises(InvalidValueError, match="step_key=''"):
+        RLTrackRLlibCallback(step_key="")
