@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import HTMLResponse
 
+from rltrack.server.cache import ReadCache
 from rltrack.server.dashboards import Dashboard, report_panels
 from rltrack.server.dashboards_sql import DashboardStore
-from rltrack.server.deps import Cache, Reader
 from rltrack.server.routes_dashboards import Store, answers, export_response, rendered
 from rltrack.server.routes_series import XAxis
 from rltrack.server.workspace import MAX_RUNS, parse_layout
@@ -33,6 +33,22 @@ __all__ = ["allowed", "router", "shared_dashboard"]
 
 router = APIRouter(prefix="/shared", tags=["shared"])
 _MAX_TOKEN = 200
+
+
+def _app_reader(request: Request) -> StoreReader:
+    # The token is the credential: the caller may be logged out, so the reader is the app's own (not scoped
+    # to the caller), and what it may answer is limited by allowed() below instead.
+    reader: StoreReader = request.app.state.reader
+    return reader
+
+
+def _app_cache(request: Request) -> ReadCache:
+    cache: ReadCache = request.app.state.cache
+    return cache
+
+
+Reader = Annotated[StoreReader, Depends(_app_reader)]
+Cache = Annotated[ReadCache, Depends(_app_cache)]
 
 
 def shared_dashboard(store: DashboardStore, token: str) -> Dashboard:
