@@ -165,7 +165,7 @@ async def batches(request: Request, reader: Reader, cache: Cache, caller: Caller
 
 
 class _Permit:
-    """May the caller apply a batch? (accounts on, a caller who does not see everything)"""
+    """Whether the caller may apply a batch (accounts on, for a caller who does not see everything)."""
 
     def __init__(self, request: Request, reader: StoreReader, caller: Principal) -> None:
         self.gate = request.app.state.accounts_gate

@@ -255,7 +255,7 @@ class AccessControl:
         """Return whether the request's peer is one of the configured reverse proxies."""
         client = scope.get("client")
         networks = _parse_networks(self.trusted_proxies)
-        return bool(client) and bool(networks) and _in(str(client[0]), networks)
+        return client is not None and bool(networks) and _in(str(client[0]), networks)
 
     def _check_network(self, scope: Scope) -> tuple[int, str] | None:
         method = str(scope.get("method", "GET"))

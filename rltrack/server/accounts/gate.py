@@ -116,7 +116,7 @@ class AccountsGate:
 
     async def _identify(self, scope: Scope) -> Principal | Refusal:
         accounts = self._accounts
-        assert accounts is not None  # enabled() opened it  # noqa: S101
+        assert accounts is not None  # enabled() opened it
         token = bearer_token(scope)
         if token is not None:
             if self.access.token_matches(token):
@@ -156,7 +156,8 @@ def cookie_value(scope: Scope, name: str) -> str | None:
     for key, value in scope.get("headers", ()):
         if key != b"cookie":
             continue
-        for part in value.decode("latin-1").split(";"):
+        text: str = value.decode("latin-1")
+        for part in text.split(";"):
             k, _, v = part.strip().partition("=")
             if k == name and v:
                 return v.strip('"')

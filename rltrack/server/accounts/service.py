@@ -160,14 +160,13 @@ class Accounts:
     def revoke_key(self, key_id: str, *, user: str | None = None) -> bool:
         """Revoke a key by its id (only ``user``'s own when given); return whether one was revoked now."""
         key_id = key_id.strip()[:12] if isinstance(key_id, str) else ""
-        sql, args = "UPDATE acct_keys SET revoked_ns = ? WHERE key_id = ? AND revoked_ns IS NULL", [time.time_ns(), key_id]
+        where, args = "key_id = ? AND revoked_ns IS NULL", [key_id]
         if user is not None:
-            sql += " AND user_name = ?"
+            where += " AND user_name = ?"
             args.append(user)
         with self.db.transaction() as tx:
-            before = tx.execute(f"SELECT 1 FROM acct_keys WHERE key_id = ? AND revoked_ns IS NULL"
-                                f"{' AND user_name = ?' if user is not None else ''}", args[1:])
-            tx.execute(sql, args)
+            before = tx.execute(f"SELECT 1 FROM acct_keys WHERE {where}", args)
+            tx.execute(f"UPDATE acct_keys SET revoked_ns = ? WHERE {where}", [time.time_ns(), *args])
         return bool(before)
 
     def keys(self, user: str | None = None) -> list[KeyInfo]:
