@@ -9,6 +9,7 @@ writer's queue (both already kept for other reasons), and sends the widget only 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import threading
@@ -75,7 +76,8 @@ function render({ model, el }) {
     head.appendChild(name);
     const meta = document.createElement("span");
     meta.style.color = "#666";
-    meta.textContent = ` ${model.get("project")}/${model.get("run_id")} · ${model.get("status")} · step ${model.get("step")} `;
+    const where = `${model.get("project")}/${model.get("run_id")}`;
+    meta.textContent = ` ${where} · ${model.get("status")} · step ${model.get("step")} `;
     head.appendChild(meta);
     const url = model.get("url");
     if (/^https?:\/\//.test(url)) {
@@ -132,7 +134,7 @@ def attach_panel(run: Run) -> LivePanel | None:
     _panels[run] = panel
     from IPython.display import display
 
-    display(widget)
+    display(widget)  # type: ignore[no-untyped-call]  # IPython's display() has no annotations
     panel.start()
     return panel
 
@@ -143,7 +145,7 @@ def _make_widget(run: Run) -> Any:
         import anywidget
         import traitlets
 
-        class RunPanel(anywidget.AnyWidget):  # type: ignore[misc]  # ipywidgets has no type information
+        class RunPanel(anywidget.AnyWidget):
             """rltrack's live run panel (its state: the run's name, link, last values and sparklines)."""
 
             _esm = _ESM
@@ -221,10 +223,8 @@ class LivePanel:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=2.0)
-        try:
+        with contextlib.suppress(Exception):  # finishing a run must never fail because a front end went away
             self.update(state)
-        except Exception:  # finishing a run must never fail because a front end went away
-            pass
 
 
 def _latest(run: Run) -> dict[str, float]:
