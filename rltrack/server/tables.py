@@ -71,7 +71,9 @@ class _Loaded:
                 self._entries.move_to_end(key)
                 return hit
         if stat.st_size > MAX_FILE_BYTES:
-            raise RltrackError(f"the table file is {stat.st_size:,} bytes; the dashboard reads up to {MAX_FILE_BYTES:,}")
+            raise RltrackError(
+                f"the table file is {stat.st_size:,} bytes; the dashboard reads up to {MAX_FILE_BYTES:,}"
+            )
         table = _read(path)
         cells = table.rows * max(1, len(table.names))
         with self._lock:
@@ -97,7 +99,8 @@ def load(path: Path) -> LoadedTable:
     except RltrackError:
         raise
     except ImportError as err:
-        raise RltrackError(f"{path.name}: the server needs pyarrow to read Parquet tables (pip install pyarrow)") from err
+        raise RltrackError(f"{path.name}: the server needs pyarrow to read Parquet tables (pip install pyarrow)") \
+            from err
     except Exception as err:  # the file is a writer's bytes: any parse failure is that table's error, not a 500
         raise RltrackError(f"{path.name} is not a readable table file ({type(err).__name__})") from err
 
@@ -207,7 +210,7 @@ def sort_order(table: LoadedTable, column: int, descending: bool) -> list[int]:
 
 
 def wire_cell(cell: Any, kind: str, run_dir: Path, run_id: str, folder: str) -> Any:
-    """Return a cell as sent: numbers as is (NaN/±inf as the strings ``NaN``/``Infinity``/``-Infinity``), media as a URL.
+    """Return a cell as sent: numbers as is (NaN/±inf as ``"NaN"``/``"Infinity"``/``"-Infinity"``), media as a URL.
 
     A media cell becomes ``{"kind", "caption", "url"}``; ``url`` is None when the file it names is missing
     or outside the run's folder. ``folder`` is the table file's folder, which media cell paths are relative to.
