@@ -15,9 +15,10 @@ import math
 import posixpath
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import HTTPException
 
@@ -26,8 +27,8 @@ from rltrack.media.table import CELL_TYPES, read_table_file
 from rltrack.server.files import media_url, safe_file
 from rltrack.store.reader import MediaRow
 
-__all__ = ["PLOT_TYPES", "TABLE_SUFFIXES", "LoadedTable", "find_table", "load", "plot_spec", "sort_order",
-           "table_entry", "wire_cell"]
+__all__ = ["PLOT_TYPES", "TABLE_SUFFIXES", "LoadedTable", "Shape", "describe", "find_table", "load", "plot_spec",
+           "sort_order", "table_entry", "table_path", "wire_cell"]
 
 #: Files a table is stored as (``Table.write``); a "table" media row naming anything else is shown as a file.
 TABLE_SUFFIXES = (".parquet", ".jsonl")
@@ -37,6 +38,7 @@ PLOT_TYPES: dict[str, tuple[str, ...]] = {
     "line_series": ("x", "y", "stroke"),
 }
 _MEDIA_KINDS = ("image", "video", "histogram")
+T = TypeVar("T")
 #: A table file larger than this is listed but its rows are not read into the server's memory.
 MAX_FILE_BYTES = 512 * 1024 * 1024
 #: Cells kept in memory over all cached tables (least recently used tables go first).
@@ -94,8 +96,50 @@ def load(path: Path) -> LoadedTable:
     Raises:
         RltrackError: The file is not a table rltrack can read (the message says why, without the store's path).
     """
+    return _guarded(path, lambda: _CACHE.get(path))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a table file holds, read from its header only: column names, cell types, number of rows."""
+
+    names: list[str]
+    types: list[str]
+    rows: int
+
+
+#: Shapes by (path, size, mtime_ns): listing a run's tables reads each file's header once, not its rows.
+_SHAPES: OrderedDict[tuple[str, int, int], Shape] = OrderedDict()
+_MAX_SHAPES = 20_000
+_SHAPES_LOCK = threading.Lock()
+
+
+def describe(path: Path) -> Shape:
+    """Return the shape of the table in ``path`` without reading its cells (Parquet's footer, JSON Lines' header).
+
+    Raises:
+        RltrackError: The file is not a table rltrack can read.
+    """
+
+    def read() -> Shape:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with _SHAPES_LOCK:
+            hit = _SHAPES.get(key)
+        if hit is None:
+            hit = _shape(path)
+            with _SHAPES_LOCK:
+                _SHAPES[key] = hit
+                while len(_SHAPES) > _MAX_SHAPES:
+                    _SHAPES.popitem(last=False)
+        return hit
+
+    return _guarded(path, read)
+
+
+def _guarded(path: Path, read: Callable[[], T]) -> T:
     try:
-        return _CACHE.get(path)
+        return read()
     except RltrackError:
         raise
     except ImportError as err:
@@ -105,18 +149,39 @@ def load(path: Path) -> LoadedTable:
         raise RltrackError(f"{path.name} is not a readable table file ({type(err).__name__})") from err
 
 
-def _read(path: Path) -> LoadedTable:
-    names, types, columns = read_table_file(path)
+def _shape(path: Path) -> Shape:
+    # The same header Table.write puts in each format (see rltrack.media.table).
+    if path.suffix == ".jsonl":
+        with open(path, "rb") as f:
+            header = json.loads(f.readline())
+            rows = sum(1 for line in f if line.strip())
+        return _checked(header["columns"], header["types"], rows)
+    import pyarrow.parquet as pq
+
+    footer = pq.read_metadata(path)
+    info = json.loads((footer.metadata or {})[b"rltrack"])
+    shape = _checked(info["columns"], info["types"], footer.num_rows)
+    if footer.num_columns != len(shape.names):
+        raise ValueError("the schema and rltrack's header disagree")
+    return shape
+
+
+def _checked(names: Any, types: Any, rows: int) -> Shape:
     if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise ValueError("column names are not strings")
-    if not (isinstance(types, list) and len(types) == len(names) and len(columns) == len(names)):
-        raise ValueError("columns, types and cells disagree")
-    rows = len(columns[0]) if columns else 0
-    if any(len(c) != rows for c in columns):
-        raise ValueError("columns of different lengths")
+    if not (isinstance(types, list) and len(types) == len(names)):
+        raise ValueError("columns and types disagree")
     # A type rltrack does not write shows its cells as text.
-    kinds = [t if isinstance(t, str) and t in CELL_TYPES else "string" for t in types]
-    return LoadedTable(names, kinds, columns, rows)
+    return Shape(names, [t if isinstance(t, str) and t in CELL_TYPES else "string" for t in types], rows)
+
+
+def _read(path: Path) -> LoadedTable:
+    names, types, columns = read_table_file(path)
+    rows = len(columns[0]) if columns else 0
+    shape = _checked(names, types, rows)
+    if len(columns) != len(shape.names) or any(len(c) != rows for c in columns):
+        raise ValueError("columns of different lengths")
+    return LoadedTable(shape.names, shape.types, columns, rows)
 
 
 def table_path(root: Path, run_id: str, row: MediaRow) -> Path | None:
@@ -156,11 +221,11 @@ def table_entry(root: Path, run_id: str, row: MediaRow) -> dict[str, Any]:
         return {**entry, "error": f"{row.path!r} is not a table file in this run's folder", "url": None}
     entry["url"] = media_url(run_id, row.path)
     try:
-        table = load(path)
+        shape = describe(path)
     except RltrackError as err:
         return {**entry, "error": str(err)}
-    return {**entry, "rows": table.rows, "cols": len(table.names), "columns": table.names, "types": table.types,
-            "plot": plot_spec(row.meta, table.names)}
+    return {**entry, "rows": shape.rows, "cols": len(shape.names), "columns": shape.names, "types": shape.types,
+            "plot": plot_spec(row.meta, shape.names)}
 
 
 def find_table(rows: list[MediaRow], key: str, step: int | None, source: str | None) -> MediaRow:

@@ -104,8 +104,14 @@
     }
     g.note.textContent = [...m, `${e.rows.toLocaleString()} rows × ${e.cols} columns`].join(" · ");
     const ask = ++g.asked;
-    const data = await RT.json(api("/tables/rows", { key: g.key, source: g.source, step: g.step, sort: g.sort,
-      order: g.sort ? g.order : null, offset: g.offset, limit: PAGE_ROWS }));
+    let data;
+    try {
+      data = await RT.json(api("/tables/rows", { key: g.key, source: g.source, step: g.step, sort: g.sort,
+        order: g.sort ? g.order : null, offset: g.offset, limit: PAGE_ROWS }));
+    } catch (err) { // a file whose header reads but whose rows do not: said in its card, the page goes on
+      if (ask === g.asked) g.note.replaceChildren(RT.el("span", { class: "err" }, err.message));
+      return;
+    }
     if (ask !== g.asked) return; // a later click's answer wins
     if (g.sort && !data.columns.includes(g.sort)) g.sort = null;
     header(g, data.columns, data.types);
@@ -151,10 +157,15 @@
   async function loadPlot(g) {
     const e = current(g);
     if (!e) return;
+    if (!e.plot) { g.note.replaceChildren(RT.el("span", { class: "err" }, e.error || "not a plot at this step")); return; }
     const spec = e.plot, f = spec.fields;
     const column = [...new Set(Object.keys(f).filter((k) => k !== "xname").map((k) => f[k]))];
     const ask = ++g.asked;
-    const data = await RT.json(api("/tables/data", { key: g.key, source: g.source, step: g.step, column }));
+    let data;
+    try { data = await RT.json(api("/tables/data", { key: g.key, source: g.source, step: g.step, column })); } catch (err) {
+      if (ask === g.asked) g.note.replaceChildren(RT.el("span", { class: "err" }, err.message));
+      return;
+    }
     await page.plotlyReady;
     if (ask !== g.asked) return;
     const traces = plotTraces(spec, data.columns);

@@ -233,11 +233,13 @@ def test_an_unreadable_or_hostile_table_file_is_an_error_not_a_500(tmp_path, api
     run = start(tmp_path / "store")
     pixels = np.zeros((4, 4, 3), np.uint8)
     run.log({"good": rltrack.Table(columns=["img", "n"], data=[[rltrack.Image(pixels), 1], [rltrack.Image(pixels), 2]]),
-             "broken": rltrack.Table(columns=["n"], data=[[1]])}, step=0)
+             "broken": rltrack.Table(columns=["n"], data=[[1]]), "torn": rltrack.Table(columns=["n"], data=[[1]])},
+            step=0)
     run.finish()
     monkeypatch.undo()
     media = {m.key: m.path for m in rltrack.Api(tmp_path / "store").run(run.id).media()}
     media["broken"].write_text("{oops\n")
+    media["torn"].write_text(media["torn"].read_text() + "[2, 3\n")  # the header reads, a row does not
     lines = media["good"].read_text().splitlines()
     # Cells that name files outside the table's folder, or outside the run: no URL is made for them.
     first, second = json.loads(lines[1]), json.loads(lines[2])
@@ -248,7 +250,9 @@ def test_an_unreadable_or_hostile_table_file_is_an_error_not_a_500(tmp_path, api
     entries = {e["key"]: e for e in client.get(f"/api/runs/{run.id}/tables").json()}
     assert "not a readable table file" in entries["broken"]["error"] and "rows" not in entries["broken"]
     assert str(tmp_path) not in json.dumps(entries)
-    r = client.get(f"/api/runs/{run.id}/tables/rows", params={"key": "broken"})
-    assert r.status_code == 400 and "not a readable table file" in r.json()["detail"]
+    assert entries["torn"]["rows"] == 2  # listed from its header
+    for key in ("broken", "torn"):
+        r = client.get(f"/api/runs/{run.id}/tables/rows", params={"key": key})
+        assert r.status_code == 400 and "not a readable table file" in r.json()["detail"]
     rows = rows_of(client, run.id, key="good")["rows"]
     assert [r[0]["url"] for r in rows] == [None, None] and [r[1] for r in rows] == [1, 2]
