@@ -8,6 +8,7 @@ dialog and log no console error (a CSP refusal or a failed fetch is one).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ LINK = '<a href="javascript:alert(4)">click</a>'
 #: A saved file's name: no "/" (a path separator), everything else a browser might parse.
 FILE_NAME = "\"'><img src=x onerror=alert(5)>&amp;.html"
 PAGED_ROWS = 250
+BIG_ROWS = 100_000
+#: The run page polls a live run every 750 ms and re-reads its tables, alerts and files every 5th poll.
+LIVE_TIMEOUT_MS = 8_000
 ALERTS = [("INFO", "started", "all good"), ("WARN", PAYLOAD, LINK), ("ERROR", LINK, PAYLOAD)]
 
 
@@ -57,6 +61,9 @@ def log_run(root: Path, work: Path) -> Logged:
     samples.add_data(-1.0, LINK, None, None)
     samples.add_data(7.0, "plain", rltrack.Image(frame), None)
     run.log({f"eval/{PAYLOAD}": samples}, step=1)
+    rng = np.random.default_rng(0)
+    scores = rng.permutation(BIG_ROWS)
+    run.log({"big": rltrack.Table(columns=["i", "score"], data=[[i, int(v)] for i, v in enumerate(scores)])}, step=3)
     for step in (10, 20):
         run.log({"paged": rltrack.Table(columns=["i", "step"], data=[[i, step] for i in range(PAGED_ROWS)])}, step=step)
     curves = rltrack.Table(columns=["x", "y", "who"], data=[[0, 1.0, PAYLOAD], [1, 2.0, PAYLOAD], [0, 3.0, LINK],
@@ -218,3 +225,40 @@ def test_saved_files_are_listed_as_download_links(page: Any, logged: tuple[Logge
                             " r.headers.get('content-security-policy')])", links[0][1])
     assert headers[0].startswith("attachment") and headers[1].startswith("sandbox")
     assert os.path.basename(links[0][1]) != FILE_NAME  # percent-encoded in the URL
+
+
+def test_a_100k_row_table_sorts_on_the_server_when_a_header_is_clicked(page: Any) -> None:
+    big = card("big")
+    page.wait_for_selector(f"{big}[data-loaded]")
+    assert page.text_content(f"{big} .rows-info") == f"rows 1–100 of {BIG_ROWS:,}"
+    t0 = time.perf_counter()
+    page.click(f"{big} th[data-col='score']")
+    page.click(f"{big} th[data-col='score']")
+    page.wait_for_selector(f"{big}[data-loaded='3|score|desc|0']")
+    print(f"100k rows: sorted twice and drawn in {(time.perf_counter() - t0) * 1000:.0f} ms")
+    assert cells(page, "big", 1)[:3] == [str(BIG_ROWS - 1), str(BIG_ROWS - 2), str(BIG_ROWS - 3)]
+    assert page.locator(f"{big} tbody tr").count() == 100
+
+
+def test_a_live_run_shows_new_tables_steps_and_alerts(context: Any, logged: tuple[Logged, BackgroundServer]) -> None:
+    run = rltrack.init(id="tableslive", project="tables", dir=logged[0].root, system_metrics=False, quiet=True)
+    try:
+        run.log({"live": rltrack.Table(columns=["step"], data=[[1]])}, step=1)
+        run.flush()
+        watched = Watched(context)
+        page = watched.page
+        page.goto(f"{logged[1].url}/runs/{run.id}")
+        page.wait_for_selector(f"{card('live')}[data-loaded='1||asc|0']", timeout=READY_TIMEOUT_MS)
+        assert page.is_hidden(f"{card('live')} select.table-step")  # one step: no selector
+        run.log({"live": rltrack.Table(columns=["step"], data=[[2]])}, step=2)
+        run.alert("late", "appeared while the page was open", level="WARN")
+        run.flush()
+        page.wait_for_selector(f"{card('live')}[data-loaded='2||asc|0']", timeout=LIVE_TIMEOUT_MS)
+        assert cells(page, "live", 0) == ["2"]
+        assert page.eval_on_selector_all(f"{card('live')} option", "os => os.map(o => o.value)") == ["1", "2"]
+        page.wait_for_selector("#alerts li.warn", timeout=LIVE_TIMEOUT_MS)
+        assert page.text_content("#alerts li.warn .title") == "late"
+        watched.check()
+        watched.page.close()
+    finally:
+        run.finish()
