@@ -23,12 +23,15 @@ from __future__ import annotations
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rltrack.errors import InvalidValueError, RltrackError, RunNotFoundError
+from rltrack._metadata import collect_metadata
+from rltrack._run import Run
+from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunNotFoundError
 from rltrack.store.chunks import pack, split, unpack
 from rltrack.store.reader import MediaRow, RunRow, StoreReader
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
@@ -38,7 +41,7 @@ from rltrack.validate import MAX_STEP
 if TYPE_CHECKING:
     from rltrack.store.base import Backend
 
-__all__ = ["Branch", "Start", "fork", "parse_branch", "rewind"]
+__all__ = ["Branch", "Start", "fork", "open_branch", "parse_branch", "rewind"]
 
 _SPEC = re.compile(r"([A-Za-z0-9_-]{1,64})\?_step=([0-9]{1,19})")
 #: Points per stored chunk when a history is copied (a long run is not one huge row).
@@ -165,6 +168,33 @@ def rewind(
         summary=whole.summaries.get(source, {}), step=branch.step + 1, owner=attached.owner,
     )
     return start, archive
+
+
+def open_branch(
+    branch: Branch, store: StoreWriter, who: WriterInfo, new: NewRun, *, defaults: dict[str, Any],
+    allow_val_change: bool | None, name_for: Callable[[str], str],
+) -> Run:
+    """Return the run ``branch`` asks for; ``new`` holds init()'s arguments (empty project/name: defaults)."""
+    root = store.db.root
+
+    def folder(run_id: str) -> Path:
+        return root / "runs" / run_id
+
+    if branch.kind == "fork_from":
+        start = fork(store, branch, who, new, defaults=defaults, run_dir=folder, name_for=name_for)
+    else:
+        start, archive = rewind(store, branch, who, source=new.source, run_dir=folder)
+        warnings.warn(f"rltrack: run {start.id!r} rewound to step {branch.step}; its later history is kept in run "
+                      f"{archive!r}", RltrackWarning, stacklevel=3)
+    run = Run(
+        store, id=start.id, name=start.name, project=start.project, group=start.group, source=new.source,
+        run_dir=folder(start.id), config=start.config, summary=start.summary, step=start.step, owner=start.owner,
+        metadata=collect_metadata if branch.kind == "fork_from" else None,
+    )
+    if branch.kind == "resume_from":
+        run.config.setdefaults(defaults)
+        run.config.update(dict(new.config), allow_val_change=allow_val_change)
+    return run
 
 
 @dataclass

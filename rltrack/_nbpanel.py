@@ -10,17 +10,24 @@ writer's queue (both already kept for other reasons), and sends the widget only 
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import sys
 import threading
+import warnings
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from rltrack._html import run_html
+from rltrack.errors import RltrackWarning
+
 if TYPE_CHECKING:
     from rltrack._run import Run
 
-__all__ = ["MAX_KEYS", "RATE_HZ", "SPARK_POINTS", "attach_panel", "in_kernel", "panel_of"]
+__all__ = [
+    "MAX_KEYS", "RATE_HZ", "SPARK_POINTS", "attach_panel", "in_kernel", "live_panel", "panel_of", "run_bundle",
+]
 
 #: Widget updates per second at most.
 RATE_HZ = 4.0
@@ -170,7 +177,7 @@ class LivePanel:
     def __init__(self, run: Run, widget: Any) -> None:
         self.widget = widget
         self.updates = 0
-        self._run = run
+        self._run = weakref.ref(run)  # the registry maps run -> panel weakly: the panel must not keep it alive
         self._keys: list[str] = []
         self._spark: dict[str, list[float | None]] = {}
         self._last_step = -1
@@ -181,7 +188,9 @@ class LivePanel:
 
     def start(self) -> None:
         """Start updating; the run's ``finish()`` calls :meth:`freeze`."""
-        self._run._after_finish.append(self.freeze)
+        run = self._run()
+        if run is not None:
+            run._after_finish.append(self.freeze)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -193,7 +202,10 @@ class LivePanel:
 
     def update(self, state: str = "running") -> None:
         """Read the run's latest values and send the widget what changed (one message)."""
-        run = self._run
+        run = self._run()
+        if run is None:
+            self._stop.set()
+            return
         with self._lock:
             values = _latest(run)
             for key in values:
@@ -253,3 +265,31 @@ def _finite(value: float | None) -> float | None:
 def _shown(value: float) -> float | str:
     # JSON has no NaN or infinity: those travel as text.
     return float(value) if math.isfinite(value) else str(float(value))
+
+
+def live_panel(run: Any) -> bool:
+    """Show ``run``'s live panel in the running cell when this is a Jupyter kernel with widgets.
+
+    Returns whether a panel is shown. Never raises: a notebook without widgets still trains.
+    """
+    try:
+        return in_kernel() and attach_panel(run) is not None
+    except Exception as err:  # the panel is a view; a failure here must not stop init()
+        warnings.warn(f"rltrack: no live panel in this notebook ({type(err).__name__}: {err})", RltrackWarning,
+                      stacklevel=3)
+        return False
+
+
+def run_bundle(run: Any) -> dict[str, Any]:
+    """A run's display data: text, the HTML card (with the dashboard link) and, when it has one, its live panel."""
+    card = run_html(run)
+    url = getattr(run, "url", None)
+    if isinstance(url, str) and url.startswith(("http://", "https://")):
+        card += f'<div><a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">dashboard</a></div>'
+    bundle: dict[str, Any] = {"text/plain": repr(run), "text/html": card}
+    panel = _panels.get(run)
+    if panel is not None and getattr(panel.widget, "model_id", None):
+        bundle["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2, "version_minor": 1, "model_id": panel.widget.model_id,
+        }
+    return bundle

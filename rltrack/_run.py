@@ -424,7 +424,7 @@ class Run:
         return run_html(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from rltrack.notebook import run_bundle
+        from rltrack._nbpanel import run_bundle
 
         return run_bundle(self)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import dataclasses
 import os
 import signal
 import sys
@@ -26,7 +25,7 @@ from rltrack import _live as _live_module
 from rltrack._config import config_dict as config_dict_of
 from rltrack._config import defaults_from_cwd, filter_keys
 from rltrack._disabled import DisabledRun
-from rltrack._fork import Branch, parse_branch
+from rltrack._fork import open_branch, parse_branch
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run, failure_reason
 from rltrack._settings import Settings
@@ -239,9 +238,17 @@ def init(
         host=os.uname().nodename, pid=os.getpid(), pid_started_ns=process_started_ns(), now_ns=time.time_ns()
     )
     if branch is not None:
-        run = _branched(branch, store, who, NewRun(
-            id=id or "", project=project if project_given else "", name=name or "", group=group, job_type=job_type,
-            notes=notes, tags=tag_tuple, config=config_dict, source=source), defaults, allow_val_change)
+        if not isinstance(store, StoreWriter):
+            raise RltrackError(f"{branch.spec} needs the local store: use mode='offline' (online runs cannot branch)")
+        if branch.kind == "resume_from" and id not in (None, branch.run_id):
+            raise InvalidValueError(f"{branch.spec} continues run {branch.run_id!r}; init(id={id!r}) names another")
+        new = NewRun(
+            id=(id or _new_id()) if branch.kind == "fork_from" else branch.run_id,
+            project=project if project_given else "", name=name or "", group=group, job_type=job_type,
+            notes=notes, tags=tag_tuple, config=config_dict, source=source,
+        )
+        run = open_branch(branch, store, who, new, defaults=portable(defaults), allow_val_change=allow_val_change,
+                          name_for=lambda p: _new_name(store, p))
     elif id is not None and store.run_exists(id):
         if resume == "never":
             raise RunExistsError(
@@ -289,45 +296,10 @@ def init(
     if not run.quiet:
         print(f"rltrack: {_start_line(run, store, root, mode)}", file=sys.stderr, flush=True)
         if "ipykernel" in sys.modules:  # a Jupyter kernel: the live panel (nothing imported elsewhere)
-            from rltrack.notebook import live_panel
+            from rltrack._nbpanel import live_panel
 
             live_panel(run)
     _integrations(run, save_code=bool(save_code), sync_tensorboard=mirror_tb)
-    return run
-
-
-def _branched(
-    branch: Branch, store: WriterBackend, who: WriterInfo, new: NewRun, defaults: dict[str, Any],
-    allow_val_change: bool | None,
-) -> Run:
-    """The run ``fork_from``/``resume_from`` asks for (see :mod:`rltrack._fork`); ``new`` holds init()'s arguments."""
-    from rltrack import _fork
-
-    if not isinstance(store, StoreWriter):
-        raise RltrackError(f"{branch.spec} works on a local store: use mode='offline' (online runs cannot branch yet)")
-    root = store.db.root
-
-    def folder(run_id: str) -> Path:
-        return root / "runs" / run_id
-
-    if branch.kind == "fork_from":
-        new = dataclasses.replace(new, id=new.id or _new_id())
-        start = _fork.fork(store, branch, who, new, defaults=portable(defaults), run_dir=folder,
-                           name_for=lambda project: _new_name(store, project))
-    else:
-        if new.id and new.id != branch.run_id:
-            raise InvalidValueError(f"{branch.spec} continues run {branch.run_id!r}; init(id={new.id!r}) names another")
-        start, archive = _fork.rewind(store, branch, who, source=new.source, run_dir=folder)
-        warnings.warn(f"rltrack: run {start.id!r} rewound to step {branch.step}; its later history is kept in run "
-                      f"{archive!r}", RltrackWarning, stacklevel=3)
-    run = Run(
-        store, id=start.id, name=start.name, project=start.project, group=start.group, source=new.source,
-        run_dir=folder(start.id), config=start.config, summary=start.summary, step=start.step, owner=start.owner,
-        metadata=collect_metadata if branch.kind == "fork_from" else None,
-    )
-    if branch.kind == "resume_from":
-        run.config.setdefaults(defaults)
-        run.config.update(dict(new.config), allow_val_change=allow_val_change)
     return run
 
 

@@ -2,22 +2,21 @@
 
 ``show()`` starts the dashboard on a loopback port in a background thread the first time (one
 server per store folder, reused afterwards) and returns an object that renders as an iframe.
-``init()`` in a kernel calls :func:`live_panel` (the widget lives in ``rltrack._nbpanel``), and a
-run as a cell's last expression renders through :func:`run_bundle`: the live panel where the
-front end shows widgets, the HTML card elsewhere.
+``init()`` in a kernel calls :func:`live_panel`, and a run as a cell's last expression renders
+through :func:`run_bundle`: the live panel where the front end shows widgets, the HTML card
+elsewhere (both live in ``rltrack._nbpanel``, in the core, so the run API can reach them).
 """
 
 from __future__ import annotations
 
 import html
 import os
-import sys
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
 from rltrack._html import run_html
+from rltrack._nbpanel import live_panel, run_bundle
 
 __all__ = ["Embed", "live_panel", "run_bundle", "run_html", "show"]
 
@@ -82,35 +81,3 @@ def show(
     server = _server_for(root)
     return Embed(f"{server.url}/runs/{run_id}" if run_id else f"{server.url}/", height)
 
-
-def live_panel(run: Any) -> bool:
-    """Show ``run``'s live panel in the running cell when this is a Jupyter kernel with widgets.
-
-    Returns whether a panel is shown. Never raises: a notebook without widgets still trains.
-    """
-    try:
-        from rltrack import _nbpanel
-
-        return _nbpanel.in_kernel() and _nbpanel.attach_panel(run) is not None
-    except Exception as err:  # the panel is a view; a failure here must not stop init()
-        from rltrack.errors import RltrackWarning
-
-        warnings.warn(f"rltrack: no live panel in this notebook ({type(err).__name__}: {err})", RltrackWarning,
-                      stacklevel=3)
-        return False
-
-
-def run_bundle(run: Any) -> dict[str, Any]:
-    """A run's display data: text, the HTML card (with the dashboard link) and, when it has one, its live panel."""
-    card = run_html(run)
-    url = getattr(run, "url", None)
-    if isinstance(url, str) and url.startswith(("http://", "https://")):
-        card += f'<div><a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">dashboard</a></div>'
-    bundle: dict[str, Any] = {"text/plain": repr(run), "text/html": card}
-    panels = sys.modules.get("rltrack._nbpanel")
-    panel = panels.panel_of(run) if panels is not None else None
-    if panel is not None and getattr(panel.widget, "model_id", None):
-        bundle["application/vnd.jupyter.widget-view+json"] = {
-            "version_major": 2, "version_minor": 1, "model_id": panel.widget.model_id,
-        }
-    return bundle
