@@ -322,7 +322,9 @@
     $("info").replaceChildren(...info.flatMap((x, i) => (i ? [" · ", x] : [x])).flat());
     RT.kvInto($("config"), d.config);
     RT.kvInto($("summary"), d.sources.length > 1 ? d.summaries : d.summary);
-    RT.kvInto($("metadata"), d.metadata);
+    // Alerts and saved files have their own sections (tables.js): not repeated here as JSON.
+    const { alerts, files, ...metadata } = d.metadata || {};
+    RT.kvInto($("metadata"), metadata);
     const sel = $("source");
     if (sel.options.length !== d.sources.length) {
       sel.replaceChildren(...d.sources.map((s) => RT.el("option", { value: s, selected: s === page.source }, s)));
