@@ -201,3 +201,83 @@ def test_the_exported_report_opens_offline_with_its_charts_drawn(
         assert w.requests == [path.as_uri()] and w.problems == []
     finally:
         context.close()
+
+
+# ---- the proof: log in, see only your team's projects, save, open as a teammate, share logged out ----
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
+    pytest.importorskip("argon2", reason="accounts need argon2-cffi: pip install 'rltrack[server]'")
+    from rltrack.server.accounts import open_accounts
+
+    filled = fill_store(tmp_path_factory.mktemp("dash-team") / "store")
+    accounts = open_accounts(filled.root)
+    for user, team, role in (("alice", "lab", "member"), ("bob", "lab", "member"), ("eve", "rivals", "member")):
+        accounts.create_user(user, f"{user}-password-14")
+        if team not in accounts.teams():
+            accounts.create_team(team)
+        accounts.add_member(team, user, role)
+    accounts.set_project("cartpole", team="lab", visibility="team")
+    accounts.set_project("robot", owner_user="eve")
+    with BackgroundServer(ServerSettings(root=filled.root)) as s:
+        yield s
+
+
+def _login(browser: Any, server: BackgroundServer, user: str) -> tuple[Any, Watched]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    w = watch(context.new_page())
+    w.page.goto(f"{server.url}/login")
+    w.page.fill("#user", user)
+    w.page.fill("#password", f"{user}-password-14")
+    with w.page.expect_navigation():
+        w.page.click("#login")
+    w.page.wait_for_selector("body[data-ready='1']", timeout=READY_MS)
+    return context, w
+
+
+def test_log_in_save_open_as_a_teammate_and_share_logged_out(browser: Any, team_server: BackgroundServer) -> None:
+    server, contexts = team_server, []
+    try:
+        alice_ctx, alice = _login(browser, server, "alice")
+        contexts.append(alice_ctx)
+        projects = [a.text_content() for a in alice.page.locator("#projects tbody tr td:first-child a:first-child").all()]
+        assert projects == ["cartpole"]  # eve's private project is not listed
+        alice.ready(f"{server.url}/projects/cartpole")
+        alice.page.select_option("#axis", "wall")
+        alice.page.fill("#dash-name", "lab view")
+        alice.page.click("#dash-save-as")  # a cookie session's write: dashboards.js sends the CSRF token
+        alice.page.wait_for_selector("#dash-status:has-text('saved as')")
+        saved_id = parse_qs(urlparse(alice.page.url).query)["d"][0]
+        alice.page.click("#dash-share")
+        alice.page.wait_for_selector("#dash-link:not([hidden])")
+        link = alice.page.input_value("#dash-link")
+        assert link.startswith(f"{server.url}/share/")
+
+        bob_ctx, bob = _login(browser, server, "bob")
+        contexts.append(bob_ctx)
+        bob.ready(f"{server.url}/projects/cartpole")
+        assert bob.page.locator(f"#dash-open option[value='{saved_id}']").text_content() == "lab view · alice"
+        with bob.page.expect_navigation():
+            bob.page.select_option("#dash-open", saved_id)
+        bob.page.wait_for_selector("body[data-ready='1']", timeout=READY_MS)
+        assert bob.page.input_value("#axis") == "wall"
+        bob.page.check("#log")
+        bob.page.click("#dash-save")
+        bob.page.wait_for_selector("#dash-status:has-text('version 2')")
+
+        eve_ctx, eve = _login(browser, server, "eve")
+        contexts.append(eve_ctx)
+        assert eve.page.request.get(f"{server.url}/api/projects/cartpole/dashboards").status == 404
+
+        anon_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(anon_ctx)
+        anon = watch(anon_ctx.new_page())
+        anon.ready(link)
+        assert anon.page.locator("#dash").count() == 0 and anon.page.text_content("#title") == "lab view"
+        assert anon.page.is_checked("#log")  # bob's save is what the link shows
+        anon.page.wait_for_selector(".chart[data-loaded='1']", timeout=READY_MS)
+        assert anon.page.request.get(f"{server.url}/api/projects/cartpole/dashboards").status == 401
+        for w in (alice, bob, eve, anon):
+            assert w.problems == []
+    finally:
+        for c in contexts:
+            c.close()
