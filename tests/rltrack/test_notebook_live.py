@@ -119,3 +119,45 @@ print([m for m in ("anywidget", "ipywidgets", "rltrack._nbpanel", "comm") if m i
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_panel_draws_writer_strings_as_text_in_a_browser() -> None:
+    """The widget's own JavaScript, run in chromium against a model holding hostile strings."""
+    import shutil
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    from rltrack._nbpanel import _ESM
+
+    data = {"run_name": HOSTILE, "run_id": "a1", "project": "<b>p</b>", "url": "javascript:alert(1)",
+            "status": "running", "step": 7, "names": ["<i>loss</i>", "reward"],
+            "values": {"<i>loss</i>": 0.25, "reward": "nan"}, "spark": {"<i>loss</i>": [1.0, None, 0.5, 0.25]}}
+    render = """async ([esm, data]) => {
+        const mod = await import(URL.createObjectURL(new Blob([esm], {type: "text/javascript"})));
+        const listeners = {};
+        const model = {get: (k) => data[k], on: (e, f) => { (listeners[e] ||= []).push(f); }, off() {}};
+        const el = document.createElement("div");
+        document.body.appendChild(el);
+        mod.default.render({model, el});
+        window.fire = (k, v) => { data[k] = v; (listeners["change:" + k] || []).forEach((f) => f()); };
+    }"""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.evaluate(render, [_ESM, data])
+            text = page.inner_text("body")
+            assert HOSTILE in text and "<b>p</b>/a1" in text and "<i>loss</i>" in text and "nan" in text
+            # Nothing the writer sent became an element: the one <b> is the panel's own, holding the name.
+            assert page.locator("img, i").count() == 0 and page.locator("b").count() == 1
+            assert page.inner_text("b") == HOSTILE
+            assert page.locator("a").count() == 0  # a javascript: link is not drawn
+            assert page.locator("polyline").get_attribute("points").count(",") == 3  # None is a gap
+            page.evaluate("() => { fire('url', 'http://127.0.0.1:8080/runs/a1'); fire('status', 'finished'); }")
+            page.wait_for_function("() => document.querySelector('a') !== null")
+            assert page.get_attribute("a", "href") == "http://127.0.0.1:8080/runs/a1"
+            assert "finished" in page.inner_text("body")
+        finally:
+            browser.close()
