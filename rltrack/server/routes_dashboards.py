@@ -137,7 +137,8 @@ def list_dashboards(project: str, request: Request, store: Store, kind: str | No
     require(request, project)
     if kind is not None and kind not in KINDS:
         raise RltrackError(f"kind={kind!r} is invalid; pass one of {', '.join(KINDS)}")
-    return {"project": project, "dashboards": [dict(d.summary(), url=page_url(d)) for d in store.of_project(project, kind)]}
+    found = store.of_project(project, kind)
+    return {"project": project, "dashboards": [dict(d.summary(), url=page_url(d)) for d in found]}
 
 
 @router.post("/projects/{project}/dashboards", status_code=201, summary="Save a new workspace or report")

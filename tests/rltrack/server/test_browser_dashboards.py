@@ -27,8 +27,9 @@ pytestmark = pytest.mark.browser
 
 READY_MS = 15_000
 HOSTILE = '<img src=x id=pwned onerror="window.pwned=1">"\'&</script>'
-MARKDOWN = ("# Findings <script>window.pwned=1</script>\n\nAlpha **learns** faster; see [the paper](https://example.org/p)"
-            " or [this](javascript:window.pwned=1).\n\n- <img src=x id=pwned2 onerror=\"window.pwned=1\">\n- `<b>code</b>`")
+MARKDOWN = ("# Findings <script>window.pwned=1</script>\n\nAlpha **learns** faster; see "
+            "[the paper](https://example.org/p) or [this](javascript:window.pwned=1).\n\n"
+            "- <img src=x id=pwned2 onerror=\"window.pwned=1\">\n- `<b>code</b>`")
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +240,8 @@ def test_log_in_save_open_as_a_teammate_and_share_logged_out(browser: Any, team_
     try:
         alice_ctx, alice = _login(browser, server, "alice")
         contexts.append(alice_ctx)
-        projects = [a.text_content() for a in alice.page.locator("#projects tbody tr td:first-child a:first-child").all()]
+        cells = alice.page.locator("#projects tbody tr td:first-child a:first-child").all()
+        projects = [a.text_content() for a in cells]
         assert projects == ["cartpole"]  # eve's private project is not listed
         alice.ready(f"{server.url}/projects/cartpole")
         alice.page.select_option("#axis", "wall")

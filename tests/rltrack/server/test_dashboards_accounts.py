@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -87,8 +86,9 @@ def test_a_share_link_opens_logged_out_and_only_its_dashboard(team: Team) -> Non
     token = c.post(f"{api}/{d}/shares", json={}, headers=team.as_("alice")).json()["token"]
     assert c.get(f"/api/shared/{token}").json()["name"] == "weekly"  # no credentials at all
     assert c.get(f"/share/{token}").status_code == 200
-    assert c.get(f"/api/shared/{token}/series", params={"key": "train/loss", "runs": team.filled.alpha}).status_code == 200
-    assert c.get(f"/api/shared/{token}/series", params={"key": "train/loss", "runs": team.filled.beta}).status_code == 404
+    series = f"/api/shared/{token}/series"
+    assert c.get(series, params={"key": "train/loss", "runs": team.filled.alpha}).status_code == 200
+    assert c.get(series, params={"key": "train/loss", "runs": team.filled.beta}).status_code == 404
     assert c.get(f"/api/shared/{token}/export.html").status_code == 200
     # The token opens nothing else: the project's own API still needs a login.
     assert c.get(f"{api}/{d}", headers={"authorization": f"Bearer {token}"}).status_code == 401
