@@ -35,8 +35,8 @@ RATE_HZ = 4.0
 MAX_KEYS = 6
 #: Points kept per sparkline (one per update in which the run's step moved).
 SPARK_POINTS = 60
-#: Updates between two looks for a dashboard serving the store (it may start after init()).
-_URL_EVERY = 16
+#: Updates between two looks for a dashboard serving the store (it may start after init(): show()).
+_URL_EVERY = 4
 
 _panels: weakref.WeakKeyDictionary[Run, LivePanel] = weakref.WeakKeyDictionary()
 _widget_class: Any = None

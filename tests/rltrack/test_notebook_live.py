@@ -47,6 +47,7 @@ def test_panel_updates_while_logging_freezes_at_finish_and_the_run_renders(tmp_p
         from rltrack._nbpanel import panel_of
         os.environ.pop("RLTRACK_QUIET", None)
         run = rltrack.init(dir={str(store)!r}, name={HOSTILE!r}, project="nb", system_metrics=False)
+        dashboard = rltrack.show(run)  # a real dashboard serving the store, started after init(): the panel links it
         # A training loop that lasts about a second, so the panel's timer fires while it runs.
         t_end, i = time.perf_counter() + 1.2, 0
         while time.perf_counter() < t_end or i < {STEPS}:
@@ -58,7 +59,7 @@ def test_panel_updates_while_logging_freezes_at_finish_and_the_run_renders(tmp_p
         panel = panel_of(run)
         print(json.dumps({"updates": panel.updates, "status": panel.widget.status, "names": panel.widget.names}))
         """,
-        "run.finish()\nprint(json.dumps({'last': last}))",
+        "run.finish()\nprint(json.dumps({'last': last, 'url': dashboard.url}))",
         "run",
         f"""
         quiet = rltrack.init(dir={str(store)!r}, quiet=True, system_metrics=False)
@@ -78,13 +79,16 @@ def test_panel_updates_while_logging_freezes_at_finish_and_the_run_renders(tmp_p
     live = json.loads(live_cell.outputs[-1]["text"])
     assert live["updates"] >= 2 and live["status"] == "running"
     assert live["names"] == ["loss", "reward"]
-    last = json.loads(finish_cell.outputs[-1]["text"])["last"]
+    finished = json.loads(finish_cell.outputs[-1]["text"])
+    last, url = finished["last"], finished["url"]
+    assert url.startswith("http://127.0.0.1:")
     assert last >= STEPS - 1
 
     # The widget state saved in the notebook holds the run and its final values.
     states = nb.metadata["widgets"][WIDGET_STATE]["state"]
     state = states[view["model_id"]]["state"]
     assert state["run_name"] == HOSTILE and state["project"] == "nb" and state["status"] == "finished"
+    assert state["url"] == url
     assert state["values"] == {"loss": 1.0 / (last + 1), "reward": float(last)}
     assert state["step"] == last
     assert len(state["spark"]["loss"]) >= 2 and state["spark"]["reward"][-1] == float(last)
@@ -93,7 +97,7 @@ def test_panel_updates_while_logging_freezes_at_finish_and_the_run_renders(tmp_p
     # `run` as the last expression: the HTML card, name escaped, plus the same live widget.
     (card,) = _outputs(render_cell, "text/html")
     assert "&lt;img src=x onerror=alert(1)&gt;&quot;&amp;&#x27;" in card
-    assert "<img" not in card
+    assert "<img" not in card and f'href="{url}"' in card
     assert [v["model_id"] for v in _outputs(render_cell, WIDGET_VIEW)] == [view["model_id"]]
 
     # quiet=True and RLTRACK_QUIET show nothing.
