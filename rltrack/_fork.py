@@ -155,7 +155,8 @@ def rewind(
               ended_ns=row.ended_ns or time.time_ns(), owner=True)
     # The archive is complete and stored: only now is anything taken out of the run.
     removed = truncate_after(store.db, row.id, branch.step)
-    rewinds = [*row.metadata.get("rewinds", []), {
+    earlier = row.metadata.get("rewinds")
+    rewinds = [*(earlier if isinstance(earlier, list) else []), {
         "step": branch.step, "archive": archive, "removed_values": removed, "at_ns": time.time_ns(),
     }]
     for src, summary in whole.summaries.items():
@@ -240,7 +241,7 @@ def _read(reader: StoreReader, row: RunRow, branch: Branch, *, keep_upto: bool) 
     stored: dict[str, dict[str, Any]] = {}
     for src in sources:
         stored[src] = reader.summary(row.id, src)
-        summary = {k: v for k, v in stored[src].items() if not k.startswith("_rltrack/")}
+        summary = dict(stored[src])  # _rltrack/ counters stay: they describe the history that is kept
         for key in reader.keys(row.id, src):
             steps, t_ns, values = reader.series(row.id, src, key)
             upto = steps <= branch.step
