@@ -105,21 +105,26 @@ def test_panel_updates_while_logging_freezes_at_finish_and_the_run_renders(tmp_p
     assert quiet_cell.outputs[-1]["text"].strip() == "None None"
 
 
+_SHELL = "from IPython.core.interactiveshell import InteractiveShell; InteractiveShell.instance()"
+
+
 @pytest.mark.parametrize(
-    "prelude",
+    ("prelude", "watched"),
     [
-        "",  # plain python
-        "from IPython.core.interactiveshell import InteractiveShell; InteractiveShell.instance()",  # IPython, no kernel
+        ("", ("anywidget", "ipywidgets", "rltrack._nbpanel", "comm", "IPython")),  # plain python
+        (_SHELL, ("anywidget", "ipywidgets", "rltrack._nbpanel", "comm")),  # IPython in a terminal: no kernel
+        # ipykernel loaded but this shell has no kernel (no comms): checked, nothing shown, no widget library
+        (f"import ipykernel; {_SHELL}", ("anywidget", "ipywidgets")),
     ],
 )
-def test_outside_a_kernel_nothing_is_shown_or_imported(tmp_path: Path, prelude: str) -> None:
+def test_outside_a_kernel_nothing_is_shown_or_imported(tmp_path: Path, prelude: str, watched: tuple[str, ...]) -> None:
     code = f"""
 {prelude}
 import sys, rltrack
 run = rltrack.init(dir={str(tmp_path / "store")!r}, system_metrics=False)
 run.log({{"x": 1.0}})
 run.finish()
-print([m for m in ("anywidget", "ipywidgets", "rltrack._nbpanel", "comm") if m in sys.modules])
+print([m for m in {watched!r} if m in sys.modules])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
