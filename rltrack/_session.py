@@ -121,13 +121,15 @@ def init(
         api_key: Its token (default ``$RLTRACK_API_KEY``; not needed on loopback).
         quiet: Print nothing. By default ``init()`` prints one line to stderr (run name, id and
             where it is stored, or the dashboard URL when ``rltrack ui`` serves the store) and
-            ``finish()`` one summary line; ``RLTRACK_QUIET=1`` silences both.
+            ``finish()`` one summary line; ``RLTRACK_QUIET=1`` silences both. In Jupyter, a live
+            panel (name, dashboard link, last values, sparklines) shows unless quiet.
         entity: wandb's team name; accepted, ignored (a local store has no teams).
         reinit: With a run already current: ``None`` (rltrack's default) or ``"create_new"``
             start a second run beside it, ``True``/``"finish_previous"`` finish it first,
             ``False``/``"default"``/``"return_previous"`` return it (wandb's script default).
         save_code: Copy the main script into the run's folder (``code/``).
-        monitor_gym: Accepted, ignored (wrap the env in ``RecordRollouts`` to log videos).
+        monitor_gym: Accepted, ignored: gymnasium's ``RecordVideo`` needs moviepy to write a
+            video at all; wrap the env in ``rltrack.callbacks.RecordRollouts`` to log videos.
         sync_tensorboard: Mirror what every ``SummaryWriter`` (torch, tensorboardX) created
             after this call writes into the run, at its global steps (needs ``tensorboard``).
         settings: An :class:`rltrack.Settings` (or dict); ``mode``, ``silent``/``quiet`` and
