@@ -48,6 +48,7 @@ __all__ = [
     "MetricReporter",
     "TrialResult",
     "agent",
+    "call_function",
     "claim_trial",
     "complete_trial",
     "fail_trial",
@@ -68,6 +69,7 @@ def agent(
     storage: str | None = None,
     seed: int | None = None,
     verbose: bool = True,
+    engine: str | None = None,
 ) -> list[TrialResult]:
     """Run trials of a sweep until it is done, ``count`` trials have run, or ``run_cap`` is reached.
 
@@ -84,6 +86,9 @@ def agent(
         storage: The database URL the sweep was created with, if any.
         seed: Seed of this agent's sampler; give each parallel agent its own.
         verbose: Print a progress line per trial to stderr.
+        engine: ``"optuna"`` or ``"ray"``; None: the engine the sweep was created with. A Ray
+            sweep runs all its trials through Ray Tune on the connected Ray cluster (see
+            :mod:`rltrack.sweeps.ray_engine`); ``count`` is then the number of trials.
 
     Returns:
         The trials this agent ran, in order.
@@ -100,6 +105,16 @@ def agent(
     """
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
         raise InvalidValueError(f"agent(count={count!r}) must be a positive integer or None")
+    if engine not in (None, "optuna", "ray"):
+        raise InvalidValueError(f"agent(engine={engine!r}) must be 'optuna', 'ray' or None")
+    from rltrack.sweeps.ray_engine import is_ray_sweep
+
+    if engine == "ray" or (engine is None and is_ray_sweep(sweep_id, resolve_root(dir))):
+        from rltrack.sweeps.ray_engine import run_ray_sweep
+
+        if function is None:
+            raise SweepConfigError(f"sweep {sweep_id!r} runs on Ray Tune, which calls a function: pass function=")
+        return run_ray_sweep(sweep_id, function, count, dir=resolve_root(dir), seed=seed, verbose=verbose)
     handle = load_sweep(sweep_id, resolve_root(dir), storage=storage, seed=seed)
     if function is None and handle.config.program is None:
         raise SweepConfigError(
@@ -203,7 +218,7 @@ def run_function_trial(
     joined = _session.trial_run(run)
     started = time.monotonic()
     try:
-        _call(function, run)
+        call_function(function, run)
     except TrialPruned as err:
         if not reporter.pruned:  # raised by the function itself, not by the pruner
             reporter.pruned, reporter.reason = True, str(err) or "pruned by the function"
@@ -227,7 +242,8 @@ def run_function_trial(
     return complete_trial(handle, trial, run.id, config, reporter, started, run.summary.get(reporter.metric))
 
 
-def _call(function: Callable[..., object], run: Run) -> None:
+def call_function(function: Callable[..., object], run: Run) -> None:
+    """Call a trial's function as ``function(run)`` when it takes a required argument, else ``function()``."""
     try:
         params = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature: call as wandb does

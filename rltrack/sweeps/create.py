@@ -19,6 +19,7 @@ def sweep(
     *,
     dir: str | os.PathLike[str] | None = None,  # the public name, as in rltrack.init
     storage: str | None = None,
+    engine: str = "optuna",
 ) -> str:
     """Create a hyperparameter sweep and return its id, for :func:`rltrack.agent`.
 
@@ -33,6 +34,9 @@ def sweep(
             else ``"default"``, as :func:`rltrack.init`).
         dir: The store folder (default ``$RLTRACK_DIR`` or ``./rltrack-runs``).
         storage: A database URL for Optuna instead of the journal file.
+        engine: ``"optuna"`` (the default: agents on any machines sharing the journal) or ``"ray"``
+            (one :func:`rltrack.agent` call runs the sweep through Ray Tune over a Ray cluster;
+            see :mod:`rltrack.sweeps.ray_engine` for how the config maps onto Tune).
 
     Returns:
         The sweep id (8 lowercase letters and digits); the trials' runs have it as their group.
@@ -49,6 +53,14 @@ def sweep(
         raise InvalidValueError(f"sweep(project={project!r}) must be a non-empty string or None")
     project = project or cfg.project or os.environ.get("RLTRACK_PROJECT") or "default"
     root = resolve_root(dir)
+    if engine == "ray":
+        if storage is not None:
+            raise InvalidValueError("sweep(engine='ray') keeps no Optuna storage; drop storage=")
+        from rltrack.sweeps.ray_engine import create_ray_sweep
+
+        return create_ray_sweep(cfg, project, root)
+    if engine != "optuna":
+        raise InvalidValueError(f"sweep(engine={engine!r}) must be 'optuna' or 'ray'")
     sweep_id = new_id()
     location = storage or str(sweep_folder(root) / f"{sweep_id}.journal")
     create_study(cfg, sweep_id, project, open_storage(location))
