@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,9 +187,12 @@ class Score:
     """One simulator's replay error over the recorded episodes."""
 
     objective: float
-    """Mean over the scored keys of RMSE / the key's standard deviation in the recording."""
+    """``trajectory``: mean over the scored keys of RMSE / the key's spread in the recording; ``dtw``: the
+    same with the per-sample DTW cost for the RMSE; ``filter``: exp of the mean negative log-likelihood
+    per recorded value (see :mod:`rltrack.sim2real.calibrate_filter`)."""
     rmse: tuple[float, ...]
-    """RMSE per scored key, in its own units."""
+    """Per scored key, in its own units: RMSE (``trajectory``), DTW cost per sample (``dtw``) or
+    RMS of the filter's one-step prediction error (``filter``)."""
     n_samples: int
     """Compared (step, key) samples."""
     sim_steps: int
@@ -205,7 +209,16 @@ class Objective:
     scales: FloatArray
     horizon: int | None
     set_state: SetState | None = None
+    metric: str = "trajectory"
+    dtw_band: int | None = None
+    """DTW band half-width in steps (default: :data:`DTW_WINDOW_FRACTION` of the window, as ``compare``)."""
+    noise: tuple[float | str, ...] = ()
+    """``filter``: sensor noise std per scored key, or the name of the searched parameter holding it."""
     _converted: dict[int, list[Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def sim_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` without the ones the filter's noise model takes (they are not the simulator's)."""
+        return {k: v for k, v in params.items() if k not in self.noise}
 
     def __call__(self, params: Mapping[str, Any]) -> Score:
         """Score the simulator built with ``params``.
@@ -214,10 +227,16 @@ class Objective:
             CalibrationError: The simulator's observation does not have the recording's size.
             Exception: Whatever ``make_env`` or the env raises.
         """
-        env = self.factory.build(params)
+        if self.metric == "filter":
+            from rltrack.sim2real.calibrate_filter import filter_score
+
+            return filter_score(self, params)
+        env = self.factory.build(self.sim_params(params))
         cols = np.asarray(self.columns)
         sq = np.zeros(cols.size)
         n, steps = 0, 0
+        preds: list[FloatArray] = []
+        reals: list[FloatArray] = []
         try:
             for k, (obs, act, seed) in enumerate(
                 zip(self.episodes.observations, self.episodes.actions, self.episodes.seeds, strict=True)
@@ -225,22 +244,45 @@ class Objective:
                 commands = self._commands(env, k, act)
                 for start, stop in self._windows(env, obs, seed):
                     pred, taken = self._rollout(env, obs, commands, start, stop, seed)
-                    diff = pred[:, cols] - obs[start + 1 : stop + 1][:, cols]
+                    real = obs[start + 1 : stop + 1][:, cols]
+                    if self.metric == "dtw":
+                        preds.append(pred[:, cols])
+                        reals.append(real)
+                    diff = pred[:, cols] - real
                     sq += np.sum(diff * diff, axis=0)
                     n += diff.shape[0]
                     steps += taken
         finally:
             env.close()
-        rmse = np.sqrt(sq / max(n, 1))
-        return Score(float(np.mean(rmse / self.scales)), tuple(float(r) for r in rmse), n * cols.size, steps)
+        per_key = np.sqrt(sq / max(n, 1)) if self.metric != "dtw" else self._dtw(preds, reals, max(n, 1))
+        return Score(float(np.mean(per_key / self.scales)), tuple(float(r) for r in per_key), n * cols.size, steps)
+
+    def _dtw(self, preds: list[FloatArray], reals: list[FloatArray], n: int) -> FloatArray:
+        """Per key: the DTW cost of every window, summed, per compared sample (a warped mean |error|)."""
+        from rltrack.sim2real.paired import DTW_WINDOW_FRACTION
+        from rltrack.sim2real.stats import dtw_batch_finite
+
+        longest = max((p.shape[0] for p in preds), default=1)
+        band = self.dtw_band if self.dtw_band is not None else max(1, math.ceil(DTW_WINDOW_FRACTION * longest))
+        out = np.empty(len(self.columns))
+        for j in range(len(self.columns)):
+            a = [np.ascontiguousarray(p[:, j]) for p in preds]
+            b = [np.ascontiguousarray(r[:, j]) for r in reals]
+            out[j] = float(np.sum(dtw_batch_finite(a, b, window=band))) / n
+        return out
 
     def predict(self, params: Mapping[str, Any], episode: int) -> list[tuple[int, FloatArray]]:
         """Return one episode's replay in the simulator built with ``params``, window by window.
 
         Each item is ``(start, rows)``: the window's recorded start observation followed by the
-        simulator's predictions, shape ``(stop - start + 1, obs_dim)``.
+        simulator's predictions, shape ``(stop - start + 1, obs_dim)``. With ``metric="filter"``, one
+        item: the filter's one-step predictions over the whole episode.
         """
-        env = self.factory.build(params)
+        if self.metric == "filter":
+            from rltrack.sim2real.calibrate_filter import filter_predict
+
+            return [(0, filter_predict(self, params, episode))]
+        env = self.factory.build(self.sim_params(params))
         obs, act, seed = (self.episodes.observations[episode], self.episodes.actions[episode],
                           self.episodes.seeds[episode])  # fmt: skip
         try:
@@ -266,6 +308,11 @@ class Objective:
         if episode not in self._converted:
             self._converted[episode] = [_to_action(env.action_space, row) for row in act]
         return self._converted[episode]
+
+    def scale_all(self) -> FloatArray:
+        """Every observation key's standard deviation in the recording (1 for a constant key)."""
+        std = np.std(np.vstack(self.episodes.observations), axis=0)
+        return np.where(std > 0, std, 1.0)
 
     def _check_size(self, sim: int, real: int) -> None:
         if sim != real:

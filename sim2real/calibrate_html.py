@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from rltrack.sim2real.html import plotly_js
 if TYPE_CHECKING:
     from rltrack.sim2real.calibrate_result import Calibration
 
-__all__ = ["write_html"]
+__all__ = ["overlay_figures", "overlay_section", "write_html"]
 
 _REAL, _BEFORE, _AFTER = "#d62728", "#999999", "#1f77b4"
 _CSS = (
@@ -32,17 +33,23 @@ _CSS = (
 Windows = tuple[tuple[int, npt.NDArray[np.float64]], ...]
 
 
+def _finite(values: npt.NDArray[np.float64]) -> list[float | None]:
+    """Values as JSON numbers; a diverged simulator's inf or NaN becomes a gap in the line."""
+    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
+
+
 def _segments(windows: Windows, column: int) -> tuple[list[int | None], list[float | None]]:
     """Join the replay windows into one line with gaps between them."""
     x: list[int | None] = []
     y: list[float | None] = []
     for start, rows in windows:
         x += [*range(start, start + rows.shape[0]), None]
-        y += [*(float(v) for v in rows[:, column]), None]
+        y += [*_finite(rows[:, column]), None]
     return x, y
 
 
-def _figures(result: Calibration) -> list[dict[str, Any]]:
+def overlay_figures(result: Calibration) -> list[dict[str, Any]]:
+    """One plotly figure per scored key: the recorded episode, the simulator before and after."""
     overlay = result.overlay
     if overlay is None:
         return []
@@ -52,7 +59,7 @@ def _figures(result: Calibration) -> list[dict[str, Any]]:
         ax, ay = _segments(overlay.after, j)
         figs.append({
             "data": [
-                {"x": list(range(overlay.real.shape[0])), "y": overlay.real[:, j].tolist(), "name": "real (recorded)",
+                {"x": list(range(overlay.real.shape[0])), "y": _finite(overlay.real[:, j]), "name": "real (recorded)",
                  "mode": "lines", "line": {"color": _REAL, "width": 3}},
                 {"x": bx, "y": by, "name": "sim before", "mode": "lines", "line": {"color": _BEFORE, "dash": "dot"}},
                 {"x": ax, "y": ay, "name": "sim after", "mode": "lines", "line": {"color": _AFTER}},
@@ -63,6 +70,26 @@ def _figures(result: Calibration) -> list[dict[str, Any]]:
     return figs
 
 
+def overlay_section(result: Calibration, first: int) -> str:
+    """The calibration's table and one chart slot per scored key (ids ``fig<first>``, ``fig<first + 1>``, ...)."""
+    n = 0 if result.overlay is None else len(result.overlay.keys)
+    charts = "".join(f'<div class="chart" id="fig{first + i}"></div>' for i in range(n))
+    episode = "" if result.overlay is None else f" (episode {result.overlay.episode} of the recording)"
+    how = (
+        "The lines are the ensemble Kalman filter's one-step predictions: each step predicted from everything "
+        "recorded before it."
+        if result.metric == "filter"
+        else "The simulator replays the recorded actions open-loop and restarts from the recorded observation "
+        "at each window, so its lines break at the window starts."
+    )
+    return (
+        f"<pre>{html.escape(result.table())}</pre>"
+        f"<h2>Simulator before and after calibration{html.escape(episode)}</h2>"
+        f"<p class='note'>Real (recorded), the simulator with its nominal parameters (before) and with the "
+        f"calibrated ones (after), per key. {html.escape(how)}</p>{charts}"
+    )
+
+
 def write_html(result: Calibration, path: Path) -> Path:
     """Write the calibration page to ``path`` (parent folders are created) and return the path.
 
@@ -71,18 +98,15 @@ def write_html(result: Calibration, path: Path) -> Path:
         CalibrationError: The file cannot be written.
     """
     js = plotly_js()
-    figs = _figures(result)
-    charts = "".join(f'<div class="chart" id="fig{i}"></div>' for i in range(len(figs)))
-    episode = "" if result.overlay is None else f" (episode {result.overlay.episode} of the recording)"
+    figs = overlay_figures(result)
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>rltrack calibration</title>"
         f"<style>{_CSS}</style><script>{js}</script></head><body>"
         f"<h1>Calibration from run(s) {html.escape(', '.join(result.runs))}</h1>"
-        f"<pre>{html.escape(result.table())}</pre>"
-        f"<h2>Replay before and after{html.escape(episode)}</h2>"
-        "<p class='note'>The simulator replays the recorded actions open-loop and restarts from the recorded "
-        "observation at each window, so its lines break at the window starts.</p>"
-        f"{charts}<script>const FIGS=" + json.dumps(figs, allow_nan=False).replace("</", "<\\/") + ";"
+        + overlay_section(result, 0)
+        + "<script>const FIGS="
+        + json.dumps(figs, allow_nan=False).replace("</", "<\\/")
+        + ";"
         "FIGS.forEach((f,i)=>Plotly.newPlot('fig'+i,f.data,f.layout,{responsive:true,displaylogo:false}));"
         "</script></body></html>"
     )

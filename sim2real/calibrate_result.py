@@ -24,12 +24,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from rltrack.sim2real.calibrate_env import Score
 from rltrack.sim2real.calibrate_space import ParamSpec
+
+if TYPE_CHECKING:
+    from rltrack.sim2real.report import GapReport
 
 __all__ = ["FORMAT", "Calibration", "Overlay", "ParamResult", "Trial", "summarize"]
 
@@ -110,6 +113,18 @@ class Calibration:
     wall_s: float = 0.0
     overlay: Overlay | None = field(default=None, repr=False)
     """The first episode replayed before and after, for :meth:`to_html` (None if it could not be replayed)."""
+    metric: str = "trajectory"
+    """How a simulator was scored: ``trajectory``, ``dtw`` or ``filter``."""
+
+    @property
+    def uncertainty(self) -> str:
+        """What the near-best ranges mean."""
+        if self.metric == "filter":
+            return (
+                "likelihood-ratio set: every trial whose log-likelihood is within 1.92 (chi-square 95 %, one "
+                "degree of freedom, halved) of the best"
+            )
+        return f"near-best set: every trial within {self.tolerance:.0%} (relative) of the best replay error"
 
     @property
     def improvement(self) -> float:
@@ -155,7 +170,8 @@ class Calibration:
             "engine": self.engine,
             "tolerance": self.tolerance,
             "group": self.group,
-            "uncertainty": "near-best set: every trial within tolerance (relative) of the best replay error",
+            "metric": self.metric,
+            "uncertainty": self.uncertainty,
             "best_params": self.best_params,
             "before": _score_dict(self.before, self.keys),
             "after": _score_dict(self.after, self.keys),
@@ -198,12 +214,21 @@ class Calibration:
         ranges.write_text(header + "parameters:\n" + "".join(f"  {line}\n" for line in lines), encoding="utf-8")
         return result, ranges
 
-    def to_html(self, path: str | Path) -> Path:
+    def to_html(self, path: str | Path, *, gap: GapReport | None = None) -> Path:
         """Write one self-contained page: the tables and the before/after replay overlay (needs plotly).
+
+        Args:
+            path: The page to write.
+            gap: A gap report of the same run: the page is that report's, with the calibration as its
+                last section.
 
         Returns:
             The written path.
         """
+        if gap is not None:
+            from rltrack.sim2real.html import write_html as write_gap_html
+
+            return write_gap_html(gap, Path(path), calibration=self)
         from rltrack.sim2real.calibrate_html import write_html
 
         return write_html(self, Path(path))

@@ -37,7 +37,7 @@ def render(result: Calibration) -> str:
     horizon = "whole episodes" if result.horizon is None else f"{result.horizon}-step windows"
     lines = [
         f"calibration of run(s) {', '.join(result.runs)}: {result.n_episodes} episodes, {result.n_steps:,} steps, "
-        f"open-loop replay in {horizon}",
+        + _how(result.metric, horizon),
         f"{len(result.trials)} trials ({result.n_failed} failed), engine {result.engine}, "
         f"{result.sim_steps:,} sim steps in {result.wall_s:.1f} s"
         + (f"; trial runs in group {result.group!r}" if result.group else ""),
@@ -55,14 +55,31 @@ def render(result: Calibration) -> str:
         rows.append([p.name, _num(p.estimate), near, prior, flag, _spread(dict(p.randomization))])
     lines += _grid(rows)
     lines.append("")
-    err = [["replay error", "before", "after", "ratio"]]
-    err.append(["objective (RMSE / std, mean over keys)", _num(result.before.objective), _num(result.after.objective),
+    objective, per_key = _LABELS.get(result.metric, _LABELS["trajectory"])
+    err = [["replay error" if result.metric != "filter" else "filter", "before", "after", "ratio"]]
+    err.append([objective, _num(result.before.objective), _num(result.after.objective),
                 f"{_num(result.improvement)}x lower"])  # fmt: skip
     for key, b, a in zip(result.keys, result.before.rmse, result.after.rmse, strict=True):
-        err.append([f"RMSE {key}", _num(b), _num(a), f"{_num(b / a) if a > 0 else 'inf'}x"])
+        err.append([f"{per_key} {key}", _num(b), _num(a), f"{_num(b / a) if a > 0 else 'inf'}x"])
     lines += _grid(err)
-    lines.append(f"near-best = trials within {result.tolerance:.0%} of the best replay error")
+    if result.metric == "filter":
+        gain = result.before.n_samples * math.log(result.improvement) if math.isfinite(result.improvement) else math.inf
+        lines.append(f"log-likelihood gain {_num(gain)} over {result.after.n_samples:,} recorded values")
+    lines.append(f"near-best = {result.uncertainty.split(': ', 1)[1]}")
     return "\n".join(lines)
+
+
+_LABELS = {
+    "trajectory": ("objective (RMSE / std, mean over keys)", "RMSE"),
+    "dtw": ("objective (DTW cost / std, mean over keys)", "DTW/sample"),
+    "filter": ("objective (exp mean neg. log-likelihood)", "innovation RMS"),
+}
+
+
+def _how(metric: str, horizon: str) -> str:
+    if metric == "filter":
+        return "scored by an ensemble Kalman filter over whole episodes"
+    return f"open-loop replay in {horizon}" + (", scored by DTW" if metric == "dtw" else "")
 
 
 def _pct(value: float) -> str:

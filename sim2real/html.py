@@ -17,6 +17,7 @@ from rltrack.sim2real.errors import GapError
 from rltrack.sim2real.text import fmt
 
 if TYPE_CHECKING:
+    from rltrack.sim2real.calibrate_result import Calibration
     from rltrack.sim2real.report import GapReport, MeanGap
 
 __all__ = ["plotly_js", "write_html"]
@@ -321,8 +322,11 @@ def _sections(report: GapReport) -> dict[str, str]:
     return out
 
 
-def write_html(report: GapReport, path: Path) -> Path:
+def write_html(report: GapReport, path: Path, *, calibration: Calibration | None = None) -> Path:
     """Write the report page to ``path`` (parent folders are created) and return the path.
+
+    With ``calibration``, the page ends with a section on it: its table and, per scored key, the
+    recorded episode beside the simulator before and after calibration (the same page, offline).
 
     Raises:
         GapError: plotly is not installed, or the file cannot be written.
@@ -344,6 +348,11 @@ def write_html(report: GapReport, path: Path) -> Path:
     body = []
     for section, title in titles.items():
         body.append(f"<h2>{title}</h2>{sections[section]}{''.join(charts.get(section, []))}")
+    if calibration is not None:
+        from rltrack.sim2real.calibrate_html import overlay_figures, overlay_section
+
+        body.append(f"<h2 id='calibration'>Calibration</h2>{overlay_section(calibration, len(specs))}")
+        specs += overlay_figures(calibration)
     skipped = "".join(f"<li><b>{html.escape(n.measure)}</b>: {html.escape(n.reason)}</li>" for n in report.not_computed)
     s, r = report.sim, report.real
     page = (

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rltrack.api import RunView
     from rltrack.demo.checkpoints import CheckpointEval
-    from rltrack.sim2real import GapReport
+    from rltrack.sim2real import Calibration, GapReport
 
-__all__ = ["GapFiles", "measure_gap", "stand_in_table"]
+__all__ = ["GapFiles", "measure_gap", "stand_in_table", "write_gap_page"]
 
 REPORT_STEM = "sim2real_gap"
 
@@ -31,6 +31,8 @@ class GapFiles:
     report: GapReport
     html: Path
     json: Path
+    stand_in: str = ""
+    """What the robot stand-in is, said at the top of the HTML report."""
 
 
 def measure_gap(
@@ -56,11 +58,20 @@ def measure_gap(
     ]
     # compare()'s defaults: the same sim episodes, signals and bootstrap as every other place the gap is shown.
     report = compare(view, versions=versions or None)
-    html = report.to_html(out_dir / f"{REPORT_STEM}.html")
-    _say_stand_in(html, stand_in)
     json_path = out_dir / f"{REPORT_STEM}.json"
     json_path.write_text(report.to_json() + "\n", encoding="utf-8")
-    return GapFiles(report, html, json_path)
+    files = GapFiles(report, out_dir / f"{REPORT_STEM}.html", json_path, stand_in)
+    write_gap_page(files)
+    return files
+
+
+def write_gap_page(files: GapFiles, *, calibration: Calibration | None = None) -> Path:
+    """Write the report's HTML page; with ``calibration``, the before/after overlay is its last section."""
+    from rltrack.sim2real.html import write_html
+
+    html = write_html(files.report, files.html, calibration=calibration)
+    _say_stand_in(html, files.stand_in)
+    return html
 
 
 def stand_in_table(report: GapReport, description: str) -> str:

@@ -184,5 +184,6 @@ def run_episodes(policy: Policy, make: Callable[[], gym.Env[Any, Any]], seeds: S
             active = still
     finally:
         for env in envs:
-            env.close()
+            closing: Any = env  # gymnasium 1.2's Env.close has no annotations: typed as Any, not an ignore
+            closing.close()
     return [e for e in done if e is not None]
