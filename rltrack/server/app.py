@@ -87,7 +87,9 @@ def create_app(settings: ServerSettings | Path | str) -> FastAPI:
     app.state.cache = ReadCache(db)  # type: ignore[arg-type]  # it only calls reading(): any Backend
     app.state.settings = settings
     # Accounts live beside the store: <root>/accounts.sqlite, or tables in the --db PostgreSQL database.
-    gate = AccountsGate(Path(settings.root), settings.db, settings.access)
+    # The ingest server makes the tables in its PostgreSQL database at once (no per-request probing for them);
+    # the SQLite file appears only with the first `rltrack server admin` command.
+    gate = AccountsGate(Path(settings.root), settings.db, settings.access, create=settings.ingest)
     app.state.accounts_gate = gate
     for module in (routes_runs, routes_series, routes_media, routes_simreal, routes_artifacts, routes_pages,
                    routes_meta):

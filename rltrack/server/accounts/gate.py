@@ -43,7 +43,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PASSWORD_ROUTES = frozenset({"/api/auth/login", "/api/auth/token"})
 _PUBLIC_EXACT = frozenset({"/login", "/favicon.ico", "/openapi.json", "/api/auth/me", *_PASSWORD_ROUTES})
 _PUBLIC_PREFIXES = ("/static/", "/share/", "/api/shared/")
-#: While accounts are off, look for a first user at most this often.
+#: While a PostgreSQL store has no accounts tables, look for them at most this often.
 _RECHECK_S = 1.0
 
 
@@ -61,41 +61,41 @@ class AccountsGate:
         access: The server's tokens, proxies and hosts.
     """
 
-    def __init__(self, root: Path, db_url: str | None, access: AccessControl) -> None:
+    def __init__(self, root: Path, db_url: str | None, access: AccessControl, *, create: bool = False) -> None:
         self.root = root
         self.db_url = db_url
         self.access = access
         self.limiter = LoginLimiter()
+        self._create = create
         self._accounts: Accounts | None = None
         self._on = False
-        self._checked = -_RECHECK_S
+        self._tried = -_RECHECK_S
         self._lock = threading.Lock()
 
     def accounts(self) -> Accounts | None:
         """Return the accounts database when it exists (None before the first ``admin create-user``)."""
-        if self._accounts is None:
-            with self._lock:
-                if self._accounts is None:
-                    if self.db_url is None and not (self.root / "accounts.sqlite").exists():
-                        return None
-                    try:
-                        self._accounts = Accounts(open_db(self.root, self.db_url, create=False))
-                    except StoreError:
-                        if self.db_url is None:
-                            raise  # the file is there but unusable: refuse requests rather than open the door
-                        return None  # PostgreSQL without the accounts tables yet
+        if self._accounts is not None:
+            return self._accounts
+        with self._lock:
+            if self._accounts is None:
+                if self.db_url is None and not (self.root / "accounts.sqlite").exists():
+                    return None  # one stat per request until the first user is made
+                if self.db_url is not None and time.monotonic() - self._tried < _RECHECK_S:
+                    return None  # PostgreSQL without the accounts tables: ask again at most once a second
+                self._tried = time.monotonic()
+                try:
+                    self._accounts = Accounts(open_db(self.root, self.db_url, create=self._create))
+                except StoreError:
+                    if self.db_url is None:
+                        raise  # the file is there but unusable: refuse requests rather than open the door
+                    return None
         return self._accounts
 
     def enabled(self) -> bool:
         """Return whether accounts are on (a user exists). Once on, on until the server stops."""
-        if self._on:
-            return True
-        now = time.monotonic()
-        if now - self._checked < _RECHECK_S:
-            return False
-        accounts = self.accounts()
-        self._on = accounts is not None and accounts.has_users()
-        self._checked = now
+        if not self._on:
+            accounts = self.accounts()
+            self._on = accounts is not None and accounts.has_users()
         return self._on
 
     async def identify(self, scope: Scope) -> Principal | Refusal:
