@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -209,7 +210,9 @@ def export_response(request: Request, reader: Any, cache: Any, dashboard: Dashbo
     if dashboard.kind != "report":
         raise RltrackError(f"dashboard {dashboard.name!r} is a workspace; only reports are exported as HTML")
     page, csp = report_html(request, reader, cache, dashboard)
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in dashboard.name)[:60].strip("-") or "report"
+    # An ASCII file name: a header is latin-1, and quotes or slashes in a name must not reach it.
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "-" for c in dashboard.name)[:60].strip("-")
+    safe = re.sub("-+", "-", safe) or "report"
     return HTMLResponse(page, headers={"content-disposition": f'attachment; filename="{safe}.html"',
                                        "content-security-policy": csp, "cache-control": "no-store"})
 

@@ -163,6 +163,7 @@
       SRC.mode === "shared" && "shared, read-only", SRC.mode === "offline" && "exported report"].filter(Boolean).join(" · ");
     main.replaceChildren(el("h1", { id: "r-title" }, d.name), el("p", { id: "r-meta", class: "muted small" }, meta));
     if (SRC.mode === "edit") main.append(toolbar());
+    if (SRC.mode === "shared") main.append(el("div", { class: "toolbar" }, el("a", { id: "r-export", href: `${SRC.base}/export.html`, download: "" }, "Export HTML")));
     const blocks = el("div", { id: "r-blocks" });
     if (R.editing) R.draft.forEach((b, i) => blocks.append(editBlock(b, i)));
     else d.blocks.forEach((b) => blocks.append(viewBlock(b)));

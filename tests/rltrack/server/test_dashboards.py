@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,26 @@ def test_a_stale_save_is_refused_with_409_and_keeps_the_newer_version(served: Se
     assert stale.status_code == 409
     assert "version 2" in stale.json()["detail"] and "since you opened version 1" in stale.json()["detail"]
     assert httpx.get(served.api(f"/dashboards/{made['id']}")).json()["name"] == "mine"
+
+
+def test_concurrent_saves_of_one_version_store_exactly_one(served: Served) -> None:
+    made = _create(served, name="race")
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def save(i: int) -> None:
+        start.wait()
+        r = httpx.put(served.api(f"/dashboards/{made['id']}"), json={"name": f"writer {i}", "version": 1}, timeout=30)
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [409] * 7
+    final = httpx.get(served.api(f"/dashboards/{made['id']}")).json()
+    assert final["version"] == 2 and final["name"].startswith("writer ")
 
 
 @pytest.mark.parametrize(("body", "status", "words"), [
@@ -222,6 +243,10 @@ def test_a_report_exports_as_one_offline_html_file(served: Served) -> None:
     assert data["dashboard"]["name"] == HOSTILE
     panel = data["series"]["train/loss|"]
     assert [p["count"] for p in panel["runs"]] == [50, 50]
+    # Any name gives a plain ASCII file name.
+    named = _create(served, kind="report", name='Bericht "über" ✓/../x', blocks=[])
+    r = httpx.get(served.api(f"/dashboards/{named['id']}/export.html"))
+    assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="Bericht-ber-x.html"'
     # A workspace is not a report.
     ws = _create(served)
     assert httpx.get(served.api(f"/dashboards/{ws['id']}/export.html")).status_code == 400
