@@ -13,24 +13,22 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from rltrack.callbacks._frameworks import LazyRun, log_values
 from rltrack.callbacks._runs import check_running
 from rltrack.callbacks._warn import WarnOnce
+from rltrack.callbacks.ray_tune import _is_number, flatten_result
 
 import rltrack
 from rltrack.errors import InvalidValueError
 
-__all__ = ["EPISODES_KEY", "RLTrackRLlibCallback", "flatten_result"]
+__all__ = ["EPISODES_KEY", "RLTrackRLlibCallback"]
 
 #: The env runners' ``MetricsLogger`` key that carries ``(return, length)`` of each finished episode.
 EPISODES_KEY = "rltrack_episodes"
-#: Result entries that are not metrics: the algorithm's config (it goes into ``run.config`` instead).
-_NOT_METRICS = frozenset({"config"})
 
 
 class RLTrackRLlibCallback(RLlibCallback):
@@ -143,32 +141,6 @@ class RLTrackRLlibCallback(RLlibCallback):
             metrics_logger.log_value(EPISODES_KEY, (episode_return, length), reduce="item_series")
         except Exception as err:  # telemetry never stops sampling
             self._warn(f"episode-{type(err).__name__}", f"an episode's return was not recorded ({err!r})")
-
-
-def flatten_result(result: Mapping[str, Any], prefix: str = "") -> dict[str, float | int]:
-    """Return the numbers of an RLlib result dict under ``/``-joined names; the ``config`` entry is skipped.
-
-    Example:
-        >>> flatten_result({"env_runners": {"episode_return_mean": 9.5}, "done": False, "config": {"lr": 1}})
-        {'env_runners/episode_return_mean': 9.5}
-    """
-    return dict(_numbers(result, prefix))
-
-
-def _numbers(result: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, float | int]]:
-    for key, value in result.items():
-        if not prefix and key in _NOT_METRICS:
-            continue
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from _numbers(value, f"{name}/")
-        elif _is_number(value):
-            yield name, value.item() if hasattr(value, "item") else value
-
-
-def _is_number(value: object) -> bool:
-    # numpy floats and ints are numbers.Real; bools (and numpy bools, which are not Real) are flags.
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _pop_episodes(result: dict[str, Any]) -> list[tuple[str, tuple[float, int]]]:

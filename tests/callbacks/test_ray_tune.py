@@ -1,0 +1,115 @@
+"""Ray Tune into runs: each trial a run in one group, every reported number at its iteration, the right end state."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import rltrack
+from rltrack.errors import InvalidValueError
+
+pytest.importorskip("ray.tune")
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from rltrack.callbacks.ray_tune import RLTrackTuneCallback
+
+
+def _rayloop() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rayloop", Path(__file__).parents[1] / "rayloop.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    with _rayloop().loopback_ray(num_cpus=2):
+        yield
+
+
+class _Recorder(tune.Callback):  # type: ignore[misc]
+    """The oracle: a copy of every result dict Tune hands its callbacks."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, list[dict[str, Any]]] = {}
+
+    def on_trial_result(self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any],
+                        **info: Any) -> None:
+        self.results.setdefault(trial.trial_id, []).append(copy.deepcopy(result))
+
+
+def _numbers(result: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in result.items():
+        if not prefix and key == "config":
+            continue
+        if isinstance(value, Mapping):
+            out.update(_numbers(value, f"{prefix}{key}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
+    return out
+
+
+def test_each_trial_is_a_run_with_every_reported_number_and_its_end_state(ray_cluster: None, store_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    def train(config: dict[str, Any]) -> None:  # local: Ray pickles it by value for its workers
+        if config["x"] < 0:
+            raise ValueError("diverged")
+        for i in range(4):
+            tune.report({"score": config["x"] * (i + 1), "nested": {"loss": 1.0 / (i + 1)}})
+
+    callback = RLTrackTuneCallback(project="tune", group="asha-grid", max_t=4, dir=store_dir)
+    recorder = _Recorder()
+    tuner = tune.Tuner(
+        train,
+        # Grid order is kept: the best trials start first, so ASHA has rung values to stop the later ones.
+        param_space={"x": tune.grid_search([4, 3, 2, 1, -1])},
+        tune_config=tune.TuneConfig(metric="score", mode="max",
+                                    scheduler=ASHAScheduler(grace_period=1, max_t=4, reduction_factor=2)),
+        run_config=tune.RunConfig(callbacks=[recorder, callback], storage_path=str(tmp_path / "tune"), verbose=0),
+    )
+    grid = tuner.fit()
+    views = {v.config["x"]: v for v in rltrack.Api(store_dir).runs(project="tune")}
+    assert sorted(views) == [-1, 1, 2, 3, 4]
+    assert {v.group for v in views.values()} == {"asha-grid"}
+    assert views[4].state == "finished"
+    assert views[2].state == views[1].state == "pruned"
+    assert views[3].state in ("finished", "pruned")
+    assert views[-1].state == "failed"
+    for result in grid:
+        trial_id = result.metrics["trial_id"]
+        view = views[result.config["x"]]
+        assert view.id == f"asha-grid-{trial_id}"
+        expected: dict[str, dict[int, float]] = {}
+        for reported in recorder.results.get(trial_id, []):
+            for key, value in _numbers(reported).items():
+                expected.setdefault(key, {})[reported["training_iteration"]] = value
+        assert set(view.keys()) == set(expected)  # nothing extra, nothing missing
+        for key, by_step in expected.items():
+            steps, _, values = view.series(key)
+            got = dict(zip(steps.tolist(), values.tolist(), strict=True))
+            assert got.keys() == by_step.keys(), key
+            assert all(got[s] == v or (math.isnan(got[s]) and math.isnan(v)) for s, v in by_step.items()), key
+    assert views[4].series("nested/loss")[2].tolist() == [1.0, 0.5, 1 / 3, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"step_key": ""}, "step_key=''"),
+        ({"max_t": 0}, "max_t=0"),
+        ({"id": "x"}, "sets \\['id'\\] per trial"),
+    ],
+)
+def test_bad_arguments_say_what_to_do(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidValueError, match=match):
+        RLTrackTuneCallback(**kwargs)
