@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run
 from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunNotFoundError
-from rltrack.store.chunks import pack, split, unpack
+from rltrack.store.chunks import pack, split
 from rltrack.store.reader import MediaRow, RunRow, StoreReader
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 from rltrack.validate import MAX_STEP
 
 if TYPE_CHECKING:
-    from rltrack.store.base import Backend
+    pass
 
 __all__ = ["Branch", "Start", "fork", "open_branch", "parse_branch", "rewind"]
 
@@ -154,7 +154,7 @@ def rewind(
     store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
               ended_ns=row.ended_ns or time.time_ns(), owner=True)
     # The archive is complete and stored: only now is anything taken out of the run.
-    removed = truncate_after(store.db, row.id, branch.step)
+    removed = StoreWriter(store.db).truncate_after(row.id, branch.step)
     earlier = row.metadata.get("rewinds")
     rewinds = [*(earlier if isinstance(earlier, list) else []), {
         "step": branch.step, "archive": archive, "removed_values": removed, "at_ns": time.time_ns(),
@@ -309,46 +309,3 @@ def _remove_media(folder: Path, media: list[MediaRow]) -> None:
     for m in media:
         for rel in _media_files(folder, m.path):
             (folder / rel).unlink(missing_ok=True)
-
-
-def truncate_after(db: Backend, run_id: str, step: int) -> int:
-    """Remove a run's values and media rows after ``step`` (every source), in one transaction; return points removed.
-
-    Chunks are rewritten from the first one holding a later step, so the stored order of the
-    points kept does not change.
-
-    TODO(store owner): this is the one place outside ``rltrack/store/`` that writes SQL; it belongs
-    in :class:`rltrack.store.writer.StoreWriter` as ``truncate_after(run_id, step)`` (no store API
-    removes values yet).
-    """
-    import numpy as np
-
-    removed = 0
-    with db.transaction() as conn:
-        series = conn.execute("SELECT id, source, key FROM series WHERE run_id = ?", (run_id,)).fetchall()
-        for series_id, source, key in series:
-            first = conn.execute(
-                "SELECT MIN(rowid) FROM chunks WHERE series_id = ? AND step_max > ?", (series_id, step)
-            ).fetchone()[0]
-            if first is None:
-                continue
-            rows = conn.execute(
-                "SELECT steps, t_ns, vals FROM chunks WHERE series_id = ? AND rowid >= ? ORDER BY rowid",
-                (series_id, first),
-            ).fetchall()
-            steps, t_ns, values = unpack(rows)
-            keep = steps <= step
-            removed += int(np.count_nonzero(~keep))
-            conn.execute("DELETE FROM chunks WHERE series_id = ? AND rowid >= ?", (series_id, first))
-            if keep.any():
-                batch = pack(source, key, steps[keep], t_ns[keep], values[keep])
-                conn.execute(
-                    "INSERT INTO chunks (series_id, count, step_min, step_max, t_min_ns, t_max_ns, vmin, vmax,"
-                    " steps, t_ns, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (series_id, batch.count, batch.step_min, batch.step_max, batch.t_min_ns, batch.t_max_ns,
-                     batch.vmin, batch.vmax, batch.steps, batch.t_ns, batch.values),
-                )
-            conn.execute("UPDATE series SET count = count - ? WHERE id = ?",
-                         (int(np.count_nonzero(~keep)), series_id))
-        conn.execute("DELETE FROM media WHERE run_id = ? AND step > ?", (run_id, step))
-    return removed

@@ -11,8 +11,11 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from rltrack.errors import RunExistsError, RunNotFoundError, StoreError
 from rltrack.store.base import Backend, Connection
+from rltrack.store.chunks import pack, unpack
 from rltrack.store.records import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 
@@ -255,3 +258,42 @@ class StoreWriter:
                     " WHERE id = ?",
                     (state, reason, exit_code, ended_ns, ended_ns, run_id),
                 )
+
+    def truncate_after(self, run_id: str, step: int) -> int:
+        """Remove a run's values and media rows after ``step`` (every source) in one transaction.
+
+        Chunks are rewritten from the first one holding a later step, so the points kept keep their
+        stored order. Used by ``init(resume_from=...)`` once the whole run has been archived.
+
+        Returns:
+            How many points were removed.
+        """
+        removed = 0
+        with self.db.transaction() as conn:
+            series = conn.execute("SELECT id, source, key FROM series WHERE run_id = ?", (run_id,)).fetchall()
+            for series_id, source, key in series:
+                first = conn.execute(
+                    "SELECT MIN(rowid) FROM chunks WHERE series_id = ? AND step_max > ?", (series_id, step)
+                ).fetchone()[0]
+                if first is None:
+                    continue
+                rows = conn.execute(
+                    "SELECT steps, t_ns, vals FROM chunks WHERE series_id = ? AND rowid >= ? ORDER BY rowid",
+                    (series_id, first),
+                ).fetchall()
+                steps, t_ns, values = unpack(rows)
+                keep = steps <= step
+                removed += int(np.count_nonzero(~keep))
+                conn.execute("DELETE FROM chunks WHERE series_id = ? AND rowid >= ?", (series_id, first))
+                if keep.any():
+                    batch = pack(source, key, steps[keep], t_ns[keep], values[keep])
+                    conn.execute(
+                        "INSERT INTO chunks (series_id, count, step_min, step_max, t_min_ns, t_max_ns, vmin, vmax,"
+                        " steps, t_ns, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (series_id, batch.count, batch.step_min, batch.step_max, batch.t_min_ns, batch.t_max_ns,
+                         batch.vmin, batch.vmax, batch.steps, batch.t_ns, batch.values),
+                    )
+                conn.execute("UPDATE series SET count = count - ? WHERE id = ?",
+                             (int(np.count_nonzero(~keep)), series_id))
+            conn.execute("DELETE FROM media WHERE run_id = ? AND step > ?", (run_id, step))
+        return removed

@@ -177,6 +177,30 @@ def test_media_rows_round_trip_in_key_then_step_order(backend: StoreUnderTest) -
     assert [m.source for m in reader.media("r1", source="real")] == ["real"]
 
 
+def test_truncate_after_keeps_every_point_up_to_the_step_in_order_on_every_source(backend: StoreUnderTest) -> None:
+    db = backend.open()
+    writer = StoreWriter(db)
+    writer.create_run(new_run("r1"), who())
+    # Three flushes of "loss" (the cut falls inside the second chunk), a key wholly after the cut, a real source.
+    writer.write("r1", "sim", batches=[chunk("loss", [0, 1, 2], [0.0, 1.0, 2.0]), chunk("late", [9], [9.0])])
+    writer.write("r1", "sim", batches=[chunk("loss", [3, 4, 5], [3.0, math.nan, 5.0])])
+    writer.write("r1", "sim", batches=[chunk("loss", [6, 7], [6.0, 7.0])])
+    writer.write("r1", "real", batches=[chunk("speed", [2, 4, 8], [0.2, 0.4, 0.8], source="real")],
+                 media=[MediaRecord(source="real", key="cam", step=s, t_ns=s, kind="image", path=f"media/c{s}.png")
+                        for s in (4, 5)])
+    assert writer.truncate_after("r1", 4) == 1 + 1 + 3  # late@9, speed@8, loss@5,6,7
+    reader = StoreReader(backend.open())
+    steps, t_ns, values = reader.series("r1", "sim", "loss")
+    assert steps.tolist() == [0, 1, 2, 3, 4] and t_ns.tolist() == [0, 1000, 2000, 3000, 4000]
+    assert values[:4].tolist() == [0.0, 1.0, 2.0, 3.0] and math.isnan(values[4])
+    assert reader.series("r1", "sim", "late")[0].size == 0
+    assert reader.series("r1", "real", "speed")[0].tolist() == [2, 4]
+    assert reader.chunk_stats("r1", "sim", "loss") == [(3, 0, 2, 0.0, 2.0), (2, 3, 4, 3.0, 3.0)]
+    assert [m.step for m in reader.media("r1")] == [4]
+    assert backend.raw("SELECT count FROM series WHERE key = ?", "loss") == [(5,)]
+    assert writer.truncate_after("r1", 4) == 0  # nothing left after the step
+
+
 def test_a_failed_transaction_stores_nothing(backend: StoreUnderTest) -> None:
     db = backend.open()
     writer = StoreWriter(db)
