@@ -8,6 +8,8 @@
 - :class:`RLTrackTransformersCallback`: ``Trainer(..., callbacks=[RLTrackTransformersCallback()])``
   (needs ``rltrack[transformers]``).
 - :class:`RLTrackKerasCallback`: ``model.fit(..., callbacks=[RLTrackKerasCallback()])`` (needs ``rltrack[keras]``).
+- :class:`RLTrackRLlibCallback`: ``AlgorithmConfig().callbacks(RLTrackRLlibCallback)`` (needs ``rltrack[ray]``).
+- :class:`RLTrackTuneCallback`: ``tune.RunConfig(callbacks=[RLTrackTuneCallback()])`` (needs ``rltrack[ray]``).
 
 Each name is imported on first use, so the Gymnasium wrappers work without SB3 installed.
 """
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from rltrack.callbacks.gymnasium import RecordRollouts, TrackEpisodes, TrackVectorEpisodes
     from rltrack.callbacks.keras import RLTrackKerasCallback
     from rltrack.callbacks.lightning import RLTrackLogger
+    from rltrack.callbacks.ray_tune import RLTrackTuneCallback
+    from rltrack.callbacks.rllib import RLTrackRLlibCallback
     from rltrack.callbacks.sb3 import RLTrackCallback
     from rltrack.callbacks.transformers import RLTrackTransformersCallback
 
@@ -27,7 +31,9 @@ __all__ = [
     "RLTrackCallback",
     "RLTrackKerasCallback",
     "RLTrackLogger",
+    "RLTrackRLlibCallback",
     "RLTrackTransformersCallback",
+    "RLTrackTuneCallback",
     "RecordRollouts",
     "TrackEpisodes",
     "TrackVectorEpisodes",
@@ -37,6 +43,8 @@ _HOMES = {
     "RLTrackCallback": "rltrack.callbacks.sb3",
     "RLTrackKerasCallback": "rltrack.callbacks.keras",
     "RLTrackLogger": "rltrack.callbacks.lightning",
+    "RLTrackRLlibCallback": "rltrack.callbacks.rllib",
+    "RLTrackTuneCallback": "rltrack.callbacks.ray_tune",
     "RLTrackTransformersCallback": "rltrack.callbacks.transformers",
     "RecordRollouts": "rltrack.callbacks.gymnasium",
     "TrackEpisodes": "rltrack.callbacks.gymnasium",
@@ -48,6 +56,8 @@ _EXTRAS = {
     "rltrack.callbacks.lightning": "lightning",
     "rltrack.callbacks.transformers": "transformers",
     "rltrack.callbacks.keras": "keras",
+    "rltrack.callbacks.rllib": "ray",
+    "rltrack.callbacks.ray_tune": "ray",
 }
 
 

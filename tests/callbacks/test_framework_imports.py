@@ -1,4 +1,4 @@
-"""The Lightning, Transformers and Keras integrations stay out of the way until used."""
+"""The Lightning, Transformers, Keras, RLlib and Ray Tune integrations stay out of the way until used."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-FRAMEWORKS = ["lightning", "pytorch_lightning", "transformers", "keras", "accelerate", "tensorflow"]
+FRAMEWORKS = ["lightning", "pytorch_lightning", "transformers", "keras", "accelerate", "tensorflow", "ray"]
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +33,8 @@ def test_importing_rltrack_and_its_callbacks_loads_no_framework() -> None:
         ("RLTrackLogger", "lightning", "lightning"),
         ("RLTrackTransformersCallback", "transformers", "transformers"),
         ("RLTrackKerasCallback", "keras", "keras"),
+        ("RLTrackRLlibCallback", "ray", "ray"),
+        ("RLTrackTuneCallback", "ray", "ray"),
     ],
 )
 def test_a_missing_framework_names_what_to_install(name: str, module: str, extra: str) -> None:
@@ -52,4 +54,4 @@ def test_a_missing_framework_names_what_to_install(name: str, module: str, extra
     assert done.returncode == 0, done.stderr
     message = done.stdout.strip()
     assert message.startswith(f"rltrack.callbacks.{name} needs {module!r}: pip install "), message
-    assert re.search(rf"pip install .*'{module}[<>=]", message), message  # the extra's own pins
+    assert re.search(rf"pip install .*'{module}(\[[a-z,]+\])?[<>=]", message), message  # the extra's own pins
