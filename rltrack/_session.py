@@ -37,7 +37,7 @@ from rltrack.store.paths import resolve_root
 from rltrack.store.reader import CRASH_AFTER_S
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 from rltrack.types import DEFAULT_SOURCE
-from rltrack.validate import check_run_id, check_source, check_text, portable
+from rltrack.validate import check_label, check_run_id, check_source, check_text, portable
 
 __all__ = ["current", "end_trial", "finish", "forget", "init", "log", "trial_run"]
 
@@ -449,7 +449,7 @@ def _optional_text(name: str, value: object, limit: int) -> None:
         return
     if not isinstance(value, str):
         raise InvalidValueError(f"init({name}={value!r}) must be a string or None, got {type(value).__name__}")
-    check_text(f"init({name}=...)", value)
+    check_label(f"init({name}=...)", value)
     if len(value) > limit:
         raise InvalidValueError(
             f"init({name}={value[:40]!r}...) is {len(value)} characters long; keep it at most {limit}"
@@ -462,7 +462,7 @@ def _tags(tags: object) -> tuple[str, ...]:
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):  # type: ignore[attr-defined]
         raise InvalidValueError(f"init(tags={tags!r}) must be a list of strings such as ['ppo', 'baseline']")
     for tag in tags:  # type: ignore[attr-defined]  # checked above
-        check_text("init(tags=...) tag", tag)
+        check_label("init(tags=...) tag", tag)
         if len(tag) > _MAX_LABEL:
             raise InvalidValueError(
                 f"init(tags=...) tag {tag[:40]!r}... is {len(tag)} characters long; keep each at most {_MAX_LABEL}"

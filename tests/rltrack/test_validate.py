@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,13 @@ def test_media_captions_with_nul_are_refused_at_the_call() -> None:
 
     with pytest.raises(InvalidValueError, match=r"caption 'c\\x00' holds a NUL"):
         rltrack.Image(np.zeros((4, 4, 3), dtype=np.uint8), caption="c\x00")
+
+
+def test_init_refuses_nul_in_notes_group_and_tags_before_creating_the_run(tmp_path: Path) -> None:
+    import rltrack
+
+    for kwargs, what in (({"notes": "n\x00"}, "notes"), ({"group": "g\x00"}, "group"), ({"tags": ["t\x00"]}, "tag")):
+        with pytest.raises(InvalidValueError, match=f"{what}.*holds a NUL"):
+            rltrack.init(project="p", dir=tmp_path, system_metrics=False, quiet=True, **kwargs)  # type: ignore[arg-type]
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # refused before any run was made
