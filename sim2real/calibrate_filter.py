@@ -87,7 +87,6 @@ class _Ensemble:
         self.envs = [objective.factory.build(objective.sim_params(params)) for _ in range(MEMBERS)]
         self.noise = _noise(objective, params)
         self.spread = objective.scale_all()
-        self.puts = [_putter(objective, env) for env in self.envs]
 
     def close(self) -> None:
         for env in self.envs:
@@ -107,6 +106,7 @@ class _Ensemble:
                     "metric='filter' puts the simulator into estimated states, but its env.unwrapped.state is "
                     "not its observation; pass set_state=..., or use metric='trajectory'"
                 )
+        puts = [_putter(obj, env) for env in self.envs]  # after reset: some envs have no state before it
         dim = obs.shape[1]
         start_std = np.full(dim, 0.1) * self.spread
         start_std[cols] = np.maximum(self.noise, PROCESS_NOISE * self.spread[cols])
@@ -117,7 +117,7 @@ class _Ensemble:
         means = np.empty((obs.shape[0] - 1, dim))
         pred = np.empty((MEMBERS, dim))
         for t in range(obs.shape[0] - 1):
-            for i, (env, put) in enumerate(zip(self.envs, self.puts, strict=True)):
+            for i, (env, put) in enumerate(zip(self.envs, puts, strict=True)):
                 put(states[i])
                 pred[i] = np.asarray(env.step(commands[t])[0], dtype=np.float64).ravel()
             mean = pred.mean(axis=0)

@@ -38,6 +38,13 @@ def _keys(value: str) -> str | list[str]:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option("--engine", type=click.Choice(["optuna", "cmaes", "random"]), default="optuna", show_default=True,
               help="Search: Optuna TPE, Optuna CMA-ES (needs cmaes) or random.")  # fmt: skip
+@click.option("--metric", type=click.Choice(["trajectory", "dtw", "filter"]), default="trajectory", show_default=True,
+              help="trajectory: replay RMSE; dtw: replay DTW (timing drift); filter: ensemble Kalman filter "
+              "likelihood (noisy sensors; needs --noise).")  # fmt: skip
+@click.option("--noise", default=None, help="--metric filter: sensor noise std per scored key, comma-separated "
+              "(a name instead of a number: the searched parameter that holds it).")  # fmt: skip
+@click.option("--dtw-band", type=click.IntRange(min=0), default=None, help="--metric dtw: band half-width in steps "
+              "[default: 10% of the window].")  # fmt: skip
 @click.option("--keys", multiple=True, help="Observation keys to score (repeat or comma-separate; default all).")
 @click.option("--obs", "observations", default="obs", show_default=True,
               help="Observation key prefix, or comma-separated keys in the simulator's order.")  # fmt: skip
@@ -58,6 +65,9 @@ def calibrate_command(
     budget: int,
     workers: int,
     engine: str,
+    metric: str,
+    noise: str | None,
+    dtw_band: int | None,
     keys: tuple[str, ...],
     observations: str,
     actions: str,
@@ -88,7 +98,8 @@ def calibrate_command(
                 engine=engine,  # type: ignore[arg-type]  # click.Choice checked it
                 workers=workers, seed=seed, observations=_keys(observations), actions=_keys(actions),
                 source=source, episodes=episodes, horizon=horizon or None, track=not no_track,
-                progress=progress, api=api,
+                progress=progress, api=api, metric=metric,  # type: ignore[arg-type]  # click.Choice checked it
+                noise=_noise(noise), dtw_band=dtw_band,
             )  # fmt: skip
         except RltrackError as err:
             raise click.ClickException(str(err)) from err
@@ -97,12 +108,41 @@ def calibrate_command(
     click.echo(result.table())
     click.echo(f"result          {json_path}")
     click.echo(f"randomization   {yaml_path}")
+    gap = _gap_report(api, run_id)
     try:
-        page = result.to_html(folder / "calibration.html")
+        page = result.to_html(folder / "calibration.html", gap=gap)
     except RltrackError as err:  # plotly missing: the tables and files above still stand
         click.echo(f"no HTML page: {err}", err=True)
     else:
-        click.echo(f"before/after    {page}")
+        where = " (the run's gap report, calibration last)" if gap is not None else ""
+        click.echo(f"before/after    {page}{where}")
+
+
+def _gap_report(api: Any, run_id: str) -> Any:
+    """The run's sim-vs-real gap report when it has both sides, else None (the page is the calibration's own)."""
+    from rltrack.errors import RltrackError
+    from rltrack.sim2real import compare
+
+    view = api.run(run_id)
+    if not {"sim", "real"} <= set(view.sources):
+        return None
+    try:
+        return compare(view, api=api)
+    except RltrackError:  # nothing comparable between the sides: the calibration page stands alone
+        return None
+
+
+def _noise(value: str | None) -> list[float | str] | None:
+    """``"0.02,0.3,x_noise"`` -> ``[0.02, 0.3, "x_noise"]``: numbers, or names of searched parameters."""
+    if value is None:
+        return None
+    out: list[float | str] = []
+    for part in (p.strip() for p in value.split(",")):
+        try:
+            out.append(float(part))
+        except ValueError:
+            out.append(part)
+    return out
 
 
 def _best(value: Any) -> str:

@@ -171,7 +171,6 @@ def test_the_stand_in_is_calibrated_after_the_gap_table(demo: Demo) -> None:
     # The delay shows in every command; the truth is printed beside what was recovered.
     assert "true 1     recovered 1 (95% likelihood range 1..1)" in lines["actuator_delay_steps"]
     assert "true 3" in lines["pole_mass_factor"]
-    print(lines["pole_mass_factor"])
     group = next(line for line in out.splitlines() if "trials are runs in group" in line).split("'")[1]
     trials = [r for r in rltrack.Api(demo.store).runs("rltrack-demo") if r.group == group]
     assert len(trials) == 40 and {r.job_type for r in trials} == {"calibration"}

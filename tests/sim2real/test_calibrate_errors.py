@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from rltrack.sim2real import CalibrationError, calibrate
 from s2r_standin import cartpole, record_episodes
@@ -110,3 +111,42 @@ def test_every_trial_failing_is_an_error_naming_the_first_failure(store_dir: Pat
     with pytest.raises(CalibrationError, match=r"every trial failed; the first: RuntimeError: no such pole: 0\."):
         calibrate(real_run, make_env=fails_when_set, params={"masspole": {"min": 0.2, "max": 1.0}}, budget=12,
                   track=False, dir=store_dir)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"metric": "mae"}, r"metric='mae' is unknown; use one of \['trajectory', 'dtw', 'filter'\]"),
+        ({"metric": "filter"}, r"metric='filter' needs noise=\.\.\.: the sensors' noise standard deviation per "
+         r"scored key \(obs/0, obs/1, obs/2, obs/3\)"),
+        ({"metric": "filter", "noise": [0.1, 0.1]}, r"noise=\[0\.1, 0\.1\] must give one std per scored key \(4: "),
+        ({"metric": "filter", "noise": [0.1, 0.1, -0.1, 0.1]}, r"noise of 'obs/2' is -0\.1; give a finite std >= 0"),
+        ({"metric": "filter", "noise": [0.1, 0.1, float("nan"), 0.1]}, r"noise of 'obs/2' is nan"),
+        ({"metric": "filter", "noise": {"obs/0": 0.1, "obs/9": 0.1}}, r"noise: 'obs/9' is not a scored key"),
+        ({"metric": "filter", "noise": {"obs/0": 0.1}}, r"noise: 'obs/1' is missing"),
+        ({"metric": "filter", "noise": ["sigma", 0.1, 0.1, 0.1]},
+         r"noise of 'obs/0' names parameter 'sigma', which params does not have; add it with a range"),
+        ({"noise": [0.1] * 4}, r"noise=\.\.\. is used by metric='filter' only; metric='trajectory' ignores it"),
+        ({"metric": "dtw", "dtw_band": -1}, r"dtw_band=-1 must be an int >= 0 \(steps\)"),
+    ],
+)
+def test_bad_metric_options(store_dir: Path, real_run: str, options: dict[str, Any], match: str) -> None:
+    with pytest.raises(CalibrationError, match=match):
+        calibrate(real_run, make_env="CartPole-v1", params=POLE, dir=store_dir, **options)
+
+
+def test_the_filter_needs_a_simulator_it_can_put_into_a_state(store_dir: Path) -> None:
+    # Pendulum observes (cos, sin, velocity) but its state is (angle, velocity): without set_state= the
+    # filter cannot move its members, and says so instead of scoring reset states.
+    env = gym.make("Pendulum-v1")
+    run = rltrack.init(project="s2r", dir=store_dir, source="real", system_metrics=False, quiet=True)
+    obs, _ = env.reset(seed=0)
+    for _ in range(10):
+        run.log({**{f"obs/{i}": float(v) for i, v in enumerate(obs)}, "action/0": 0.5})
+        obs, *_ = env.step(np.array([0.5], dtype=np.float32))
+    run.log({"episode/length": 10, "episode/seed": 0})
+    run.finish()
+    with pytest.raises(CalibrationError, match=r"metric='filter' puts the simulator into estimated states, but its "
+                       r"env\.unwrapped\.state is not its observation; pass set_state="):  # fmt: skip
+        calibrate(run.id, make_env="Pendulum-v1", params={"m": {"min": 0.5, "max": 2.0}}, metric="filter",
+                  noise=[0.01, 0.01, 0.1], budget=20, track=False, dir=store_dir)  # fmt: skip
