@@ -117,15 +117,20 @@ def test_every_trial_failing_is_an_error_naming_the_first_failure(store_dir: Pat
     ("options", "match"),
     [
         ({"metric": "mae"}, r"metric='mae' is unknown; use one of \['trajectory', 'dtw', 'filter'\]"),
-        ({"metric": "filter"}, r"metric='filter' needs noise=\.\.\.: the sensors' noise standard deviation per "
-         r"scored key \(obs/0, obs/1, obs/2, obs/3\)"),
+        (
+            {"metric": "filter"},
+            r"metric='filter' needs noise=\.\.\.: the sensors' noise standard deviation per "
+            r"scored key \(obs/0, obs/1, obs/2, obs/3\)",
+        ),
         ({"metric": "filter", "noise": [0.1, 0.1]}, r"noise=\[0\.1, 0\.1\] must give one std per scored key \(4: "),
         ({"metric": "filter", "noise": [0.1, 0.1, -0.1, 0.1]}, r"noise of 'obs/2' is -0\.1; give a finite std >= 0"),
         ({"metric": "filter", "noise": [0.1, 0.1, float("nan"), 0.1]}, r"noise of 'obs/2' is nan"),
         ({"metric": "filter", "noise": {"obs/0": 0.1, "obs/9": 0.1}}, r"noise: 'obs/9' is not a scored key"),
         ({"metric": "filter", "noise": {"obs/0": 0.1}}, r"noise: 'obs/1' is missing"),
-        ({"metric": "filter", "noise": ["sigma", 0.1, 0.1, 0.1]},
-         r"noise of 'obs/0' names parameter 'sigma', which params does not have; add it with a range"),
+        (
+            {"metric": "filter", "noise": ["sigma", 0.1, 0.1, 0.1]},
+            r"noise of 'obs/0' names parameter 'sigma', which params does not have; add it with a range",
+        ),
         ({"noise": [0.1] * 4}, r"noise=\.\.\. is used by metric='filter' only; metric='trajectory' ignores it"),
         ({"metric": "dtw", "dtw_band": -1}, r"dtw_band=-1 must be an int >= 0 \(steps\)"),
     ],
