@@ -22,6 +22,30 @@
   }
   RT.send = send;
 
+  // A button that asks once more before it acts (no confirm() dialog: a second click within 4 s).
+  RT.twoStep = function (text, again, act, attrs) {
+    const b = el("button", { type: "button", ...attrs }, text);
+    let armed = null;
+    b.addEventListener("click", async () => {
+      if (!armed) { b.textContent = again; armed = setTimeout(() => { armed = null; b.textContent = text; }, 4000); return; }
+      clearTimeout(armed); armed = null; b.textContent = text;
+      await act();
+    });
+    return b;
+  };
+
+  // The working share links of a dashboard (ids, who made them, when; never the tokens), each revocable.
+  RT.shareLinks = async function (box, url, say) {
+    const { shares } = await RT.json(url);
+    const live = shares.filter((s) => !s.revoked_ns);
+    box.replaceChildren(...live.map((s) => el("span", { class: "share-item small", "data-share": s.id },
+      `link ${s.id} · ${new Date(s.created_ns / 1e6).toLocaleString()}${s.created_by ? " · " + s.created_by : ""} `,
+      RT.twoStep("revoke", "really revoke?", async () => {
+        try { await send("DELETE", `${url}/${enc(s.id)}`); say("link revoked: it answers 404 now"); await RT.shareLinks(box, url, say); } catch (e) { say(e.message, true); }
+      }, { class: "link revoke", title: "stop this link from working" }))));
+    if (!live.length) box.append(el("span", { class: "small muted" }, "no working share link"));
+  };
+
   function init() {
     const S = window.WORKSPACE;
     if (!S || S.shared || $("dash")) return;
@@ -35,13 +59,23 @@
     const report = el("button", { id: "dash-report", type: "button", title: "a report of these runs with text and panels" }, "New report");
     const share = el("button", { id: "dash-share", type: "button", title: "a read-only link to the saved workspace" }, "Share link");
     const link = el("input", { id: "dash-link", readonly: true, size: 28, hidden: true, title: "read-only link: copy it now" });
-    const box = el("span", { id: "dash", class: "dash" }, open, name, save, saveAs, report, share, link, status);
+    const links = el("button", { id: "dash-links", type: "button", class: "link", title: "the working share links, to revoke" }, "links");
+    const shares = el("span", { id: "dash-shares" });
+    const remove = RT.twoStep("Delete", "Really delete?", async () => {
+      try {
+        await send("DELETE", `${base}/${enc(S.saved.id)}`);
+        current(null); shares.replaceChildren(); link.hidden = true;
+        say("deleted (its share links no longer work)");
+        await list();
+      } catch (e) { say(e.message, true); }
+    }, { id: "dash-delete", title: "delete the saved workspace and its share links" });
+    const box = el("span", { id: "dash", class: "dash" }, open, name, save, saveAs, report, share, links, remove, link, status, shares);
     document.querySelector(".toolbar").prepend(box);
 
     function current(d) {
       S.saved = d;
       name.value = d ? d.name : "";
-      save.disabled = !d; share.disabled = !d;
+      save.disabled = !d; share.disabled = !d; links.disabled = !d; remove.disabled = !d;
       S.saveUrl();
     }
     async function list() {
@@ -99,6 +133,9 @@
         link.select();
         say("read-only link made: copy it now (it is not shown again)");
       } catch (e) { say(e.message, true); }
+    });
+    links.addEventListener("click", () => {
+      if (S.saved) RT.shareLinks(shares, `${base}/${enc(S.saved.id)}/shares`, say).catch((e) => say(e.message, true));
     });
     current(S.saved);
     list().catch((e) => say(e.message, true));

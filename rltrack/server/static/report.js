@@ -142,8 +142,13 @@
           say("read-only link made: copy it now (it is not shown again)");
         } catch (e) { say(e.message, true); }
       }, "a read-only link to this report", "r-share"),
-      link, el("a", { href: `/projects/${enc(d.project)}`, class: "small" }, "workspace"),
-      el("span", { id: "r-status", class: "small muted" }));
+      link, button("links", () => RT.shareLinks($("r-shares"), `${SRC.base}/dashboards/${enc(d.id)}/shares`, say).catch((e) => say(e.message, true)),
+        "the working share links, to revoke", "r-links"),
+      RT.twoStep("Delete", "Really delete?", async () => {
+        try { await RT.send("DELETE", `${SRC.base}/dashboards/${enc(d.id)}`); location.assign(`/projects/${enc(d.project)}`); } catch (e) { say(e.message, true); }
+      }, { id: "r-delete", title: "delete this report and its share links" }),
+      el("a", { href: `/projects/${enc(d.project)}`, class: "small" }, "workspace"),
+      el("span", { id: "r-status", class: "small muted" }), el("span", { id: "r-shares" }));
   }
 
   async function save() {

@@ -141,6 +141,30 @@ def test_a_share_link_is_read_only_and_shows_only_its_runs_and_keys(
     assert page.goto(server.url + made["url"]).status == 404
 
 
+def test_links_are_revoked_and_a_workspace_deleted_from_the_page(tab: Watched, server: BackgroundServer) -> None:
+    ws = httpx.post(_api(server, "/dashboards"), json={"kind": "workspace", "name": "to revoke"}).json()
+    page = tab.page
+    tab.ready(f"{server.url}/projects/cartpole?d={ws['id']}")
+    page.click("#dash-share")
+    page.wait_for_selector("#dash-link:not([hidden])")
+    link = page.input_value("#dash-link")
+    assert httpx.get(link).status_code == 200
+    page.click("#dash-links")
+    page.wait_for_selector("#dash-shares .share-item")
+    assert page.locator("#dash-shares .share-item").count() == 1
+    page.click("#dash-shares .revoke")
+    assert httpx.get(link).status_code == 200  # one click only arms the button
+    page.click("#dash-shares .revoke")
+    page.wait_for_selector("#dash-status:has-text('revoked')")
+    assert httpx.get(link).status_code == 404
+    assert page.text_content("#dash-shares") == "no working share link"
+    page.click("#dash-delete")
+    page.click("#dash-delete")
+    page.wait_for_selector("#dash-status:has-text('deleted')")
+    assert httpx.get(_api(server, f"/dashboards/{ws['id']}")).status_code == 404
+    assert "d=" not in page.url and page.is_disabled("#dash-save")
+
+
 def _report(server: BackgroundServer, filled: Filled) -> dict[str, Any]:
     r = httpx.post(_api(server, "/dashboards"), json={
         "kind": "report", "name": HOSTILE, "layout": {"runs": [filled.alpha, filled.beta], "x_axis": "step"},
