@@ -328,8 +328,9 @@
       const opened = new URLSearchParams(location.search).get("d");
       if (opened && !SHARE) {
         // A saved workspace: ?w= (changes since it was opened) wins over its saved layout.
-        S.saved = await RT.json(`${apiBase()}/dashboards/${enc(opened)}`);
-        if (!w) w = JSON.stringify(S.saved.layout);
+        // A saved workspace deleted since: say so, and show the project as it is.
+        S.saved = await RT.json(`${apiBase()}/dashboards/${enc(opened)}`).catch((e) => { $("error").textContent = e.message; return null; });
+        if (!w && S.saved) w = JSON.stringify(S.saved.layout);
       }
       boot = await RT.json(`${apiBase()}/workspace` + (w && !SHARE ? "?w=" + enc(w) : ""));
     } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }

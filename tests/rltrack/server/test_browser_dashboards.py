@@ -163,6 +163,11 @@ def test_links_are_revoked_and_a_workspace_deleted_from_the_page(tab: Watched, s
     page.wait_for_selector("#dash-status:has-text('deleted')")
     assert httpx.get(_api(server, f"/dashboards/{ws['id']}")).status_code == 404
     assert "d=" not in page.url and page.is_disabled("#dash-save")
+    # An old link to the deleted workspace still opens the project, and says why the saved view is gone.
+    tab.expected.add(404)
+    tab.ready(f"{server.url}/projects/cartpole?d={ws['id']}")
+    assert "no dashboard" in page.text_content("#error")
+    page.wait_for_selector(".chart[data-loaded='1']", timeout=READY_MS)
 
 
 def _report(server: BackgroundServer, filled: Filled) -> dict[str, Any]:
