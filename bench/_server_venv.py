@@ -26,10 +26,10 @@ def ensure_mlflow_venv(venv: Path, base_python: str = sys.executable) -> Path:
     python = venv / "bin" / "python"
     marker = venv / ".server-bench-ok"
     env = {**os.environ, **_QUIET_ENV}
-    if python.exists() and marker.exists() and marker.read_text() == "\n".join(PACKAGES):
-        if subprocess.run([str(python), "-c", CHECK], capture_output=True, env=env).returncode == 0:
-            print(f"mlflow venv: reusing {venv}", flush=True)
-            return python
+    reusable = python.exists() and marker.exists() and marker.read_text() == "\n".join(PACKAGES)
+    if reusable and subprocess.run([str(python), "-c", CHECK], capture_output=True, env=env).returncode == 0:
+        print(f"mlflow venv: reusing {venv}", flush=True)
+        return python
     print(f"mlflow venv: installing {' '.join(PACKAGES)} into {venv} (a few minutes the first time)", flush=True)
     if not python.exists():
         subprocess.run([base_python, "-m", "venv", str(venv)], check=True)

@@ -277,15 +277,15 @@ def main() -> None:
 
 def _report(rows: list[dict[str, Any]], reads: dict[str, dict[str, float]], a: argparse.Namespace) -> None:
     print()
-    print(f"| server / store | writers | scalars | stored | s | scalars/s | requests | p50 ms | p99 ms | load |")
+    print("| server / store | writers | scalars | stored | s | scalars/s | requests | p50 ms | p99 ms | load |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['name']} | {r['writers']} | {r['scalars']:,} | {r['stored']:,} | {r['seconds']:.1f} | "
               f"{r['rate']:,.0f} | {r['requests']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['load']} |")
     if reads:
         print()
-        print(f"| series read ({a.series_points:,} points, GET /api/runs/ID/series) | first ms | warm ms (median of 10) "
-              "| 100,000-point answer ms |")
+        print(f"| series read ({a.series_points:,} points, GET /api/runs/ID/series) | first ms "
+              "| warm ms (median of 10) | 100,000-point answer ms |")
         print("|---|---:|---:|---:|")
         for backend, r in reads.items():
             print(f"| rltrack / {backend} | {r['first_ms']:.0f} | {r['warm_ms']:.1f} | {r['wide_ms']:.0f} |")

@@ -10,13 +10,13 @@ extras and folders that exist.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 import pytest
+import tomllib
 from click.testing import CliRunner
 
 from rltrack.cli import main

@@ -88,9 +88,9 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
               help="Worker processes serving the one port (uvicorn workers); safe on SQLite and PostgreSQL.")
 @click.pass_context
 def server(
-    ctx: click.Context, store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool, trust_loopback: bool,
-    trusted_proxies: tuple[str, ...], allowed_hosts: tuple[str, ...], max_body_mb: int, max_upload_mb: int,
-    db_url: str | None, blobs_url: str | None, s3_endpoint: str | None, workers: int,
+    ctx: click.Context, store_dir: str | None, host: str, port: int, token_file: str | None, public_read: bool,
+    trust_loopback: bool, trusted_proxies: tuple[str, ...], allowed_hosts: tuple[str, ...], max_body_mb: int,
+    max_upload_mb: int, db_url: str | None, blobs_url: str | None, s3_endpoint: str | None, workers: int,
 ) -> None:
     """Serve the dashboard and accept runs logged remotely (rltrack.init(mode="online", url=...)).
 
@@ -139,12 +139,12 @@ def server(
 def sync(
     run_id: str | None, url: str | None, store_dir: str | None, api_key: str | None, retry: bool, discard: bool
 ) -> None:
-    """Copy a store folder (DIR --to URL) or one run (RUN_ID --to URL) to a server; list, --retry or --discard dead letters.
+    """Copy a store folder (DIR --to URL) or a run (RUN_ID --to URL) to a server; list/--retry/--discard dead letters.
 
     DIR is a store folder (an offline robot's, a laptop's): every run, its values, media and
     artifacts go to the server exactly once; run it again after an interruption and it sends only
-    what the server lacks. Dead letters are batches of online runs (init(mode="online", dir=...)) that the server refused
-    or kept failing on; they wait in <dir>/spool/dead/. Copying a run again sends only what the
+    what the server lacks. Dead letters are batches of online runs (init(mode="online", dir=...))
+    that the server refused or kept failing on; they wait in <dir>/spool/dead/. Copying a run again sends only what the
     server lacks.
     """
     from rltrack.remote import deadletters

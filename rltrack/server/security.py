@@ -296,6 +296,11 @@ def _content_type(scope: Scope) -> str:
     return values[0].decode("latin-1").split(";", 1)[0].strip().lower() if values else ""
 
 
+def _holds_nul(scope: Scope) -> bool:
+    query = bytes(scope.get("query_string", b"")).lower()
+    return "\x00" in str(scope.get("path", "")) or b"%00" in query or b"\x00" in query
+
+
 class _TooLarge(Exception):
     pass
 
@@ -322,6 +327,11 @@ class GuardMiddleware:
                 scope.setdefault("state", {})["principal"] = who  # request.state.principal
         if refused is not None:
             await reply(send, *refused)
+            return
+        if _holds_nul(scope):
+            # No run id, key, project or filter holds NUL (check_text refuses control characters), and
+            # PostgreSQL cannot even compare a text with one: refuse it here, once, for every route.
+            await reply(send, 400, "the URL holds a NUL character (%00); no name or filter can contain one")
             return
         path = str(scope.get("path", ""))
         upload = scope.get("method") == "PUT" and path.startswith(_UPLOAD_PREFIX)

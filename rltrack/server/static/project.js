@@ -12,7 +12,6 @@
   const enc = encodeURIComponent;
   const MAX_ROWS = 200; // run selector rows drawn at once (search narrows the rest)
   const COLLAPSE_ABOVE = 48; // keys beyond which sections start folded
-  const GRID_POINTS = 200; // common x grid of a group's mean and band
   const runColor = RT.runColor; // stable per run id across pages (common.js)
   const rgba = (hex, a) => { const n = parseInt(hex.slice(1), 16); return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`; };
   // DOM without HTML parsing: every writer-controlled string goes in as text or through setAttribute.
@@ -216,53 +215,12 @@
     return [{ type: "scatter", x: xs, y: ys, mode: "lines", line: { color, width: 1 }, opacity: 0.2, hoverinfo: "skip", name: trace.name }, trace];
   }
 
-  // A group (runs with one value of the group-by config key) draws the mean and the min-max band of its runs'
-  // series, interpolated onto one x grid (only where a run has data: no extrapolation).
+  // A group (runs with one value of the group-by config key) draws the mean and min-max band of its runs (groups.js).
   function groupTraces(runs, log) {
-    const groups = new Map();
-    for (const r of runs) {
-      const run = S.byId.get(r.id);
-      const label = RT.fmt(run ? groupValue(run) : undefined) || "(none)";
-      if (!groups.has(label)) groups.set(label, []);
-      groups.get(label).push(r);
-    }
-    const out = [];
-    for (const [label, members] of groups) {
-      const curves = members.map((r) => ({ x: xsOf(r).map(Number), y: positive(r.value, log) }))
-        .map((c) => { const keep = c.y.map((y, i) => (y !== null && isFinite(y) ? i : -1)).filter((i) => i >= 0); return { x: keep.map((i) => c.x[i]), y: keep.map((i) => c.y[i]) }; })
-        .filter((c) => c.x.length);
-      if (!curves.length) continue;
-      const b = band(curves);
-      const xs = S.L.x_axis === "wall" ? b.x.map((t) => new Date(t)) : b.x;
-      const color = groupColor(label);
-      const name = plotText(`${S.L.group_by}=${label} (${members.length} run${members.length === 1 ? "" : "s"})`);
-      out.push({ type: "scatter", x: xs, y: b.max, mode: "lines", line: { width: 0, color }, hoverinfo: "skip", name: name + " max" });
-      out.push({ type: "scatter", x: xs, y: b.min, mode: "lines", line: { width: 0, color }, fill: "tonexty", fillcolor: rgba(color, 0.18), hoverinfo: "skip", name: name + " min" });
-      out.push({ type: "scatter", x: xs, y: RT.ema(b.mean, S.L.smoothing), mode: b.x.length < 40 ? "lines+markers" : "lines", name, line: { color, width: 2 }, marker: { size: 5, color }, hovertemplate: HOVER });
-    }
-    return out;
-  }
-
-  function band(curves) {
-    let lo = Infinity, hi = -Infinity;
-    for (const c of curves) { lo = Math.min(lo, c.x[0]); hi = Math.max(hi, c.x[c.x.length - 1]); }
-    const distinct = [...new Set(curves.flatMap((c) => c.x))].sort((a, b) => a - b);
-    const grid = distinct.length <= GRID_POINTS ? distinct : Array.from({ length: GRID_POINTS }, (_, i) => lo + ((hi - lo) * i) / (GRID_POINTS - 1));
-    const at = curves.map(() => 0);
-    const out = { x: [], mean: [], min: [], max: [] };
-    for (const g of grid) {
-      let sum = 0, n = 0, mn = Infinity, mx = -Infinity;
-      curves.forEach((c, ci) => {
-        if (g < c.x[0] || g > c.x[c.x.length - 1]) return;
-        while (at[ci] < c.x.length - 1 && c.x[at[ci] + 1] < g) at[ci] += 1;
-        const i = at[ci], j = Math.min(i + 1, c.x.length - 1);
-        const t = c.x[j] === c.x[i] || g <= c.x[i] ? 0 : (g - c.x[i]) / (c.x[j] - c.x[i]);
-        const v = c.y[i] + (c.y[j] - c.y[i]) * Math.min(1, t);
-        sum += v; n += 1; mn = Math.min(mn, v); mx = Math.max(mx, v);
-      });
-      if (n) { out.x.push(g); out.mean.push(sum / n); out.min.push(mn); out.max.push(mx); }
-    }
-    return out;
+    return RT.groupTraces(runs, {
+      label: (r) => { const run = S.byId.get(r.id); return RT.fmt(run ? groupValue(run) : undefined) || "(none)"; },
+      xs: xsOf, log, smoothing: S.L.smoothing, wall: S.L.x_axis === "wall", groupBy: S.L.group_by, color: groupColor,
+    });
   }
 
   // ---- changes ---------------------------------------------------------------------------------------------

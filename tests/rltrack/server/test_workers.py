@@ -7,6 +7,7 @@ once, every batch is applied once.
 
 from __future__ import annotations
 
+import functools
 import re
 import signal
 import subprocess
@@ -33,14 +34,14 @@ WAIT_S = 240
 VALUES = 20_000
 WRITERS = 3
 
-WRITER = """
+WRITER = f"""
     import sys, rltrack
     run = rltrack.init(project="fleet", name=sys.argv[3], mode="online", url=sys.argv[1], dir=sys.argv[2],
                        system_metrics=False)
-    for i in range(%d):
-        run.log({"value": float(i), "twice": 2.0 * i}, step=i)
+    for i in range({VALUES}):
+        run.log({{"value": float(i), "twice": 2.0 * i}}, step=i)
     run.finish()
-""" % VALUES
+"""
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -91,9 +92,9 @@ def test_two_workers_take_online_runs_from_several_processes_once(tmp_path: Path
         # One batch, posted 8 times at once: whichever worker takes each, it is stored once.
         chunk = pack("sim", "retried", np.arange(100), np.arange(100), np.arange(100, dtype=float))
         batch = {"id": "retry-me", "op": "write", "run_id": run_id, "source": "sim", "batches": [wire.batch_to(chunk)]}
+        post = functools.partial(httpx.post, f"{url}/api/ingest/batches", json={"batches": [batch]}, timeout=60)
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: httpx.post(f"{url}/api/ingest/batches", json={"batches": [batch]},
-                                                         timeout=60).json(), range(8)))
+            answers = [f.result().json() for f in [pool.submit(post) for _ in range(8)]]
         assert sum(a["applied"] for a in answers) == 1
         assert sum(len(a["duplicates"]) for a in answers) == 7
     db = open_database(tmp_path / "server", db_url, create=False)
