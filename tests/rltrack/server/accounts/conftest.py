@@ -128,14 +128,20 @@ def build_world(client: Any, root: Path, db_url: str | None) -> World:
     return world
 
 
-def loopback_client(app: Any) -> Any:
+def loopback_client(app: Any, *, base_url: str = "http://127.0.0.1", address: str = "127.0.0.1") -> Any:
     """An in-process client that looks like a browser on this machine (as the server tests' ``make_client``)."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
         from fastapi.testclient import TestClient
-    return TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))
+    return TestClient(app, base_url=base_url, client=(address, 50000))
+
+
+@pytest.fixture
+def client_at() -> Any:
+    """Return :func:`loopback_client`: another client of an app (another scheme or client address)."""
+    return loopback_client
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
