@@ -9,6 +9,7 @@ or ``.`` can never turn the run's folder into the store's root or another run's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
@@ -17,7 +18,20 @@ from fastapi import HTTPException
 from rltrack.errors import RltrackError
 from rltrack.validate import check_run_id
 
-__all__ = ["media_url", "run_dir", "safe_file", "safe_path"]
+__all__ = ["fetch_from", "media_url", "run_dir", "safe_file", "safe_path"]
+
+#: Store roots whose run files live elsewhere (``rltrack server --blobs``): root -> fetch(run_id, path).
+_ELSEWHERE: dict[Path, Callable[[str, str], Path | None]] = {}
+
+
+def fetch_from(root: Path, fetch: Callable[[str, str], Path | None]) -> None:
+    """Let :func:`safe_file` find the run files of the store ``root`` that are not on disk.
+
+    ``fetch(run_id, path)`` returns a local, integrity-checked copy of a run file, or None when the
+    run has no such file. The server's table and histogram panels read files through
+    :func:`safe_file`, so they work the same with run files in an S3 bucket.
+    """
+    _ELSEWHERE[root.resolve()] = fetch
 
 
 def run_dir(root: Path, run_id: str) -> Path:
@@ -63,7 +77,8 @@ def safe_file(base: Path, relative: str) -> Path:
     """Return the existing file ``relative`` inside ``base``.
 
     Raises:
-        HTTPException: 400 for a path that tries to leave ``base``, 404 when no such file exists.
+        HTTPException: 400 for a path that tries to leave ``base``, 404 when no such file exists, 503
+            when its copy in the ``--blobs`` bucket is damaged or too large to read.
     """
     target = safe_path(base, relative)
     try:
@@ -71,7 +86,14 @@ def safe_file(base: Path, relative: str) -> Path:
     except OSError:  # a name longer than the file system allows (ENAMETOOLONG): no such file either
         found = False
     if not found:
-        raise HTTPException(404, f"no file {relative!r} in this run's folder")
+        fetch = _ELSEWHERE.get(base.parent.parent.resolve()) if base.parent.name == "runs" else None
+        try:
+            copy = fetch(base.name, relative) if fetch is not None else None
+        except RltrackError as err:  # damaged or too large in the bucket: this file only, not the whole answer
+            raise HTTPException(503, str(err)) from err
+        if copy is None:
+            raise HTTPException(404, f"no file {relative!r} in this run's folder")
+        return copy
     return target
 
 

@@ -33,12 +33,15 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from rltrack.artifacts.blobs import Blob
 from rltrack.artifacts.s3 import S3BlobStore
-from rltrack.errors import StoreError
+from rltrack.errors import RltrackError, StoreError
 from rltrack.server.deps import Reader
+from rltrack.server.files import fetch_from
 from rltrack.validate import check_media_path, check_run_id
 
 __all__ = ["BlobSettings", "FileRef", "S3RunFiles", "install", "run_files_of"]
 
+#: Largest run file the server copies to its disk to parse (tables, histograms).
+MAX_LOCAL_COPY = 256 << 20
 #: Header a client may send with an upload: the sha256 (hex) of the body; a mismatch is a 400.
 DIGEST_HEADER = "x-rltrack-sha256"
 
@@ -100,6 +103,42 @@ class S3RunFiles:
                                          Body=body, ContentType="application/json")
         except Exception as err:
             raise StoreError(f"cannot name run file {path!r} of run {run_id!r} in {self.blobs.url}: {err}") from err
+
+    def local_copy(self, run_id: str, path: str) -> Path | None:
+        """Return a local copy of a run file (cached by sha256, checked as downloaded), or None if there is none.
+
+        For the panels that parse a file on the server (tables, histograms); videos stream instead.
+
+        Raises:
+            StoreError: the file is larger than :data:`MAX_LOCAL_COPY`, or arrived damaged.
+        """
+        try:
+            ref = self.stat(run_id, path)
+        except RltrackError:
+            return None  # not a run file path: no such file
+        if ref is None:
+            return None
+        if ref.size > MAX_LOCAL_COPY:
+            raise StoreError(f"run file {path!r} ({ref.size} bytes) is too large to read on the server")
+        cached = self.tmp_dir.parent / "cache" / ref.digest[:2] / ref.digest
+        if cached.is_file() and cached.stat().st_size == ref.size:
+            return cached
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".fetch-")
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for block in self.read_range(ref, 0, ref.size):
+                    digest.update(block)
+                    out.write(block)
+            if digest.hexdigest() != ref.digest:
+                raise StoreError(f"run file {path!r} of run {run_id!r} in {self.blobs.url} does not match its "
+                                 f"sha256 {ref.digest[:12]}...: the bucket's copy is damaged; upload it again")
+            os.replace(tmp, cached)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return cached
 
     def read_range(self, ref: FileRef, start: int, stop: int) -> Iterator[bytes]:
         """Yield bytes ``start``..``stop`` (exclusive) of the blob ``ref`` points at."""
@@ -176,6 +215,7 @@ def install(app: FastAPI, blobs: BlobSettings, root: Path) -> None:
     """
     files = open_run_files(blobs, root)
     app.state.run_files = files
+    fetch_from(root, files.local_copy)  # the table and histogram panels read files through safe_file
     app.state.blob_store = files.blobs  # artifact blobs: the same bucket and layout
     if getattr(app.state.settings, "ingest", False):
         app.include_router(_router)

@@ -8,6 +8,8 @@ upload is refused, and a synced store's artifact blobs land in the same bucket.
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +146,29 @@ def test_synced_artifacts_land_in_the_bucket(bucket: Any, tmp_path: Path, monkey
 def test_a_bucket_that_does_not_exist_fails_at_start(bucket: Any, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="create the bucket"):
         BackgroundServer(ServerSettings(root=tmp_path / "srv", ingest=True), blobs=BlobSettings("s3://nope/x"))
+
+
+def test_histogram_panels_read_their_files_from_the_bucket(bucket: Any, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    with serve(tmp_path / "srv") as server:
+        run = rltrack.init(project="robot", mode="online", url=server.url, dir=tmp_path / "spool",
+                           system_metrics=False)
+        for step in (0, 10):
+            run.log({"weights/actor": rltrack.Histogram(rng.normal(step, 1, size=400), num_bins=8)}, step=step)
+        run.finish()
+        assert not list((tmp_path / "srv" / "runs").rglob("*.json"))  # nothing on the server's disk
+        data = httpx.get(f"{server.url}/api/runs/{run.id}/histograms", params={"key": "weights/actor"},
+                         timeout=10).json()
+        assert data["steps"] == [0, 10]
+        assert [round(sum(row)) for row in data["counts"]] == [400, 400]
+        # A copy whose bytes no longer match the reference's sha256 is refused, not parsed.
+        ref = json.loads(bucket.get_object(Bucket="team", Key=f"lab/files/{run.id}/"
+                                           + httpx.get(f"{server.url}/api/runs/{run.id}/media",
+                                                       timeout=10).json()[0]["path"])["Body"].read())
+        bucket.put_object(Bucket="team", Key=f"lab/blobs/{ref['sha256'][:2]}/{ref['sha256']}", Body=b"{}")
+        shutil.rmtree(tmp_path / "srv" / "tmp" / "cache")
+        damaged = httpx.get(f"{server.url}/api/runs/{run.id}/histograms", params={"key": "weights/actor"},
+                            timeout=10)
+        assert damaged.status_code == 200
+        assert damaged.json()["skipped"] == 1  # counted as unreadable, like a damaged file on disk
+        assert damaged.json()["steps"] == [10]
