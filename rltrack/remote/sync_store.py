@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rltrack.remote.client import IngestClient
+from rltrack.remote.client import IngestClient, Rejected
 from rltrack.remote.sync import push_run
 
 __all__ = ["StoreSync", "push_store"]
@@ -111,7 +111,16 @@ def _push_artifacts(client: IngestClient, api: Any, done: StoreSync, say: Callab
     for digest, size in listed:
         if digest in missing:
             with _blob_file(blobs, digest) as path:
-                client.put_file(f"/api/ingest/blobs/{digest}", path)
+                try:
+                    client.put_file(f"/api/ingest/blobs/{digest}", path)
+                except Rejected as err:
+                    if err.status != 413:
+                        raise
+                    raise Rejected(
+                        f"the server at {client.url} refuses artifact blob {digest[:12]}... ({size} bytes) as too "
+                        f"large: {err}; start it with a larger --max-body-mb, then run the sync again (it resumes)",
+                        err.status, err.body,
+                    ) from err
             done.blobs += 1
             done.blob_bytes += size
     for v in versions:

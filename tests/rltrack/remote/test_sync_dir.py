@@ -196,3 +196,23 @@ def test_a_folder_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["sync", str(tmp_path / "nothing"), "--to", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert "no rltrack store" in result.output
+
+
+def test_a_blob_over_the_servers_body_limit_says_which_flag_to_raise(tmp_path: Path) -> None:
+    from rltrack.remote.client import Rejected
+    from rltrack.server.security import AccessControl
+
+    local = tmp_path / "robot"
+    run = rltrack.init(project="fleet", dir=local, system_metrics=False)
+    run.log({"r": 1.0}, step=0)
+    big = tmp_path / "policy.bin"
+    big.write_bytes(np.random.default_rng(3).bytes(300_000))
+    run.log_artifact(big, name="policy")
+    run.finish()
+    small = ServerSettings(root=tmp_path / "srv", ingest=True, access=AccessControl(max_body_bytes=200_000))
+    with BackgroundServer(small) as server, pytest.raises(Rejected, match="larger --max-body-mb"):
+        push_store(local, server.url)
+    with BackgroundServer(ServerSettings(root=tmp_path / "srv", ingest=True)) as server:
+        done = push_store(local, server.url)
+    assert (done.points, done.blobs, done.versions) == (0, 1, 1)  # the run was already there
+    stores_equal(local, tmp_path / "srv")
