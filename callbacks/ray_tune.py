@@ -28,7 +28,7 @@ __all__ = ["RLTrackTuneCallback", "flatten_result"]
 _NOT_METRICS = frozenset({"config"})
 
 
-class RLTrackTuneCallback(Callback):  # type: ignore[misc]  # Tune's Callback is untyped
+class RLTrackTuneCallback(Callback):
     """Log every Ray Tune trial as an ordinary run in one group: config, every reported number, final state.
 
     - A trial's run starts when the trial does: id ``<group>-<trial id>``, ``group``, and the
@@ -98,7 +98,8 @@ class RLTrackTuneCallback(Callback):  # type: ignore[misc]  # Tune's Callback is
 
     # ---- Tune's hooks (all on the driver) ----------------------------------------------------
 
-    def setup(self, stop: Any = None, **info: Any) -> None:
+    def setup(self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None,
+              **info: Any) -> None:
         """Remember the experiment's ``stop`` rule (a dict of thresholds) to tell stopped from pruned."""
         self._stop = stop if isinstance(stop, Mapping) else None
 
@@ -113,19 +114,18 @@ class RLTrackTuneCallback(Callback):  # type: ignore[misc]  # Tune's Callback is
         if run is None:
             return
         self._last[trial.trial_id] = result
-        step = result.get(self._step_key)
-        if not (_is_number(step) and math.isfinite(step) and step >= 0):
-            self._warn("step", f"a result has no {self._step_key!r} (got {step!r}); it is logged at the run's "
-                               "next step")
+        step = _as_step(result.get(self._step_key))
+        if step is None:
+            self._warn("step", f"a result has no {self._step_key!r} (got {result.get(self._step_key)!r}); it is "
+                               "logged at the run's next step")
             step = run.step
-        log_values(run, flatten_result(result), int(step), self._warn)
+        log_values(run, flatten_result(result), step, self._warn)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         """Finish the run: ``finished``, or ``pruned`` when a scheduler stopped the trial early."""
         last = self._last.get(trial.trial_id, {})
         stopped = bool(last.get("done")) and not self._stop_rule_met(last)
-        reports = last.get("training_iteration")
-        outcome = TrialOutcome(trial.trial_id, {}, reports=int(reports) if _is_number(reports) else 0,
+        outcome = TrialOutcome(trial.trial_id, {}, reports=_as_step(last.get("training_iteration")) or 0,
                                stopped=stopped)
         state, reason = trial_state(outcome, self._max_t) if outcome.reports else ("finished", None)
         self._finish(trial.trial_id, 0, state, reason)
@@ -190,6 +190,15 @@ def _numbers(result: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, floa
             yield from _numbers(value, f"{name}/")
         elif _is_number(value):
             yield name, value.item() if hasattr(value, "item") else value
+
+
+def _as_step(value: object) -> int | None:
+    """``value`` as a step (a finite number >= 0, truncated), else None."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        if math.isfinite(number) and number >= 0:
+            return int(number)
+    return None
 
 
 def _is_number(value: object) -> bool:

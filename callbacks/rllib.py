@@ -12,7 +12,6 @@ writer and one clock, and episodes share the iterations' step axis.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,7 @@ from ray.rllib.callbacks.callbacks import RLlibCallback
 from rltrack.callbacks._frameworks import LazyRun, log_values
 from rltrack.callbacks._runs import check_running
 from rltrack.callbacks._warn import WarnOnce
-from rltrack.callbacks.ray_tune import _is_number, flatten_result
+from rltrack.callbacks.ray_tune import _as_step, flatten_result
 
 import rltrack
 from rltrack.errors import InvalidValueError
@@ -119,8 +118,9 @@ class RLTrackRLlibCallback(RLlibCallback):
         value: Any = result
         for part in self._step_key.split("/"):
             value = value.get(part) if isinstance(value, Mapping) else None
-        if _is_number(value) and math.isfinite(value) and value >= 0:
-            return int(value)
+        step = _as_step(value)
+        if step is not None:
+            return step
         self._warn("step", f"the result has no {self._step_key!r} (got {value!r}); values are logged at the "
                            "run's next step instead")
         return run.step

@@ -198,7 +198,7 @@ def trial_state(outcome: TrialOutcome, max_t: int | None) -> tuple[str, str | No
 
 
 def _outcome_callback(tune: Any, metric: str, outcomes: dict[str, TrialOutcome]) -> Any:
-    class Outcomes(tune.Callback):  # type: ignore[misc,name-defined]
+    class Outcomes(tune.Callback):  # type: ignore[misc]  # tune is Any here (imported on use)
         """Records each trial's reports and end on the driver."""
 
         def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
