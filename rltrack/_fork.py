@@ -20,14 +20,17 @@ Artifacts, saved files and code stay with the run that made them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run
@@ -141,6 +144,7 @@ def rewind(
             "finished, or fork it instead: init(fork_from=...)"
         )
     whole = _read(reader, row, branch, keep_upto=False)
+    _close_interrupted(store, reader, row.id)
     archive = _archive_id(store, row.id)
     name = f"{row.name} (before rewind to step {branch.step})"
     store.create_run(
@@ -153,15 +157,14 @@ def rewind(
     _write_history(store, archive, row.primary_source, who, whole, metadata=note, summaries=whole.stored)
     store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
               ended_ns=row.ended_ns or time.time_ns(), owner=True)
-    # The archive is complete and stored: only now is anything taken out of the run.
-    removed = StoreWriter(store.db).truncate_after(row.id, branch.step)
+    # The archive is complete and stored: only now is anything taken out of the run. The cut, the summaries
+    # up to the step and the record naming the archive are one transaction (a crash leaves all or none).
     earlier = row.metadata.get("rewinds")
     rewinds = [*(earlier if isinstance(earlier, list) else []), {
-        "step": branch.step, "archive": archive, "removed_values": removed, "at_ns": time.time_ns(),
+        "step": branch.step, "archive": archive, "removed_values": whole.later, "at_ns": time.time_ns(),
     }]
-    for src, summary in whole.summaries.items():
-        store.write(row.id, src, summary=summary, owner=False)
-    store.write(row.id, source, metadata={"rewinds": rewinds}, owner=False)
+    StoreWriter(store.db).truncate_after(row.id, branch.step, summaries=whole.summaries,
+                                         metadata={"rewinds": rewinds})
     _remove_media(run_dir(row.id), [m for m in whole.media if m.step > branch.step])
     attached = store.attach_run(row.id, source, who, owner_alive=False)
     start = Start(
@@ -206,6 +209,8 @@ class _Copy:
     summaries: dict[str, dict[str, Any]]
     stored: dict[str, dict[str, Any]]
     sources: list[str]
+    #: Points after the step (what a rewind removes).
+    later: int = 0
 
 
 def _source_row(reader: StoreReader, branch: Branch) -> RunRow:
@@ -220,8 +225,10 @@ def _source_row(reader: StoreReader, branch: Branch) -> RunRow:
     if last is None:
         raise InvalidValueError(f"{branch.spec}: run {row.id!r} has no logged values to branch from")
     if branch.step > last:
+        live = " (stored so far: it is still running; its writer stores new values every few seconds)" \
+            if row.state == "running" else ""
         raise InvalidValueError(
-            f"{branch.spec}: run {row.id!r} was logged up to step {last}; pick a step between 0 and {last}"
+            f"{branch.spec}: run {row.id!r} was logged up to step {last}{live}; pick a step between 0 and {last}"
         )
     return row
 
@@ -239,12 +246,14 @@ def _read(reader: StoreReader, row: RunRow, branch: Branch, *, keep_upto: bool) 
     batches: list[SeriesBatch] = []
     summaries: dict[str, dict[str, Any]] = {}
     stored: dict[str, dict[str, Any]] = {}
+    later = 0
     for src in sources:
         stored[src] = reader.summary(row.id, src)
         summary = dict(stored[src])  # _rltrack/ counters stay: they describe the history that is kept
         for key in reader.keys(row.id, src):
             steps, t_ns, values = reader.series(row.id, src, key)
             upto = steps <= branch.step
+            later += int(upto.size - np.count_nonzero(upto))
             if upto.any():
                 summary[key] = float(values[upto][-1])
             else:
@@ -254,7 +263,7 @@ def _read(reader: StoreReader, row: RunRow, branch: Branch, *, keep_upto: bool) 
                 batches += split(pack(src, key, steps[mask], t_ns[mask], values[mask]), _CHUNK)
         summaries[src] = summary
     media = [m for m in reader.media(row.id) if not keep_upto or m.step <= branch.step]
-    return _Copy(batches, media, summaries, stored, sources)
+    return _Copy(batches, media, summaries, stored, sources, later)
 
 
 def _write_history(
@@ -277,22 +286,64 @@ def _write_history(
                       owner=False)
 
 
-def _archive_id(store: StoreWriter, run_id: str) -> str:
+def _archive_ids(run_id: str) -> Iterator[str]:
     for k in range(1, 10_000):
         suffix = f"-rewound-{k}"
-        candidate = run_id[: 64 - len(suffix)] + suffix
+        yield run_id[: 64 - len(suffix)] + suffix
+
+
+def _close_interrupted(store: StoreWriter, reader: StoreReader, run_id: str) -> None:
+    """End, as failed and marked, each partial archive a rewind killed before its cut left behind.
+
+    The run still holds everything such an archive holds (the cut comes after the archive is complete),
+    so it is kept and labelled, not removed: its ``rewound`` record gains ``interrupted: true``.
+    """
+    listed = reader.run(run_id).metadata.get("rewinds")
+    linked = {r.get("archive") for r in listed if isinstance(r, dict)} if isinstance(listed, list) else set()
+    for candidate in _archive_ids(run_id):
+        if not store.run_exists(candidate):
+            return
+        row = reader.run(candidate)
+        note = row.metadata.get("rewound")
+        if (candidate in linked or row.state != "crashed" or not isinstance(note, dict)
+                or note.get("run") != run_id or note.get("interrupted")):
+            continue
+        store.write(candidate, row.primary_source, metadata={"rewound": {**note, "interrupted": True}}, owner=False)
+        store.end(candidate, row.primary_source, state="failed", ended_ns=time.time_ns(), exit_code=None, owner=True,
+                  reason=f"a rewind of run {run_id!r} stopped while copying it here; this copy may be partial, and "
+                  f"{run_id!r} still holds all of it")
+
+
+def _archive_id(store: StoreWriter, run_id: str) -> str:
+    for candidate in _archive_ids(run_id):
         if not store.run_exists(candidate):
             return candidate
     raise RltrackError(f"run {run_id!r} has been rewound 10,000 times; fork it instead: init(fork_from=...)")
 
 
 def _media_files(folder: Path, path: str) -> list[str]:
-    """The files of one media row: its file and, for a table, its cells (``<stem>-r<row>-c<col>.*``)."""
+    """The files of one media row: its file and, for a table, its cells (``<stem>-r<row>-c<col>.*``).
+
+    Only regular files inside ``folder``: a row naming a path out of the run's folder (a store written by
+    something that skipped the checks) or a symbolic link is left alone, never copied from nor removed.
+    """
     file = Path(path)
     cells = re.compile(re.escape(file.stem) + r"-r\d+-c\d+(\..*)?")
     parent = folder / file.parent
-    names = [p.name for p in parent.iterdir() if cells.fullmatch(p.name)] if parent.is_dir() else []
-    return [path, *(str(file.parent / n) for n in sorted(names))]
+    try:
+        names = [p.name for p in parent.iterdir() if cells.fullmatch(p.name)] if parent.is_dir() else []
+    except OSError:
+        names = []
+    return [rel for rel in (path, *(str(file.parent / n) for n in sorted(names))) if _inside(folder, rel)]
+
+
+def _inside(folder: Path, rel: str) -> bool:
+    target = folder / rel
+    try:
+        return (not target.is_symlink() and ".." not in Path(rel).parts and not Path(rel).is_absolute()
+                and target.resolve().is_relative_to(folder.resolve()))
+    except (OSError, ValueError):
+        return False
 
 
 def _copy_media(src: Path, dst: Path, media: list[MediaRow]) -> None:
@@ -301,11 +352,12 @@ def _copy_media(src: Path, dst: Path, media: list[MediaRow]) -> None:
         for rel in _media_files(src, m.path):
             if (src / rel).is_file():
                 (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src / rel, dst / rel)
+                shutil.copy2(src / rel, dst / rel, follow_symlinks=False)
 
 
 def _remove_media(folder: Path, media: list[MediaRow]) -> None:
     # The archive holds copies; a file left behind would only cost disk, so failures are ignored.
     for m in media:
         for rel in _media_files(folder, m.path):
-            (folder / rel).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (folder / rel).unlink(missing_ok=True)

@@ -259,11 +259,17 @@ class StoreWriter:
                     (state, reason, exit_code, ended_ns, ended_ns, run_id),
                 )
 
-    def truncate_after(self, run_id: str, step: int) -> int:
+    def truncate_after(
+        self, run_id: str, step: int, *, summaries: Mapping[str, Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> int:
         """Remove a run's values and media rows after ``step`` (every source) in one transaction.
 
         Chunks are rewritten from the first one holding a later step, so the points kept keep their
         stored order. Used by ``init(resume_from=...)`` once the whole run has been archived.
+        ``summaries`` (source -> summary, replacing what is stored) and ``metadata`` (merged) are
+        written in the same transaction: a crash leaves either the whole run and its old record,
+        or the cut run with its summaries and the record of the cut, never values cut unrecorded.
 
         Returns:
             How many points were removed.
@@ -296,4 +302,12 @@ class StoreWriter:
                 conn.execute("UPDATE series SET count = count - ? WHERE id = ?",
                              (int(np.count_nonzero(~keep)), series_id))
             conn.execute("DELETE FROM media WHERE run_id = ? AND step > ?", (run_id, step))
+            for source, summary in (summaries or {}).items():
+                conn.execute(
+                    "INSERT INTO summaries (run_id, source, summary) VALUES (?, ?, ?)"
+                    " ON CONFLICT (run_id, source) DO UPDATE SET summary = excluded.summary",
+                    (run_id, source, _dumps(dict(summary))),
+                )
+            if metadata is not None:
+                self._merge_json(conn, run_id, "metadata", metadata)
         return removed

@@ -1,0 +1,251 @@
+"""fork_from / resume_from against what goes wrong for real: a rewind killed half-way, hostile stores, PostgreSQL.
+
+A rewind is several transactions (the archive, then the cut). These tests kill a real process (SIGKILL) at
+each seam and check what a user then sees: every value is in the run or in an archive, the run's record
+names its archive whenever values were cut, and running the same ``init(resume_from=...)`` again completes it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rltrack
+from rltrack._fork import Branch, rewind
+from rltrack.errors import InvalidValueError, RltrackWarning
+from rltrack.store.open import open_database
+from rltrack.store.reader import StoreReader
+from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
+from rltrack.types import MediaRecord
+
+CUT = 50
+
+# Kills this process at one seam of a rewind: before the archive is ended, or just after the cut is stored.
+_KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from rltrack.store.writer import StoreWriter
+    store_dir, point, spec = sys.argv[1:4]
+    if point == "archive":
+        original_end = StoreWriter.end
+        def end(self, run_id, *args, **kwargs):
+            if "-rewound-" in run_id:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return original_end(self, run_id, *args, **kwargs)
+        StoreWriter.end = end
+    else:
+        original_cut = StoreWriter.truncate_after
+        def cut(self, *args, **kwargs):
+            original_cut(self, *args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+        StoreWriter.truncate_after = cut
+    import rltrack
+    rltrack.init(dir=store_dir, resume_from=spec, quiet=True, system_metrics=False)
+    print("not killed")
+""")
+
+
+def _init(store_dir: Path, **kwargs: object) -> rltrack.Run:
+    return rltrack.init(dir=store_dir, system_metrics=False, quiet=True, **kwargs)  # type: ignore[arg-type]
+
+
+def _source(store_dir: Path) -> str:
+    """A finished run: 'loss' at 0..99, images at 10 and 80, and a 'real' source at 30 and 70."""
+    run = _init(store_dir, project="p", id="src", name="source")
+    for step in range(100):
+        data: dict[str, object] = {"loss": float(step)}
+        if step in (10, 80):
+            data["frame"] = rltrack.Image(np.full((4, 4, 3), step, dtype=np.uint8))
+        run.log(data, step=step)
+    run.finish()
+    robot = _init(store_dir, id="src", resume="allow", source="real")
+    for step in (30, 70):
+        robot.log({"speed": step / 10}, step=step)
+    robot.finish()
+    return run.id
+
+
+def _everything(store_dir: Path, run_id: str) -> dict[str, object]:
+    """Every value (per source and key) and media row of a run, as plain lists."""
+    view = rltrack.Api(store_dir).run(run_id)
+    out: dict[str, object] = {}
+    for source in view.sources:
+        for key in view.keys(source=source):
+            steps, _, values = view.series(key, source=source)
+            out[f"{source}/{key}"] = list(zip(steps.tolist(), values.tolist(), strict=True))
+    reader = StoreReader(open_database(store_dir, None, create=False))
+    out["media"] = sorted((m.source, m.key, m.step) for m in reader.media(run_id))
+    return out
+
+
+def _kill_at(store_dir: Path, point: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _KILLER, str(store_dir), point, f"src?_step={CUT}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == -9, (result.returncode, result.stdout, result.stderr)
+
+
+def _rerun(store_dir: Path) -> rltrack.Run:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = _init(store_dir, resume_from=f"src?_step={CUT}")
+    assert any(issubclass(w.category, RltrackWarning) and "rewound to step 50" in str(w.message) for w in caught)
+    return run
+
+
+def _cut_of(whole: dict[str, object]) -> dict[str, object]:
+    return {k: [p for p in v if p[0] <= CUT] if k != "media" else [m for m in v if m[2] <= CUT]  # type: ignore[union-attr]
+            for k, v in whole.items()}
+
+
+def test_a_rewind_killed_while_archiving_leaves_the_run_whole_and_a_rerun_labels_the_partial_copy(
+    store_dir: Path,
+) -> None:
+    _source(store_dir)
+    before = _everything(store_dir, "src")
+    _kill_at(store_dir, "archive")
+
+    api = rltrack.Api(store_dir)
+    assert _everything(store_dir, "src") == before  # nothing was cut
+    assert api.run("src").state == "finished" and "rewinds" not in api.run("src").metadata
+    assert api.run("src-rewound-1").state == "crashed"
+
+    run = _rerun(store_dir)
+    run.log({"loss": -1.0})
+    run.finish()
+    api = rltrack.Api(store_dir)
+    partial = api.run("src-rewound-1")
+    assert partial.state == "failed" and partial.metadata["rewound"]["interrupted"] is True
+    assert "may be partial" in (partial.reason or "") and "'src' still holds all of it" in (partial.reason or "")
+    assert _everything(store_dir, "src-rewound-2") == before
+    assert [r["archive"] for r in api.run("src").metadata["rewinds"]] == ["src-rewound-2"]
+    after = _everything(store_dir, "src")
+    assert after["sim/loss"] == [(s, float(s)) for s in range(CUT + 1)] + [(CUT + 1, -1.0)]
+    assert after["real/speed"] == [(30, 3.0)] and after["media"] == [("sim", "frame", 10)]
+
+
+def test_a_rewind_killed_just_after_the_cut_has_recorded_it_with_the_summaries(store_dir: Path) -> None:
+    _source(store_dir)
+    before = _everything(store_dir, "src")
+    _kill_at(store_dir, "cut")
+
+    api = rltrack.Api(store_dir)
+    view = api.run("src")
+    assert _everything(store_dir, "src") == _cut_of(before)
+    assert _everything(store_dir, "src-rewound-1") == before  # the archive was complete before the cut
+    (record,) = view.metadata["rewinds"]
+    removed = sum(len(v) for k, v in before.items() if k != "media") - sum(
+        len(v) for k, v in _cut_of(before).items() if k != "media")  # type: ignore[arg-type]
+    assert (record["step"], record["archive"], record["removed_values"]) == (CUT, "src-rewound-1", removed)
+    # The summaries were cut in the same transaction: no value from after the step is shown.
+    assert view.summary["loss"] == float(CUT)
+    assert view.summary_of("real")["speed"] == 3.0
+
+    _rerun(store_dir).finish()
+    api = rltrack.Api(store_dir)
+    assert "interrupted" not in api.run("src-rewound-1").metadata["rewound"]
+    assert [r["archive"] for r in api.run("src").metadata["rewinds"]] == ["src-rewound-1", "src-rewound-2"]
+    assert _everything(store_dir, "src") == _cut_of(before)
+
+
+def _hostile_store(store_dir: Path) -> tuple[Path, Path]:
+    """A run whose media rows name a file of another run ('..') and a symbolic link to a file outside the store."""
+    _source(store_dir)
+    victim = _init(store_dir, project="p", id="victim")
+    victim.log({"x": 1.0})
+    victim.finish()
+    secret = store_dir.parent / "secret.txt"
+    secret.write_text("not the run's")
+    target = store_dir / "runs" / "victim" / "files" / "model.pt"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"weights")
+    (store_dir / "runs" / "src" / "media" / "link.png").symlink_to(secret)
+    # Written past the checks, as a store copied from elsewhere or an older writer could hold.
+    writer = StoreWriter(open_database(store_dir, None, create=False))
+    writer.write("src", "sim", owner=False, media=[
+        MediaRecord("sim", "stolen", 90, 1, "image", "../victim/files/model.pt", None, {}),
+        MediaRecord("sim", "linked", 20, 1, "image", "media/link.png", None, {}),
+        MediaRecord("sim", "linked", 95, 1, "image", "media/link.png", None, {}),
+    ])
+    return target, secret
+
+
+def test_forks_and_rewinds_never_copy_or_remove_files_outside_the_run(store_dir: Path) -> None:
+    target, secret = _hostile_store(store_dir)
+    fork = _init(store_dir, fork_from="src?_step=99", id="fork")
+    fork.finish()
+    fork_dir = store_dir / "runs" / "fork"
+    assert not (fork_dir / "media" / "link.png").exists()  # the link's target was not copied in
+    assert sorted(p.name for p in (fork_dir / "media").iterdir()) == sorted(
+        p.name for p in (store_dir / "runs" / "src" / "media").iterdir() if not p.is_symlink())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RltrackWarning)
+        _init(store_dir, resume_from="src?_step=5").finish()
+    assert target.read_bytes() == b"weights" and secret.read_text() == "not the run's"
+    assert (store_dir / "runs" / "src" / "media" / "link.png").is_symlink()  # a link is not ours to remove
+
+
+def test_a_step_past_a_live_runs_stored_values_says_the_run_is_still_running(store_dir: Path) -> None:
+    live = _init(store_dir, project="p", id="live")
+    live.log({"x": 1.0}, step=3)
+    live.flush()
+    with pytest.raises(InvalidValueError, match=r"logged up to step 3 .*still running"):
+        _init(store_dir, fork_from="live?_step=9")
+    live.finish()
+
+
+def test_resume_from_an_archive_and_a_long_id_keep_archive_ids_unique_and_valid(store_dir: Path) -> None:
+    long_id = "r" * 64
+    run = _init(store_dir, project="p", id=long_id)
+    for step in range(10):
+        run.log({"x": float(step)})
+    run.finish()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RltrackWarning)
+        for step in (8, 6, 4):
+            _init(store_dir, resume_from=f"{long_id}?_step={step}").finish()
+        archives = [r["archive"] for r in rltrack.Api(store_dir).run(long_id).metadata["rewinds"]]
+        assert len(set(archives)) == 3 and all(len(a) <= 64 for a in archives)
+        # An archive is an ordinary run: it can itself be rewound (its own archive) and forked.
+        _init(store_dir, resume_from=f"{archives[0]}?_step=7").finish()
+    api = rltrack.Api(store_dir)
+    assert api.run(archives[0]).history()["x"].tolist() == [float(s) for s in range(8)]
+    assert len({r.id for r in api.runs()}) == len(list(api.runs())) == 5
+
+
+def test_rewind_on_postgresql_cuts_and_records_in_one_go(pg_cluster: object, tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    url = pg_cluster.new_database()  # type: ignore[attr-defined]
+    db = open_database(tmp_path / "pg", url)
+    try:
+        store = StoreWriter(db)
+        now = time.time_ns()
+        who = WriterInfo(host=os.uname().nodename, pid=os.getpid(), pid_started_ns=0, now_ns=now)
+        store.create_run(NewRun(id="r", project="p", name="r", group=None, job_type=None, notes=None, tags=(),
+                                config={"lr": 1}, source="sim"), who)
+        from rltrack.store.chunks import pack
+
+        steps = np.arange(20, dtype=np.int64)
+        store.write("r", "sim", batches=[pack("sim", "loss", steps, steps + now, steps * 2.0)],
+                    summary={"loss": 38.0})
+        store.end("r", "sim", state="finished", reason=None, exit_code=0, ended_ns=now + 1, owner=True)
+        start, archive = rewind(store, Branch("resume_from", "r", 7), who, source="sim",
+                                run_dir=lambda rid: tmp_path / "pg" / "runs" / rid)
+        reader = StoreReader(db)
+        assert (start.step, archive) == (8, "r-rewound-1")
+        assert reader.series("r", "sim", "loss")[2].tolist() == [s * 2.0 for s in range(8)]
+        assert reader.series(archive, "sim", "loss")[2].tolist() == [s * 2.0 for s in range(20)]
+        assert reader.summary("r", "sim") == {"loss": 14.0} and reader.summary(archive, "sim") == {"loss": 38.0}
+        (record,) = reader.run("r").metadata["rewinds"]
+        assert (record["archive"], record["removed_values"]) == ("r-rewound-1", 12)
+    finally:
+        db.close()
