@@ -34,9 +34,11 @@ def _accounts(ctx: click.Context) -> Any:
             params.update({k: v for k, v in level.params.items() if v is not None})
     root = resolve_root(params.get("store_dir"))
     try:
-        return open_accounts(root, params.get("db_url"), create=True)
+        accounts = open_accounts(root, params.get("db_url"), create=True)
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
+    ctx.call_on_close(accounts.db.close)
+    return accounts
 
 
 def _run(action: Callable[[], Any]) -> Any:
@@ -73,8 +75,10 @@ def create_user(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Create a user (asks for the password)."""
     from rltrack.server.accounts.credentials import check_name
 
-    _run(lambda: check_name("user", name))  # before asking for a password
+    name = _run(lambda: check_name("user", name))  # before asking for a password
     accounts = _accounts(ctx)
+    if name in _run(accounts.users):
+        raise click.ClickException(f"user {name!r} exists already; pick another name")
     password = _password(f"Password for {name}", password_stdin)
     user = _run(lambda: accounts.create_user(name, password))
     click.echo(f"created user {user}; give them an API key with: rltrack server admin create-key {user}")

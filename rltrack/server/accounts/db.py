@@ -139,8 +139,14 @@ class PostgresAccountsDB:
                 _migrate(tx, self.where)
         except psycopg.Error as err:
             raise StoreError(f"cannot use the PostgreSQL database {self.where}: {str(err).strip()}") from err
-        self._pool: Any = psycopg_pool.ConnectionPool(url, min_size=1, max_size=4, timeout=10.0, open=True,
-                                                      name="rltrack-accounts")
+        class _Pool(psycopg_pool.ConnectionPool):  # type: ignore[type-arg]  # connections are plain psycopg ones
+            def __del__(self) -> None:
+                # A pool nobody closed joins its workers when collected; collected in one of them, that join
+                # raises. The workers were already told to stop (as rltrack.store.postgres's pool does).
+                with contextlib.suppress(RuntimeError):
+                    super().__del__()
+
+        self._pool: Any = _Pool(url, min_size=1, max_size=4, timeout=10.0, open=True, name="rltrack-accounts")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Tx]:
