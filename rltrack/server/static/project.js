@@ -13,7 +13,6 @@
   const MAX_ROWS = 200; // run selector rows drawn at once (search narrows the rest)
   const COLLAPSE_ABOVE = 48; // keys beyond which sections start folded
   const runColor = RT.runColor; // stable per run id across pages (common.js)
-  const rgba = (hex, a) => { const n = parseInt(hex.slice(1), 16); return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`; };
   // DOM without HTML parsing: every writer-controlled string goes in as text or through setAttribute.
   const el = (tag, attrs, ...kids) => {
     const n = document.createElement(tag);

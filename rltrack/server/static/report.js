@@ -51,7 +51,17 @@
     const traces = [];
     let lo = Infinity, hi = -Infinity;
     const runs = (data.runs || []).filter((r) => r.count > 0);
-    for (const r of runs) {
+    if (L.group_by) {
+      // Grouped as in the workspace: one mean line and min-max band per value of the config key.
+      traces.push(...RT.groupTraces(runs, {
+        label: (r) => { const run = R.byId.get(r.id); return RT.fmt(run ? RT.flat(run.config)[L.group_by] : undefined) || "(none)"; },
+        xs: (r) => xsOf(r, L), log: panel.log_y ?? L.log_y, smoothing: L.smoothing, wall: L.x_axis === "wall",
+        groupBy: L.group_by, color: (label) => RT.runColor(L.group_by + "=" + label),
+      }));
+      const ext = RT.charts.extent(...traces.filter((t) => !t.hoverinfo).map((t) => t.y));
+      if (ext) [lo, hi] = ext;
+    }
+    for (const r of L.group_by ? [] : runs) {
       const run = R.byId.get(r.id);
       const s = RT.charts.series(xsOf(r, L), r.value, { name: run ? run.name : r.id, color: RT.runColor(r.id), smooth: L.smoothing, isDate: L.x_axis === "wall" });
       traces.push(...s.traces);

@@ -205,6 +205,21 @@ def test_a_report_draws_markdown_safely_and_saves_edits(tab: Watched, server: Ba
     assert stored["version"] == 2 and [next(iter(b)) for b in stored["blocks"]] == ["markdown", "panel", "markdown"]
 
 
+def test_a_grouped_report_draws_one_band_per_group_as_the_workspace_does(
+    tab: Watched, server: BackgroundServer, filled: Filled
+) -> None:
+    r = httpx.post(_api(server, "/dashboards"), json={
+        "kind": "report", "name": "grouped", "layout": {"runs": [filled.alpha, filled.beta], "group_by": "algo"},
+        "blocks": [{"panel": {"key": "train/loss"}}]}).json()
+    tab.ready(server.url + r["url"])
+    chart = ".chart[data-key='train/loss']"
+    assert tab.page.get_attribute(chart, "data-traces") == "3"  # max, min (the band) and the mean
+    names = tab.page.evaluate("(sel) => document.querySelector(sel).data.map((t) => t.name)", chart)
+    assert names[-1] == "algo=ppo (2 runs)"
+    mean = tab.page.evaluate("(sel) => Array.from(document.querySelector(sel).data[2].y)", chart)
+    assert mean[0] == pytest.approx(1.5) and mean[9] == pytest.approx(0.15)  # (1/(s+1) + 2/(s+1)) / 2
+
+
 def test_the_exported_report_opens_offline_with_its_charts_drawn(
     browser: Any, server: BackgroundServer, filled: Filled, tmp_path: Path
 ) -> None:
