@@ -117,8 +117,18 @@
       ...R.keys.map((k) => el("option", { value: k.key }, k.key)));
     if (!R.keys.some((k) => k.key === b.panel.key)) select.prepend(el("option", { value: b.panel.key }, b.panel.key));
     select.value = b.panel.key;
-    select.addEventListener("change", () => { b.panel = { ...b.panel, key: select.value }; });
-    tools.append(select);
+    // The key's sources (sim, real, ...) and its y scale; "" = each run's primary source / the report's setting.
+    const sources = (R.keys.find((k) => k.key === b.panel.key) || { sources: [] }).sources;
+    const source = el("select", { class: "panel-source", title: "source" }, el("option", { value: "" }, "primary source"),
+      ...sources.map((s) => el("option", { value: s }, s)));
+    source.value = b.panel.source || "";
+    source.addEventListener("change", () => { b.panel = { ...b.panel, source: source.value || null }; });
+    const scale = el("select", { class: "panel-log", title: "y scale" }, el("option", { value: "" }, "report's y scale"),
+      el("option", { value: "log" }, "log y"), el("option", { value: "linear" }, "linear y"));
+    scale.value = b.panel.log_y === null || b.panel.log_y === undefined ? "" : b.panel.log_y ? "log" : "linear";
+    scale.addEventListener("change", () => { b.panel = { ...b.panel, log_y: scale.value ? scale.value === "log" : null }; });
+    select.addEventListener("change", () => { b.panel = { key: select.value, source: null, log_y: b.panel.log_y }; render(); });
+    tools.append(select, source, scale);
     return el("div", { class: "block" }, tools);
   }
 
@@ -133,7 +143,7 @@
   function toolbar() {
     const d = R.d;
     if (R.editing) {
-      const name = el("input", { id: "r-name", size: 30, maxlength: 200, value: d.name });
+      const name = el("input", { id: "r-name", size: 30, maxlength: 200, value: R.draftName ?? d.name });
       name.addEventListener("input", () => { R.draftName = name.value; });
       return el("div", { class: "toolbar" }, el("label", {}, "title ", name),
         button("Save", save, "save the report", "r-save"), button("Cancel", () => { R.editing = false; render(); drawAll(); }, "drop the changes", "r-cancel"),

@@ -195,14 +195,20 @@ def test_a_report_draws_markdown_safely_and_saves_edits(tab: Watched, server: Ba
         assert chart.get_attribute("data-loaded") == "1" and chart.get_attribute("data-traces") == str(traces)
     # Edit: change the text, drop a panel, save.
     page.click("#r-edit")
+    page.fill("#r-name", "Week 14 <b>")
     page.fill("textarea.md-edit >> nth=1", "## Reward, *smoothed*")
-    page.locator(".block").nth(3).locator("button", has_text="remove").click()
+    page.select_option(".panel-log >> nth=0", "log")
+    page.locator(".block").nth(3).locator("button", has_text="remove").click()  # redraws the editor
+    assert page.input_value("#r-name") == "Week 14 <b>"
     page.click("#r-save")
     page.wait_for_selector("#r-status:has-text('version 2')")
     assert page.locator(".md").nth(1).inner_html() == "<h2>Reward, <em>smoothed</em></h2>"
     assert page.locator(".chart").count() == 1
     stored = httpx.get(_api(server, f"/dashboards/{report['id']}")).json()
     assert stored["version"] == 2 and [next(iter(b)) for b in stored["blocks"]] == ["markdown", "panel", "markdown"]
+    assert stored["name"] == "Week 14 <b>" and page.text_content("#r-title") == "Week 14 <b>"
+    assert stored["blocks"][1]["panel"] == {"key": "train/loss", "source": None, "log_y": True}
+    assert page.evaluate("document.querySelector('.chart').layout.yaxis.type") == "log"
 
 
 def test_a_grouped_report_draws_one_band_per_group_as_the_workspace_does(
