@@ -9,6 +9,11 @@ before and after.
 
     python bench/calibrate.py                 # 2 workers, budget 200
     python bench/calibrate.py --workers 1 --budget 100
+    python bench/calibrate.py --metric dtw    # the same search scored by DTW
+    python bench/calibrate.py --metric filter --budget 40   # the ensemble Kalman filter (16 sims per step)
+
+With ``--metric filter`` the recording gets Gaussian sensor noise (``--noise`` std on every key, the
+policy still sees the true state) and the filter is told that std.
 """
 
 from __future__ import annotations
@@ -40,15 +45,17 @@ def cartpole(masspole: float, length: float) -> gym.Env[Any, Any]:
     return env
 
 
-def record(root: str) -> str:
+def record(root: str, noise: float) -> str:
     """Log 20 episodes of the PD rule on the hidden pole; each runs 500 steps (the rule keeps it up)."""
     env = cartpole(**TRUTH)
+    rng = np.random.default_rng(0)
     run = rltrack.init(project="bench-calibrate", dir=root, source="real", system_metrics=False, quiet=True)
     for seed in range(N_EPISODES):
         obs, _ = env.reset(seed=seed)
         for _ in range(N_STEPS):
             action = int(obs[2] + 0.5 * obs[3] + 0.05 * obs[1] + 0.01 * obs[0] > 0)
-            run.log({**{f"obs/{i}": float(v) for i, v in enumerate(obs)}, "action/0": action})
+            sensed = obs + noise * rng.standard_normal(obs.shape)
+            run.log({**{f"obs/{i}": float(v) for i, v in enumerate(sensed)}, "action/0": action})
             obs, _, terminated, _, _ = env.step(action)
             if terminated:
                 raise SystemExit(f"the PD rule dropped the pole in episode {seed}; the bench needs 500-step episodes")
@@ -66,12 +73,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--budget", type=int, default=200)
+    parser.add_argument("--metric", choices=["trajectory", "dtw", "filter"], default="trajectory")
+    parser.add_argument("--noise", type=float, default=0.01, help="--metric filter: sensor noise std on every key")
     args = parser.parse_args()
+    noise = args.noise if args.metric == "filter" else 0.0
     with tempfile.TemporaryDirectory() as root:
-        run_id = record(root)
+        run_id = record(root, noise)
         start, cpu0, kids0 = time.perf_counter(), time.process_time(), _children_cpu()
         result = calibrate(run_id, make_env="CartPole-v1", params=PARAMS, budget=args.budget,
-                           workers=args.workers, dir=root)  # fmt: skip
+                           workers=args.workers, metric=args.metric, noise=[noise] * 4 if noise else None,
+                           dir=root)  # fmt: skip
         wall = time.perf_counter() - start
         main_cpu, workers_cpu = time.process_time() - cpu0, _children_cpu() - kids0
     print(
@@ -80,7 +91,7 @@ def main() -> None:
     )
     print(
         f"calibrate: {N_EPISODES} episodes x {N_STEPS} steps, 2 parameters, budget {args.budget}, "
-        f"{args.workers} workers"
+        f"{args.workers} workers, metric {args.metric}" + (f" (sensor noise std {noise:g})" if noise else "")
     )
     print(f"  wall time           {wall:.1f} s ({len(result.trials)} trials, {result.n_failed} failed, each a run)")
     # On a shared machine wall time depends on the neighbours; CPU time says what 2 idle cores would do.
