@@ -116,9 +116,12 @@
     });
     report.addEventListener("click", async () => {
       const f = S.L.key_filter.trim().toLowerCase();
-      const keys = S.keys.map((k) => k.key).filter((k) => !k.startsWith("_") && (!f || k.toLowerCase().includes(f))).slice(0, 4);
+      // The first panels the workspace shows open (folded sections left out), with their source and y scale.
+      const keys = S.keys.map((k) => k.key).filter((k) => !k.startsWith("_") && (!f || k.toLowerCase().includes(f)))
+        .filter((k) => !S.L.collapsed.includes(RT.prefix(k))).slice(0, 4);
+      const opts = (key) => S.L.panels.find((p) => p.key === key) || {};
       const title = name.value.trim() || `${S.project} report`;
-      const blocks = [{ markdown: `Notes on these runs.` }, ...keys.map((key) => ({ panel: { key, source: null, log_y: null } }))];
+      const blocks = [{ markdown: `Notes on these runs.` }, ...keys.map((key) => ({ panel: { key, source: opts(key).source ?? null, log_y: opts(key).log_y ?? null } }))];
       try {
         const d = await send("POST", base, { kind: "report", name: title, layout: S.L, blocks });
         location.assign(d.url);

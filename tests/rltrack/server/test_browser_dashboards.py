@@ -6,6 +6,7 @@ Every page records page errors, console errors (a CSP refusal is one) and dialog
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,24 @@ def test_links_are_revoked_and_a_workspace_deleted_from_the_page(tab: Watched, s
     tab.ready(f"{server.url}/projects/cartpole?d={ws['id']}")
     assert "no dashboard" in page.text_content("#error")
     page.wait_for_selector(".chart[data-loaded='1']", timeout=READY_MS)
+
+
+def test_new_report_starts_from_the_workspace_with_its_panel_options(tab: Watched, server: BackgroundServer) -> None:
+    page = tab.page
+    tab.ready(f"{server.url}/projects/robot")
+    card = page.locator(".card", has=page.locator(".chart[data-key='episode/return']"))
+    card.locator("select.source").select_option("real")
+    page.fill("#dash-name", "robot week")
+    with page.expect_navigation():
+        page.click("#dash-report")
+    page.wait_for_selector("body[data-ready='1']", timeout=READY_MS)
+    assert "/projects/robot/reports/" in page.url and page.text_content("#r-title") == "robot week"
+    panels = [json.loads(p.get_attribute("data-panel")) for p in page.locator(".block.panel").all()]
+    assert {"key": "episode/return", "source": "real", "log_y": None} in panels
+    real = page.locator(".block.panel", has=page.locator(".chart[data-key='episode/return']"))
+    assert real.locator(".chart").get_attribute("data-loaded") == "1"
+    ys = page.evaluate("Array.from(document.querySelector(\".chart[data-key='episode/return']\").data[0].y)")
+    assert ys == [40.0, 41.0, 42.0, 43.0]  # the real episodes, not the sim ones
 
 
 def _report(server: BackgroundServer, filled: Filled) -> dict[str, Any]:
