@@ -135,7 +135,8 @@ def replay_actions(
                 ended = t + 2 < obs.shape[0]
                 break
     finally:
-        env.close()
+        closing: Any = env  # gymnasium 1.2's Env.close has no annotations: typed as Any, not an ignore
+        closing.close()
     sim = np.vstack(sim_obs)
     abs_error = np.abs(sim - obs[: sim.shape[0]])
     return ReplayResult(
