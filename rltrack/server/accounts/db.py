@@ -139,7 +139,7 @@ class PostgresAccountsDB:
                 _migrate(tx, self.where)
         except psycopg.Error as err:
             raise StoreError(f"cannot use the PostgreSQL database {self.where}: {str(err).strip()}") from err
-        class _Pool(psycopg_pool.ConnectionPool):  # type: ignore[type-arg]  # connections are plain psycopg ones
+        class _Pool(psycopg_pool.ConnectionPool):  # connections are plain psycopg ones
             def __del__(self) -> None:
                 # A pool nobody closed joins its workers when collected; collected in one of them, that join
                 # raises. The workers were already told to stop (as rltrack.store.postgres's pool does).

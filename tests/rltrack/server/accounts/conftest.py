@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import pytest
 
 from rltrack.remote import wire
@@ -91,8 +90,8 @@ class World:
 def build_world(client: Any, root: Path, db_url: str | None) -> World:
     """Fill a fresh server (accounts still off) as described in the module docstring."""
     # Before accounts: the server token writes a run (as every writer did before accounts existed).
-    assert client.post("/api/ingest/batches", headers=bearer("tok"),
-                       json={"batches": [create_batch(LEGACY_RUN, "legacy"), write_batch(LEGACY_RUN)]}).status_code == 200
+    legacy = {"batches": [create_batch(LEGACY_RUN, "legacy"), write_batch(LEGACY_RUN)]}
+    assert client.post("/api/ingest/batches", headers=bearer("tok"), json=legacy).status_code == 200
     accounts = open_accounts(root, db_url)
     for user in USERS.values():
         if user is not None:

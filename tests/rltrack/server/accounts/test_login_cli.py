@@ -1,4 +1,4 @@
-"""``rltrack server admin ...`` bootstraps accounts; ``rltrack login URL`` stores a key that ``init(mode="online")`` uses.
+"""``rltrack server admin ...`` makes accounts; ``rltrack login URL`` stores a key ``init(mode="online")`` uses.
 
 A real server (uvicorn on loopback) and the real command line (click's runner, the same entry point as
 the ``rltrack`` script).

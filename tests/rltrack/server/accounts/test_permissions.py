@@ -127,7 +127,8 @@ def _body(world: World, method: str, path: str) -> dict[str, Any]:
     octets = {"content-type": "application/octet-stream"}
     bodies: dict[str, dict[str, Any]] = {
         "/api/ingest/batches": {"json": {"batches": [world.write_batch(LAB_RUN)]}},
-        "/api/ingest/attach": {"json": {"run_id": LAB_RUN, "source": "sim", "who": world.create_batch("x", "y")["who"]}},
+        "/api/ingest/attach": {"json": {"run_id": LAB_RUN, "source": "sim",
+                                        "who": world.create_batch("x", "y")["who"]}},
         "/api/ingest/files/{run_id}/{path:path}": {"content": b"data", "headers": octets},
         "/api/ingest/blobs/{digest}": {"content": world.blob, "headers": octets},
         "/api/ingest/blobs/missing": {"json": {"blobs": [{"sha256": world.blob_sha, "size": len(world.blob)}]}},
@@ -182,7 +183,8 @@ def test_every_route_answers_each_caller_as_its_role_allows(world: World) -> Non
 
 
 @pytest.mark.parametrize(("role", "projects"), [
-    ("admin", [PROJECT]), ("member", [PROJECT]), ("viewer", [PROJECT]), ("stranger", []), ("wrong_team", ["other-proj"]),
+    ("admin", [PROJECT]), ("member", [PROJECT]), ("viewer", [PROJECT]), ("stranger", []),
+    ("wrong_team", ["other-proj"]),
 ])
 def test_lists_show_only_the_projects_a_caller_may_read(world: World, role: str, projects: list[str]) -> None:
     c, headers = world.client, world.as_role(role)
