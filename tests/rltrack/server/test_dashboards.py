@@ -25,6 +25,7 @@ import httpx
 import rltrack
 from rltrack.errors import StoreError
 from rltrack.server import ServerSettings
+from rltrack.server.dashboards import parse_dashboard
 from rltrack.server.dashboards_sql import open_dashboards
 from rltrack.server.serve import BackgroundServer
 
@@ -273,3 +274,29 @@ def test_a_newer_dashboards_schema_is_refused_untouched(served: Served) -> None:
                     open_dashboards(served.root, served.db)
             finally:
                 conn.execute("UPDATE rltrack_dashboards_schema SET version = 1")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_servers_starting_at_once_migrate_once(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # Several uvicorn workers open the dashboards on their first request at the same moment.
+    db = request.getfixturevalue("pg_cluster").new_database() if backend == "postgresql" else None
+    start = threading.Barrier(6)
+    made: list[str] = []
+    errors: list[BaseException] = []
+
+    def first_save(i: int) -> None:
+        try:
+            start.wait()
+            store = open_dashboards(tmp_path, db)
+            made.append(store.create("p", parse_dashboard({"name": f"w{i}"}), None).id)
+            store.close()
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=first_save, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(made)) == 6
+    assert len(open_dashboards(tmp_path, db).of_project("p")) == 6
