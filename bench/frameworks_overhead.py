@@ -1,4 +1,4 @@
-"""What rltrack's Lightning, Transformers and Keras integrations cost a step, beside each framework's own logger.
+"""What rltrack's Lightning, Transformers, Keras and RLlib integrations cost a step, beside each framework's own logger.
 
 Each framework trains a small model on in-memory data with its values logged at EVERY optimizer step
 (Lightning log_every_n_steps=1, Transformers logging_steps=1, Keras every batch): the worst case for a
@@ -6,7 +6,13 @@ logger. Variants, interleaved in every round with the order rotating, all in one
   none       untracked (Lightning logger=False, Transformers report_to="none", Keras no callback)
   rltrack    RLTrackLogger / RLTrackTransformersCallback / RLTrackKerasCallback (system metrics off)
   csv        Lightning's CSVLogger; Keras' CSVLogger (epoch rows only: it has no per-batch mode)
-  tensorboard  Lightning's TensorBoardLogger; Transformers' report_to="tensorboard"
+  tensorboard  Lightning's TensorBoardLogger; Transformers' report_to="tensorboard"; RLlib: what Tune's
+             TBXLoggerCallback does with each result (tensorboardX add_scalar per number, then flush),
+             reproduced here because a standalone Algorithm (Ray >= 2.40) has no logger of its own
+RLlib's step is one training iteration (algo.train(): 200 CartPole env steps sampled in-process, num_env_runners=0,
+so every thread doing work is in this process, then one PPO epoch); rltrack also logs every episode, the peer only
+the iteration's numbers. Ray runs a local cluster without dashboard; run the RLlib part inside `unshare -n` (as the
+tests do) to keep Ray off every interface but loopback.
 Step cost: the mean gap between successive train-batch-end hooks after a warm-up (set-up, the first steps
 and the final flush excluded), in process CPU seconds (every thread of the process, rltrack's writer
 included; other processes on a shared machine do not count) and in wall seconds (what a user waits, but
@@ -15,11 +21,13 @@ ratio to `none` in the same round.
 
     python bench/frameworks_overhead.py                      # 3 rounds, 300 steps each
     python bench/frameworks_overhead.py --rounds 1 --steps 100 --frameworks keras
+    unshare -n sh -c 'ip link set lo up && exec python bench/frameworks_overhead.py --frameworks rllib --steps 40'
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -188,10 +196,62 @@ def keras_step(variant: str, steps: int, tmp: Path) -> tuple[float, float]:
     return _gaps(stamps.t)
 
 
+# ---- RLlib -------------------------------------------------------------------------------------
+
+RLLIB_WARMUP = 3  # iterations: RLlib's first ones build connectors and compile
+
+
+def rllib_step(variant: str, steps: int, tmp: Path) -> tuple[float, float]:
+    import ray
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from rltrack.callbacks import RLTrackRLlibCallback
+    from rltrack.callbacks.ray_tune import flatten_result
+
+    import rltrack
+
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(num_cpus=1, include_dashboard=False, _node_ip_address="127.0.0.1", configure_logging=False,
+                 log_to_driver=False)
+    run = None
+    config = (
+        PPOConfig().environment("CartPole-v1").env_runners(num_env_runners=0)
+        .training(train_batch_size_per_learner=200, minibatch_size=100, num_epochs=1)
+        .rl_module(model_config={"fcnet_hiddens": [32]}).debugging(seed=0)
+    )
+    if variant == "rltrack":
+        run = rltrack.init(project="bench", dir=tmp / "store", system_metrics=False, quiet=True)
+        config = config.callbacks(RLTrackRLlibCallback)
+    writer: Any = None
+    if variant == "tensorboard":
+        from tensorboardX import SummaryWriter
+
+        writer = SummaryWriter(str(tmp / "tb"))
+    algo = config.build_algo()
+    stamps = [_stamp()]
+    for _ in range(steps):
+        result = algo.train()
+        if writer is not None:  # Tune's TBXLoggerCallback.log_trial_result, for one trial (it skips NaN)
+            step = int(result["num_env_steps_sampled_lifetime"])
+            for key, value in flatten_result(result).items():
+                if not math.isnan(value):
+                    writer.add_scalar(f"ray/tune/{key}", value, global_step=step)
+            writer.flush()
+        stamps.append(_stamp())
+    algo.stop()
+    if writer is not None:
+        writer.close()
+    if run is not None:
+        run.finish()
+    gaps = np.diff(np.asarray(stamps[RLLIB_WARMUP:]), axis=0)
+    return float(gaps[:, 0].mean()), float(gaps[:, 1].mean())
+
+
 FRAMEWORKS: dict[str, tuple[Callable[[str, int, Path], tuple[float, float]], list[str]]] = {
     "lightning": (lightning_step, ["none", "rltrack", "csv", "tensorboard"]),
     "transformers": (transformers_step, ["none", "rltrack", "tensorboard"]),
     "keras": (keras_step, ["none", "rltrack", "csv"]),
+    "rllib": (rllib_step, ["none", "rltrack", "tensorboard"]),
 }
 
 
@@ -209,7 +269,8 @@ def main() -> None:
         times: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
         ratios: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
         with tempfile.TemporaryDirectory() as root:
-            step("none", WARMUP + 10, Path(root) / "warm")  # imports and first-call costs outside the rounds
+            warm = RLLIB_WARMUP + 2 if name == "rllib" else WARMUP + 10
+            step("none", warm, Path(root) / "warm")  # imports and first-call costs outside the rounds
             for r in range(args.rounds):
                 order = variants[r % len(variants):] + variants[: r % len(variants)]
                 got = {v: step(v, args.steps, Path(root) / f"{r}-{v}") for v in order}
