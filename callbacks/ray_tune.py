@@ -18,6 +18,7 @@ from rltrack.callbacks._frameworks import log_values
 from rltrack.callbacks._warn import WarnOnce
 
 import rltrack
+from rltrack import _live
 from rltrack.errors import InvalidValueError, RltrackError
 from rltrack.sweeps.engine import new_id
 from rltrack.sweeps.ray_engine import TrialOutcome, trial_state
@@ -146,6 +147,7 @@ class RLTrackTuneCallback(Callback):
         run = self._runs.get(trial.trial_id)
         if run is not None:
             return run
+        previous = _live.current.get()
         try:
             run = rltrack.init(
                 self._project, id=f"{self._group}-{trial.trial_id}", resume="allow", group=self._group,
@@ -154,6 +156,8 @@ class RLTrackTuneCallback(Callback):
         except RltrackError as err:  # telemetry never stops the experiment
             self._warn(f"init-{type(err).__name__}", f"trial {trial.trial_id!r} gets no run ({err}); Tune goes on")
             return None
+        finally:
+            _live.current.set(previous)  # a trial's run never becomes the driver's rltrack.run
         self._runs[trial.trial_id] = run
         return run
 

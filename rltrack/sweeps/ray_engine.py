@@ -267,7 +267,7 @@ def run_ray_sweep(
         verbose: Print one line per trial to stderr.
 
     Returns:
-        The trials, in Tune's order.
+        The trials, in the order Tune started them.
 
     Raises:
         SweepNotFoundError: no such Ray sweep in ``dir``.
@@ -297,7 +297,7 @@ def run_ray_sweep(
     )
     tuner.fit()
     results = []
-    for number, outcome in enumerate(sorted(outcomes.values(), key=lambda o: o.trial_id)):
+    for number, outcome in enumerate(outcomes.values()):  # in the order Tune started them
         if outcome.trial is not None:
             outcome.error = _error_text(outcome.trial)
         state, reason = trial_state(outcome, max_t)
@@ -378,11 +378,15 @@ def _settle(spec: RayTrialSpec, run_id: str, config: Mapping[str, Any], state: s
         return "pruned"
     if stored == state:
         return state
+    from rltrack import _live
+
     deadline = time.monotonic() + _RELEASE_S
+    previous = _live.current.get()
     while True:
         try:
             run = rltrack.init(project=spec.project, id=run_id, resume="allow", group=spec.sweep_id,
                                config=dict(config), dir=spec.root, system_metrics=False, quiet=True)
+            _live.current.set(previous)  # the driver's own rltrack.run stays what it was
             break
         except RltrackError as err:
             # The trial's worker process may still be exiting with the run open.

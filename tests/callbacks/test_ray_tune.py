@@ -78,6 +78,7 @@ def test_each_trial_is_a_run_with_every_reported_number_and_its_end_state(ray_cl
         run_config=tune.RunConfig(callbacks=[recorder, callback], storage_path=str(tmp_path / "tune"), verbose=0),
     )
     grid = tuner.fit()
+    assert rltrack.run is None  # the trials' runs never became the driver's current run
     views = {v.config["x"]: v for v in rltrack.Api(store_dir).runs(project="tune")}
     assert sorted(views) == [-1, 1, 2, 3, 4]
     assert {v.group for v in views.values()} == {"asha-grid"}

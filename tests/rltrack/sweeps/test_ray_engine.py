@@ -50,6 +50,7 @@ def test_a_four_trial_asha_sweep_lands_four_runs_and_the_stopped_ones_read_prune
             run.log({"score": run.config["x"] * (i + 1)})
 
     results = agent(sweep_id, train, dir=store_dir, verbose=False)
+    assert rltrack.run is None
     views = {v.id: v for v in rltrack.Api(store_dir).runs(project="tune")}
     assert len(results) == 4 and set(views) == {r.run_id for r in results}  # no second run per trial
     by_x = {r.config["x"]: r for r in results}
@@ -77,7 +78,8 @@ def test_a_trial_that_raises_or_never_logs_the_metric_reads_failed(ray_cluster: 
             raise ValueError("diverged")
         run.log({"loss": 1.0})
 
-    raised, silent = agent(sweep_id, train, dir=store_dir, verbose=False)
+    results = agent(sweep_id, train, dir=store_dir, verbose=False)
+    raised, silent = sorted(results, key=lambda r: str(r.config["how"]))
     assert (raised.config, raised.state) == ({"how": "raise"}, "failed")
     assert "ValueError: diverged" in (raised.reason or "")
     view = rltrack.Api(store_dir).run(raised.run_id)
