@@ -25,7 +25,6 @@ from rltrack import _live as _live_module
 from rltrack._config import config_dict as config_dict_of
 from rltrack._config import defaults_from_cwd, filter_keys
 from rltrack._disabled import DisabledRun
-from rltrack._fork import open_branch, parse_branch
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run, failure_reason
 from rltrack._settings import Settings
@@ -167,7 +166,11 @@ def init(
             ``resume_from`` together, a spec not ``"RUNID?_step=N"``, a step past the run's last).
     """
     given = Settings.of(settings)
-    branch = parse_branch(fork_from, resume_from)
+    branch = None
+    if fork_from is not None or resume_from is not None:
+        from rltrack._fork import parse_branch  # it loads the store's readers (numpy): only when a branch is asked
+
+        branch = parse_branch(fork_from, resume_from)
     ignored = _ignored_keywords(
         entity=entity, monitor_gym=monitor_gym, anonymous=anonymous, force=force, magic=magic
     ) + given.ignored()
@@ -249,6 +252,8 @@ def init(
             project=project if project_given else "", name=name or "", group=group, job_type=job_type,
             notes=notes, tags=tag_tuple, config=config_dict, source=source,
         )
+        from rltrack._fork import open_branch
+
         run = open_branch(branch, store, who, new, defaults=portable(defaults), allow_val_change=allow_val_change,
                           name_for=lambda p: _new_name(store, p))
     elif id is not None and store.run_exists(id):

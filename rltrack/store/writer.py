@@ -11,11 +11,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from rltrack.errors import RunExistsError, RunNotFoundError, StoreError
 from rltrack.store.base import Backend, Connection
-from rltrack.store.chunks import pack, unpack
 from rltrack.store.records import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 
@@ -274,6 +271,9 @@ class StoreWriter:
         Returns:
             How many points were removed.
         """
+        import numpy as np  # here, not at the top: `import rltrack` loads no numpy (test_architecture)
+
+        from rltrack.store.chunks import pack, unpack
         removed = 0
         with self.db.transaction() as conn:
             series = conn.execute("SELECT id, source, key FROM series WHERE run_id = ?", (run_id,)).fetchall()
