@@ -44,6 +44,9 @@ class AccountsDB(Protocol):
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
         """Open a transaction, committed when the block ends without an error."""
 
+    def reading(self) -> contextlib.AbstractContextManager[Tx]:
+        """Open a transaction that only reads (it never waits for, nor blocks, a writer where the engine allows)."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -76,17 +79,30 @@ class SqliteAccountsDB:
             raise StoreError(f"cannot create the folder of {self.where}: {err.strerror}") from err
         with self.transaction() as tx:
             _migrate(tx, self.where)
+        try:
+            # WAL: the readers of every request never wait for a writer (a login, a new key).
+            with sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S) as conn:
+                conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot use the accounts database {self.where}: {err}") from err
+
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]:
+        """Open an immediate (write-locking) transaction on a fresh connection."""
+        return self._begin("BEGIN IMMEDIATE")
+
+    def reading(self) -> contextlib.AbstractContextManager[Tx]:
+        """Open a read transaction (deferred: it takes no write lock)."""
+        return self._begin("BEGIN")
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """Open an immediate (write-locking) transaction on a fresh connection."""
+    def _begin(self, statement: str) -> Iterator[Tx]:
         try:
             conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as err:
             raise StoreError(f"cannot open the accounts database {self.where}: {err}") from err
         try:
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(statement)
             try:
                 yield _SqliteTx(conn, self.where)
             except BaseException:
@@ -161,6 +177,10 @@ class PostgresAccountsDB:
             raise StoreError(f"no free connection to {self.where} within 10 s (the database is slow or down)") from err
         except psycopg.OperationalError as err:
             raise StoreError(f"cannot reach {self.where}: {str(err).strip()}") from err
+
+    def reading(self) -> contextlib.AbstractContextManager[Tx]:
+        """Open a transaction for reads (PostgreSQL's readers never block writers)."""
+        return self.transaction()
 
     def close(self) -> None:
         """Close the pool."""

@@ -47,7 +47,7 @@ class Accounts:
     # -- users -------------------------------------------------------------------------------------
     def has_users(self) -> bool:
         """Return whether any user exists (accounts are on exactly then)."""
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             return bool(tx.execute("SELECT 1 FROM acct_users LIMIT 1"))
 
     def create_user(self, name: str, password: str) -> str:
@@ -75,7 +75,7 @@ class Accounts:
 
     def users(self) -> list[str]:
         """Return every user name, sorted."""
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             return [r[0] for r in tx.execute("SELECT name FROM acct_users ORDER BY name")]
 
     def check_password(self, name: str, password: str) -> str | None:
@@ -85,7 +85,7 @@ class Accounts:
         except RltrackError:
             cred.verify_password(None, password if isinstance(password, str) else "")
             return None
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             rows = tx.execute("SELECT password_hash FROM acct_users WHERE name = ?", (name,))
         ok, new_hash = cred.verify_password(rows[0][0] if rows else None, password)
         if ok and new_hash is not None:
@@ -95,7 +95,7 @@ class Accounts:
 
     def _existing_user(self, name: str) -> str:
         name = cred.check_name("user", name)
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             if not tx.execute("SELECT 1 FROM acct_users WHERE name = ?", (name,)):
                 raise RltrackError(f"no user {name!r}; create it with `rltrack server admin create-user {name}`")
         return name
@@ -133,7 +133,7 @@ class Accounts:
 
     def teams(self) -> dict[str, dict[str, str]]:
         """Return ``{team: {user: role}}`` for every team."""
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             out: dict[str, dict[str, str]] = {r[0]: {} for r in tx.execute("SELECT name FROM acct_teams ORDER BY name")}
             for team, user, role in tx.execute("SELECT team, user_name, role FROM acct_members ORDER BY user_name"):
                 out.setdefault(team, {})[user] = role
@@ -141,7 +141,7 @@ class Accounts:
 
     def roles_of(self, user: str) -> dict[str, str]:
         """Return ``{team: role}`` of one user."""
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             return {r[0]: r[1] for r in tx.execute("SELECT team, role FROM acct_members WHERE user_name = ?", (user,))}
 
     # -- API keys ----------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class Accounts:
         args: tuple[str, ...] = ()
         if user is not None:
             sql, args = sql + " WHERE user_name = ?", (user,)
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             return [KeyInfo(*r) for r in tx.execute(sql + " ORDER BY created_ns, key_id", args)]
 
     def user_of_key(self, key: str) -> str | None:
@@ -184,12 +184,14 @@ class Accounts:
         if key_id is None:
             return None
         now = time.time_ns()
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             rows = tx.execute("SELECT user_name, digest, revoked_ns, last_used_ns FROM acct_keys WHERE key_id = ?",
                               (key_id,))
-            if not rows or rows[0][2] is not None or not cred.same(rows[0][1], cred.digest(key)):
-                return None
-            if rows[0][3] is None or now - int(rows[0][3]) > _LAST_USED_EVERY_NS:
+        if not rows or rows[0][2] is not None or not cred.same(rows[0][1], cred.digest(key)):
+            return None
+        if rows[0][3] is None or now - int(rows[0][3]) > _LAST_USED_EVERY_NS:
+            # A write at most once a minute per key, in its own short transaction (requests only read).
+            with self.db.transaction() as tx:
                 tx.execute("UPDATE acct_keys SET last_used_ns = ? WHERE key_id = ?", (now, key_id))
         return str(rows[0][0])
 
@@ -208,7 +210,7 @@ class Accounts:
 
     def session(self, token: str) -> tuple[str, str] | None:
         """Return ``(user, csrf)`` of a live session, or None."""
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             rows = tx.execute("SELECT user_name, csrf, expires_ns FROM acct_sessions WHERE digest = ?",
                               (cred.digest(token),))
         if not rows or int(rows[0][2]) < time.time_ns():
@@ -223,7 +225,7 @@ class Accounts:
     # -- projects ----------------------------------------------------------------------------------
     def projects(self) -> dict[str, ProjectRow]:
         """Return every project row by name."""
-        with self.db.transaction() as tx:
+        with self.db.reading() as tx:
             rows = tx.execute("SELECT name, owner_user, team, visibility FROM acct_projects")
         return {r[0]: ProjectRow(*r) for r in rows}
 
