@@ -59,15 +59,17 @@ def unfollow_writers(on_writer: Callable[[Any, str], None]) -> None:
 def tap(writer: Any, on_event: Callable[[Any], None]) -> None:
     """Call ``on_event(event)`` with each Event proto ``writer`` is given from now on (after it took it)."""
     with _lock:
-        writer.__dict__.setdefault("_rltrack_taps", []).append(on_event)
+        # A tuple, replaced rather than changed: add_event walks it without copying or locking.
+        writer.__dict__["_rltrack_taps"] = (*writer.__dict__.get("_rltrack_taps", ()), on_event)
 
 
 def untap(writer: Any, on_event: Callable[[Any], None]) -> None:
     """Stop calling ``on_event`` for ``writer``'s events."""
     with _lock:
-        taps = writer.__dict__.get("_rltrack_taps")
-        if taps and on_event in taps:
+        taps = list(writer.__dict__.get("_rltrack_taps", ()))
+        if on_event in taps:
             taps.remove(on_event)
+            writer.__dict__["_rltrack_taps"] = tuple(taps)
 
 
 def _wrap(cls: type) -> None:
@@ -88,7 +90,7 @@ def _wrap(cls: type) -> None:
         result = original_add(self, event)
         taps = self.__dict__.get("_rltrack_taps")  # one dict lookup when no mirror taps this writer
         if taps:
-            for on_event in list(taps):
+            for on_event in taps:
                 try:
                     on_event(event)
                 except Exception:  # never break the user's add_scalar()

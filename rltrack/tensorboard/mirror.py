@@ -34,7 +34,7 @@ from typing import Any
 
 from rltrack.errors import RltrackError, RltrackWarning
 from rltrack.tensorboard import hooks
-from rltrack.tensorboard.events import EventFileReader, event_points, is_event_file
+from rltrack.tensorboard.events import EventFileReader, is_event_file
 from rltrack.tensorboard.sink import RunSink
 
 __all__ = ["TensorBoardMirror", "mirror"]
@@ -86,7 +86,7 @@ class TensorBoardMirror:
         # Followed writers (a weak reference and the tap on it), their folders' sinks, their events.
         self._writers: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
         self._tapped: dict[Path, tuple[RunSink, dict[str, Any]]] = {}
-        self._events: deque[tuple[RunSink, dict[str, Any], Any]] = deque()
+        self._queues: list[tuple[RunSink, dict[str, Any], deque[Any]]] = []
         #: Problems met while mirroring (a corrupt file, a value the run refused), in order.
         self.errors: list[str] = []
         if logdir is not None:
@@ -127,17 +127,15 @@ class TensorBoardMirror:
     def _writer_made(self, writer: Any, logdir: str) -> None:
         """A SummaryWriter was made: take its events as it is given them; its files are not tailed."""
         path = Path(logdir).expanduser().absolute()
-        events = self._events
+        # The writer's own queue: in the training thread each event costs one C-level append.
+        queue: deque[Any] = deque()
         with self._lock:
             if path not in self._tapped:
                 self._tapped[path] = (RunSink(self.run, self._tap_prefix(path)), {})
             sink, metadata = self._tapped[path]
-
-            def on_event(event: Any) -> None:  # in the training thread: one append, no work
-                events.append((sink, metadata, event))
-
-            self._writers.append((hooks.writer_ref(writer), on_event))
-        hooks.tap(writer, on_event)
+            self._queues.append((sink, metadata, queue))
+            self._writers.append((hooks.writer_ref(writer), queue.append))
+        hooks.tap(writer, queue.append)
 
     def _tap_prefix(self, path: Path) -> str:
         """Tags of a followed writer: prefixed by its folder under a mirrored log dir or an earlier writer's."""
@@ -176,11 +174,10 @@ class TensorBoardMirror:
                 listed = {f: d for d in reversed(self._logdirs) for f in _event_files(d)}
                 self._files = sorted(((d, f) for f, d in listed.items()), key=lambda df: df[1])
                 self._listed_at = now
-            while self._events:
-                sink, metadata, event = self._events.popleft()
-                try:
-                    sink.add(event_points(event, metadata))
-                except Exception as err:  # a value the run refused: the others go on
+            for sink, metadata, queue in self._queues:
+                # Only the events there now: the writer may go on appending while these are logged.
+                taken = [queue.popleft() for _ in range(len(queue))]
+                for err in sink.add_events(taken, metadata):
                     self._problem(f"{type(err).__name__}: {err}")
             for sink, _ in self._tapped.values():
                 sink.flush()

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rltrack.errors import RltrackError
-from rltrack.tensorboard.events import Point
+from rltrack.tensorboard.events import Point, event_points
 from rltrack.validate import check_key
 
 __all__ = ["EncodedImage", "RunSink", "params_from_text"]
@@ -122,6 +122,53 @@ class RunSink:
                     self._config(params)
             else:
                 self.skipped[point.reason] += 1
+
+    def add_events(self, events: Iterable[Any], metadata: dict[str, Any]) -> list[Exception]:
+        """Log the values of ``events`` (``Event`` protos, in the order given); call :meth:`flush` after the last.
+
+        The live mirror's hot path. An event of ``simple_value`` scalars only (what
+        ``add_scalar`` writes) goes straight into the step's batch: no :class:`Point`, no
+        compat layers, one call for all the events, about half the cost of :meth:`add`. Any
+        other event goes through :func:`event_points` and :meth:`add`.
+
+        Args:
+            events: The events a writer was given.
+            metadata: Per-tag metadata of that writer so far (filled in), as TensorBoard keeps it.
+
+        Returns:
+            What went wrong with single events (a value the run refused): the other events are logged.
+        """
+        problems: list[Exception] = []
+        keys, n = self._keys, 0
+        for event in events:
+            try:
+                values = event.summary.value if event.WhichOneof("what") == "summary" else ()
+                if len(values) == 1:  # add_scalar's one value: no generator
+                    simple = values[0].WhichOneof("value") == "simple_value"
+                else:
+                    simple = bool(values) and all(v.WhichOneof("value") == "simple_value" for v in values)
+                if not simple:
+                    self.add(event_points(event, metadata))
+                    continue
+                step = event.step
+                for value in values:
+                    tag = value.tag
+                    key = keys[tag] if tag in keys else self._key(tag)
+                    if key is None:
+                        continue
+                    if step < 0:  # TensorBoard allows them; a run's x-axis starts at 0
+                        self.skipped["values at a negative step"] += 1
+                        continue
+                    if step != self._batch_step or key in self._batch:
+                        self.flush()
+                        self._batch_step, self._batch_t_ns = step, round(event.wall_time * 1e9)
+                    self._batch[key] = value.simple_value
+                    n += 1
+            except Exception as err:  # a value the run refused: the other events go on
+                problems.append(err)
+        if n:
+            self.logged["scalars"] += n
+        return problems
 
     def _config(self, params: dict[str, Any]) -> None:
         self.run.config.update(params)
