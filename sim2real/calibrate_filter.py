@@ -108,7 +108,7 @@ class _Ensemble:
                 )
         puts = [_putter(obj, env) for env in self.envs]  # after reset: some envs have no state before it
         dim = obs.shape[1]
-        start_std = np.full(dim, 0.1) * self.spread
+        start_std = self.spread.copy()  # an unscored key: only its spread in the recording is known
         start_std[cols] = np.maximum(self.noise, PROCESS_NOISE * self.spread[cols])
         states = obs[0] + rng.standard_normal((MEMBERS, dim)) * start_std
         q = np.diag((PROCESS_NOISE * self.spread) ** 2)

@@ -153,3 +153,14 @@ def test_recovers_pendulum_length_and_friction(store_dir: Path) -> None:
     assert near(result.best_params["friction"], 0.2, 0.05), result.best_params
     assert result.improvement >= 5
     assert all(p.identifiable for p in result.parameters)
+
+
+def test_the_filter_estimates_the_velocities_it_is_not_given(store_dir: Path, noisy_stand_in: str) -> None:
+    # Scoring the positions only: the velocities are state the filter infers from them (their start is
+    # known only to within their spread in the recording), and mass and delay still come out.
+    result = calibrate(noisy_stand_in, make_env="rltrack.demo.standin:calibration_env", params=STAND_IN,
+                       keys=["obs/0", "obs/2"], metric="filter", noise={"obs/0": 0.02, "obs/2": 0.02}, budget=40,
+                       track=False, dir=store_dir)  # fmt: skip
+    assert result.keys == ("obs/0", "obs/2")
+    assert result.best_params["actuator_delay_steps"] == 1
+    assert near(result.best_params["pole_mass_factor"], 3.0, 0.10), result.best_params
