@@ -12,7 +12,10 @@ The wandb-style config maps onto Tune as follows:
   ``grace_period=min_iter``, ``max_t=max_iter``, ``reduction_factor=eta`` on ``training_iteration``.
   As in the Optuna engine, one iteration is one logged value of the sweep metric.
 - Any other Tune scheduler (``HyperBandScheduler``, ``PopulationBasedTraining``, ...) can be passed
-  as ``scheduler=`` to :func:`run_ray_sweep`.
+  as ``scheduler=`` to :func:`run_ray_sweep`. PBT takes no search algorithm: its starting points
+  are drawn up front from the same sampler; its ``hyperparam_mutations`` name the parameters under
+  ``params`` (``{"params": {"lr": [...]}}``), where the trial's config lives. A trial Tune restarts
+  (PBT's exploit, a pause) continues its run, whose config shows the newest values.
 
 Each trial runs in a Ray worker process: it starts the trial's run (id ``<sweep id>-<trial id>``,
 ``group=<sweep id>``, ``config`` = the trial's parameters) in the store folder, which every machine
@@ -138,8 +141,9 @@ def _trainable(spec: RayTrialSpec, function: Callable[..., object]) -> Callable[
         from rltrack.sweeps.agent import call_function
 
         config = tune_config["params"]
+        # resume="allow": a trial Tune restarts (PBT's exploit, HyperBand's pause, a retry) continues its run.
         run = rltrack.init(
-            project=spec.project, id=spec.run_id(tune.get_context().get_trial_id()), resume="never",
+            project=spec.project, id=spec.run_id(tune.get_context().get_trial_id()), resume="allow",
             group=spec.sweep_id, config=config, dir=spec.root, quiet=True,
         )
         reporter = _TuneReporter(run, spec.metric)
@@ -280,7 +284,7 @@ def run_ray_sweep(
         raise SweepConfigError(f"engine='ray' runs a function per trial; got function={function!r}")
     scheduler, max_t = _scheduler(cfg, scheduler)
     spec = RayTrialSpec(sweep_id, project, str(root), cfg.metric.name, max_t)
-    param_space, search_alg, num_samples = _search(cfg, count, seed)
+    param_space, search_alg, num_samples = _search(cfg, count, seed, searcher_allowed=not _is_pbt(scheduler))
     outcomes: dict[str, TrialOutcome] = {}
     tuner = tune.Tuner(
         _trainable(spec, function),
@@ -329,8 +333,19 @@ def _scheduler(cfg: SweepConfig, scheduler: Any) -> tuple[Any, int | None]:
     return asha, early.max_iter
 
 
-def _search(cfg: SweepConfig, count: int | None, seed: int | None) -> tuple[dict[str, Any], Any, int]:
-    """Return Tune's param_space, search algorithm and number of samples for the config's method."""
+def _is_pbt(scheduler: Any) -> bool:
+    from ray.tune.schedulers import PopulationBasedTraining  # PB2 is one too
+
+    return isinstance(scheduler, PopulationBasedTraining)
+
+
+def _search(cfg: SweepConfig, count: int | None, seed: int | None, *, searcher_allowed: bool = True
+            ) -> tuple[dict[str, Any], Any, int]:
+    """Return Tune's param_space, search algorithm and number of samples for the config's method.
+
+    PBT takes no search algorithm (it is the optimiser): its starting points are drawn up front
+    from the same Optuna sampler and run as a list.
+    """
     from ray import tune
 
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
@@ -348,7 +363,11 @@ def _search(cfg: SweepConfig, count: int | None, seed: int | None) -> tuple[dict
         )
     from ray.tune.search.optuna import OptunaSearch
 
-    from rltrack.sweeps.engine import make_sampler
+    from rltrack.sweeps.engine import import_optuna, make_sampler
+
+    if not searcher_allowed:
+        study = import_optuna().create_study(sampler=make_sampler(cfg, seed))
+        return {"params": tune.grid_search([space.sample(study.ask()) for _ in range(samples)])}, None, 1
 
     searcher = OptunaSearch(space=_DefineByRun(cfg.params), metric=cfg.metric.name,
                             mode="max" if cfg.metric.goal == "maximize" else "min",
