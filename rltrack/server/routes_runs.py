@@ -168,6 +168,8 @@ def counts(run_id: str, reader: Reader, source: str | None = None) -> dict[str, 
 
 #: Rows one page of a table may hold (the page asks for 100; a script may ask for more).
 MAX_PAGE_ROWS = 10_000
+#: Cells one page holds at most: a table of 10,000 columns is paged in fewer rows (the answer's ``limit``).
+MAX_PAGE_CELLS = 200_000
 #: Rows the columns of a plot are sent with; a longer table is sampled evenly (every n-th row).
 MAX_PLOT_ROWS = 200_000
 #: Saved files listed at most (a run that saved a whole dataset still answers quickly).
@@ -191,7 +193,7 @@ def run_tables(run_id: str, reader: Reader) -> list[dict[str, Any]]:
 def _table_for(reader: StoreReader, run_id: str, key: str, step: int | None, source: str | None) -> tuple[
         MediaRow, tables_mod.LoadedTable]:
     reader.run(run_id)
-    row = tables_mod.find_table(reader.media(run_id, check_arg(source, "source")), check_arg(key), step, source)
+    row = tables_mod.find_table(reader.media(run_id), check_arg(key), step, check_arg(source, "source"))
     path = tables_mod.table_path(reader.db.root, run_id, row)
     if path is None:
         raise RltrackError(f"table {key!r} at step {row.step} names {row.path!r}, which is not a table file")
@@ -210,7 +212,10 @@ def table_rows(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = 100,
 ) -> dict[str, Any]:
-    """Return ``{"total", "offset", "columns", "types", "rows", "index", ...}`` for rows ``offset``..``offset+limit``.
+    """Return ``{"total", "offset", "limit", "columns", "types", "rows", "index", ...}`` for rows from ``offset``.
+
+    ``limit`` in the answer is the rows a page holds: what was asked, or fewer for a table so wide that
+    ``limit`` rows would exceed :data:`MAX_PAGE_CELLS` cells (the next page starts at ``offset + limit``).
 
     Sorting is done here, over the whole table; missing cells (None, NaN) come last in both directions.
     Number cells are JSON numbers, NaN/±inf the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; media
@@ -218,6 +223,7 @@ def table_rows(
     ``index`` gives each row's position in the table as logged.
     """
     row, table = _table_for(reader, run_id, key, step, source)
+    limit = max(1, min(limit, MAX_PAGE_CELLS // max(1, len(table.names))))
     if sort is not None and sort not in table.names:
         raise RltrackError(f"sort={sort!r} is not a column of table {key!r}; its columns are {table.names!r}")
     if sort is None:
@@ -228,8 +234,8 @@ def table_rows(
     cells = [[tables_mod.wire_cell(table.columns[c][i], kind, base, run_id, folder) for c, kind in
               enumerate(table.types)] for i in picked]
     return {"source": row.source, "key": row.key, "step": row.step, "caption": row.caption, "total": table.rows,
-            "offset": offset, "sort": sort, "order": order, "columns": table.names, "types": table.types,
-            "rows": cells, "index": picked}
+            "offset": offset, "limit": limit, "sort": sort, "order": order, "columns": table.names,
+            "types": table.types, "rows": cells, "index": picked}
 
 
 @router.get("/runs/{run_id}/tables/data", summary="Whole columns of a logged table (what a plot draws)")
@@ -244,7 +250,8 @@ def table_data(
 ) -> dict[str, Any]:
     """Return ``{"total", "sampled", "columns": {name: [cells]}}``; NaN/±inf are null (a gap in a chart).
 
-    Above ``max_rows`` rows every n-th row is sent (``sampled`` true). Media cells are sent as their captions.
+    Above ``max_rows`` rows every n-th row is sent (``sampled`` true). Media cells are sent as their captions;
+    a cell a crafted file made a list or an object is sent as its JSON text.
     """
     _, table = _table_for(reader, run_id, key, step, source)
     missing = [c for c in column if c not in table.names]
@@ -254,7 +261,7 @@ def table_data(
     out: dict[str, list[Any]] = {}
     for name in dict.fromkeys(column):
         cells = table.columns[table.names.index(name)][::stride]
-        out[name] = [c.get("caption") if isinstance(c, dict) else c for c in cells]
+        out[name] = [tables_mod.plot_cell(c) for c in cells]
     return {"total": table.rows, "sampled": stride > 1, "columns": out}
 
 

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from fastapi import HTTPException
 
@@ -27,8 +27,8 @@ from rltrack.media.table import CELL_TYPES, read_table_file
 from rltrack.server.files import media_url, safe_file
 from rltrack.store.reader import MediaRow
 
-__all__ = ["PLOT_TYPES", "TABLE_SUFFIXES", "LoadedTable", "Shape", "describe", "find_table", "load", "plot_spec",
-           "sort_order", "table_entry", "table_path", "wire_cell"]
+__all__ = ["PLOT_TYPES", "TABLE_SUFFIXES", "LoadedTable", "Shape", "describe", "find_table", "load", "plot_cell",
+           "plot_spec", "sort_order", "table_entry", "table_path", "wire_cell"]
 
 #: Files a table is stored as (``Table.write``); a "table" media row naming anything else is shown as a file.
 TABLE_SUFFIXES = (".parquet", ".jsonl")
@@ -40,7 +40,13 @@ PLOT_TYPES: dict[str, tuple[str, ...]] = {
 _MEDIA_KINDS = ("image", "video", "histogram")
 T = TypeVar("T")
 #: A table file larger than this is listed but its rows are not read into the server's memory.
-MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024 * 1024
+#: A table of more cells than this is listed but not read (as Python objects a cell costs ~50 bytes).
+MAX_TABLE_CELLS = 5_000_000
+#: A JSON Lines header (column names and types) longer than this is not a table rltrack wrote.
+MAX_HEADER_BYTES = 2 * 1024 * 1024
+#: Sort orders kept per loaded table (each is one index per row).
+_MAX_ORDERS = 4
 #: Cells kept in memory over all cached tables (least recently used tables go first).
 _MAX_CACHED_CELLS = 4_000_000
 
@@ -53,7 +59,7 @@ class LoadedTable:
     types: list[str]
     columns: list[list[Any]]
     rows: int
-    orders: dict[tuple[int, bool], list[int]] = field(default_factory=dict)
+    orders: OrderedDict[tuple[int, bool], list[int]] = field(default_factory=OrderedDict)
 
 
 class _Loaded:
@@ -63,8 +69,21 @@ class _Loaded:
         self._entries: OrderedDict[tuple[str, int, int], LoadedTable] = OrderedDict()
         self._cells = 0
         self._lock = threading.Lock()
+        #: One lock per file being read: concurrent requests for one uncached table read it once, not N times.
+        self._loading: dict[str, threading.Lock] = {}
 
     def get(self, path: Path) -> LoadedTable:
+        with self._lock:
+            loading = self._loading.setdefault(str(path), threading.Lock())
+        try:
+            with loading:
+                return self._get(path)
+        finally:
+            with self._lock:
+                if not loading.locked():
+                    self._loading.pop(str(path), None)
+
+    def _get(self, path: Path) -> LoadedTable:
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         with self._lock:
@@ -74,7 +93,14 @@ class _Loaded:
                 return hit
         if stat.st_size > MAX_FILE_BYTES:
             raise RltrackError(
-                f"the table file is {stat.st_size:,} bytes; the dashboard reads up to {MAX_FILE_BYTES:,}"
+                f"{path.name} is {stat.st_size:,} bytes; the dashboard reads table files up to {MAX_FILE_BYTES:,} "
+                "(read it in Python: rltrack.Api().run(run_id).table(key))"
+            )
+        shape = describe(path)
+        if shape.rows * len(shape.names) > MAX_TABLE_CELLS:
+            raise RltrackError(
+                f"{path.name} holds {shape.rows:,} rows x {len(shape.names):,} columns; the dashboard reads tables "
+                f"of up to {MAX_TABLE_CELLS:,} cells (read it in Python: rltrack.Api().run(run_id).table(key))"
             )
         table = _read(path)
         cells = table.rows * max(1, len(table.names))
@@ -145,16 +171,25 @@ def _guarded(path: Path, read: Callable[[], T]) -> T:
     except ImportError as err:
         raise RltrackError(f"{path.name}: the server needs pyarrow to read Parquet tables (pip install pyarrow)") \
             from err
+    except _NotATable as err:  # our own checks: the message says what is wrong (and holds no path)
+        raise RltrackError(f"{path.name} is not a readable table file: {err}") from err
     except Exception as err:  # the file is a writer's bytes: any parse failure is that table's error, not a 500
         raise RltrackError(f"{path.name} is not a readable table file ({type(err).__name__})") from err
+
+
+class _NotATable(ValueError):
+    """A file that parses but breaks a rule of rltrack's table files."""
 
 
 def _shape(path: Path) -> Shape:
     # The same header Table.write puts in each format (see rltrack.media.table).
     if path.suffix == ".jsonl":
         with open(path, "rb") as f:
-            header = json.loads(f.readline())
-            rows = sum(1 for line in f if line.strip())
+            line = f.readline(MAX_HEADER_BYTES + 1)
+            if len(line) > MAX_HEADER_BYTES:
+                raise _NotATable(f"its header line is over {MAX_HEADER_BYTES:,} bytes")
+            header = json.loads(line)
+            rows = _count_rows(f)
         return _checked(header["columns"], header["types"], rows)
     import pyarrow.parquet as pq
 
@@ -162,15 +197,28 @@ def _shape(path: Path) -> Shape:
     info = json.loads((footer.metadata or {})[b"rltrack"])
     shape = _checked(info["columns"], info["types"], footer.num_rows)
     if footer.num_columns != len(shape.names):
-        raise ValueError("the schema and rltrack's header disagree")
+        raise _NotATable("the schema and rltrack's header disagree")
     return shape
+
+
+def _count_rows(f: BinaryIO) -> int:
+    """Count the non-blank lines left in ``f`` a block at a time (one huge line is never held whole)."""
+    rows, pending = 0, False  # pending: the current (unfinished) line has a non-blank byte
+    while block := f.read(1 << 20):
+        *done, rest = block.split(b"\n")
+        for i, piece in enumerate(done):
+            rows += bool(piece.strip()) or (i == 0 and pending)
+        pending = bool(rest.strip()) or (not done and pending)
+    return rows + pending
 
 
 def _checked(names: Any, types: Any, rows: int) -> Shape:
     if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-        raise ValueError("column names are not strings")
+        raise _NotATable("column names are not strings")
+    if len(set(names)) != len(names):
+        raise _NotATable("a column name repeats")
     if not (isinstance(types, list) and len(types) == len(names)):
-        raise ValueError("columns and types disagree")
+        raise _NotATable("columns and types disagree")
     # A type rltrack does not write shows its cells as text.
     return Shape(names, [t if isinstance(t, str) and t in CELL_TYPES else "string" for t in types], rows)
 
@@ -180,7 +228,7 @@ def _read(path: Path) -> LoadedTable:
     rows = len(columns[0]) if columns else 0
     shape = _checked(names, types, rows)
     if len(columns) != len(shape.names) or any(len(c) != rows for c in columns):
-        raise ValueError("columns of different lengths")
+        raise _NotATable("columns of different lengths")
     return LoadedTable(shape.names, shape.types, columns, rows)
 
 
@@ -238,8 +286,9 @@ def find_table(rows: list[MediaRow], key: str, step: int | None, source: str | N
     found = [m for m in tables if m.key == key and (step is None or m.step == step)
              and (source is None or m.source == source)]
     if not found:
-        at = "" if step is None else f" at step {step}"
-        raise HTTPException(404, f"no table {key!r}{at}; this run's table keys are {sorted({m.key for m in tables})!r}")
+        at = ("" if step is None else f" at step {step}") + ("" if source is None else f" from source {source!r}")
+        raise HTTPException(404, f"no table {key!r}{at}; this run's table keys are {sorted({m.key for m in tables})!r}"
+                                 f" from sources {sorted({m.source for m in tables})!r}")
     return max(found, key=lambda m: (m.step, m.t_ns))
 
 
@@ -251,8 +300,10 @@ def _sort_key(cell: Any) -> tuple[int, Any, str]:
         return 0, cell, ""
     if isinstance(cell, str):
         return 1, 0, cell
-    if isinstance(cell, dict):
-        return 1, 0, str(cell.get("caption") or cell.get("path") or "")
+    if isinstance(cell, dict):  # a media cell by its caption (else its file); any other object by its JSON text
+        for name in ("caption", "path"):
+            if isinstance(cell.get(name), str) and cell[name]:
+                return 1, 0, cell[name]
     return 1, 0, json.dumps(cell, default=str)
 
 
@@ -260,18 +311,36 @@ def _missing(cell: Any) -> bool:
     return cell is None or (isinstance(cell, float) and math.isnan(cell))
 
 
+_ORDERS_LOCK = threading.Lock()
+
+
 def sort_order(table: LoadedTable, column: int, descending: bool) -> list[int]:
     """Return row indices ordered by one column; missing values (None, NaN) last in both directions, ties stable."""
-    cached = table.orders.get((column, descending))
-    if cached is not None:
-        return cached
+    with _ORDERS_LOCK:  # requests run in a thread pool: another may be evicting this table's orders
+        cached = table.orders.get((column, descending))
+        if cached is not None:
+            table.orders.move_to_end((column, descending))
+            return cached
     cells = table.columns[column]
     present = [i for i, c in enumerate(cells) if not _missing(c)]
     keys = [_sort_key(cells[i]) for i in present]
     ranked = sorted(range(len(present)), key=keys.__getitem__, reverse=descending)
     order = [present[i] for i in ranked] + [i for i, c in enumerate(cells) if _missing(c)]
-    table.orders[(column, descending)] = order
+    with _ORDERS_LOCK:
+        table.orders[(column, descending)] = order
+        while len(table.orders) > _MAX_ORDERS:  # a client sorting by each of 10,000 columns in turn keeps 4
+            table.orders.popitem(last=False)
     return order
+
+
+def plot_cell(cell: Any) -> Any:
+    """Return a cell as a plot gets it: numbers, bools, text and None as they are, a media cell as its caption."""
+    if cell is None or isinstance(cell, (bool, int, float, str)):
+        return cell
+    if isinstance(cell, dict) and ("path" in cell or "caption" in cell):
+        caption = cell.get("caption")
+        return caption if isinstance(caption, str) else None
+    return json.dumps(cell, default=str)
 
 
 def wire_cell(cell: Any, kind: str, run_dir: Path, run_id: str, folder: str) -> Any:

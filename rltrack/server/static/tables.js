@@ -6,6 +6,8 @@
 (() => {
   const X = {};
   const PAGE_ROWS = 100;
+  // Cells drawn per page at most: a table of 4,000 columns shows 5 rows a page, not 400,000 cells.
+  const PAGE_CELLS = 20000;
   const LEVEL_CLASS = { INFO: "info", WARN: "warn", ERROR: "error" };
   const TABLE_FILE = /\.(parquet|jsonl)$/;
   const groups = new Map(); // source + "\n" + key -> {card, entries, step, sort, order, offset, plot}
@@ -65,8 +67,9 @@
     g.info = RT.el("span", { class: "rows-info" });
     g.prev = RT.el("button", { type: "button", class: "prev", "aria-label": "previous rows" }, "‹");
     g.next = RT.el("button", { type: "button", class: "next", "aria-label": "next rows" }, "›");
-    g.prev.addEventListener("click", () => { g.offset = Math.max(0, g.offset - PAGE_ROWS); loadTable(g); });
-    g.next.addEventListener("click", () => { g.offset += PAGE_ROWS; loadTable(g); });
+    // A very wide table comes in pages of fewer rows (the answer's limit): step by what the server pages in.
+    g.prev.addEventListener("click", () => { g.offset = Math.max(0, g.offset - (g.pageRows || PAGE_ROWS)); loadTable(g); });
+    g.next.addEventListener("click", () => { g.offset += g.pageRows || PAGE_ROWS; loadTable(g); });
     g.note = RT.el("p", { class: "muted small" });
     g.wrap = RT.el("div", { class: "table-wrap" }, RT.el("table", { class: "logged" }, g.head, g.body));
     g.card = RT.el("div", { class: "card table-card", dataset: { key: g.key, source: g.source } },
@@ -107,12 +110,13 @@
     let data;
     try {
       data = await RT.json(api("/tables/rows", { key: g.key, source: g.source, step: g.step, sort: g.sort,
-        order: g.sort ? g.order : null, offset: g.offset, limit: PAGE_ROWS }));
+        order: g.sort ? g.order : null, offset: g.offset, limit: Math.max(1, Math.min(PAGE_ROWS, Math.floor(PAGE_CELLS / Math.max(1, e.cols)))) }));
     } catch (err) { // a file whose header reads but whose rows do not: said in its card, the page goes on
       if (ask === g.asked) g.note.replaceChildren(RT.el("span", { class: "err" }, err.message));
       return;
     }
     if (ask !== g.asked) return; // a later click's answer wins
+    g.pageRows = data.limit || PAGE_ROWS;
     if (g.sort && !data.columns.includes(g.sort)) g.sort = null;
     header(g, data.columns, data.types);
     g.body.replaceChildren(...data.rows.map((cells, r) => RT.el("tr", { dataset: { index: data.index[r] } },

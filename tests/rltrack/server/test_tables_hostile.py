@@ -1,0 +1,301 @@
+"""The tables API against files a hostile writer crafted: huge lines, too many cells, 10,000 columns, links out,
+nested cells, mixed sort keys, bad paging parameters, and reads racing a writer that rewrites the file in place.
+
+Every answer is a 200 or a 4xx whose message names what is wrong; none is a 500, none leaks the store's path
+or a file outside the run, and the server never holds a huge line whole.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rltrack
+from rltrack.server import create_app
+from rltrack.server import tables as tables_mod
+from rltrack.server.routes_runs import MAX_PAGE_CELLS
+
+
+@pytest.fixture
+def jsonl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables written as JSON Lines (a file a hostile writer can craft by hand)."""
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+
+
+def _run_with_tables(root: Path, *keys: str) -> tuple[str, dict[str, Path]]:
+    run = rltrack.init(project="t", dir=root, system_metrics=False, quiet=True)
+    run.log({key: rltrack.Table(columns=["n"], data=[[1]]) for key in keys}, step=0)
+    run.finish()
+    media = {m.key: m.path for m in rltrack.Api(root).run(run.id).media()}
+    return run.id, media
+
+
+def _write(path: Path, columns: list[str], rows: list[list[Any]], types: list[str] | None = None) -> None:
+    head = {"columns": columns, "types": types or ["number"] * len(columns)}
+    path.write_text("\n".join([json.dumps(head), *(json.dumps(r) for r in rows)]) + "\n")
+
+
+@pytest.fixture
+def client(tmp_path: Path, make_client: Callable[..., Any]) -> Callable[[], Any]:
+    return lambda: make_client(create_app(tmp_path / "store"))
+
+
+def _entries(c: Any, run_id: str) -> dict[str, dict[str, Any]]:
+    r = c.get(f"/api/runs/{run_id}/tables")
+    assert r.status_code == 200, r.text
+    return {e["key"]: e for e in r.json()}
+
+
+def test_a_huge_header_or_row_line_is_never_held_whole(tmp_path: Path, client: Any, jsonl: None) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "header", "row")
+    media["header"].write_bytes(b'{"columns": ["' + b"x" * (3 << 20) + b'"], "types": ["number"]}\n[1]\n')
+    with open(media["row"], "wb") as f:  # a 40 MB row line, then two ordinary rows and blank lines
+        f.write(b'{"columns": ["n"], "types": ["string"]}\n["' + b"y" * (40 << 20) + b'"]\n\n["a"]\n  \n["b"]')
+    tables_mod._SHAPES.clear()
+    tracemalloc.start()
+    try:
+        with client() as c:
+            entries = _entries(c, run_id)
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, f"listing the tables allocated {peak:,} bytes at its peak"
+    assert entries["header"]["error"].endswith("is not a readable table file: its header line is over 2,097,152 bytes")
+    assert entries["row"]["rows"] == 3 and entries["row"]["columns"] == ["n"]
+    with client() as c:
+        r = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "header"})
+    assert r.status_code == 400 and "header line is over" in r.json()["detail"]
+
+
+def test_a_table_of_too_many_cells_is_listed_but_not_read(tmp_path: Path, client: Any, jsonl: None) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "huge")
+    rows = tables_mod.MAX_TABLE_CELLS // 2 + 1
+    with open(media["huge"], "w") as f:
+        f.write(json.dumps({"columns": ["a", "b"], "types": ["number", "number"]}) + "\n" + "[0,1]\n" * rows)
+    with client() as c:
+        assert _entries(c, run_id)["huge"]["rows"] == rows
+        r = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "huge"})
+    assert r.status_code == 400
+    assert f"holds {rows:,} rows x 2 columns" in r.json()["detail"] and "rltrack.Api().run(" in r.json()["detail"]
+    assert str(tmp_path) not in r.text
+
+
+def test_ten_thousand_columns_are_paged_in_fewer_rows_and_every_row_is_reached(
+    tmp_path: Path, client: Any, jsonl: None,
+) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "wide")
+    columns = [f"c{i}" for i in range(10_000)]
+    _write(media["wide"], columns, [[r * 10_000 + c for c in range(10_000)] for r in range(120)])
+    per_page = MAX_PAGE_CELLS // 10_000
+    seen: list[int] = []
+    with client() as c:
+        assert _entries(c, run_id)["wide"]["cols"] == 10_000
+        offset = 0
+        while offset < 120:
+            page = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "wide", "offset": offset, "limit": 10_000})
+            assert page.status_code == 200, page.text
+            data = page.json()
+            assert data["limit"] == per_page and len(data["rows"]) == min(per_page, 120 - offset)
+            seen += [row[0] // 10_000 for row in data["rows"]]
+            offset += data["limit"]
+        # Sorting by one column after another keeps only a few orders in memory, and each answer is right.
+        for i in range(12):
+            top = c.get(f"/api/runs/{run_id}/tables/rows",
+                        params={"key": "wide", "sort": f"c{i}", "order": "desc", "limit": 1}).json()
+            assert top["rows"][0][i] == 119 * 10_000 + i and top["index"] == [119]
+    assert seen == list(range(120))
+    loaded = tables_mod.load(media["wide"])
+    assert len(loaded.orders) <= 4
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b'{"columns": ["a", "a"], "types": ["number", "number"]}\n[1, 2]\n', "a column name repeats"),
+    (b'{"columns": ["a"], "types": ["number", "string"]}\n[1]\n', "columns and types disagree"),
+    (b'{"columns": [1], "types": ["number"]}\n[1]\n', "column names are not strings"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00garbage", "(UnicodeDecodeError)"),
+    (b"", "(JSONDecodeError)"),
+    (b"[" * 100_000 + b"\n", "(RecursionError)"),
+])
+def test_a_crafted_header_is_an_error_that_says_why(tmp_path: Path, client: Any, jsonl: None, content: bytes,
+                                                     why: str) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "bad")
+    media["bad"].write_bytes(content)
+    with client() as c:
+        entry = _entries(c, run_id)["bad"]
+        rows = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "bad"})
+        data = c.get(f"/api/runs/{run_id}/tables/data", params={"key": "bad", "column": "a"})
+    assert why in entry["error"] and "rows" not in entry
+    for r in (rows, data):
+        assert r.status_code == 400 and why in r.json()["detail"], r.text
+
+
+def test_a_table_file_that_is_a_link_out_or_a_folder_is_never_read(tmp_path: Path, client: Any, jsonl: None) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "link", "folder")
+    secret = tmp_path / "secret.jsonl"
+    _write(secret, ["password"], [["hunter2"]])
+    media["link"].unlink()
+    media["link"].symlink_to(secret)
+    media["folder"].unlink()
+    media["folder"].mkdir()
+    with client() as c:
+        entries = _entries(c, run_id)
+        answers = [c.get(f"/api/runs/{run_id}/tables/{what}", params={"key": key, "column": "password"})
+                   for key in ("link", "folder") for what in ("rows", "data")]
+    for key in ("link", "folder"):
+        assert "is not a table file in this run's folder" in entries[key]["error"] and entries[key]["url"] is None
+    for r in answers:
+        assert r.status_code == 400 and "which is not a table file" in r.json()["detail"]
+        assert "hunter2" not in r.text and str(tmp_path) not in r.text
+
+
+def test_nested_cells_and_mixed_sort_keys_come_back_as_text_and_in_a_stable_order(
+    tmp_path: Path, client: Any, jsonl: None,
+) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "mixed")
+    cells = [{"x": [1, {"y": float("nan")}]}, [1, 2], "b", float("nan"), None, 2**70, -1.5, True, "a",
+             {"caption": {"not": "text"}, "path": "x.png"}, float("inf")]
+    media["mixed"].write_text(json.dumps({"columns": ["k", "i"], "types": ["string", "number"]}) + "\n" + "".join(
+        json.dumps([cell, i]) + "\n" for i, cell in enumerate(cells)))
+    with client() as c:
+        asc = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "mixed", "sort": "k"}).json()
+        desc = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "mixed", "sort": "k", "order": "desc"}).json()
+        data = c.get(f"/api/runs/{run_id}/tables/data", params={"key": "mixed", "column": "k"}).json()
+    # Numbers (bools as 0/1) first, then text (a nested cell by its JSON text); NaN and None last both ways.
+    assert asc["index"] == [6, 7, 5, 10, 1, 8, 2, 9, 0, 3, 4]
+    assert desc["index"] == [0, 9, 2, 8, 1, 10, 5, 7, 6, 3, 4]
+    assert [asc["rows"][asc["index"].index(i)][0] for i in (0, 1, 5, 10)] == [
+        '{"x": [1, {"y": NaN}]}', "[1, 2]", 2**70, "Infinity"]
+    assert data["columns"]["k"] == ['{"x": [1, {"y": NaN}]}', "[1, 2]", "b", None, None, 2**70, -1.5, True, "a",
+                                    None, None]
+
+
+def test_unicode_and_prototype_names_round_trip_as_columns_and_plot_fields(tmp_path: Path, client: Any) -> None:
+    names = ["__proto__", "constructor", "\u202eRTL", "😀 reward", "<img src=x onerror=alert(1)>"]
+    run = rltrack.init(project="t", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    table = rltrack.Table(columns=names, data=[[i, i * 2, i * 3, i * 4, str(i)] for i in range(5)])
+    run.log({"chart": rltrack.plot.line(table, "__proto__", "constructor", title="<script>x</script>")}, step=0)
+    run.finish()
+    with client() as c:
+        entry = _entries(c, run.id)["chart"]
+        data = c.get(f"/api/runs/{run.id}/tables/data",
+                     params={"key": "chart", "column": ["__proto__", "constructor"]}).json()
+        rows = c.get(f"/api/runs/{run.id}/tables/rows", params={"key": "chart", "sort": "😀 reward",
+                                                                 "order": "desc"}).json()
+    assert entry["columns"] == names and entry["plot"]["fields"] == {"x": "__proto__", "y": "constructor"}
+    assert data["columns"] == {"__proto__": [0, 1, 2, 3, 4], "constructor": [0, 2, 4, 6, 8]}
+    assert rows["columns"] == names and rows["index"] == [4, 3, 2, 1, 0]
+
+
+@pytest.mark.parametrize(("params", "status", "says"), [
+    ({"offset": -1}, 422, "offset"),
+    ({"offset": "abc"}, 422, "offset"),
+    ({"limit": 0}, 422, "limit"),
+    ({"limit": 10**9}, 422, "limit"),
+    ({"step": "x"}, 422, "step"),
+    ({"order": "sideways"}, 422, "order"),
+    ({"step": 10**30}, 404, "no table 't' at step 1000000000000000000000000000000"),
+    ({"source": "../x"}, 404, "no table 't' from source '../x'; this run's table keys are ['t'] from sources ['sim']"),
+    ({"sort": "nope"}, 400, "sort='nope' is not a column of table 't'"),
+    ({"key": "nope"}, 404, "no table 'nope'"),
+])
+def test_bad_paging_parameters_are_4xx_that_name_them(tmp_path: Path, client: Any, params: dict[str, Any],
+                                                      status: int, says: str) -> None:
+    run_id, _ = _run_with_tables(tmp_path / "store", "t")
+    with client() as c:
+        r = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "t", **params})
+        huge = c.get(f"/api/runs/{run_id}/tables/rows", params={"key": "t", "offset": 10**30})
+    assert r.status_code == status and says in r.json()["detail"], r.text
+    assert huge.status_code == 200 and huge.json()["rows"] == [] and huge.json()["total"] == 1
+
+
+def test_reads_racing_a_writer_that_rewrites_the_file_in_place_never_fail_or_mix_versions(
+    tmp_path: Path, client: Any, jsonl: None,
+) -> None:
+    run_id, media = _run_with_tables(tmp_path / "store", "live")
+    versions = [(n, [[n, i] for i in range(n)]) for n in (50, 300, 2000)]
+    _write(media["live"], ["v", "i"], versions[0][1])
+    stop = threading.Event()
+    answers: list[tuple[int, Any]] = []
+
+    def rewrite() -> None:  # not atomic: truncate, then write (an uploader that does not rename)
+        k = 0
+        while not stop.is_set():
+            k += 1
+            _write(media["live"], ["v", "i"], versions[k % 3][1])
+
+    def read(c: Any) -> None:
+        for k in range(40):
+            params = {"key": "live", "sort": "i", "order": "desc"} if k % 2 else {"key": "live", "limit": 5000}
+            r = c.get(f"/api/runs/{run_id}/tables/rows", params=params)
+            answers.append((r.status_code, r.json()))
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    try:
+        with client() as c:
+            readers = [threading.Thread(target=read, args=(c,)) for _ in range(4)]
+            for t in readers:
+                t.start()
+            for t in readers:
+                t.join()
+    finally:
+        stop.set()
+        writer.join()
+    assert answers and {s for s, _ in answers} <= {200, 400}
+    good = [a for s, a in answers if s == 200]
+    assert good, "no read succeeded"
+    for a in good:
+        n = a["total"]
+        assert n in (50, 300, 2000) and all(row[0] == n for row in a["rows"]), "a page mixed two versions"
+        if a["sort"] is None:
+            assert len(a["rows"]) == n
+    for s, a in answers:
+        if s == 400:
+            assert "is not a readable table file" in a["detail"]
+
+
+@pytest.mark.browser
+def test_the_page_steps_through_a_very_wide_table_and_draws_prototype_named_plot_fields(
+    tmp_path: Path, browser: Any,
+) -> None:
+    from rltrack.server import ServerSettings
+    from rltrack.server.serve import BackgroundServer
+
+    root = tmp_path / "store"
+    columns = 4_000
+    per_page = 5  # the page draws at most 20,000 cells a page, not 100 rows of 4,000 columns
+    run = rltrack.init(id="wide01", project="t", dir=root, system_metrics=False, quiet=True)
+    run.log({"wide": rltrack.Table(columns=[f"c{i}" for i in range(columns)],
+                                   data=[[r] * columns for r in range(12)])}, step=0)
+    curve = rltrack.Table(columns=["__proto__", "constructor"], data=[[i, i * 2] for i in range(5)])
+    run.log({"proto": rltrack.plot.line(curve, "__proto__", "constructor", title="__proto__")}, step=0)
+    run.finish()
+    errors: list[str] = []
+    with BackgroundServer(ServerSettings(root=root)) as server:
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.url}/runs/wide01")
+        card = "#tables .table-card[data-key='wide']"
+        page.wait_for_selector(f"{card}[data-loaded='0||asc|0']", timeout=30_000)
+        assert page.text_content(f"{card} .rows-info") == f"rows 1–{per_page} of 12"
+        for start in (per_page, 2 * per_page):
+            page.click(f"{card} button.next")
+            page.wait_for_selector(f"{card}[data-loaded='0||asc|{start}']", timeout=30_000)
+            first = page.eval_on_selector(f"{card} tbody tr", "r => r.cells[0].textContent")
+            assert first == str(start)
+        assert page.text_content(f"{card} .rows-info") == f"rows {2 * per_page + 1}–12 of 12"
+        assert page.is_disabled(f"{card} button.next")
+        page.click(f"{card} button.prev")
+        page.wait_for_selector(f"{card}[data-loaded='0||asc|{per_page}']", timeout=30_000)
+        page.wait_for_selector("#plots .plot-card[data-loaded] .js-plotly-plot", timeout=30_000)
+        drawn = page.evaluate("() => document.querySelector('#plots .js-plotly-plot').data.map(t => [t.x, t.y])")
+        page.close()
+    assert drawn == [[[0, 1, 2, 3, 4], [0, 2, 4, 6, 8]]]
+    assert errors == []
