@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,6 +72,7 @@ class SqliteAccountsDB:
     def __init__(self, path: Path, *, create: bool) -> None:
         self.path = path
         self.where = repr(str(path))
+        self._local = threading.local()
         if not create and not path.exists():
             raise StoreError(f"no accounts database at {self.where}; create a user first (rltrack server admin)")
         try:
@@ -94,14 +96,22 @@ class SqliteAccountsDB:
         """Open a read transaction (deferred: it takes no write lock)."""
         return self._begin("BEGIN")
 
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread, kept: opening one per request cost about a millisecond.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+                conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as err:
+                raise StoreError(f"cannot open the accounts database {self.where}: {err}") from err
+            self._local.conn = conn
+        return conn
+
     @contextlib.contextmanager
     def _begin(self, statement: str) -> Iterator[Tx]:
+        conn = self._connection()
         try:
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as err:
-            raise StoreError(f"cannot open the accounts database {self.where}: {err}") from err
-        try:
-            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(statement)
             try:
                 yield _SqliteTx(conn, self.where)
@@ -110,12 +120,16 @@ class SqliteAccountsDB:
                 raise
             conn.execute("COMMIT")
         except sqlite3.Error as err:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise StoreError(f"cannot use the accounts database {self.where}: {err}") from err
-        finally:
-            conn.close()
 
     def close(self) -> None:
-        """Nothing to release: every transaction closes its connection."""
+        """Close this thread's connection (other threads' close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
 
 class _PgTx:

@@ -122,24 +122,23 @@ class AccountsGate:
             if self.access.token_matches(token):
                 return Principal(None, via="token", everything=True)
             text = token.decode("utf-8", "replace")
-            user = await run_in_threadpool(accounts.user_of_key, text) if key_id_of(text) else None
-            if user is None:
+            principal = await run_in_threadpool(_by_key, accounts, text) if key_id_of(text) else None
+            if principal is None:
                 return 401, ("API key unknown or revoked: make one with `rltrack login URL` "
                              "(or `rltrack server admin create-key USER`)")
-            return await run_in_threadpool(accounts.principal, user, "key")
+            return principal
         refused = self.access.check_host(scope)
         if refused is not None:
             return refused
         method, path = str(scope.get("method", "GET")), str(scope.get("path", ""))
         cookie = cookie_value(scope, SESSION_COOKIE)
-        found = await run_in_threadpool(accounts.session, cookie) if cookie else None
-        if found is not None:
-            user, csrf = found
+        principal = await run_in_threadpool(_by_session, accounts, cookie) if cookie else None
+        if principal is not None:
             if method in _WRITE_METHODS and path not in _PASSWORD_ROUTES:
                 sent = header(scope, CSRF_HEADER.encode())
-                if sent is None or not same(sent.decode("latin-1"), csrf):
+                if sent is None or not same(sent.decode("latin-1"), principal.csrf or ""):
                     return 403, f"missing or wrong CSRF token: send the {CSRF_COOKIE} cookie's value in X-CSRF-Token"
-            return await run_in_threadpool(accounts.principal, user, "session", csrf)
+            return principal
         if self.access.trust_loopback and self.access.is_local(scope):
             return Principal(None, via="loopback", everything=True)
         if is_public(path):
@@ -149,6 +148,17 @@ class AccountsGate:
             return 303, "log in first", ((b"location", f"/login?next={quote(target, safe='')}".encode()),)
         return 401, ("log in first: send 'Authorization: Bearer <API key>' (rltrack login URL stores one) "
                      "or log in at /login")
+
+
+def _by_key(accounts: Accounts, key: str) -> Principal | None:
+    # One trip to a worker thread for both lookups (the event loop never waits on the database).
+    user = accounts.user_of_key(key)
+    return None if user is None else accounts.principal(user, "key")
+
+
+def _by_session(accounts: Accounts, token: str) -> Principal | None:
+    found = accounts.session(token)
+    return None if found is None else accounts.principal(found[0], "session", found[1])
 
 
 def cookie_value(scope: Scope, name: str) -> str | None:
