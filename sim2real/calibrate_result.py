@@ -132,6 +132,12 @@ class Calibration:
         return self.before.objective / self.after.objective if self.after.objective > 0 else math.inf
 
     @property
+    def n_near_best(self) -> int:
+        """Trials in the near-best set; under about 3, the ranges say more about the search than the data."""
+        limit = self.after.objective * (1.0 + self.tolerance) + 1e-12
+        return sum(t.score is not None and t.score.objective <= limit for t in self.trials)
+
+    @property
     def n_failed(self) -> int:
         """Trials whose simulator raised."""
         return sum(t.score is None for t in self.trials)
@@ -183,6 +189,7 @@ class Calibration:
             "randomization": self.randomization(),
             "n_trials": len(self.trials),
             "n_failed": self.n_failed,
+            "n_near_best": self.n_near_best,
             "failures": failures[:20],
             "sim_steps": self.sim_steps,
             "wall_s": self.wall_s,

@@ -66,9 +66,16 @@ def render(result: Calibration) -> str:
         gain = result.before.n_samples * math.log(result.improvement) if math.isfinite(result.improvement) else math.inf
         lines.append(f"log-likelihood gain {_num(gain)} over {result.after.n_samples:,} recorded values")
     lines.append(f"near-best = {result.uncertainty.split(': ', 1)[1]}")
+    if result.n_near_best < _FEW_NEAR:
+        lines.append(
+            f"only {result.n_near_best} trial(s) are near-best: the search has not mapped the best's neighbourhood, "
+            "so the ranges are narrower than the uncertainty; raise the budget"
+        )
     return "\n".join(lines)
 
 
+#: Fewer near-best trials than this: the table says the ranges come from too few points.
+_FEW_NEAR = 3
 _LABELS = {
     "trajectory": ("objective (RMSE / std, mean over keys)", "RMSE"),
     "dtw": ("objective (DTW cost / std, mean over keys)", "DTW/sample"),

@@ -164,3 +164,37 @@ def test_the_filter_estimates_the_velocities_it_is_not_given(store_dir: Path, no
     assert result.keys == ("obs/0", "obs/2")
     assert result.best_params["actuator_delay_steps"] == 1
     assert near(result.best_params["pole_mass_factor"], 3.0, 0.10), result.best_params
+
+
+def test_the_filter_recovers_pendulum_mass_and_gravity_behind_sensor_noise(store_dir: Path) -> None:
+    env = gym.make("Pendulum-v1", g=9.0)
+    env.unwrapped.m = 1.5  # type: ignore[attr-defined]
+    noise = np.array([0.05, 0.05, 0.3])  # on cos, sin and the angular velocity
+    rng = np.random.default_rng(0)
+    run = rltrack.init(project="s2r", dir=store_dir, source="real", system_metrics=False, quiet=True)
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        for _ in range(80):
+            torque = float(rng.uniform(-2.0, 2.0))
+            sensed = obs + noise * rng.standard_normal(3)
+            run.log({**{f"obs/{i}": float(v) for i, v in enumerate(sensed)}, "action/0": torque})
+            obs, *_ = env.step(np.array([torque], dtype=np.float32))
+        run.log({"episode/length": 80, "episode/seed": seed})
+    run.finish()
+    params = {"m": {"min": 0.5, "max": 3.0}, "g": {"min": 5.0, "max": 15.0}}
+    result = calibrate(run.id, make_env="Pendulum-v1", params=params, set_state=pendulum_state, metric="filter",
+                       noise=noise.tolist(), budget=70, track=False, dir=store_dir)  # fmt: skip
+    assert near(result.best_params["m"], 1.5, 0.10), result.best_params
+    assert near(result.best_params["g"], 9.0, 0.05), result.best_params
+    for p, truth in ((result.param("m"), 1.5), (result.param("g"), 9.0)):
+        assert p.identifiable and p.low <= truth <= p.high, p
+    # The likelihood-ratio ranges rest on several trials, so the table does not warn about them.
+    assert result.n_near_best >= 3 and "raise the budget" not in result.table()
+
+
+def test_a_search_too_small_to_map_the_best_says_so(store_dir: Path) -> None:
+    # 15 trials for two parameters: the profile takes 14, so one trial searches; its range is one point.
+    run_id = recorded(store_dir, cartpole(0.3, 0.7), episodes=2, steps=50)
+    result = calibrate(run_id, make_env="CartPole-v1", params=POLE, budget=15, track=False, dir=store_dir)
+    assert result.n_near_best == 1 and result.to_dict()["n_near_best"] == 1
+    assert "only 1 trial(s) are near-best" in result.table() and "raise the budget" in result.table()
