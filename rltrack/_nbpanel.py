@@ -37,6 +37,8 @@ MAX_KEYS = 6
 SPARK_POINTS = 60
 #: Updates between two looks for a dashboard serving the store (it may start after init(): show()).
 _URL_EVERY = 4
+#: Failed ticks in a row after which the panel stops (2 s: its front end is gone).
+_MAX_FAILURES = 8
 
 _panels: weakref.WeakKeyDictionary[Run, LivePanel] = weakref.WeakKeyDictionary()
 _widget_class: Any = None
@@ -177,6 +179,8 @@ class LivePanel:
     def __init__(self, run: Run, widget: Any) -> None:
         self.widget = widget
         self.updates = 0
+        #: Ticks that failed (each is skipped; the panel stops after a run of them).
+        self.errors = 0
         self._run = weakref.ref(run)  # the registry maps run -> panel weakly: the panel must not keep it alive
         self._keys: list[str] = []
         self._spark: dict[str, list[float | None]] = {}
@@ -194,11 +198,16 @@ class LivePanel:
         self._thread.start()
 
     def _loop(self) -> None:
+        failures = 0
         while not self._stop.wait(1.0 / RATE_HZ):
             try:
                 self.update()
-            except Exception:  # a closed comm or a dying kernel: the panel stops, training goes on
-                return
+                failures = 0
+            except Exception:  # one bad tick is skipped; a comm that stays closed (a dying kernel) stops the panel
+                self.errors += 1
+                failures += 1
+                if failures >= _MAX_FAILURES:
+                    return
 
     def update(self, state: str = "running") -> None:
         """Read the run's latest values and send the widget what changed (one message)."""
@@ -240,18 +249,26 @@ class LivePanel:
 
 
 def _latest(run: Run) -> dict[str, float]:
-    """The run's newest numeric values: its summary, overlaid by the newest entry not yet stored."""
-    values = {k: v for k, v in run.summary.snapshot().items() if _shown_key(k) and _number(v)}
+    """The run's newest numeric values as floats: its summary, overlaid by the newest entry not yet stored."""
+    values = {k: _float(v) for k, v in run.summary.snapshot().items() if _shown_key(k) and _number(v)}
     try:
         newest: Mapping[str, Any] = run._writer.queue[-1][2]
     except IndexError:  # the writer has stored everything: the summary is current
         return values
-    values.update((k, v) for k, v in newest.items() if _shown_key(k) and _number(v))
+    values.update((k, _float(v)) for k, v in newest.items() if _shown_key(k) and _number(v))
     return values
 
 
-def _shown_key(key: str) -> bool:
-    return not key.startswith(("_", "system/"))
+def _float(value: float) -> float:
+    # log() takes any int; one past float's range is shown as ±inf (as the store keeps it), never an OverflowError.
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _shown_key(key: object) -> bool:
+    return isinstance(key, str) and not key.startswith(("_", "system/"))
 
 
 def _number(value: object) -> bool:
