@@ -114,3 +114,46 @@ def test_each_trial_is_a_run_with_every_reported_number_and_its_end_state(ray_cl
 def test_bad_arguments_say_what_to_do(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidValueError, match=match):
         RLTrackTuneCallback(**kwargs)
+
+
+def _ended(callback: RLTrackTuneCallback, results: list[dict[str, Any]], store_dir: Path) -> str:
+    """Drive the callback's hooks as Tune's controller does for one (stub) trial; return the run's state."""
+    from ray.tune.experiment import Trial
+
+    trial = Trial("train", config={"x": 1}, stub=True)  # Tune's own trial record, without an actor
+    callback.on_trial_start(0, [trial], trial)
+    for result in results:
+        callback.on_trial_result(0, [trial], trial, result)
+    callback.on_trial_complete(0, [trial], trial)
+    return rltrack.Api(store_dir).run(f"{callback.group}-{trial.trial_id}").state
+
+
+@pytest.mark.parametrize(
+    ("stop", "max_t", "last", "state"),
+    [
+        (None, None, {"training_iteration": 2, "done": False}, "finished"),  # the function returned
+        (None, None, {"training_iteration": 2, "done": True}, "pruned"),  # a scheduler stopped it
+        (None, 2, {"training_iteration": 2, "done": True}, "finished"),  # at max_t: its whole budget
+        (None, 3, {"training_iteration": 2, "done": True}, "pruned"),
+        ({"training_iteration": 2}, None, {"training_iteration": 2, "done": True}, "finished"),  # the stop rule
+        ({"score": 10}, None, {"training_iteration": 2, "score": 1.0, "done": True}, "pruned"),
+    ],
+)
+def test_how_a_trial_ended_decides_its_state(stop: dict[str, Any] | None, max_t: int | None,
+                                             last: dict[str, Any], state: str, store_dir: Path) -> None:
+    callback = RLTrackTuneCallback(project="tune", max_t=max_t, dir=store_dir)
+    callback.setup(stop=stop)
+    assert _ended(callback, [{"training_iteration": 1, "done": False}, last], store_dir) == state
+
+
+def test_a_run_still_open_when_the_experiment_ends_reads_failed(store_dir: Path) -> None:
+    from ray.tune.experiment import Trial
+
+    callback = RLTrackTuneCallback(project="tune", dir=store_dir)
+    trial = Trial("train", config={"x": 1}, stub=True)
+    callback.on_trial_start(0, [trial], trial)
+    callback.on_trial_result(0, [trial], trial, {"training_iteration": 1, "score": 2.0})
+    callback.on_experiment_end([trial])
+    view = rltrack.Api(store_dir).run(f"{callback.group}-{trial.trial_id}")
+    assert view.state == "failed" and view.series("score")[2].tolist() == [2.0]
+    assert rltrack.run is None
