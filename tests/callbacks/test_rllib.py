@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import rltrack
-from rltrack.errors import InvalidValueError
+from rltrack.errors import InvalidValueError, RltrackWarning
 
 pytest.importorskip("ray.rllib")
 
@@ -116,3 +116,26 @@ def test_a_run_object_is_refused_because_it_cannot_reach_env_runners() -> None:
         RLTrackRLlibCallback(run=object())
     with pytest.raises(InvalidValueError, match="step_key=''"):
         RLTrackRLlibCallback(step_key="")
+
+
+def test_evaluation_episodes_get_their_own_keys_and_a_result_without_the_step_warns(store_dir: Path) -> None:
+    run = rltrack.init(project="rllib", dir=store_dir, system_metrics=False)
+    callback = RLTrackRLlibCallback()
+    result: dict[str, Any] = {
+        "num_env_steps_sampled_lifetime": 400.0,
+        "env_runners": {"episode_return_mean": 3.0, EPISODES_KEY: [(2.0, 2), (4.0, 4)]},
+        "evaluation": {"env_runners": {"episode_return_mean": 9.0, EPISODES_KEY: [(9.0, 9)]}},
+        "done": False,
+    }
+    callback.on_train_result(algorithm=None, result=result)
+    assert EPISODES_KEY not in result["env_runners"] and EPISODES_KEY not in result["evaluation"]["env_runners"]
+    with pytest.warns(RltrackWarning, match="has no 'num_env_steps_sampled_lifetime'"):
+        callback.on_train_result(algorithm=None, result={"env_runners": {"episode_return_mean": 5.0}})
+    run.finish()
+    view = rltrack.Api(store_dir).run(run.id)
+    assert view.series("episode/return")[0].tolist() == [400, 400]
+    assert view.series("episode/return")[2].tolist() == [2.0, 4.0]
+    assert view.series("evaluation/episode/length")[2].tolist() == [9]
+    assert view.series("evaluation/env_runners/episode_return_mean")[0].tolist() == [400]
+    assert view.series("env_runners/episode_return_mean")[0].tolist() == [400, 401]  # the run's next step
+    assert "done" not in view.keys()  # noqa: SIM118 (RunView.keys is a method, not a dict)
