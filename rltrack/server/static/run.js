@@ -306,6 +306,25 @@
   }
 
   // ---- info, media, artifacts ------------------------------------------------------------------------
+  // Where a branched run came from (init(fork_from=/resume_from=)): links to the runs its metadata names.
+  // The metadata is a writer's JSON: only a string id and an integer step are used, each as text.
+  function lineage(md) {
+    const link = (id) => RT.el("a", { href: RT.runUrl(id), class: "lineage" }, id);
+    const at = (b) => (Number.isInteger(b.step) ? ` at step ${b.step}` : "");
+    const ok = (b) => b && typeof b === "object" && typeof b.run === "string" && b.run;
+    const out = [];
+    if (ok(md.fork)) out.push([RT.el("span", {}, "forked from "), link(md.fork.run), at(md.fork)]);
+    if (ok(md.rewound)) {
+      out.push([RT.el("span", {}, "history of "), link(md.rewound.run), ` before its rewind${at(md.rewound)}`,
+        md.rewound.interrupted === true ? RT.el("span", { class: "err" }, " (interrupted: may be partial)") : ""]);
+    }
+    const rewinds = Array.isArray(md.rewinds) ? md.rewinds.filter((r) => r && typeof r.archive === "string" && r.archive) : [];
+    if (rewinds.length) {
+      out.push([RT.el("span", {}, "rewound"), ...rewinds.flatMap((r, i) => [i ? "," : "", at(r), " (before: ", link(r.archive), ")"])]);
+    }
+    return out;
+  }
+
   function renderInfo() {
     const d = page.detail;
     $("title").textContent = d.name;
@@ -319,6 +338,7 @@
     if (d.tags.length) info.push(d.tags.map((t) => RT.el("span", { class: "pill" }, t)));
     if (d.reason) info.push(RT.el("span", { class: "err" }, d.reason));
     if (d.notes) info.push(d.notes);
+    info.push(...lineage(d.metadata || {}));
     $("info").replaceChildren(...info.flatMap((x, i) => (i ? [" · ", x] : [x])).flat());
     RT.kvInto($("config"), d.config);
     RT.kvInto($("summary"), d.sources.length > 1 ? d.summaries : d.summary);
