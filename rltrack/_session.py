@@ -187,6 +187,12 @@ def init(
     config_dict = portable(filter_keys(config_dict_of(config), config_include_keys, config_exclude_keys))
     trial = _trial.get()
     if trial is not None and not trial.finished and id is None:
+        if branch is not None:  # not silently dropped: the trial's run exists and would not hold the branch
+            raise InvalidValueError(
+                f"{branch.spec} inside a sweep trial: the agent already made this trial's run {trial.id!r}, so it "
+                f"cannot also start from run {branch.run_id!r}'s history; branch outside rltrack.agent(), or load "
+                f"what the trial needs with rltrack.Api().run({branch.run_id!r})"
+            )
         # wandb's sweep join: init() inside an agent's function is the trial's run; the sweep's
         # parameters are locked, so the script's config only adds keys.
         trial.config.setdefaults(defaults_from_cwd())

@@ -249,3 +249,23 @@ def test_rewind_on_postgresql_cuts_and_records_in_one_go(pg_cluster: object, tmp
         assert (record["archive"], record["removed_values"]) == ("r-rewound-1", 12)
     finally:
         db.close()
+
+
+def test_fork_from_inside_a_sweep_trial_fails_the_trial_with_why_instead_of_being_dropped(store_dir: Path) -> None:
+    from rltrack.sweeps import agent, sweep
+
+    parent = _init(store_dir, project="sw", id="pre")
+    for step in range(10):
+        parent.log({"score": float(step)})
+    parent.finish()
+    sweep_id = sweep({"method": "grid", "metric": {"name": "score", "goal": "maximize"},
+                      "parameters": {"a": {"values": [1]}}}, project="sw", dir=store_dir)
+
+    def train() -> None:
+        run = rltrack.init(fork_from="pre?_step=3")
+        run.log({"score": 1.0})
+
+    (result,) = agent(sweep_id, function=train, dir=store_dir, verbose=False)
+    assert result.state == "failed"
+    assert "inside a sweep trial" in (result.reason or "") and "'pre'" in (result.reason or "")
+    assert rltrack.Api(store_dir).run(result.run_id).keys() == []  # nothing was logged as if it were a branch
