@@ -187,6 +187,8 @@ def open_branch(
     if branch.kind == "fork_from":
         start = fork(store, branch, who, new, defaults=defaults, run_dir=folder, name_for=name_for)
     else:
+        if allow_val_change is False:  # refused before the rewind, not after it has cut the run
+            _check_config(branch, _source_row(StoreReader(store.db), branch).config, new.config)
         start, archive = rewind(store, branch, who, source=new.source, run_dir=folder)
         warnings.warn(f"rltrack: run {start.id!r} rewound to step {branch.step}; its later history is kept in run "
                       f"{archive!r}", RltrackWarning, stacklevel=3)
@@ -199,6 +201,16 @@ def open_branch(
         run.config.setdefaults(defaults)
         run.config.update(dict(new.config), allow_val_change=allow_val_change)
     return run
+
+
+def _check_config(branch: Branch, stored: Mapping[str, Any], given: Mapping[str, Any]) -> None:
+    """Refuse (as ``config.update(allow_val_change=False)`` would) a config that changes a stored value."""
+    for key, value in given.items():
+        if key in stored and stored[key] != value:
+            raise InvalidValueError(
+                f"{branch.spec} with config {key!r}={value!r} would change the run's {stored[key]!r}; nothing was "
+                "rewound: pass allow_val_change=True to change it"
+            )
 
 
 @dataclass

@@ -58,7 +58,7 @@ def _init(store_dir: Path, **kwargs: object) -> rltrack.Run:
 
 def _source(store_dir: Path) -> str:
     """A finished run: 'loss' at 0..99, images at 10 and 80, and a 'real' source at 30 and 70."""
-    run = _init(store_dir, project="p", id="src", name="source")
+    run = _init(store_dir, project="p", id="src", name="source", config={"lr": 0.1})
     for step in range(100):
         data: dict[str, object] = {"loss": float(step)}
         if step in (10, 80):
@@ -269,3 +269,18 @@ def test_fork_from_inside_a_sweep_trial_fails_the_trial_with_why_instead_of_bein
     assert result.state == "failed"
     assert "inside a sweep trial" in (result.reason or "") and "'pre'" in (result.reason or "")
     assert rltrack.Api(store_dir).run(result.run_id).keys() == []  # nothing was logged as if it were a branch
+
+
+def test_a_refused_config_change_is_refused_before_the_rewind_cuts_anything(store_dir: Path) -> None:
+    import threading
+
+    _source(store_dir)
+    before = _everything(store_dir, "src")
+    with pytest.raises(InvalidValueError, match=r"config 'lr'=0.2 would change the run's 0.1; nothing was rewound"):
+        _init(store_dir, resume_from=f"src?_step={CUT}", config={"lr": 0.2}, allow_val_change=False)
+    assert _everything(store_dir, "src") == before
+    assert [r.id for r in rltrack.Api(store_dir).runs()] == ["src"]
+    assert rltrack.Api(store_dir).run("src").state == "finished"
+    assert not [t.name for t in threading.enumerate() if t.name == "rltrack-writer-src"]
+    run = _rerun(store_dir)  # the retry the message asks for works
+    run.finish()
