@@ -265,3 +265,23 @@ def test_a_page_from_another_site_cannot_log_in_or_write(world: World) -> None:
     assert _login(world, "max", headers=evil).status_code == 403
     form = world.client.post("/api/auth/login", data={"user": "max", "password": PASSWORD})
     assert form.status_code == 415  # an HTML form cannot send JSON
+
+
+def test_behind_a_trusted_tls_proxy_the_session_cookie_is_secure(tmp_path: Path, client_at: Any) -> None:
+    from rltrack.server import create_app
+    from rltrack.server.app import ServerSettings
+    from rltrack.server.security import AccessControl
+
+    open_accounts(tmp_path / "store").create_user("ada", PASSWORD)
+    access = AccessControl(trusted_proxies=("127.0.0.1",))
+    app = create_app(ServerSettings(root=tmp_path / "store", ingest=True, access=access))
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7"}
+
+    def cookie_flags(address: str) -> list[bool]:
+        answer = client_at(app, address=address).post("/api/auth/login", headers=forwarded,
+                                                      json={"user": "ada", "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        return ["secure" in h.lower() for h in answer.headers.get_list("set-cookie")]
+
+    assert cookie_flags("127.0.0.1") == [True, True]  # the proxy we trust says the browser used https
+    assert cookie_flags("127.0.0.5") == [False, False]  # anyone else saying so is not believed
