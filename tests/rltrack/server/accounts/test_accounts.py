@@ -13,6 +13,7 @@ pytest.importorskip("fastapi", reason="the server needs the ui extra: pip instal
 
 from rltrack.errors import RltrackError, StoreError
 from rltrack.server.accounts import Accounts, ConflictError, ProjectRow, open_accounts
+from rltrack.server.accounts.credentials import digest
 from rltrack.server.accounts.principal import can_read, can_write
 from rltrack.server.accounts.ratelimit import LoginLimiter
 
@@ -76,6 +77,19 @@ def test_a_revoked_or_altered_key_logs_nobody_in(backend: tuple[Accounts, Raw]) 
     assert accounts.user_of_key(key) is None and accounts.user_of_key(other) == "ada"
     assert [(k.key_id, k.revoked_ns is not None) for k in accounts.keys("ada")] == sorted(
         [(key_id, True), (other_id, False)], key=lambda k: [i.key_id for i in accounts.keys("ada")].index(k[0]))
+
+
+def test_sessions_expire_and_a_new_password_ends_them(backend: tuple[Accounts, Raw]) -> None:
+    accounts, _ = backend
+    accounts.create_user("ada", PASSWORD)
+    old, _ = accounts.create_session("ada")
+    live, _ = accounts.create_session("ada")
+    with accounts.db.transaction() as tx:
+        tx.execute("UPDATE acct_sessions SET expires_ns = 1 WHERE digest = ?", (digest(old),))
+    assert accounts.session(old) is None and accounts.session(live) is not None
+    accounts.set_password("ada", "another good password")
+    assert accounts.session(live) is None
+    assert accounts.check_password("ada", PASSWORD) is None and accounts.check_password("ada", "another good password")
 
 
 @pytest.mark.parametrize(("call", "message"), [
