@@ -119,9 +119,15 @@ def fork(
     new = NewRun(id=new.id, project=project, name=new.name or name_for(project), group=new.group,
                  job_type=new.job_type, notes=new.notes, tags=new.tags, config=merged, source=new.source)
     store.create_run(new, who)
-    _copy_media(run_dir(source.id), run_dir(new.id), copy.media)
-    link = {"fork": {"run": source.id, "step": branch.step, "project": source.project}}
-    _write_history(store, new.id, new.source, who, copy, metadata=link)
+    link = {"run": source.id, "step": branch.step, "project": source.project}
+    try:
+        _copy_media(run_dir(source.id), run_dir(new.id), copy.media)
+        _write_history(store, new.id, new.source, who, copy, metadata={"fork": link})
+    except BaseException as err:  # an error or Ctrl-C while copying: the new run says it is partial
+        _abandon(store, new.id, new.source, {"fork": {**link, "interrupted": True}},
+                 f"the fork from run {source.id!r} stopped ({type(err).__name__}) while copying its history; this "
+                 "run may be partial")
+        raise
     return Start(
         id=new.id, name=new.name, project=new.project, group=new.group, config=merged,
         summary=copy.summaries.get(new.source, {}), step=branch.step + 1, owner=True,
@@ -152,11 +158,16 @@ def rewind(
                notes=row.notes, tags=(*row.tags, "rewound"), config=row.config, source=row.primary_source),
         who,
     )
-    _copy_media(run_dir(row.id), run_dir(archive), whole.media)
     note = {**row.metadata, "rewound": {"run": row.id, "step": branch.step, "archived_ns": time.time_ns()}}
-    _write_history(store, archive, row.primary_source, who, whole, metadata=note, summaries=whole.stored)
-    store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
-              ended_ns=row.ended_ns or time.time_ns(), owner=True)
+    try:
+        _copy_media(run_dir(row.id), run_dir(archive), whole.media)
+        _write_history(store, archive, row.primary_source, who, whole, metadata=note, summaries=whole.stored)
+        store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
+                  ended_ns=row.ended_ns or time.time_ns(), owner=True)
+    except BaseException as err:  # an error or Ctrl-C while archiving: nothing was cut, the archive says so
+        _abandon(store, archive, row.primary_source, {"rewound": {**note["rewound"], "interrupted": True}},
+                 _partial(row.id, type(err).__name__))
+        raise
     # The archive is complete and stored: only now is anything taken out of the run. The cut, the summaries
     # up to the step and the record naming the archive are one transaction (a crash leaves all or none).
     earlier = row.metadata.get("rewinds")
@@ -320,10 +331,20 @@ def _close_interrupted(store: StoreWriter, reader: StoreReader, run_id: str) -> 
         if (candidate in linked or row.state != "crashed" or not isinstance(note, dict)
                 or note.get("run") != run_id or note.get("interrupted")):
             continue
-        store.write(candidate, row.primary_source, metadata={"rewound": {**note, "interrupted": True}}, owner=False)
-        store.end(candidate, row.primary_source, state="failed", ended_ns=time.time_ns(), exit_code=None, owner=True,
-                  reason=f"a rewind of run {run_id!r} stopped while copying it here; this copy may be partial, and "
-                  f"{run_id!r} still holds all of it")
+        _abandon(store, candidate, row.primary_source, {"rewound": {**note, "interrupted": True}},
+                 _partial(run_id, "the process ended"))
+
+
+def _partial(run_id: str, why: str) -> str:
+    return (f"a rewind of run {run_id!r} stopped ({why}) while copying it here; this copy may be partial, and "
+            f"{run_id!r} still holds all of it")
+
+
+def _abandon(store: StoreWriter, run_id: str, source: str, metadata: dict[str, Any], reason: str) -> None:
+    """End a run that a fork or rewind stopped building as failed, with why (best effort: it may be the disk)."""
+    with contextlib.suppress(Exception):
+        store.write(run_id, source, metadata=metadata, owner=False)
+        store.end(run_id, source, state="failed", reason=reason, exit_code=None, ended_ns=time.time_ns(), owner=True)
 
 
 def _archive_id(store: StoreWriter, run_id: str) -> str:

@@ -124,7 +124,8 @@ def test_a_rewind_killed_while_archiving_leaves_the_run_whole_and_a_rerun_labels
     api = rltrack.Api(store_dir)
     partial = api.run("src-rewound-1")
     assert partial.state == "failed" and partial.metadata["rewound"]["interrupted"] is True
-    assert "may be partial" in (partial.reason or "") and "'src' still holds all of it" in (partial.reason or "")
+    reason = partial.reason or ""
+    assert "stopped (the process ended)" in reason and "'src' still holds all of it" in reason
     assert _everything(store_dir, "src-rewound-2") == before
     assert [r["archive"] for r in api.run("src").metadata["rewinds"]] == ["src-rewound-2"]
     after = _everything(store_dir, "src")
@@ -284,3 +285,26 @@ def test_a_refused_config_change_is_refused_before_the_rewind_cuts_anything(stor
     assert not [t.name for t in threading.enumerate() if t.name == "rltrack-writer-src"]
     run = _rerun(store_dir)  # the retry the message asks for works
     run.finish()
+
+
+def test_a_rewind_or_fork_that_fails_while_copying_ends_its_new_run_as_failed_and_partial(store_dir: Path) -> None:
+    _source(store_dir)
+    before = _everything(store_dir, "src")
+    # A file where the archive's and the fork's folders go: copying the media fails (NotADirectoryError).
+    for name in ("src-rewound-1", "fk"):
+        (store_dir / "runs" / name).write_text("in the way")
+    with pytest.raises(OSError):
+        _init(store_dir, resume_from=f"src?_step={CUT}")
+    with pytest.raises(OSError):
+        _init(store_dir, fork_from=f"src?_step={CUT}", id="fk")
+    api = rltrack.Api(store_dir)
+    archive, fork = api.run("src-rewound-1"), api.run("fk")
+    assert archive.state == "failed" and archive.metadata["rewound"]["interrupted"] is True
+    assert "stopped (NotADirectoryError)" in (archive.reason or "")
+    assert fork.state == "failed" and fork.metadata["fork"] == {"run": "src", "step": CUT, "project": "p",
+                                                                "interrupted": True}
+    assert "this run may be partial" in (fork.reason or "")
+    assert _everything(store_dir, "src") == before and api.run("src").state == "finished"
+    _rerun(store_dir).finish()  # the next try archives into a new run and cuts
+    assert [r["archive"] for r in rltrack.Api(store_dir).run("src").metadata["rewinds"]] == ["src-rewound-2"]
+    assert _everything(store_dir, "src-rewound-2") == before
