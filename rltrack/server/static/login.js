@@ -3,10 +3,15 @@
 (function () {
   const $ = (id) => document.getElementById(id);
 
-  // Only a path on this server: "//evil.example" or "https://..." would send the user elsewhere after login.
+  // Only a path on this server: "//evil.example", "/\t/evil.example" (browsers drop the tab) or "https://..."
+  // would send the user elsewhere after login. Resolve it as the browser will, then keep it only if it stays here.
   function nextPath() {
     const next = new URLSearchParams(location.search).get("next") || "/";
-    return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+    try {
+      const url = new URL(next, location.origin);
+      if (next.startsWith("/") && url.origin === location.origin) return url.pathname + url.search + url.hash;
+    } catch (err) { /* not a URL: go home */ }
+    return "/";
   }
 
   function showError(text) {

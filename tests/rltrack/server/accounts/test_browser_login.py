@@ -149,3 +149,15 @@ def test_logging_out_ends_the_session(server: BackgroundServer, new_page: Callab
     page.wait_for_selector("#login-form:not([hidden])", timeout=TIMEOUT_MS)
     page.goto(server.url + "/")
     page.wait_for_url("**/login?next=%2F", timeout=TIMEOUT_MS)
+
+
+def test_after_login_the_page_never_leaves_the_server(server: BackgroundServer, new_page: Callable[[], Any]) -> None:
+    page = new_page()
+    for hostile in ("//evil.example/x", "/%09/evil.example/x", "https://evil.example/x", "/\\evil.example/x"):
+        page.context.clear_cookies()
+        page.goto(f"{server.url}/login?next={hostile}")
+        page.fill("#user", "sam")
+        page.fill("#password", PASSWORD)
+        page.click("#login")
+        page.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT_MS)  # a page of this server
+        assert page.url.startswith(server.url + "/"), (hostile, page.url)
