@@ -85,8 +85,10 @@ def check_password(password: Any) -> str:
 
 @cache
 def _hasher() -> Any:
-    from argon2 import PasswordHasher
-
+    try:
+        from argon2 import PasswordHasher
+    except ImportError as err:
+        raise RltrackError(f"account passwords need argon2-cffi ({err}): pip install 'rltrack[server]'") from err
     return PasswordHasher()
 
 
@@ -106,9 +108,9 @@ def verify_password(stored: str | None, password: str) -> tuple[bool, str | None
     With ``stored=None`` (no such user) a dummy hash is checked anyway, so a login for a user who does
     not exist takes as long as a wrong password (the answer time tells nothing).
     """
+    hasher = _hasher()  # first: without argon2-cffi this says which extra to install
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    hasher = _hasher()
     if not isinstance(password, str) or len(password) > _MAX_PASSWORD_LENGTH:
         return False, None
     try:
