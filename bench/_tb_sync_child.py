@@ -14,6 +14,7 @@ value) the writer wrote is in the event file (tensorboard's reader), in the rltr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -33,10 +34,8 @@ def _tree_cpu_s() -> float:
     me = psutil.Process()
     total = sum(me.cpu_times()[:2])
     for child in me.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.Error):  # it exited meanwhile
             total += sum(child.cpu_times()[:2])
-        except psutil.Error:
-            pass
     return total
 
 
@@ -112,7 +111,8 @@ def _read_rltrack(store: Path, run_id: str) -> set[tuple[str, int, float]]:
 
     view = rltrack.Api(store).run(run_id)
     got = set()
-    for key in view.keys():
+    keys = view.keys()
+    for key in keys:
         steps, _, values = view.series(key)
         got |= {(key, int(s), float(v)) for s, v in zip(steps.tolist(), values.tolist(), strict=True)}
     return got
@@ -148,7 +148,7 @@ def _read_wandb(workdir: Path, run_id: str) -> set[tuple[str, int, float]]:
             step = int(float(json.loads(items["global_step"])))
             for key, value in items.items():
                 if key.startswith("charts/") or "/charts/" in key:
-                    tag = key[key.index("charts/"):]
+                    tag = key[key.index("charts/") :]
                     # wandb-core writes the float32 in its shortest decimal form: back to that float32.
                     got.add((tag, step, float(np.float32(json.loads(value)))))
     return got

@@ -93,7 +93,8 @@ def _spawn(python: str, arm: str, steps: int, workdir: Path, threads: int, timeo
         return {"arm": arm, "error": f"timed out after {timeout_s:.0f} s", "load_before": load_before}
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"arm": arm, "error": f"exit {proc.returncode}: {proc.stderr.strip()[-600:]}", "load_before": load_before}
+        error = f"exit {proc.returncode}: {proc.stderr.strip()[-600:]}"
+        return {"arm": arm, "error": error, "load_before": load_before}
     return {**json.loads(lines[-1]), "load_before": load_before}
 
 
@@ -132,26 +133,35 @@ def _ratio(x: float | None) -> str:
 
 def report(rows: list[dict[str, Any]], summary: dict[str, dict[str, Any]], steps: int) -> str:
     """The per-round table and the summary table, as text."""
-    lines = [f"per round ({steps} env steps, {steps * 8} scalars per loop):",
-             f"{'round':>5} {'arm':<8} {'load1':>6} {'loop s':>8} {'loop CPU s':>10} {'close s':>8} {'read back':<12}"]
+    lines = [
+        f"per round ({steps} env steps, {steps * 8} scalars per loop):",
+        f"{'round':>5} {'arm':<8} {'load1':>6} {'loop s':>8} {'loop CPU s':>10} {'close s':>8} {'read back':<12}",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"{r['round']:>5} {r['arm']:<8} {r['load_before']:>6.1f} ERROR {r['error']}")
             continue
         check = "ok" if _missing(r) == 0 else f"LOST {_missing(r)}"
-        lines.append(f"{r['round']:>5} {r['arm']:<8} {r['load_before']:>6.1f} {r['loop_s']:>8.2f} "
-                     f"{r['loop_cpu_s']:>10.2f} {r['close_s']:>8.2f} {check:<12}")
-    lines += ["", "medians (ratios: median of arm / tb in the same round):",
-              f"{'arm':<8} {'n':>2} {'load1':>6} {'init s':>7} {'loop s':>8} {'loop CPU s':>10} {'close s':>8} "
-              f"{'loop / tb':>17} {'CPU / tb':>17} read back"]
+        lines.append(
+            f"{r['round']:>5} {r['arm']:<8} {r['load_before']:>6.1f} {r['loop_s']:>8.2f} "
+            f"{r['loop_cpu_s']:>10.2f} {r['close_s']:>8.2f} {check:<12}"
+        )
+    lines += [
+        "",
+        "medians (ratios: median of arm / tb in the same round):",
+        f"{'arm':<8} {'n':>2} {'load1':>6} {'init s':>7} {'loop s':>8} {'loop CPU s':>10} {'close s':>8} "
+        f"{'loop / tb':>17} {'CPU / tb':>17} read back",
+    ]
     for arm, s in summary.items():
         if not s["rounds"]:
             lines.append(f"{arm:<8}  0 (every child failed)")
             continue
         check = "all" if s["missing"] == 0 else f"LOST {s['missing']}"
-        lines.append(f"{arm:<8} {s['rounds']:>2} {s['load1']:>6.1f} {s['init_s']:>7.2f} {s['loop_s']:>8.2f} "
-                     f"{s['loop_cpu_s']:>10.2f} {s['close_s']:>8.2f} {_ratio(s['ratio_loop']):>17} "
-                     f"{_ratio(s['ratio_cpu']):>17} {check}")
+        lines.append(
+            f"{arm:<8} {s['rounds']:>2} {s['load1']:>6.1f} {s['init_s']:>7.2f} {s['loop_s']:>8.2f} "
+            f"{s['loop_cpu_s']:>10.2f} {s['close_s']:>8.2f} {_ratio(s['ratio_loop']):>17} "
+            f"{_ratio(s['ratio_cpu']):>17} {check}"
+        )
     rl = summary.get("rltrack", {})
     if rl.get("ratio_loop") is not None:
         lines.append(f"\ntarget (issue 13): rltrack's sync_tensorboard adds <= {TARGET:.0%} to the loop:")
@@ -172,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         for rnd in range(a.rounds):
-            order = a.arm_list[rnd % len(a.arm_list):] + a.arm_list[:rnd % len(a.arm_list)]
+            order = a.arm_list[rnd % len(a.arm_list) :] + a.arm_list[: rnd % len(a.arm_list)]
             for arm in order:
                 row = _spawn(python, arm, a.steps, workdir / f"r{rnd}-{arm}", a.threads, a.child_timeout_s)
                 rows.append({**row, "round": rnd})
@@ -184,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(rows, a.arm_list)
     print()
     print(report(rows, summary, a.steps))
-    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
-          f"(bench took {time.perf_counter() - started:.0f} s)")
+    print(
+        "uptime:",
+        subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+        f"(bench took {time.perf_counter() - started:.0f} s)",
+    )
     if a.json is not None:
         a.json.write_text(json.dumps({"rows": rows, "summary": summary, "steps": a.steps}, indent=1))
     failed = any("error" in r for r in rows)

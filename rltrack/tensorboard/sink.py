@@ -142,7 +142,7 @@ class RunSink:
         keys, n = self._keys, 0
         for event in events:
             try:
-                values = event.summary.value if event.WhichOneof("what") == "summary" else ()
+                values: Any = event.summary.value if event.WhichOneof("what") == "summary" else ()
                 if len(values) == 1:  # add_scalar's one value: no generator
                     simple = values[0].WhichOneof("value") == "simple_value"
                 else:

@@ -1,4 +1,4 @@
-"""bench/tb_sync.py in its smallest configuration (no wandb arm): it runs, and every scalar the writer wrote reads back."""
+"""bench/tb_sync.py in its smallest configuration (no wandb arm): it runs, every scalar the writer wrote reads back."""
 
 from __future__ import annotations
 
