@@ -14,6 +14,7 @@ import os
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rltrack._html import run_html
 from rltrack._nbpanel import live_panel, run_bundle
@@ -79,5 +80,6 @@ def show(
     # A run's folder is <root>/runs/<id>.
     root = run_dir.parent.parent if dir is None and isinstance(run_dir, Path) else resolve_root(dir)
     server = _server_for(root)
-    return Embed(f"{server.url}/runs/{run_id}" if run_id else f"{server.url}/", height)
+    # The id is percent-encoded: "../x" or "a?b" must name a run, not another page of the dashboard.
+    return Embed(f"{server.url}/runs/{quote(str(run_id), safe='')}" if run_id else f"{server.url}/", height)
 

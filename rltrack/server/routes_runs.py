@@ -172,6 +172,8 @@ MAX_PAGE_ROWS = 10_000
 MAX_PAGE_CELLS = 200_000
 #: Rows the columns of a plot are sent with; a longer table is sampled evenly (every n-th row).
 MAX_PLOT_ROWS = 200_000
+#: Columns one request for a plot's data may name.
+MAX_DATA_COLUMNS = 32
 #: Saved files listed at most (a run that saved a whole dataset still answers quickly).
 MAX_FILES_LISTED = 5_000
 
@@ -253,13 +255,17 @@ def table_data(
     Above ``max_rows`` rows every n-th row is sent (``sampled`` true). Media cells are sent as their captions;
     a cell a crafted file made a list or an object is sent as its JSON text.
     """
+    wanted = list(dict.fromkeys(column))
+    if len(wanted) > MAX_DATA_COLUMNS:
+        raise RltrackError(f"column= names {len(wanted):,} columns; ask for at most {MAX_DATA_COLUMNS} at a time "
+                           "(a plot draws 1 to 3)")
     _, table = _table_for(reader, run_id, key, step, source)
     missing = [c for c in column if c not in table.names]
     if missing:
         raise RltrackError(f"column={missing[0]!r} is not a column of table {key!r}; its columns are {table.names!r}")
     stride = max(1, -(-table.rows // max_rows))
     out: dict[str, list[Any]] = {}
-    for name in dict.fromkeys(column):
+    for name in wanted:
         cells = table.columns[table.names.index(name)][::stride]
         out[name] = [tables_mod.plot_cell(c) for c in cells]
     return {"total": table.rows, "sampled": stride > 1, "columns": out}

@@ -139,3 +139,18 @@ def test_the_panel_survives_hostile_values_interrupts_and_reinit(tmp_path: Path)
     state = states[view]["state"]
     assert state["status"] == "finished" and state["names"][0] == HOSTILE and state["values"]["big"] == "inf"
     assert "innerHTML" not in state["_esm"]
+
+
+def test_show_percent_encodes_the_run_id_it_is_given(tmp_path: Path) -> None:
+    import urllib.request
+
+    import rltrack
+    from rltrack.notebook import show
+
+    store = tmp_path / "store"
+    rltrack.init(dir=store, id="r1", project="nb", system_metrics=False, quiet=True).finish()
+    embed = show("../api/projects", dir=store)
+    assert embed.url.endswith("/runs/..%2Fapi%2Fprojects")
+    assert 'src="http://127.0.0.1:' in embed._repr_html_() and "../api" not in embed._repr_html_()
+    with urllib.request.urlopen(show("r1", dir=store).url, timeout=10) as page:
+        assert page.status == 200

@@ -299,3 +299,14 @@ def test_the_page_steps_through_a_very_wide_table_and_draws_prototype_named_plot
         page.close()
     assert drawn == [[[0, 1, 2, 3, 4], [0, 2, 4, 6, 8]]]
     assert errors == []
+
+
+def test_a_plot_data_request_for_too_many_columns_is_refused_with_the_count(tmp_path: Path, client: Any) -> None:
+    run = rltrack.init(project="t", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    run.log({"wide": rltrack.Table(columns=[f"c{i}" for i in range(40)], data=[list(range(40))])}, step=0)
+    run.finish()
+    with client() as c:
+        r = c.get(f"/api/runs/{run.id}/tables/data", params={"key": "wide", "column": [f"c{i}" for i in range(40)]})
+        ok = c.get(f"/api/runs/{run.id}/tables/data", params={"key": "wide", "column": ["c1", "c1", "c39"]})
+    assert r.status_code == 400 and "column= names 40 columns; ask for at most 32" in r.json()["detail"]
+    assert ok.status_code == 200 and ok.json()["columns"] == {"c1": [1], "c39": [39]}
