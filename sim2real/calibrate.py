@@ -17,6 +17,7 @@ A trial whose simulator raises is stored as a failed run and the search goes on.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,6 +44,8 @@ from rltrack.sim2real.calibrate_space import CalibrationError, ParamSpace, parse
 from rltrack.sim2real.sides import RunLike
 
 if TYPE_CHECKING:
+    from rltrack.sim2real.report import GapReport
+
     from rltrack.api import Api
 
 __all__ = [
@@ -169,12 +172,26 @@ def calibrate(
     best, results = summarize(space.specs, every, profiles, tolerance)
     assert best.score is not None  # summarize picks among scored trials
     overlay = _overlay(objective, {**space.constants, **nominal}, best.params)
+    gap_before, gap_after = _gaps(objective, {**space.constants, **nominal}, best.params)
     return Calibration(
         runs=run_ids(run_or_ids), keys=tuple(data.obs_keys[c] for c in cols), horizon=horizon, metric=metric,
         n_episodes=len(data), n_steps=data.n_steps, engine=engine, tolerance=tolerance, group=group,
         best_params=dict(best.params), before=before, after=best.score, parameters=results, trials=tuple(every),
-        wall_s=time.perf_counter() - started, overlay=overlay,
+        wall_s=time.perf_counter() - started, overlay=overlay, gap_before=gap_before, gap_after=gap_after,
     )  # fmt: skip
+
+
+def _gaps(
+    objective: Objective, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[GapReport | None, GapReport | None]:
+    """The gap reports of the replays before and after; a simulator that fails here leaves them out, with a warning."""
+    from rltrack.sim2real.calibrate_gap import gap_reports
+
+    try:
+        return gap_reports(objective, before, after)
+    except Exception as err:  # the user's simulator, replayed once more: the calibration itself stands
+        warnings.warn(f"calibrate: no gap report before/after: {type(err).__name__}: {err}", stacklevel=3)
+        return None, None
 
 
 def _overlay(objective: Objective, before: Mapping[str, Any], after: Mapping[str, Any]) -> Overlay:

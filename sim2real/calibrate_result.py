@@ -115,6 +115,10 @@ class Calibration:
     """The first episode replayed before and after, for :meth:`to_html` (None if it could not be replayed)."""
     metric: str = "trajectory"
     """How a simulator was scored: ``trajectory``, ``dtw`` or ``filter``."""
+    gap_before: GapReport | None = field(default=None, repr=False)
+    """The gap report of the nominal simulator's replay against the recording (W1, KS, paired RMSE/DTW per key)."""
+    gap_after: GapReport | None = field(default=None, repr=False)
+    """The same for the calibrated simulator."""
 
     @property
     def uncertainty(self) -> str:
@@ -187,6 +191,9 @@ class Calibration:
                 for p in self.parameters
             },
             "randomization": self.randomization(),
+            "gap": None
+            if self.gap_before is None or self.gap_after is None
+            else {"before": self.gap_before.to_dict(), "after": self.gap_after.to_dict()},
             "n_trials": len(self.trials),
             "n_failed": self.n_failed,
             "n_near_best": self.n_near_best,

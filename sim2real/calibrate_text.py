@@ -71,6 +71,7 @@ def render(result: Calibration) -> str:
             f"only {result.n_near_best} trial(s) are near-best: the search has not mapped the best's neighbourhood, "
             "so the ranges are narrower than the uncertainty; raise the budget"
         )
+    lines += _gap_rows(result)
     return "\n".join(lines)
 
 
@@ -81,6 +82,21 @@ _LABELS = {
     "dtw": ("objective (DTW cost / std, mean over keys)", "DTW/sample"),
     "filter": ("objective (exp mean neg. log-likelihood)", "innovation RMS"),
 }
+
+
+def _gap_rows(result: Calibration) -> list[str]:
+    """Per key, the gap report's paired RMSE and W1 of the replay before and after."""
+    before, after = result.gap_before, result.gap_after
+    if before is None or after is None:
+        return []
+    rows = [["gap report (replay vs real)", "paired RMSE before", "after", "W1 before", "after"]]
+    paired_b, paired_a = {p.key: p for p in before.paired}, {p.key: p for p in after.paired}
+    signal_b, signal_a = {s.key: s for s in before.signals}, {s.key: s for s in after.signals}
+    for key in result.keys:
+        rmse = [_num(getattr(side.get(key), "rmse", None)) for side in (paired_b, paired_a)]
+        w1 = [_num(getattr(side.get(key), "wasserstein", None)) for side in (signal_b, signal_a)]
+        rows.append([key, *rmse, *w1])
+    return ["", *_grid(rows)]
 
 
 def _how(metric: str, horizon: str) -> str:

@@ -61,6 +61,18 @@ def test_recovers_pole_mass_and_length_from_ten_episodes(store_dir: Path, heavy_
         assert p.identifiable
         assert p.low <= p.estimate <= p.high
         assert p.randomization["min"] <= p.estimate <= p.randomization["max"]
+    # The gap report (compare's measures) of the replay against the recording, before and after.
+    assert result.gap_before is not None and result.gap_after is not None
+    before = {p.key: p.rmse for p in result.gap_before.paired}
+    after = {p.key: p.rmse for p in result.gap_after.paired}
+    assert set(before) == set(after) == {"obs/0", "obs/1", "obs/2", "obs/3"}
+    assert result.gap_after.n_pairs == 10 and result.gap_after.pair_key == "episode/seed"
+    assert all(after[k] <= before[k] / 5 for k in before), (before, after)
+    w1 = {s.key: (s.wasserstein, t.wasserstein) for s, t in zip(result.gap_before.signals, result.gap_after.signals,
+                                                                strict=True)}  # fmt: skip
+    assert all(a < b for b, a in w1.values()), w1
+    assert "gap report (replay vs real)" in result.table()
+    assert result.to_dict()["gap"]["after"]["paired"]["keys"]["obs/2"]["rmse"] == after["obs/2"]
 
 
 def overlay_rmse(real: np.ndarray, windows: tuple[tuple[int, np.ndarray], ...]) -> float:
