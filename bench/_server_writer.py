@@ -6,8 +6,9 @@ Usage: ``_server_writer.py rltrack URL SPOOL_DIR NAME STEPS KEYS`` or
 It sets up (imports, connects, creates its run), prints ``ready``, waits for a line on stdin (the
 parent's start signal, so all writers start together), logs, and prints one JSON line: ``start``
 and ``end`` on ``time.monotonic()`` (CLOCK_MONOTONIC: one clock for every process of the host),
-``scalars`` stored, and ``latencies_s``: the time of every ingest request (rltrack: each batch POST
-the background forwarder makes, measured around ``IngestClient.send``; MLflow: each ``log_batch``).
+``scalars`` stored, ``cpu_s`` (this process, every thread, start to end) and ``latencies_s``: the
+time of every ingest request (rltrack: each batch POST the background forwarder makes, measured
+around ``IngestClient.send``; MLflow: each ``log_batch``).
 rltrack's ``end`` is when ``finish()`` returned, i.e. the server has stored everything; the server's
 point counts are then read back and reported as ``stored``.
 """
@@ -15,9 +16,16 @@ point counts are then read back and reported as ``stored``.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from typing import Any
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process so far, every thread (the forwarder's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rltrack(url: str, spool: str, name: str, steps: int, keys: int) -> dict[str, Any]:
@@ -42,15 +50,15 @@ def _rltrack(url: str, spool: str, name: str, steps: int, keys: int) -> dict[str
     rows = [dict.fromkeys(names, float(i)) for i in range(256)]  # built before the clock starts
     print("ready", flush=True)
     sys.stdin.readline()
-    start = time.monotonic()
+    cpu0, start = _cpu_s(), time.monotonic()
     for step in range(steps):
         run.log(rows[step & 255], step=step)
     run.finish()
-    end = time.monotonic()
+    end, cpu = time.monotonic(), _cpu_s() - cpu0
     counts = httpx.get(f"{url}/api/runs/{run.id}/counts", params={"source": "sim"}, timeout=60).json()
     stored = sum(int(counts.get(n, 0)) for n in names)
     return {"start": start, "end": end, "scalars": steps * keys, "stored": stored, "latencies_s": latencies,
-            "run_id": run.id}
+            "run_id": run.id, "cpu_s": cpu}
 
 
 def _mlflow(url: str, experiment_id: str, name: str, budget_s: float, keys: int) -> dict[str, Any]:
@@ -63,7 +71,7 @@ def _mlflow(url: str, experiment_id: str, name: str, budget_s: float, keys: int)
     print("ready", flush=True)
     sys.stdin.readline()
     latencies: list[float] = []
-    start = time.monotonic()
+    cpu0, start = _cpu_s(), time.monotonic()
     step = 0
     scalars = 0
     while time.monotonic() - start < budget_s:
@@ -74,11 +82,11 @@ def _mlflow(url: str, experiment_id: str, name: str, budget_s: float, keys: int)
         latencies.append(time.perf_counter() - t0)
         step += per_call
         scalars += len(batch)
-    end = time.monotonic()
+    end, cpu = time.monotonic(), _cpu_s() - cpu0
     client.set_terminated(run_id)
     stored = len(client.get_metric_history(run_id, "metric/000")) * keys
     return {"start": start, "end": end, "scalars": scalars, "stored": stored, "latencies_s": latencies,
-            "run_id": run_id}
+            "run_id": run_id, "cpu_s": cpu}
 
 
 def main() -> None:

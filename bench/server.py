@@ -112,6 +112,20 @@ def _start_mlflow(python: Path, db_url: str, workers: int, artifacts: Path) -> t
     return proc, url
 
 
+def _create_experiment(url: str) -> httpx.Response:
+    """Create the MLflow experiment; a worker that is still setting up its database may drop the first tries."""
+    for attempt in range(10):
+        try:
+            answer = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "bench"}, timeout=60)
+            answer.raise_for_status()
+            return answer
+        except httpx.HTTPError:
+            if attempt == 9:
+                raise
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
+
+
 def _free_port() -> int:
     import socket
 
@@ -169,6 +183,69 @@ def _writers(python: str, kind: str, url: str, where: list[str], amount: str, ke
     return results
 
 
+def _tree_cpu(pid: int | None, *, reaped: bool = False) -> dict[int, float]:
+    """CPU seconds of a process and each live descendant, by pid; with ``reaped`` the root's reaped children too.
+
+    PostgreSQL's backends exit with their connections, so their CPU is in the postmaster's reaped
+    children; a server's helpers that exit meanwhile would bring their whole lifetime, so not there.
+    """
+    import psutil
+
+    if pid is None:
+        return {}
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return {}
+    out: dict[int, float] = {}
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        own = (t.children_user + t.children_system) if (reaped and proc.pid == pid) else 0.0
+        out[proc.pid] = t.user + t.system + own
+    return out
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two :func:`_tree_cpu` readings (a process new in ``after`` counts from its start)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _postmaster(cluster: Any) -> int | None:
+    try:
+        return int((Path(cluster.dir) / "data" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _settle(pid: int, timeout_s: float = 90.0) -> None:
+    """Wait until a server's process tree is idle (MLflow starts a job runner and 7 huey consumers after it
+    answers, each importing MLflow for a CPU second): the writers then measure ingest, not start-up."""
+    deadline = time.monotonic() + timeout_s
+    before = _tree_cpu(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        after = _tree_cpu(pid)
+        if _cpu_delta(before, after) < 0.1:
+            return
+        before = after
+
+
+def _measured(name: str, run: Any, server_pid: int, pg_pid: int | None) -> dict[str, Any]:
+    """Run the writers (``run()``), adding the CPU the server and PostgreSQL spent meanwhile."""
+    _settle(server_pid)
+    server0, pg0 = _tree_cpu(server_pid), _tree_cpu(pg_pid, reaped=True)
+    results = run()
+    row = _summary(name, results)
+    row["server_cpu_s"] = _cpu_delta(server0, _tree_cpu(server_pid))
+    row["pg_cpu_s"] = _cpu_delta(pg0, _tree_cpu(pg_pid, reaped=True))
+    row["cpu_s"] = row["writer_cpu_s"] + row["server_cpu_s"] + row["pg_cpu_s"]
+    return row
+
+
 def _summary(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     start = min(r["start"] for r in results)
     end = max(r["end"] for r in results)
@@ -178,7 +255,7 @@ def _summary(name: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     p = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: float("nan"))
     return {"name": name, "writers": len(results), "scalars": scalars, "stored": stored, "seconds": end - start,
             "rate": scalars / (end - start), "requests": len(lat), "p50_ms": p(0.50), "p99_ms": p(0.99),
-            "load": _load()}
+            "load": _load(), "writer_cpu_s": sum(r["cpu_s"] for r in results)}
 
 
 def _series_read(url: str, spool: Path, points: int) -> dict[str, float]:
@@ -244,8 +321,11 @@ def main() -> None:
             try:
                 print(f"rltrack on {backend}: {url}", flush=True)
                 spools = [str(work / f"spool-{backend}-{n}") for n in range(a.writers)]
-                rows.append(_summary(f"rltrack / {backend}",
-                                     _writers(sys.executable, "rltrack", url, spools, str(a.steps), a.keys)))
+                rows.append(_measured(
+                    f"rltrack / {backend}",
+                    lambda: _writers(sys.executable, "rltrack", url, spools, str(a.steps), a.keys),  # noqa: B023
+                    proc.pid, _postmaster(cluster) if db_url else None,
+                ))
                 print(f"  {rows[-1]['rate']:,.0f} scalars/s", flush=True)
                 if "read" not in skip:
                     reads[backend] = _series_read(url, work / f"spool-read-{backend}", a.series_points)
@@ -261,11 +341,13 @@ def main() -> None:
             proc, url = _start_mlflow(mlflow_python, mlflow_db, a.workers, work / "mlflow-artifacts")
             try:
                 print(f"mlflow on postgresql: {url}", flush=True)
-                exp = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "bench"}, timeout=60)
-                exp.raise_for_status()
+                exp = _create_experiment(url)
                 experiment = [str(exp.json()["experiment_id"])] * a.writers
-                rows.append(_summary("mlflow / postgresql", _writers(str(mlflow_python), "mlflow", url, experiment,
-                                                                     str(a.mlflow_budget_s), a.keys)))
+                rows.append(_measured(
+                    "mlflow / postgresql",
+                    lambda: _writers(str(mlflow_python), "mlflow", url, experiment, str(a.mlflow_budget_s), a.keys),
+                    proc.pid, _postmaster(cluster),
+                ))
                 print(f"  {rows[-1]['rate']:,.0f} scalars/s", flush=True)
             finally:
                 _stop(proc)
@@ -277,11 +359,14 @@ def main() -> None:
 
 def _report(rows: list[dict[str, Any]], reads: dict[str, dict[str, float]], a: argparse.Namespace) -> None:
     print()
-    print("| server / store | writers | scalars | stored | s | scalars/s | requests | p50 ms | p99 ms | load |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| server / store | writers | scalars | stored | s | scalars/s | requests | p50 ms | p99 ms "
+          "| CPU s writers/server/PG | scalars per CPU s | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['name']} | {r['writers']} | {r['scalars']:,} | {r['stored']:,} | {r['seconds']:.1f} | "
-              f"{r['rate']:,.0f} | {r['requests']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['load']} |")
+              f"{r['rate']:,.0f} | {r['requests']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['writer_cpu_s']:.1f}/{r['server_cpu_s']:.1f}/{r['pg_cpu_s']:.1f} | "
+              f"{r['scalars'] / max(r['cpu_s'], 1e-9):,.0f} | {r['load']} |")
     if reads:
         print()
         print(f"| series read ({a.series_points:,} points, GET /api/runs/ID/series) | first ms "
