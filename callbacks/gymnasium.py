@@ -95,7 +95,8 @@ class TrackEpisodes(gym.Wrapper[Any, Any, Any, Any]):
         return super().__new__(cls)
 
     def __init__(
-        self, env: gym.Env[Any, Any] | VectorEnv, run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()
+        self, env: gym.Env[Any, Any] | VectorEnv[Any, Any, Any], run: rltrack.Run | None = None, *,
+        info_keys: Iterable[str] = ()
     ) -> None:
         """Wrap ``env`` (a vector env gets a :class:`TrackVectorEpisodes`); ``run=None`` uses the current run.
 
@@ -132,7 +133,9 @@ class TrackVectorEpisodes(VectorWrapper):
     discards the masked sub-envs' running episodes.
     """
 
-    def __init__(self, env: VectorEnv, run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()) -> None:
+    def __init__(
+        self, env: VectorEnv[Any, Any, Any], run: rltrack.Run | None = None, *, info_keys: Iterable[str] = ()
+    ) -> None:
         """Wrap ``env``; ``run=None`` uses the current run.
 
         Raises:
@@ -149,12 +152,12 @@ class TrackVectorEpisodes(VectorWrapper):
         self.total_steps = 0
 
     def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Reset sub-envs (all, or ``options["reset_mask"]``); their running episodes are not logged."""
         mask = None if options is None else options.get("reset_mask")
         self._episodes.reset(None if mask is None else np.asarray(mask, dtype=bool))
-        return self.env.reset(seed=seed, options=options)
+        return self.env.reset(seed=seed, options=options)  # type: ignore[arg-type]  # VectorEnv.reset says int, its wrapper int or list
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         """Step all sub-envs and log the episodes that ended."""
@@ -238,7 +241,7 @@ class RecordRollouts(gym.Wrapper[Any, Any, Any, Any]):
     def close(self) -> None:
         """Log a video still being recorded, then close the env."""
         self._finish_video()
-        super().close()
+        super().close()  # type: ignore[no-untyped-call]  # gymnasium 1.2 (pinned by RLlib) leaves Wrapper.close untyped
 
     def _finish_video(self) -> None:
         video, self._video = self._video, None
