@@ -176,7 +176,8 @@ def rewind(
     }]
     StoreWriter(store.db).truncate_after(row.id, branch.step, summaries=whole.summaries,
                                          metadata={"rewinds": rewinds})
-    _remove_media(run_dir(row.id), [m for m in whole.media if m.step > branch.step])
+    kept = {m.path for m in whole.media if m.step <= branch.step}  # a file two rows share stays with the kept one
+    _remove_media(run_dir(row.id), [m for m in whole.media if m.step > branch.step and m.path not in kept])
     attached = store.attach_run(row.id, source, who, owner_alive=False)
     start = Start(
         id=row.id, name=attached.name, project=attached.project, group=attached.group, config=attached.config,

@@ -308,3 +308,18 @@ def test_a_rewind_or_fork_that_fails_while_copying_ends_its_new_run_as_failed_an
     _rerun(store_dir).finish()  # the next try archives into a new run and cuts
     assert [r["archive"] for r in rltrack.Api(store_dir).run("src").metadata["rewinds"]] == ["src-rewound-2"]
     assert _everything(store_dir, "src-rewound-2") == before
+
+
+def test_a_media_file_shared_by_a_kept_and_a_cut_row_stays(store_dir: Path) -> None:
+    _source(store_dir)
+    view = rltrack.Api(store_dir).run("src")
+    (early,) = [m for m in view.media() if m.step == 10]
+    # Two rows naming one file (a resumed run that logged media again at a used step writes the same name).
+    writer = StoreWriter(open_database(store_dir, None, create=False))
+    relative = early.path.relative_to(store_dir / "runs" / "src").as_posix()
+    writer.write("src", "sim", owner=False, media=[MediaRecord("sim", "frame", 90, 1, "image", relative, None, {})])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RltrackWarning)
+        _init(store_dir, resume_from=f"src?_step={CUT}").finish()
+    assert early.path.is_file()
+    assert [m.step for m in rltrack.Api(store_dir).run("src").media()] == [10]
