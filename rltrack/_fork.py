@@ -34,7 +34,7 @@ import numpy as np
 
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run
-from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunNotFoundError
+from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunExistsError, RunNotFoundError
 from rltrack.store.chunks import pack, split
 from rltrack.store.reader import MediaRow, RunRow, StoreReader
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
@@ -111,6 +111,11 @@ def fork(
     An empty ``new.project`` means the source's project, an empty ``new.name`` one from
     ``name_for(project)``. The config is ``defaults``, then the source's, then ``new.config``.
     """
+    if store.run_exists(new.id):
+        raise RunExistsError(
+            f"{branch.spec} with id={new.id!r}: that run exists; a fork is a new run, so pass another id or none "
+            f"(to rewind run {branch.run_id!r} itself use resume_from=)"
+        )
     reader = StoreReader(store.db)
     source = _source_row(reader, branch)
     copy = _read(reader, source, branch, keep_upto=True)

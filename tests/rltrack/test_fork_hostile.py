@@ -323,3 +323,14 @@ def test_a_media_file_shared_by_a_kept_and_a_cut_row_stays(store_dir: Path) -> N
         _init(store_dir, resume_from=f"src?_step={CUT}").finish()
     assert early.path.is_file()
     assert [m.step for m in rltrack.Api(store_dir).run("src").media()] == [10]
+
+
+def test_forking_into_an_existing_id_says_a_fork_is_a_new_run(store_dir: Path) -> None:
+    from rltrack.errors import RunExistsError
+
+    _source(store_dir)
+    other = _init(store_dir, project="p", id="other")
+    other.finish()
+    with pytest.raises(RunExistsError, match=r"id='other': that run exists; a fork is a new run"):
+        _init(store_dir, fork_from="src?_step=3", id="other", resume="allow")
+    assert rltrack.Api(store_dir).run("other").keys() == []
