@@ -89,6 +89,7 @@ class TensorBoardMirror:
         self._queues: list[tuple[RunSink, dict[str, Any], deque[Any]]] = []
         #: Problems met while mirroring (a corrupt file, a value the run refused), in order.
         self.errors: list[str] = []
+        self._skips_reported = False
         if logdir is not None:
             self.add(logdir, skip_existing=skip_existing)
 
@@ -123,6 +124,10 @@ class TensorBoardMirror:
                 if writer is not None:
                     hooks.untap(writer, on_event)
         self.poll()
+        skipped = self.skipped
+        if skipped and not self._skips_reported:  # nothing lost silently: counted and warned once, at the end
+            self._skips_reported = True
+            self._problem("values not stored: " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())))
 
     def _writer_made(self, writer: Any, logdir: str) -> None:
         """A SummaryWriter was made: take its events as it is given them; its files are not tailed."""
@@ -149,6 +154,16 @@ class TensorBoardMirror:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Values not logged so far, by reason (a tag that cannot be a key, a negative step, audio, ...)."""
+        total: dict[str, int] = {}
+        sinks = [sink for _, sink in list(self._readers.values())] + [sink for sink, _ in list(self._tapped.values())]
+        for sink in sinks:
+            for why, n in sink.skipped.items():
+                total[why] = total.get(why, 0) + n
+        return total
 
     @property
     def logged(self) -> dict[str, int]:

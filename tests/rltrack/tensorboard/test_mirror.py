@@ -156,3 +156,34 @@ def test_follow_writers_takes_each_new_writers_events_once(tmp_path, package) ->
     assert view.series("ppo/charts/x")[2].tolist() == [float(s) for s in range(200)]
     assert view.series("y")[0].tolist() == list(range(200))
     assert [m.meta["count"] for m in view.media("ppo/h")] == [10]
+
+
+def test_a_followed_writer_with_odd_values_stores_the_good_ones_and_counts_the_rest(tmp_path) -> None:
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    run = rltrack.init(project="odd", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    sync = mirror(run, None, interval_s=0.01, follow_writers=True)
+    writer = SummaryWriter(str(tmp_path / "runs"))
+    writer.add_scalar("loss", float("nan"), 0)
+    writer.add_scalar("bad//tag", 1.0, 0)  # TensorBoard takes it; a run key cannot have an empty part
+    writer.add_scalar("loss", 2.0, -3)  # TensorBoard allows negative steps; a run's x-axis starts at 0
+    # One event holding two scalars (as TF1 summaries do), then a histogram and a scalar at the same step.
+    two = Summary(value=[Summary.Value(tag="a", simple_value=1.5), Summary.Value(tag="b", simple_value=-2.5)])
+    writer._get_file_writer().add_summary(two, global_step=4)
+    writer.add_histogram("h", np.arange(5.0), 4)
+    writer.add_scalar("a", 3.5, 4)  # the same key again at one step: both points kept, in order
+    writer.add_scalar("loss", float("inf"), 5)
+    sync.stop()
+    run.finish()
+    writer.close()
+
+    view = rltrack.Api(tmp_path / "store").run(run.id)
+    assert sorted(view.keys()) == ["a", "b", "loss"]
+    steps, _, values = view.series("loss")
+    assert steps.tolist() == [0, 5] and np.isnan(values[0]) and values[1] == float("inf")
+    assert view.series("a")[0].tolist() == [4, 4] and view.series("a")[2].tolist() == [1.5, 3.5]
+    assert view.series("b")[2].tolist() == [-2.5]
+    assert [m.meta["count"] for m in view.media("h")] == [5]
+    assert sync.skipped == {"values at a negative step": 1, next(k for k in sync.skipped if "bad//tag" in k): 1}
+    assert view.summary["_rltrack/errors/tensorboard"] == 1
+    assert "1 values at a negative step" in sync.errors[-1] and "bad//tag" in sync.errors[-1]
