@@ -71,6 +71,8 @@ def noise_specs(
             "metric='filter' needs noise=...: the sensors' noise standard deviation per scored key "
             f"({', '.join(keys)}), from their datasheet, or a searched parameter's name to estimate it"
         )
+    if isinstance(noise, np.ndarray):  # an array of stds reads as the list it holds
+        noise = noise.ravel().tolist()
     if isinstance(noise, Mapping):
         unknown = [k for k in noise if k not in keys]
         missing = [k for k in keys if k not in noise]

@@ -3,7 +3,8 @@
 Runs :func:`rltrack.sim2real.calibrate` with a progress bar, prints the result table, and writes
 ``calibration.json`` and ``randomization.yaml`` (the suggested domain-randomization ranges, in the
 ``parameters`` form a sweep or a later calibration reads) and ``calibration.html`` (the tables and
-the before/after replay overlay) into the real run's folder, or ``--out``.
+the before/after replay overlay; when the run has both a ``sim`` and a ``real`` side, the run's gap
+report with the calibration as its last section) into the real run's folder, or ``--out``.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def test_behind_sensor_noise_the_replay_loses_the_mass_and_the_filter_finds_it(
     assert not replay.param("pole_mass_factor").identifiable
     assert replay.param("pole_mass_factor").sensitivity < 0.1
     noise = list(StandInPhysics().sensor_noise_std)
-    found = calibrate(noisy_stand_in, budget=40, metric="filter", noise=noise, **common)
+    found = calibrate(noisy_stand_in, budget=40, metric="filter", noise=np.array(noise), **common)
     assert found.best_params["actuator_delay_steps"] == 1
     assert near(found.best_params["pole_mass_factor"], 3.0, 0.10), found.best_params
     mass = found.param("pole_mass_factor")
