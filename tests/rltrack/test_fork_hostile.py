@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import rltrack
-from rltrack._fork import Branch, rewind
+from rltrack._fork import Branch, fork, rewind
 from rltrack.errors import InvalidValueError, RltrackWarning
 from rltrack.store.open import open_database
 from rltrack.store.reader import StoreReader
@@ -223,7 +223,7 @@ def test_resume_from_an_archive_and_a_long_id_keep_archive_ids_unique_and_valid(
     assert len({r.id for r in api.runs()}) == len(list(api.runs())) == 5
 
 
-def test_rewind_on_postgresql_cuts_and_records_in_one_go(pg_cluster: object, tmp_path: Path) -> None:
+def test_rewind_and_fork_on_postgresql(pg_cluster: object, tmp_path: Path) -> None:
     pytest.importorskip("psycopg")
     url = pg_cluster.new_database()  # type: ignore[attr-defined]
     db = open_database(tmp_path / "pg", url)
@@ -248,6 +248,13 @@ def test_rewind_on_postgresql_cuts_and_records_in_one_go(pg_cluster: object, tmp
         assert reader.summary("r", "sim") == {"loss": 14.0} and reader.summary(archive, "sim") == {"loss": 38.0}
         (record,) = reader.run("r").metadata["rewinds"]
         assert (record["archive"], record["removed_values"]) == ("r-rewound-1", 12)
+        branch = fork(store, Branch("fork_from", archive, 15), who, NewRun(
+            id="f", project="", name="", group=None, job_type=None, notes=None, tags=(), config={"lr": 2},
+            source="sim"), defaults={}, run_dir=lambda rid: tmp_path / "pg" / "runs" / rid, name_for=lambda p: "n")
+        assert (branch.step, branch.project, branch.config) == (16, "p", {"lr": 2})
+        assert reader.series("f", "sim", "loss")[2].tolist() == [s * 2.0 for s in range(16)]
+        assert reader.run("f").metadata["fork"] == {"run": archive, "step": 15, "project": "p"}
+        assert reader.summary("f", "sim") == {"loss": 30.0}
     finally:
         db.close()
 
