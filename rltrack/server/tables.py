@@ -16,7 +16,7 @@ import posixpath
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -97,6 +97,11 @@ class _Loaded:
                 "(read it in Python: rltrack.Api().run(run_id).table(key))"
             )
         shape = describe(path)
+        if shape.data_bytes > MAX_FILE_BYTES:  # a Parquet file of 1 MB may unpack to 1 GB
+            raise RltrackError(
+                f"{path.name} holds {shape.data_bytes:,} bytes uncompressed; the dashboard reads tables of up to "
+                f"{MAX_FILE_BYTES:,} (read it in Python: rltrack.Api().run(run_id).table(key))"
+            )
         if shape.rows * len(shape.names) > MAX_TABLE_CELLS:
             raise RltrackError(
                 f"{path.name} holds {shape.rows:,} rows x {len(shape.names):,} columns; the dashboard reads tables "
@@ -132,6 +137,8 @@ class Shape:
     names: list[str]
     types: list[str]
     rows: int
+    #: Bytes its cells take uncompressed (Parquet's row groups say; a JSON Lines file's size).
+    data_bytes: int = 0
 
 
 #: Shapes by (path, size, mtime_ns): listing a run's tables reads each file's header once, not its rows.
@@ -195,7 +202,8 @@ def _shape(path: Path) -> Shape:
 
     footer = pq.read_metadata(path)
     info = json.loads((footer.metadata or {})[b"rltrack"])
-    shape = _checked(info["columns"], info["types"], footer.num_rows)
+    shape = replace(_checked(info["columns"], info["types"], footer.num_rows),
+                    data_bytes=sum(footer.row_group(i).total_byte_size for i in range(footer.num_row_groups)))
     if footer.num_columns != len(shape.names):
         raise _NotATable("the schema and rltrack's header disagree")
     return shape

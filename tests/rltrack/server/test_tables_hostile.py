@@ -310,3 +310,20 @@ def test_a_plot_data_request_for_too_many_columns_is_refused_with_the_count(tmp_
         ok = c.get(f"/api/runs/{run.id}/tables/data", params={"key": "wide", "column": ["c1", "c1", "c39"]})
     assert r.status_code == 400 and "column= names 40 columns; ask for at most 32" in r.json()["detail"]
     assert ok.status_code == 200 and ok.json()["columns"] == {"c1": [1], "c39": [39]}
+
+
+def test_a_parquet_table_that_unpacks_past_the_limit_is_listed_but_not_read(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("pyarrow")
+    run = rltrack.init(project="t", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    run.log({"bomb": rltrack.Table(columns=["text"], data=[["a" * (8 << 20)]])}, step=0)
+    run.finish()
+    (media,) = rltrack.Api(tmp_path / "store").run(run.id).media()
+    assert media.path.suffix == ".parquet" and media.path.stat().st_size < 2 << 20
+    monkeypatch.setattr(tables_mod, "MAX_FILE_BYTES", 4 << 20)  # the limit, lowered to keep the test small
+    with client() as c:
+        entry = _entries(c, run.id)["bomb"]
+        r = c.get(f"/api/runs/{run.id}/tables/rows", params={"key": "bomb"})
+    assert entry["rows"] == 1
+    assert r.status_code == 400 and "bytes uncompressed; the dashboard reads tables of up to 4,194,304" in r.text
