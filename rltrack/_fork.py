@@ -154,24 +154,30 @@ def rewind(
             f"{branch.spec}: run {row.id!r} is still being written (state running); rewind it once it has "
             "finished, or fork it instead: init(fork_from=...)"
         )
-    whole = _read(reader, row, branch, keep_upto=False)
-    _close_interrupted(store, reader, row.id)
-    archive = _archive_id(store, row.id)
-    name = f"{row.name} (before rewind to step {branch.step})"
-    store.create_run(
-        NewRun(id=archive, project=row.project, name=name[:_MAX_NAME], group=row.group, job_type=row.job_type,
-               notes=row.notes, tags=(*row.tags, "rewound"), config=row.config, source=row.primary_source),
-        who,
-    )
+    # Claimed first: a second rewind (or resume) of this run, from any process, now finds it running and is refused.
+    store.attach_run(row.id, source, who, owner_alive=False)
+    archive = ""
     note = {**row.metadata, "rewound": {"run": row.id, "step": branch.step, "archived_ns": time.time_ns()}}
     try:
+        whole = _read(reader, row, branch, keep_upto=False)
+        _close_interrupted(store, reader, row.id)
+        candidate = _archive_id(store, row.id)
+        name = f"{row.name} (before rewind to step {branch.step})"
+        store.create_run(
+            NewRun(id=candidate, project=row.project, name=name[:_MAX_NAME], group=row.group, job_type=row.job_type,
+                   notes=row.notes, tags=(*row.tags, "rewound"), config=row.config, source=row.primary_source),
+            who,
+        )
+        archive = candidate
         _copy_media(run_dir(row.id), run_dir(archive), whole.media)
         _write_history(store, archive, row.primary_source, who, whole, metadata=note, summaries=whole.stored)
         store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
                   ended_ns=row.ended_ns or time.time_ns(), owner=True)
-    except BaseException as err:  # an error or Ctrl-C while archiving: nothing was cut, the archive says so
-        _abandon(store, archive, row.primary_source, {"rewound": {**note["rewound"], "interrupted": True}},
-                 _partial(row.id, type(err).__name__))
+    except BaseException as err:  # an error or Ctrl-C before the cut: the run keeps all, a partial archive says so
+        if archive:
+            _abandon(store, archive, row.primary_source, {"rewound": {**note["rewound"], "interrupted": True}},
+                     _partial(row.id, type(err).__name__))
+        _release(store, row, source)
         raise
     # The archive is complete and stored: only now is anything taken out of the run. The cut, the summaries
     # up to the step and the record naming the archive are one transaction (a crash leaves all or none).
@@ -339,6 +345,13 @@ def _close_interrupted(store: StoreWriter, reader: StoreReader, run_id: str) -> 
             continue
         _abandon(store, candidate, row.primary_source, {"rewound": {**note, "interrupted": True}},
                  _partial(run_id, "the process ended"))
+
+
+def _release(store: StoreWriter, row: RunRow, source: str) -> None:
+    """Give a run claimed by a rewind that stopped before its cut its state back (best effort)."""
+    with contextlib.suppress(Exception):
+        store.end(row.id, source, state=row.state, reason=row.reason, exit_code=row.exit_code,
+                  ended_ns=row.ended_ns or time.time_ns(), owner=True)
 
 
 def _partial(run_id: str, why: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 import rltrack
 from rltrack._fork import Branch, fork, rewind
-from rltrack.errors import InvalidValueError, RltrackWarning
+from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning
 from rltrack.store.open import open_database
 from rltrack.store.reader import StoreReader
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
@@ -30,14 +30,18 @@ CUT = 50
 
 # Kills this process at one seam of a rewind: before the archive is ended, or just after the cut is stored.
 _KILLER = textwrap.dedent("""
-    import os, signal, sys
+    import os, signal, sys, time
     from rltrack.store.writer import StoreWriter
     store_dir, point, spec = sys.argv[1:4]
-    if point == "archive":
+    if point in ("archive", "pause"):
         original_end = StoreWriter.end
         def end(self, run_id, *args, **kwargs):
-            if "-rewound-" in run_id:
+            if "-rewound-" in run_id and point == "archive":
                 os.kill(os.getpid(), signal.SIGKILL)
+            if "-rewound-" in run_id:  # pause: say so, then wait to be let go
+                open(store_dir + "/paused", "w").close()
+                while not os.path.exists(store_dir + "/go"):
+                    time.sleep(0.01)
             return original_end(self, run_id, *args, **kwargs)
         StoreWriter.end = end
     else:
@@ -115,7 +119,8 @@ def test_a_rewind_killed_while_archiving_leaves_the_run_whole_and_a_rerun_labels
 
     api = rltrack.Api(store_dir)
     assert _everything(store_dir, "src") == before  # nothing was cut
-    assert api.run("src").state == "finished" and "rewinds" not in api.run("src").metadata
+    # The killed rewind had claimed the run: it reads as its process crashed, with every value kept.
+    assert api.run("src").state == "crashed" and "rewinds" not in api.run("src").metadata
     assert api.run("src-rewound-1").state == "crashed"
 
     run = _rerun(store_dir)
@@ -341,3 +346,26 @@ def test_forking_into_an_existing_id_says_a_fork_is_a_new_run(store_dir: Path) -
     with pytest.raises(RunExistsError, match=r"id='other': that run exists; a fork is a new run"):
         _init(store_dir, fork_from="src?_step=3", id="other", resume="allow")
     assert rltrack.Api(store_dir).run("other").keys() == []
+
+
+def test_a_second_rewind_while_one_is_running_is_refused(store_dir: Path) -> None:
+    _source(store_dir)
+    before = _everything(store_dir, "src")
+    first = subprocess.Popen([sys.executable, "-c", _KILLER, str(store_dir), "pause", f"src?_step={CUT}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (store_dir / "paused").exists():  # the first rewind is half-way through its archive
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.01)
+        with pytest.raises(RltrackError, match="is still being written"):
+            _init(store_dir, resume_from="src?_step=20")
+    finally:
+        (store_dir / "go").touch()
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and "not killed" in out, err
+    api = rltrack.Api(store_dir)
+    assert [r["archive"] for r in api.run("src").metadata["rewinds"]] == ["src-rewound-1"]
+    assert _everything(store_dir, "src-rewound-1") == before
+    assert _everything(store_dir, "src") == _cut_of(before)
+    assert sorted(r.id for r in api.runs()) == ["src", "src-rewound-1"]
