@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -40,9 +40,6 @@ from rltrack.store.reader import MediaRow, RunRow, StoreReader
 from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 from rltrack.validate import MAX_STEP
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Branch", "Start", "fork", "open_branch", "parse_branch", "rewind"]
 
