@@ -143,4 +143,21 @@ RT.el = function (tag, attrs, ...children) {
 RT.runUrl = (id) => "/runs/" + encodeURIComponent(id);
 RT.projectUrl = (name) => "/projects/" + encodeURIComponent(name);
 RT.fileUrl = (runId, path) => `/api/runs/${encodeURIComponent(runId)}/files/` + String(path).split("/").map(encodeURIComponent).join("/");
+// Who is logged in, at the right of the header, with a log-out button: only when the server has accounts and the
+// page was opened through a browser session (a token or an open server shows nothing; share pages have no header).
+RT.account = async function () {
+  const top = document.querySelector("header.top");
+  if (!top || top.querySelector(".account")) return;
+  let info;
+  try { info = await RT.json("/api/auth/me"); } catch (e) { return; }
+  if (!info.accounts || !info.user || info.via !== "session") return;
+  const out = RT.el("button", { type: "button", class: "linkish" }, "log out");
+  out.addEventListener("click", async () => {
+    await fetch("/api/auth/logout", { method: "POST", credentials: "same-origin", body: "{}",
+      headers: { "content-type": "application/json", "x-csrf-token": info.csrf || "" } });
+    location.assign("/login");
+  });
+  top.append(RT.el("span", { class: "account" }, RT.el("span", { class: "who" }, String(info.user)), " · ", out));
+};
+document.addEventListener("DOMContentLoaded", () => { RT.account(); });
 window.RT = RT;

@@ -161,3 +161,16 @@ def test_after_login_the_page_never_leaves_the_server(server: BackgroundServer, 
         page.click("#login")
         page.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT_MS)  # a page of this server
         assert page.url.startswith(server.url + "/"), (hostile, page.url)
+
+
+def test_every_page_names_who_is_logged_in_and_logs_out(server: BackgroundServer, new_page: Callable[[], Any]) -> None:
+    page = new_page()
+    log_in(page, server, "ada")
+    page.wait_for_selector("header.top .account .who", timeout=TIMEOUT_MS)
+    assert page.inner_text("header.top .account .who") == "ada"
+    page.goto(server.url + "/projects/lab-proj")
+    page.wait_for_selector("header.top .account .who", timeout=TIMEOUT_MS)
+    page.click("header.top .account button")
+    page.wait_for_url("**/login", timeout=TIMEOUT_MS)
+    page.goto(server.url + "/")
+    page.wait_for_url("**/login?next=%2F", timeout=TIMEOUT_MS)  # the session ended on the server
