@@ -269,11 +269,11 @@ def test_the_page_steps_through_a_very_wide_table_and_draws_prototype_named_plot
     from rltrack.server.serve import BackgroundServer
 
     root = tmp_path / "store"
-    columns = 4_000
-    per_page = 5  # the page draws at most 20,000 cells a page, not 100 rows of 4,000 columns
+    columns = 1_000
+    per_page = 20  # the page draws at most 20,000 cells a page, not 100 rows of 1,000 columns
     run = rltrack.init(id="wide01", project="t", dir=root, system_metrics=False, quiet=True)
     run.log({"wide": rltrack.Table(columns=[f"c{i}" for i in range(columns)],
-                                   data=[[r] * columns for r in range(12)])}, step=0)
+                                   data=[[r] * columns for r in range(45)])}, step=0)
     curve = rltrack.Table(columns=["__proto__", "constructor"], data=[[i, i * 2] for i in range(5)])
     run.log({"proto": rltrack.plot.line(curve, "__proto__", "constructor", title="__proto__")}, step=0)
     run.finish()
@@ -284,13 +284,13 @@ def test_the_page_steps_through_a_very_wide_table_and_draws_prototype_named_plot
         page.goto(f"{server.url}/runs/wide01")
         card = "#tables .table-card[data-key='wide']"
         page.wait_for_selector(f"{card}[data-loaded='0||asc|0']", timeout=30_000)
-        assert page.text_content(f"{card} .rows-info") == f"rows 1–{per_page} of 12"
+        assert page.text_content(f"{card} .rows-info") == f"rows 1–{per_page} of 45"
         for start in (per_page, 2 * per_page):
             page.click(f"{card} button.next")
             page.wait_for_selector(f"{card}[data-loaded='0||asc|{start}']", timeout=30_000)
             first = page.eval_on_selector(f"{card} tbody tr", "r => r.cells[0].textContent")
             assert first == str(start)
-        assert page.text_content(f"{card} .rows-info") == f"rows {2 * per_page + 1}–12 of 12"
+        assert page.text_content(f"{card} .rows-info") == f"rows {2 * per_page + 1}–45 of 45"
         assert page.is_disabled(f"{card} button.next")
         page.click(f"{card} button.prev")
         page.wait_for_selector(f"{card}[data-loaded='0||asc|{per_page}']", timeout=30_000)
