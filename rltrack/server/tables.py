@@ -270,8 +270,9 @@ def plot_spec(meta: Any, names: list[str]) -> dict[str, Any] | None:
 
 def table_entry(root: Path, run_id: str, row: MediaRow) -> dict[str, Any]:
     """Describe one logged table: where and when, its shape and cell types, a plot's spec, or why it is unreadable."""
-    entry: dict[str, Any] = {"source": row.source, "key": row.key, "step": row.step, "t_ns": row.t_ns,
-                             "caption": row.caption, "path": row.path}
+    # step_text: the step exactly (JavaScript's numbers lose a step past 2**53, such as a nanosecond timestamp).
+    entry: dict[str, Any] = {"source": row.source, "key": row.key, "step": row.step, "step_text": str(row.step),
+                             "t_ns": row.t_ns, "caption": row.caption, "path": row.path}
     path = table_path(root, run_id, row)
     if path is None:
         return {**entry, "error": f"{row.path!r} is not a table file in this run's folder", "url": None}

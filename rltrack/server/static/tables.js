@@ -41,23 +41,26 @@
   }
 
   // ---- tables ----------------------------------------------------------------------------------------
+  // A step is kept as the server's decimal text: a step past 2^53 (a nanosecond timestamp) is not a JS number.
+  const stepOf = (e) => (typeof e.step_text === "string" ? e.step_text : String(e.step));
+
   function stepSelect(g, onChange) {
     const sel = RT.el("select", { class: "table-step", "aria-label": "step" });
-    sel.addEventListener("change", () => { g.step = Number(sel.value); g.picked = true; onChange(); });
+    sel.addEventListener("change", () => { g.step = sel.value; g.picked = true; onChange(); });
     return sel;
   }
 
   function fillSteps(g) {
-    const steps = [...new Set(g.entries.map((e) => e.step))];
+    const steps = [...new Set(g.entries.map(stepOf))];
     if (!g.picked || !steps.includes(g.step)) g.step = steps[steps.length - 1];
     g.stepLabel.hidden = steps.length < 2;
     if (g.select.options.length !== steps.length) {
-      g.select.replaceChildren(...steps.map((s) => RT.el("option", { value: s }, String(s))));
+      g.select.replaceChildren(...steps.map((s) => RT.el("option", { value: s }, s)));
     }
-    g.select.value = String(g.step);
+    g.select.value = g.step;
   }
 
-  const current = (g) => g.entries.filter((e) => e.step === g.step).pop();
+  const current = (g) => g.entries.filter((e) => stepOf(e) === g.step).pop();
 
   function tableCard(g) {
     g.select = stepSelect(g, () => { g.offset = 0; loadTable(g); });

@@ -327,3 +327,32 @@ def test_a_parquet_table_that_unpacks_past_the_limit_is_listed_but_not_read(
         r = c.get(f"/api/runs/{run.id}/tables/rows", params={"key": "bomb"})
     assert entry["rows"] == 1
     assert r.status_code == 400 and "bytes uncompressed; the dashboard reads tables of up to 4,194,304" in r.text
+
+
+@pytest.mark.browser
+def test_tables_at_nanosecond_timestamp_steps_are_told_apart_by_the_page(tmp_path: Path, browser: Any) -> None:
+    from rltrack.server import ServerSettings
+    from rltrack.server.serve import BackgroundServer
+
+    root = tmp_path / "store"
+    t0 = 1_796_541_514_255_416_855  # a step past 2**53: JavaScript's numbers cannot tell t0 from t0 + 1
+    run = rltrack.init(id="stamps01", project="t", dir=root, system_metrics=False, quiet=True)
+    for offset in (0, 1):
+        run.log({"obs": rltrack.Table(columns=["at"], data=[[f"t0+{offset}"]])}, step=t0 + offset)
+    run.finish()
+    errors: list[str] = []
+    with BackgroundServer(ServerSettings(root=root)) as server:
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.url}/runs/stamps01")
+        card = "#tables .table-card[data-key='obs']"
+        page.wait_for_selector(f"{card}[data-loaded='{t0 + 1}||asc|0']", timeout=30_000)
+        last = page.eval_on_selector(f"{card} tbody tr", "r => r.cells[0].textContent")
+        options = page.eval_on_selector_all(f"{card} select.table-step option", "os => os.map(o => o.value)")
+        page.select_option(f"{card} select.table-step", str(t0))
+        page.wait_for_selector(f"{card}[data-loaded='{t0}||asc|0']", timeout=30_000)
+        first = page.eval_on_selector(f"{card} tbody tr", "r => r.cells[0].textContent")
+        note = page.text_content(f"{card} p")
+        page.close()
+    assert options == [str(t0), str(t0 + 1)] and (last, first) == ("t0+1", "t0+0")
+    assert "Not Found" not in (note or "") and "no table" not in (note or "") and errors == []
