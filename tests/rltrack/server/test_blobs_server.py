@@ -172,3 +172,36 @@ def test_histogram_panels_read_their_files_from_the_bucket(bucket: Any, tmp_path
         assert damaged.status_code == 200
         assert damaged.json()["skipped"] == 1  # counted as unreadable, like a damaged file on disk
         assert damaged.json()["steps"] == [10]
+
+
+def test_the_command_line_server_on_two_workers_keeps_files_in_the_bucket(
+    bucket: Any, endpoint: str, tmp_path: Path
+) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from rltrack.cli import main; main()", "server", "--dir", str(tmp_path / "srv"),
+         "--port", "0", "--workers", "2", "--blobs", "s3://team/cli", "--s3-endpoint", endpoint],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"(http://\S+?)/?\s", line)
+        assert match and "on 2 worker processes" in line, line + proc.stdout.read()
+        url = match.group(1)
+        run = rltrack.init(project="robot", mode="online", url=url, dir=tmp_path / "spool", system_metrics=False)
+        run.log({"camera": rltrack.Image(np.full((8, 8, 3), 40, dtype=np.uint8))}, step=1)
+        run.finish()
+        (item,) = httpx.get(f"{url}/api/runs/{run.id}/media", timeout=30).json()
+        body = httpx.get(url + item["url"], timeout=30)
+        assert body.status_code == 200 and body.headers["content-type"] == "image/png"
+        assert objects(bucket)[f"cli/files/{run.id}/{item['path']}"]
+        digest = hashlib.sha256(body.content).hexdigest()
+        assert objects(bucket)[f"cli/blobs/{digest[:2]}/{digest}"] == body.content
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
