@@ -172,6 +172,8 @@ MAX_PAGE_ROWS = 10_000
 MAX_PAGE_CELLS = 200_000
 #: Rows the columns of a plot are sent with; a longer table is sampled evenly (every n-th row).
 MAX_PLOT_ROWS = 200_000
+#: Ints beyond this lose digits as JavaScript numbers.
+_SAFE_INT = 2**53
 #: Columns one request for a plot's data may name.
 MAX_DATA_COLUMNS = 32
 #: Saved files listed at most (a run that saved a whole dataset still answers quickly).
@@ -214,7 +216,9 @@ def table_rows(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = 100,
 ) -> dict[str, Any]:
-    """Return ``{"total", "offset", "limit", "columns", "types", "rows", "index", ...}`` for rows from ``offset``.
+    """Return ``{"total", "offset", "limit", "columns", "types", "rows", "index", "exact_ints", ...}`` from ``offset``.
+
+    ``exact_ints`` lists ``[row, column, text]`` for each int cell past ±2**53, which JavaScript reads rounded.
 
     ``limit`` in the answer is the rows a page holds: what was asked, or fewer for a table so wide that
     ``limit`` rows would exceed :data:`MAX_PAGE_CELLS` cells (the next page starts at ``offset + limit``).
@@ -235,9 +239,12 @@ def table_rows(
     base, folder = run_dir(reader.db.root, run_id), row.path.rpartition("/")[0]
     cells = [[tables_mod.wire_cell(table.columns[c][i], kind, base, run_id, folder) for c, kind in
               enumerate(table.types)] for i in picked]
+    # JavaScript reads an int past 2**53 (a nanosecond timestamp, an id) rounded: its exact text rides beside it.
+    exact = [[r, c, str(v)] for r, cells_r in enumerate(cells) for c, v in enumerate(cells_r)
+             if v.__class__ is int and not -_SAFE_INT <= v <= _SAFE_INT]
     return {"source": row.source, "key": row.key, "step": row.step, "caption": row.caption, "total": table.rows,
             "offset": offset, "limit": limit, "sort": sort, "order": order, "columns": table.names,
-            "types": table.types, "rows": cells, "index": picked}
+            "types": table.types, "rows": cells, "index": picked, "exact_ints": exact}
 
 
 @router.get("/runs/{run_id}/tables/data", summary="Whole columns of a logged table (what a plot draws)")

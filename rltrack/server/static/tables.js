@@ -121,6 +121,7 @@
     if (ask !== g.asked) return; // a later click's answer wins
     g.pageRows = data.limit || PAGE_ROWS;
     if (g.sort && !data.columns.includes(g.sort)) g.sort = null;
+    for (const [r, c, text] of data.exact_ints || []) data.rows[r][c] = text; // a timestamp's last digits, as stored
     header(g, data.columns, data.types);
     g.body.replaceChildren(...data.rows.map((cells, r) => RT.el("tr", { dataset: { index: data.index[r] } },
       cells.map((c, i) => RT.el("td", { class: data.types[i] === "number" ? "num" : null }, cellNode(c, data.types[i]))))));

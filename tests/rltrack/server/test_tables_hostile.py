@@ -330,7 +330,7 @@ def test_a_parquet_table_that_unpacks_past_the_limit_is_listed_but_not_read(
 
 
 @pytest.mark.browser
-def test_tables_at_nanosecond_timestamp_steps_are_told_apart_by_the_page(tmp_path: Path, browser: Any) -> None:
+def test_nanosecond_timestamp_steps_and_cells_keep_every_digit_on_the_page(tmp_path: Path, browser: Any) -> None:
     from rltrack.server import ServerSettings
     from rltrack.server.serve import BackgroundServer
 
@@ -338,7 +338,7 @@ def test_tables_at_nanosecond_timestamp_steps_are_told_apart_by_the_page(tmp_pat
     t0 = 1_796_541_514_255_416_855  # a step past 2**53: JavaScript's numbers cannot tell t0 from t0 + 1
     run = rltrack.init(id="stamps01", project="t", dir=root, system_metrics=False, quiet=True)
     for offset in (0, 1):
-        run.log({"obs": rltrack.Table(columns=["at"], data=[[f"t0+{offset}"]])}, step=t0 + offset)
+        run.log({"obs": rltrack.Table(columns=["at", "stamp"], data=[[f"t0+{offset}", t0 + offset]])}, step=t0 + offset)
     run.finish()
     errors: list[str] = []
     with BackgroundServer(ServerSettings(root=root)) as server:
@@ -348,6 +348,7 @@ def test_tables_at_nanosecond_timestamp_steps_are_told_apart_by_the_page(tmp_pat
         card = "#tables .table-card[data-key='obs']"
         page.wait_for_selector(f"{card}[data-loaded='{t0 + 1}||asc|0']", timeout=30_000)
         last = page.eval_on_selector(f"{card} tbody tr", "r => r.cells[0].textContent")
+        stamp = page.eval_on_selector(f"{card} tbody tr", "r => r.cells[1].textContent")
         options = page.eval_on_selector_all(f"{card} select.table-step option", "os => os.map(o => o.value)")
         page.select_option(f"{card} select.table-step", str(t0))
         page.wait_for_selector(f"{card}[data-loaded='{t0}||asc|0']", timeout=30_000)
@@ -355,4 +356,16 @@ def test_tables_at_nanosecond_timestamp_steps_are_told_apart_by_the_page(tmp_pat
         note = page.text_content(f"{card} p")
         page.close()
     assert options == [str(t0), str(t0 + 1)] and (last, first) == ("t0+1", "t0+0")
+    assert stamp == str(t0 + 1)  # every digit, not 1796541514255416800
     assert "Not Found" not in (note or "") and "no table" not in (note or "") and errors == []
+
+
+def test_ints_past_2_53_come_with_their_exact_text(tmp_path: Path, client: Any) -> None:
+    run = rltrack.init(project="t", dir=tmp_path / "store", system_metrics=False, quiet=True)
+    big = [2**53, 2**53 + 1, -(2**62), 2**63 - 1]
+    run.log({"ids": rltrack.Table(columns=["id", "x"], data=[[v, True] for v in big])}, step=0)
+    run.finish()
+    with client() as c:
+        page = c.get(f"/api/runs/{run.id}/tables/rows", params={"key": "ids", "sort": "id"}).json()
+    assert [r[0] for r in page["rows"]] == sorted(big)  # numbers stay numbers for Python clients
+    assert page["exact_ints"] == [[0, 0, str(-(2**62))], [2, 0, str(2**53 + 1)], [3, 0, str(2**63 - 1)]]
