@@ -154,14 +154,16 @@ def rewind(
     # Claimed first: a second rewind (or resume) of this run, from any process, now finds it running and is refused.
     store.attach_run(row.id, source, who, owner_alive=False)
     archive = ""
-    note = {**row.metadata, "rewound": {"run": row.id, "step": branch.step, "archived_ns": time.time_ns()}}
+    # Not in the run's group: a group's charts (mean over seeds) would count the archived history twice.
+    note = {**row.metadata, "rewound": {"run": row.id, "step": branch.step, "archived_ns": time.time_ns(),
+                                        "group": row.group}}
     try:
         whole = _read(reader, row, branch, keep_upto=False)
         _close_interrupted(store, reader, row.id)
         candidate = _archive_id(store, row.id)
         name = f"{row.name} (before rewind to step {branch.step})"
         store.create_run(
-            NewRun(id=candidate, project=row.project, name=name[:_MAX_NAME], group=row.group, job_type=row.job_type,
+            NewRun(id=candidate, project=row.project, name=name[:_MAX_NAME], group=None, job_type=row.job_type,
                    notes=row.notes, tags=(*row.tags, "rewound"), config=row.config, source=row.primary_source),
             who,
         )

@@ -369,3 +369,18 @@ def test_a_second_rewind_while_one_is_running_is_refused(store_dir: Path) -> Non
     assert _everything(store_dir, "src-rewound-1") == before
     assert _everything(store_dir, "src") == _cut_of(before)
     assert sorted(r.id for r in api.runs()) == ["src", "src-rewound-1"]
+
+
+def test_an_archive_leaves_its_runs_group_so_group_charts_count_each_history_once(store_dir: Path) -> None:
+    for seed in range(3):
+        run = _init(store_dir, project="p", id=f"seed{seed}", group="ppo-seeds")
+        for step in range(10):
+            run.log({"reward": float(step + seed)})
+        run.finish()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RltrackWarning)
+        _init(store_dir, resume_from="seed1?_step=4").finish()
+    api = rltrack.Api(store_dir)
+    assert sorted(r.id for r in api.runs(group="ppo-seeds")) == ["seed0", "seed1", "seed2"]
+    archive = api.run("seed1-rewound-1")
+    assert archive.group is None and archive.metadata["rewound"]["group"] == "ppo-seeds"
