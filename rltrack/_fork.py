@@ -93,8 +93,8 @@ def parse_branch(fork_from: object, resume_from: object) -> Branch | None:
     match = _SPEC.fullmatch(spec) if isinstance(spec, str) else None
     if match is None or int(match.group(2)) > MAX_STEP:
         raise InvalidValueError(
-            f"init({kind}={spec!r}) must be 'RUNID?_step=N' (a run id and a step >= 0), such as "
-            f"'a1b2c3d4?_step=200'"
+            f"init({kind}={spec!r}) must be 'RUNID?_step=N' (a run id of letters, digits, '-' or '_' and a step "
+            f"from 0 to {MAX_STEP}), such as 'a1b2c3d4?_step=200'"
         )
     return Branch(kind, match.group(1), int(match.group(2)))
 
