@@ -289,10 +289,14 @@ def run_alerts(run_id: str, reader: Reader) -> list[dict[str, Any]]:
         out.append({
             "title": _text(record.get("title")), "text": _text(record.get("text")),
             "level": level if level in ALERT_LEVELS else "INFO",
-            "step": record.get("step") if isinstance(record.get("step"), int) else None,
-            "t_ns": record.get("t_ns") if isinstance(record.get("t_ns"), int) else None,
+            "step": _int_or_none(record.get("step")),
+            "t_ns": _int_or_none(record.get("t_ns")),
         })
     return out
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _text(value: Any) -> str:

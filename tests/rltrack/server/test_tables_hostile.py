@@ -369,3 +369,28 @@ def test_ints_past_2_53_come_with_their_exact_text(tmp_path: Path, client: Any) 
         page = c.get(f"/api/runs/{run.id}/tables/rows", params={"key": "ids", "sort": "id"}).json()
     assert [r[0] for r in page["rows"]] == sorted(big)  # numbers stay numbers for Python clients
     assert page["exact_ints"] == [[0, 0, str(-(2**62))], [2, 0, str(2**53 + 1)], [3, 0, str(2**63 - 1)]]
+
+
+def test_crafted_alert_records_are_shown_with_what_they_hold(tmp_path: Path, client: Any) -> None:
+    import os
+    import time
+
+    from rltrack.store.open import open_database
+    from rltrack.store.writer import NewRun, StoreWriter, WriterInfo
+
+    root = tmp_path / "store"
+    writer = StoreWriter(open_database(root, None))
+    who = WriterInfo(host=os.uname().nodename, pid=os.getpid(), pid_started_ns=0, now_ns=time.time_ns())
+    writer.create_run(NewRun(id="a1", project="t", name="a", group=None, job_type=None, notes=None, tags=(),
+                             config={}, source="sim"), who)
+    writer.write("a1", "sim", metadata={"alerts": [
+        {"title": {"nested": [1]}, "text": None, "level": ["WARN"], "step": True, "t_ns": 1.5},
+        {"title": "ok", "text": "t", "level": "error", "step": 2**63 - 1, "t_ns": 7}, "plain text", None]})
+    with client() as c:
+        alerts = c.get("/api/runs/a1/alerts").json()
+    assert alerts == [
+        {"title": '{"nested": [1]}', "text": "", "level": "INFO", "step": None, "t_ns": None},
+        {"title": "ok", "text": "t", "level": "ERROR", "step": 2**63 - 1, "t_ns": 7},
+        {"title": "", "text": "plain text", "level": "INFO", "step": None, "t_ns": None},
+        {"title": "", "text": "", "level": "INFO", "step": None, "t_ns": None},
+    ]
