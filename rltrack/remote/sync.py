@@ -1,7 +1,9 @@
 """``rltrack sync RUN --to URL``: copy a local run to a server, sending only what it lacks.
 
 Safe to repeat: points go in pieces whose ids name their key and point range, the server's
-point counts decide where to resume, and media rows already there are not sent again.
+point counts decide where to resume, and media rows already there are not sent again. A run the
+server already has from another writer (trained online, its robot logged offline) gets the local
+sources beside its own and is not ended by the sync.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rltrack.remote import wire
-from rltrack.remote.client import IngestClient
+from rltrack.remote.client import IngestClient, Rejected
 
 __all__ = ["push_run"]
 
@@ -52,16 +54,20 @@ def push_run(
             id=view.id, project=view.project, name=view.name, group=view.group, job_type=view.job_type,
             notes=view.notes, tags=tuple(view.tags), config=view.config, source=view.primary_source,
         )
-        client.send([{"id": f"sync:{view.id}:create", "op": "create_run", "run": wire.new_run_to(new),
-                      "who": wire.who_to(who)}])
+        ours = _create(client, view.id, wire.new_run_to(new), wire.who_to(who))
         sources = view.sources or [view.primary_source]
+        before = {} if ours else client.get(f"/api/runs/{view.id}")
+        there = set(before.get("sources") or ())
+        reopened: str | None = None  # a source whose attach took over the server's ended run
         for order, source in enumerate(sources):
-            if source != view.primary_source:
+            if (ours and source != view.primary_source) or (not ours and source not in there):
                 # Registers the source as a writer of the run (the dashboard lists sources from there);
                 # later start times keep the local order of sources.
                 later = WriterInfo(host=who.host, pid=0, pid_started_ns=0, now_ns=view.created_ns + order + 1)
-                client.post("/api/ingest/attach", {"run_id": view.id, "source": source, "who": wire.who_to(later),
-                                                   "owner_alive": True})
+                attached = client.post("/api/ingest/attach", {"run_id": view.id, "source": source,
+                                                              "who": wire.who_to(later), "owner_alive": True})
+                if not ours and attached.get("owner") is True and before.get("state") != "running":
+                    reopened = source
         for source in sources:
             counts = client.get(f"/api/runs/{view.id}/counts", source=source)
             pending: list[dict[str, Any]] = []
@@ -87,10 +93,32 @@ def push_run(
                 client.send([{"id": f"sync:{view.id}:{source}:end:{uuid.uuid4().hex}", "op": "end",
                               "run_id": view.id, "source": source, "state": view.state, "reason": view.reason,
                               "exit_code": view.exit_code, "ended_ns": view.ended_ns or view.heartbeat_ns,
-                              "owner": source == view.primary_source}])
+                              "owner": ours and source == view.primary_source}])
+        if reopened is not None:
+            # Attaching to a run that had ended made it running again: end it as it was.
+            client.send([{"id": f"sync:{view.id}:{reopened}:restore:{uuid.uuid4().hex}", "op": "end",
+                          "run_id": view.id, "source": reopened, "state": before["state"],
+                          "reason": before.get("reason"), "exit_code": before.get("exit_code"),
+                          "ended_ns": before.get("ended_ns") or view.created_ns, "owner": True}])
     finally:
         client.close()
     return sent
+
+
+def _create(client: IngestClient, run_id: str, run: dict[str, Any], who: dict[str, Any]) -> bool:
+    """Create the run on the server; return False when the server already had it from another writer.
+
+    A run a sync created before (same batch id) counts as ours. A run that exists for another reason
+    (a robot's offline ``real`` source of a run trained online on the server) gets the local sources
+    beside its own, and the sync never ends it: its owner does.
+    """
+    try:
+        client.send([{"id": f"sync:{run_id}:create", "op": "create_run", "run": run, "who": who}])
+    except Rejected as err:
+        if err.status != 409:
+            raise
+        return False
+    return True
 
 
 def _push_media(client: IngestClient, view: Any, source: str, run_dir: Path) -> int:

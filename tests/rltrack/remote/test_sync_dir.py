@@ -216,3 +216,30 @@ def test_a_blob_over_the_servers_body_limit_says_which_flag_to_raise(tmp_path: P
         done = push_store(local, server.url)
     assert (done.points, done.blobs, done.versions) == (0, 1, 1)  # the run was already there
     stores_equal(local, tmp_path / "srv")
+
+
+def test_a_robots_offline_source_joins_a_run_the_server_already_has(tmp_path: Path) -> None:
+    with BackgroundServer(ServerSettings(root=tmp_path / "srv", ingest=True)) as server:
+        sim = rltrack.init(project="fleet", name="train", mode="online", url=server.url, dir=tmp_path / "spool",
+                           system_metrics=False)
+        for step in range(1_000):
+            sim.log({"episode/return": float(step)}, step=step)
+        sim.finish()
+        ended = httpx.get(f"{server.url}/api/runs/{sim.id}", timeout=10).json()
+        # The robot is offline: it logs its source of the same run into its own store.
+        real = rltrack.init(id=sim.id, resume="allow", project="fleet", source="real", dir=tmp_path / "robot",
+                            system_metrics=False)
+        for step in range(300):
+            real.log({"episode/return": float(step) / 2}, step=step)
+        real.finish()
+        for _ in range(2):  # the second sync sends nothing
+            result = CliRunner().invoke(main, ["sync", str(tmp_path / "robot"), "--to", server.url])
+            assert result.exit_code == 0, result.output
+        after = httpx.get(f"{server.url}/api/runs/{sim.id}", timeout=10).json()
+    assert after["sources"] == ["sim", "real"]
+    # The training run keeps its own end: the sync neither reopened nor re-ended it.
+    assert (after["state"], after["ended_ns"]) == (ended["state"], ended["ended_ns"])
+    db = open_database(tmp_path / "srv", None, create=False)
+    reader = StoreReader(db)
+    assert reader.series(sim.id, "sim", "episode/return")[2].tolist() == [float(s) for s in range(1_000)]
+    assert reader.series(sim.id, "real", "episode/return")[2].tolist() == [s / 2 for s in range(300)]
