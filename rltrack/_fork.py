@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from rltrack._fork_files import copy_media, remove_media
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run
 from rltrack.errors import InvalidValueError, RltrackError, RltrackWarning, RunExistsError, RunNotFoundError
@@ -123,7 +123,7 @@ def fork(
     store.create_run(new, who)
     link = {"run": source.id, "step": branch.step, "project": source.project}
     try:
-        _copy_media(run_dir(source.id), run_dir(new.id), copy.media)
+        copy_media(run_dir(source.id), run_dir(new.id), copy.media)
         _write_history(store, new.id, new.source, who, copy, metadata={"fork": link})
     except BaseException as err:  # an error or Ctrl-C while copying: the new run says it is partial
         _abandon(store, new.id, new.source, {"fork": {**link, "interrupted": True}},
@@ -159,6 +159,9 @@ def rewind(
                                         "group": row.group}}
     try:
         whole = _read(reader, row, branch, keep_upto=False)
+        done = _already_cut(row, branch, whole)
+        if done:  # the rerun of a rewind killed after its cut: the archive it made holds everything
+            return _attached_start(store, row.id, source, who, whole, branch), done
         _close_interrupted(store, reader, row.id)
         candidate = _archive_id(store, row.id)
         name = f"{row.name} (before rewind to step {branch.step})"
@@ -168,7 +171,7 @@ def rewind(
             who,
         )
         archive = candidate
-        _copy_media(run_dir(row.id), run_dir(archive), whole.media)
+        copy_media(run_dir(row.id), run_dir(archive), whole.media)
         _write_history(store, archive, row.primary_source, who, whole, metadata=note, summaries=whole.stored)
         store.end(archive, row.primary_source, state=row.state, reason=row.reason, exit_code=row.exit_code,
                   ended_ns=row.ended_ns or time.time_ns(), owner=True)
@@ -187,13 +190,27 @@ def rewind(
     StoreWriter(store.db).truncate_after(row.id, branch.step, summaries=whole.summaries,
                                          metadata={"rewinds": rewinds})
     kept = {m.path for m in whole.media if m.step <= branch.step}  # a file two rows share stays with the kept one
-    _remove_media(run_dir(row.id), [m for m in whole.media if m.step > branch.step and m.path not in kept])
-    attached = store.attach_run(row.id, source, who, owner_alive=False)
-    start = Start(
-        id=row.id, name=attached.name, project=attached.project, group=attached.group, config=attached.config,
+    remove_media(run_dir(row.id), [m for m in whole.media if m.step > branch.step and m.path not in kept])
+    return _attached_start(store, row.id, source, who, whole, branch), archive
+
+
+def _attached_start(store: StoreWriter, run_id: str, source: str, who: WriterInfo, whole: _Copy,
+                    branch: Branch) -> Start:
+    attached = store.attach_run(run_id, source, who, owner_alive=False)
+    return Start(
+        id=run_id, name=attached.name, project=attached.project, group=attached.group, config=attached.config,
         summary=whole.summaries.get(source, {}), step=branch.step + 1, owner=attached.owner,
     )
-    return start, archive
+
+
+def _already_cut(row: RunRow, branch: Branch, whole: _Copy) -> str:
+    """The archive of the last rewind when it was to this step and nothing was logged after it since, else ''."""
+    records = row.metadata.get("rewinds")
+    last = records[-1] if isinstance(records, list) and records and isinstance(records[-1], dict) else {}
+    if last.get("step") != branch.step or whole.later or any(m.step > branch.step for m in whole.media):
+        return ""
+    archive = last.get("archive")
+    return archive if isinstance(archive, str) else ""
 
 
 def open_branch(
@@ -370,45 +387,3 @@ def _archive_id(store: StoreWriter, run_id: str) -> str:
         if not store.run_exists(candidate):
             return candidate
     raise RltrackError(f"run {run_id!r} has been rewound 10,000 times; fork it instead: init(fork_from=...)")
-
-
-def _media_files(folder: Path, path: str) -> list[str]:
-    """The files of one media row: its file and, for a table, its cells (``<stem>-r<row>-c<col>.*``).
-
-    Only regular files inside ``folder``: a row naming a path out of the run's folder (a store written by
-    something that skipped the checks) or a symbolic link is left alone, never copied from nor removed.
-    """
-    file = Path(path)
-    cells = re.compile(re.escape(file.stem) + r"-r\d+-c\d+(\..*)?")
-    parent = folder / file.parent
-    try:
-        names = [p.name for p in parent.iterdir() if cells.fullmatch(p.name)] if parent.is_dir() else []
-    except OSError:
-        names = []
-    return [rel for rel in (path, *(str(file.parent / n) for n in sorted(names))) if _inside(folder, rel)]
-
-
-def _inside(folder: Path, rel: str) -> bool:
-    target = folder / rel
-    try:
-        return (not target.is_symlink() and ".." not in Path(rel).parts and not Path(rel).is_absolute()
-                and target.resolve().is_relative_to(folder.resolve()))
-    except (OSError, ValueError):
-        return False
-
-
-def _copy_media(src: Path, dst: Path, media: list[MediaRow]) -> None:
-    # Copies, not hard links: a resumed source writing the same name must not change the branch's file.
-    for m in media:
-        for rel in _media_files(src, m.path):
-            if (src / rel).is_file():
-                (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src / rel, dst / rel, follow_symlinks=False)
-
-
-def _remove_media(folder: Path, media: list[MediaRow]) -> None:
-    # The archive holds copies; a file left behind would only cost disk, so failures are ignored.
-    for m in media:
-        for rel in _media_files(folder, m.path):
-            with contextlib.suppress(OSError):
-                (folder / rel).unlink(missing_ok=True)

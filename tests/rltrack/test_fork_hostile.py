@@ -155,10 +155,13 @@ def test_a_rewind_killed_just_after_the_cut_has_recorded_it_with_the_summaries(s
     assert view.summary["loss"] == float(CUT)
     assert view.summary_of("real")["speed"] == 3.0
 
-    _rerun(store_dir).finish()
+    run = _rerun(store_dir)  # completes it: no second archive (nothing more to keep), the run goes on at 51
+    assert run.step == CUT + 1
+    run.finish()
     api = rltrack.Api(store_dir)
     assert "interrupted" not in api.run("src-rewound-1").metadata["rewound"]
-    assert [r["archive"] for r in api.run("src").metadata["rewinds"]] == ["src-rewound-1", "src-rewound-2"]
+    assert [r["archive"] for r in api.run("src").metadata["rewinds"]] == ["src-rewound-1"]
+    assert sorted(r.id for r in api.runs()) == ["src", "src-rewound-1"] and api.run("src").state == "finished"
     assert _everything(store_dir, "src") == _cut_of(before)
 
 
