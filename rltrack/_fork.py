@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from rltrack import _live
 from rltrack._fork_files import copy_media, remove_media
 from rltrack._metadata import collect_metadata
 from rltrack._run import Run
@@ -224,6 +225,10 @@ def open_branch(
         return root / "runs" / run_id
 
     if branch.kind == "fork_from":
+        for live in list(_live.live):  # the parent still logging in this process: fork what it logged so far
+            same_store = getattr(getattr(live, "_store", None), "db", None) is store.db
+            if same_store and getattr(live, "id", None) == branch.run_id:
+                live.flush()
         start = fork(store, branch, who, new, defaults=defaults, run_dir=folder, name_for=name_for)
     else:
         if allow_val_change is False:  # refused before the rewind, not after it has cut the run

@@ -387,3 +387,17 @@ def test_an_archive_leaves_its_runs_group_so_group_charts_count_each_history_onc
     assert sorted(r.id for r in api.runs(group="ppo-seeds")) == ["seed0", "seed1", "seed2"]
     archive = api.run("seed1-rewound-1")
     assert archive.group is None and archive.metadata["rewound"]["group"] == "ppo-seeds"
+
+
+def test_forking_a_run_still_logging_in_this_process_forks_all_it_logged(store_dir: Path) -> None:
+    parent = _init(store_dir, project="p", id="live")
+    for step in range(200):
+        parent.log({"x": float(step)})  # still in the writer's queue: not stored yet
+    child = _init(store_dir, fork_from=f"live?_step={parent.step - 1}")
+    assert child.step == 200
+    child.finish()
+    parent.log({"x": -1.0})  # the parent goes on, untouched
+    parent.finish()
+    api = rltrack.Api(store_dir)
+    assert api.run(child.id).history()["x"].tolist() == [float(s) for s in range(200)]
+    assert api.run("live").history()["x"].tolist() == [float(s) for s in range(200)] + [-1.0]
