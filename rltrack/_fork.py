@@ -278,11 +278,11 @@ def _source_row(reader: StoreReader, branch: Branch) -> RunRow:
             "check the id (rltrack runs ls) and the store folder (dir=)"
         ) from None
     last = _last_step(reader, row.id)
+    live = " (stored so far: it is still running; its writer stores new values every few seconds)" \
+        if row.state == "running" else ""
     if last is None:
-        raise InvalidValueError(f"{branch.spec}: run {row.id!r} has no logged values to branch from")
+        raise InvalidValueError(f"{branch.spec}: run {row.id!r} has no logged values to branch from{live}")
     if branch.step > last:
-        live = " (stored so far: it is still running; its writer stores new values every few seconds)" \
-            if row.state == "running" else ""
         raise InvalidValueError(
             f"{branch.spec}: run {row.id!r} was logged up to step {last}{live}; pick a step between 0 and {last}"
         )
