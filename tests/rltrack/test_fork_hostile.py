@@ -401,3 +401,34 @@ def test_forking_a_run_still_logging_in_this_process_forks_all_it_logged(store_d
     api = rltrack.Api(store_dir)
     assert api.run(child.id).history()["x"].tolist() == [float(s) for s in range(200)]
     assert api.run("live").history()["x"].tolist() == [float(s) for s in range(200)] + [-1.0]
+
+
+def test_a_fork_of_a_rich_run_reads_back_through_api(store_dir: Path, tmp_path: Path) -> None:
+    pixels = np.full((8, 8, 3), 200, dtype=np.uint8)
+    run = _init(store_dir, project="p", id="rich")
+    for step in range(10):
+        data: dict[str, object] = {"loss": float(step), "system/cpu_percent": float(step * 10)}
+        if step % 3 == 0:
+            data["weights"] = rltrack.Histogram(np.arange(step + 5, dtype=float))
+            data["samples"] = rltrack.Table(columns=["i", "frame"], data=[[step, rltrack.Image(pixels)]])
+        run.log(data, step=step)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "policy.pt").write_bytes(b"\x01" * 64)
+    run.save(str(work / "policy.pt"), base_path=work, policy="now")
+    run.log_artifact(str(work / "policy.pt"), name="policy", type="model")
+    run.finish()
+
+    fork = _init(store_dir, fork_from="rich?_step=4", id="richfork")
+    fork.finish()
+    view = rltrack.Api(store_dir).run("richfork")
+    assert view.series("system/cpu_percent")[2].tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert sorted((m.key, m.step) for m in view.media()) == [
+        ("samples", 0), ("samples", 3), ("weights", 0), ("weights", 3)]
+    table = view.table("samples")
+    frames = list(table["frame"]) if hasattr(table, "columns") else table["frame"]
+    assert list(table["i"]) == [3] and frames[0].path.is_file()
+    assert frames[0].path.is_relative_to(store_dir / "runs" / "richfork")  # a copy, not the parent's file
+    # Saved files and artifacts stay with the run that made them.
+    assert not (store_dir / "runs" / "richfork" / "files").exists()
+    assert [v.name for v in rltrack.Api(store_dir).artifacts("policy")] == ["policy"]
