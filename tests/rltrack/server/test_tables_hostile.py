@@ -394,3 +394,33 @@ def test_crafted_alert_records_are_shown_with_what_they_hold(tmp_path: Path, cli
         {"title": "", "text": "plain text", "level": "INFO", "step": None, "t_ns": None},
         {"title": "", "text": "", "level": "INFO", "step": None, "t_ns": None},
     ]
+
+
+def test_crafted_plot_specs_are_not_drawn_and_their_tables_still_listed(tmp_path: Path, client: Any) -> None:
+    from rltrack.store.open import open_database
+    from rltrack.store.writer import StoreWriter
+    from rltrack.types import MediaRecord
+
+    root = tmp_path / "store"
+    run = rltrack.init(project="t", dir=root, system_metrics=False, quiet=True)
+    run.log({"base": rltrack.Table(columns=["x", "y"], data=[[1, 2]])}, step=0)
+    run.finish()
+    (media,) = rltrack.Api(root).run(run.id).media()
+    relative = media.path.relative_to(root / "runs" / run.id).as_posix()
+    specs = {
+        "unknown_type": {"plot": {"type": "pie", "fields": {"x": "x", "y": "y"}}},
+        "missing_column": {"plot": {"type": "line", "fields": {"x": "x", "y": "__proto__"}}},
+        "number_field": {"plot": {"type": "line", "fields": {"x": "x", "y": 5}}},
+        "fields_list": {"plot": {"type": "scatter", "fields": ["x", "y"]}},
+        "spec_string": {"plot": "<script>alert(1)</script>"},
+        "extra_fields": {"plot": {"type": "scatter", "fields": {"x": "x", "y": "y", "onload": "x"},
+                                  "title": {"not": "text"}, "xname": 7}},
+    }
+    StoreWriter(open_database(root, None, create=False)).write(run.id, "sim", owner=False, media=[
+        MediaRecord("sim", key, 1, 1, "table", relative, None, meta) for key, meta in specs.items()])
+    with client() as c:
+        entries = _entries(c, run.id)
+    assert {k: entries[k]["plot"] for k in specs} == {
+        "unknown_type": None, "missing_column": None, "number_field": None, "fields_list": None, "spec_string": None,
+        "extra_fields": {"type": "scatter", "fields": {"x": "x", "y": "y"}, "title": "", "xname": None}}
+    assert all(entries[k]["rows"] == 1 for k in specs)
