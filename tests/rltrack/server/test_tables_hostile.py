@@ -424,3 +424,17 @@ def test_crafted_plot_specs_are_not_drawn_and_their_tables_still_listed(tmp_path
         "unknown_type": None, "missing_column": None, "number_field": None, "fields_list": None, "spec_string": None,
         "extra_fields": {"type": "scatter", "fields": {"x": "x", "y": "y"}, "title": "", "xname": None}}
     assert all(entries[k]["rows"] == 1 for k in specs)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rows_are_counted_like_the_reader_counts_them_across_block_boundaries(tmp_path: Path, seed: int) -> None:
+    import io
+    import random
+
+    rng = random.Random(seed)
+    pieces = []
+    while sum(map(len, pieces)) < (5 << 19):  # ~2.5 MB: lines cross the 1 MiB blocks in every way
+        pieces.append(rng.choice([b"\n", b"  \n", b" ", b"x", b"[1]\n", b"\t", b"y" * rng.randint(1, 400_000)]))
+    content = b"".join(pieces)
+    expected = sum(1 for line in io.BytesIO(content) if line.strip())
+    assert tables_mod._count_rows(io.BytesIO(content)) == expected
