@@ -236,6 +236,11 @@ def open_branch(
         start, archive = rewind(store, branch, who, source=new.source, run_dir=folder)
         warnings.warn(f"rltrack: run {start.id!r} rewound to step {branch.step}; its later history is kept in run "
                       f"{archive!r}", RltrackWarning, stacklevel=3)
+        kept = [f"{what}={given!r} (it stays {had!r})" for what, given, had in (
+            ("project", new.project, start.project), ("name", new.name, start.name)) if given and given != had]
+        if kept:  # said, not silently dropped: a rewind continues the run as it is
+            warnings.warn(f"rltrack: {branch.spec} continues run {start.id!r} as it is and ignores "
+                          f"{'; '.join(kept)}", RltrackWarning, stacklevel=3)
     run = Run(
         store, id=start.id, name=start.name, project=start.project, group=start.group, source=new.source,
         run_dir=folder(start.id), config=start.config, summary=start.summary, step=start.step, owner=start.owner,

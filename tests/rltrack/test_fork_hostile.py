@@ -432,3 +432,14 @@ def test_a_fork_of_a_rich_run_reads_back_through_api(store_dir: Path, tmp_path: 
     # Saved files and artifacts stay with the run that made them.
     assert not (store_dir / "runs" / "richfork" / "files").exists()
     assert [v.name for v in rltrack.Api(store_dir).artifacts("policy")] == ["policy"]
+
+
+def test_resume_from_says_it_keeps_the_runs_project_and_name(store_dir: Path) -> None:
+    _source(store_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = _init(store_dir, resume_from=f"src?_step={CUT}", project="elsewhere", name="renamed")
+    run.finish()
+    messages = [str(w.message) for w in caught if issubclass(w.category, RltrackWarning)]
+    assert any("ignores project='elsewhere' (it stays 'p'); name='renamed' (it stays 'source')" in m for m in messages)
+    assert (run.project, run.name) == ("p", "source")
