@@ -7,9 +7,11 @@ wall time; hparams go into the config. :meth:`TensorBoardMirror.stop` polls one 
 everything the writer had flushed is in the run when it returns: close (or flush) the
 ``SummaryWriter`` before stopping, as CleanRL does before ``finish()``. With
 ``follow_writers=True`` the mirror also learns the folder of every writer made after it starts
-and takes their events as they are given them (see :mod:`rltrack.tensorboard.hooks`): about half
-the cost of reading them back from the file (~8 against ~15 µs of CPU per scalar, measured beside
-torch's own ~23 µs per ``add_scalar``), and nothing waits for the writer to flush.
+and takes their events as they are given them (see :mod:`rltrack.tensorboard.hooks`): each goes
+into that writer's own deque (one C-level append on the training thread, ~0.1 µs), and the thread
+logs a poll's worth in one :meth:`RunSink.add_events` call. About 2 µs of CPU per scalar in all,
+beside torch's own ~27 µs per ``add_scalar`` (bench/_tb_sync_micro.py; bench/tb_sync.py measures
+the CleanRL-style loop), and nothing waits for the writer to flush.
 
 Example:
     >>> from rltrack.tensorboard import mirror
