@@ -174,6 +174,7 @@ def test_a_followed_writer_with_odd_values_stores_the_good_ones_and_counts_the_r
     writer.add_scalar("a", 3.5, 4)  # the same key again at one step: both points kept, in order
     writer.add_scalar("loss", float("inf"), 5)
     sync.stop()
+    assert writer._get_file_writer().event_writer.__dict__["_rltrack_taps"] == ()  # later events are not held
     run.finish()
     writer.close()
 
