@@ -19,7 +19,8 @@ With accounts (users in the store's accounts database) step 3 changes: see
 :mod:`rltrack.server.accounts.gate`, which names the caller of every request (``request.state.principal``).
 
 4. Bodies: ``POST``/``PATCH`` need ``Content-Type: application/json`` (415: an HTML form cannot send
-   it); a body over the limit is refused before it is read (413).
+   it); a body over the limit is refused before it is read (413). The limit is ``max_body_bytes`` for
+   JSON and ``max_upload_bytes`` for uploads (``PUT`` of a run file or an artifact blob: :func:`is_upload`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ __all__ = [
     "client_address",
     "header",
     "is_loopback",
+    "is_upload",
     "read_tokens",
     "reply",
 ]
@@ -66,12 +68,14 @@ Identify = Callable[[Scope], Awaitable[Any]]
 #: ``rltrack sync`` 8 pieces of 100,000 points (19.2 MB, 25.6 MB as base64), so 32 MiB fits both
 #: without letting one request eat the server's memory (a 190 MiB body is refused unread).
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-#: Largest uploaded run file (videos, checkpoints); streamed to disk, never held in memory.
+#: Largest upload (a run file such as a video, an artifact blob such as a checkpoint); streamed to disk, never in memory.
 DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _JSON_METHODS = frozenset({"POST", "PATCH"})
-_UPLOAD_PREFIX = "/api/ingest/files/"
+#: ``PUT`` under these is an upload (a run file, an artifact blob): streamed to disk by its route, never parsed as
+#: JSON, and limited by ``max_upload_bytes`` instead of ``max_body_bytes``.
+_UPLOAD_PREFIXES = ("/api/ingest/files/", "/api/ingest/blobs/")
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _FORWARDING_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 
@@ -180,7 +184,8 @@ class AccessControl:
         trusted_proxies: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` is believed.
         allowed_hosts: Extra ``Host``/``Origin`` names this server answers to (``*``: any).
         max_body_bytes: Largest JSON request body.
-        max_upload_bytes: Largest uploaded run file.
+        max_upload_bytes: Largest upload: a run file or an artifact blob (``PUT /api/ingest/files/...``,
+            ``PUT /api/ingest/blobs/...``).
     """
 
     tokens: frozenset[str] = field(default_factory=frozenset)
@@ -291,6 +296,11 @@ def bearer_token(scope: Scope) -> bytes | None:
     return None
 
 
+def is_upload(method: str, path: str) -> bool:
+    """Return whether a request uploads a file (limited by ``max_upload_bytes``, not ``max_body_bytes``)."""
+    return method == "PUT" and path.startswith(_UPLOAD_PREFIXES)
+
+
 def _content_type(scope: Scope) -> str:
     values = _headers(scope, b"content-type")
     return values[0].decode("latin-1").split(";", 1)[0].strip().lower() if values else ""
@@ -334,7 +344,7 @@ class GuardMiddleware:
             await reply(send, 400, "the URL holds a NUL character (%00); no name or filter can contain one")
             return
         path = str(scope.get("path", ""))
-        upload = scope.get("method") == "PUT" and path.startswith(_UPLOAD_PREFIX)
+        upload = is_upload(str(scope.get("method", "")), path)
         if scope.get("method") in _JSON_METHODS and _content_type(scope) != "application/json":
             await reply(send, 415, "send the request body as JSON with 'Content-Type: application/json'")
             return
