@@ -18,7 +18,7 @@ from rltrack.errors import InvalidValueError
 from rltrack.media.image import check_caption
 from rltrack.validate import check_text
 
-__all__ = ["CELL_TYPES", "Table", "read_table_file"]
+__all__ = ["CELL_TYPES", "Table", "read_table_file", "table_cell_files"]
 
 #: Column types: every non-None cell of a column has the column's type.
 CELL_TYPES = ("number", "bool", "string", "media")
@@ -187,7 +187,9 @@ class Table:
 
         Returns:
             The file name and ``{"format", "columns", "types", "rows"}``; ``format`` is
-            ``parquet`` or ``jsonl``.
+            ``parquet`` or ``jsonl``. A table with media cells adds ``"files"``: the names (relative
+            to ``dest_dir``) of the cell files written, which a remote writer or ``rltrack sync``
+            uploads with the table file (without them a server draws "file missing").
         """
         rows = list(self._rows)  # the rows held now; add_data() during the write does not tear it
         types = [t or "string" for t in self._types]
@@ -196,6 +198,9 @@ class Table:
             if kind == "media":
                 columns[c] = [_write_cell(cell, dest_dir, f"{stem}-r{r}-c{c}") for r, cell in enumerate(columns[c])]
         meta: dict[str, object] = {"columns": list(self._columns), "types": types, "rows": len(rows)}
+        files = [cell["path"] for c, kind in enumerate(types) if kind == "media" for cell in columns[c] if cell]
+        if files:
+            meta["files"] = files
         try:
             import pyarrow  # noqa: F401  # only to choose the format
         except ImportError:
@@ -310,6 +315,24 @@ def _write_jsonl(path: pathlib.Path, names: list[str], types: list[str], columns
         for row in zip(*columns, strict=True) if columns else ():
             f.write(json.dumps(list(row)) + "\n")
     os.replace(tmp, path)
+
+
+def table_cell_files(path: pathlib.Path, meta: dict[str, Any] | None) -> list[str]:
+    """Return the names (relative to the table file's folder) of the cell files a table file refers to.
+
+    The ``"files"`` list of the table's media meta when it has one (tables logged by this version);
+    else the media cells read from the file itself (tables logged before it). Names are as stored:
+    a caller checks them (:func:`rltrack.validate.check_media_path`) before touching a file.
+
+    Raises:
+        OSError, ValueError, KeyError, ImportError: the table file cannot be read (only without ``"files"``).
+    """
+    listed = (meta or {}).get("files")
+    if isinstance(listed, list):
+        return [name for name in listed if isinstance(name, str)]
+    _, types, columns = read_table_file(path)
+    return [cell["path"] for c, kind in enumerate(types) if kind == "media" for cell in columns[c]
+            if isinstance(cell, dict) and isinstance(cell.get("path"), str)]
 
 
 def read_table_file(path: pathlib.Path) -> tuple[list[str], list[str], list[list[Any]]]:

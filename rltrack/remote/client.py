@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rltrack.errors import RltrackError
 
-__all__ = ["IngestClient", "Rejected", "ServerError", "Unreachable", "upload_media"]
+__all__ = [
+    "SAVED_FOLDERS", "IngestClient", "Rejected", "ServerError", "Unreachable", "media_files", "saved_files",
+    "upload_media",
+]
 
 #: Seconds a request may take before the server counts as unreachable.
 TIMEOUT_S = 10.0
@@ -18,6 +23,9 @@ CONNECT_TIMEOUT_S = 3.0
 AWAY_STATUSES = frozenset({502, 503, 504, 507})
 #: 4xx answers that depend on the moment or the credentials, not on the request: retry later.
 TRANSIENT_STATUSES = frozenset({401, 403, 408, 429})
+#: Folders of a run's folder that ``save()`` (``files/``) and ``save_code`` (``code/``) fill.
+SAVED_FOLDERS = ("files", "code")
+_SHA256 = re.compile(r'^(?:W/)?"?([0-9a-f]{64})"?$')
 
 
 class Unreachable(RltrackError):
@@ -114,7 +122,44 @@ class IngestClient:
         The file is streamed, never held whole in memory, with its sha256 in ``x-rltrack-sha256`` so a
         server that stores it by content (``--blobs s3://...``) refuses a copy damaged on the way.
         """
-        self.put_file(f"/api/ingest/files/{run_id}/{relative}", path)
+        self.put_file(f"/api/ingest/files/{quote(run_id, safe='')}/{quote(relative, safe='/')}", path)
+
+    def probe(self, run_id: str, relative: str) -> tuple[int, str | None] | None:
+        """Return the size and sha256 (None when the server does not say) of a run file, None when it has none.
+
+        Asks for one byte (``Range: bytes=0-0``) and reads no body beyond it. A server that keeps run
+        files by content (``--blobs``) names the sha256 in its ``etag``.
+
+        Raises:
+            Unreachable, Rejected: as :meth:`send`.
+        """
+        import httpx
+
+        url = f"/api/runs/{quote(run_id, safe='')}/files/{quote(relative, safe='/')}"
+        try:
+            with self._http.stream("GET", url, headers={"range": "bytes=0-0"}) as response:
+                status, headers = response.status_code, response.headers
+                if status >= 400 and status not in (404, 416):
+                    response.read()
+                    text = response.text
+        except httpx.HTTPError as err:
+            raise Unreachable(f"rltrack server {self.url!r} is unreachable ({type(err).__name__}: {err})") from err
+        if status == 404:
+            return None
+        match = _SHA256.match(headers.get("etag", ""))
+        digest = match.group(1) if match else None
+        if status == 416:  # an empty file has no first byte
+            return 0, digest
+        if status in (200, 206):
+            total = headers.get("content-range", "").rpartition("/")[2] if status == 206 else ""
+            size = total or headers.get("content-length", "")
+            return (int(size), digest) if size.isdigit() else (-1, digest)
+        if status in AWAY_STATUSES:
+            raise Unreachable(f"rltrack server {self.url!r} answered {status}: {text[:200]}")
+        if status >= 500:
+            raise ServerError(f"rltrack server {self.url!r} failed on GET {url} ({status}): {text[:200]}",
+                              status, text[:500])
+        raise Rejected(f"rltrack server {self.url!r} refused GET {url} ({status}): {text[:200]}", status, text[:500])
 
     def put_file(self, url_path: str, path: Path) -> Any:
         """PUT a file's bytes (streamed, with its size and sha256 in the headers); return the JSON answer."""
@@ -148,22 +193,85 @@ def _blocks(f: Any) -> Any:
         yield block
 
 
+def media_files(run_dir: Path, relative: str, kind: object, meta: object) -> list[str]:
+    """Return the run-relative paths a media row needs on a server: its own file and, for a table, its cells.
+
+    A table's image, video and histogram cells are files beside the table file; the table's meta
+    lists them (:func:`rltrack.media.table.table_cell_files` reads an older table file instead).
+    Only paths :func:`rltrack.validate.check_media_path` accepts are returned: a row's meta is data,
+    and a name in it must never reach outside the run's folder.
+    """
+    from rltrack.media.table import table_cell_files
+    from rltrack.validate import check_media_path
+
+    out = [relative]
+    if kind == "table":
+        folder = relative.rpartition("/")[0]
+        try:
+            names = table_cell_files(run_dir / check_media_path(relative), meta if isinstance(meta, dict) else None)
+        except Exception:  # an unreadable table: the server says so where it draws it; its own file still goes
+            names = []
+        out += [f"{folder}/{name}" if folder else name for name in names]
+    valid = []
+    for path in dict.fromkeys(out):
+        try:
+            valid.append(check_media_path(path))
+        except RltrackError:
+            continue  # the server would refuse the name too; the row itself says which file it lacks
+    return valid
+
+
+def saved_files(metadata: object) -> list[str]:
+    """Return the saved files (``files/...``, ``code/...``) a write's run metadata names (``save()``, ``save_code``)."""
+    from rltrack.validate import check_media_path
+
+    if not isinstance(metadata, dict):
+        return []
+    named = metadata.get("files")
+    paths = [p for p in named if isinstance(p, str)] if isinstance(named, list) else []
+    if isinstance(metadata.get("code"), str):
+        paths.append(metadata["code"])
+    out = []
+    for path in dict.fromkeys(paths):
+        try:
+            if path.partition("/")[0] in SAVED_FOLDERS:
+                out.append(check_media_path(path))
+        except RltrackError:
+            continue
+    return out
+
+
 def upload_media(client: IngestClient, root: Path, batch: dict[str, Any]) -> list[Path]:
-    """Upload the files of a spooled batch's media rows from ``<root>/runs/<run_id>/``; return those missing.
+    """Upload every file a spooled batch depends on, from ``<root>/runs/<run_id>/``; return those missing.
+
+    That is each media row's file, a table's cell files (:func:`media_files`), and the saved files
+    its run metadata names (:func:`saved_files`: ``save()`` and ``save_code``; a ``"live"`` file is
+    named again at finish, so its last content is sent then). Uploads replace the server's copy:
+    a batch sent again uploads again and stores nothing twice.
 
     Raises:
         Unreachable, Rejected: as :meth:`IngestClient.upload`.
     """
+    from rltrack.validate import check_run_id
+
     missing: list[Path] = []
     run_id = batch.get("run_id")
-    media = batch.get("media")
-    if not isinstance(run_id, str) or not isinstance(media, list):
+    if not isinstance(run_id, str):
         return missing
-    for m in media:
+    try:
+        run_dir = root / "runs" / check_run_id(run_id)
+    except RltrackError:
+        return missing  # the server refuses the batch and says why
+    media = batch.get("media")
+    needed: list[str] = []
+    for m in media if isinstance(media, list) else ():
         relative = m.get("path") if isinstance(m, dict) else None
         if not isinstance(relative, str):
             continue  # a malformed row: the server refuses the batch and says why
-        local = root / "runs" / run_id / relative
+        needed += media_files(run_dir, relative, m.get("kind"), m.get("meta"))
+    needed += saved_files(batch.get("metadata"))
+    for relative in dict.fromkeys(needed):
+        local = run_dir / relative
         try:
             client.upload(run_id, relative, local)
         except OSError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rltrack.remote.client import IngestClient, Rejected, ServerError, Unreachable, upload_media
+from rltrack.remote.client import IngestClient, Rejected, ServerError, Unreachable, saved_files, upload_media
 from rltrack.remote.deadletters import batch_run_id, batch_values, bury, dead_dir, reason_of
 from rltrack.remote.spool import UNREADABLE, Spool
 
@@ -249,6 +249,10 @@ class Forwarder:
             self._bury(q, items[0], status=None, reason="the spool line is not a JSON batch (damaged on disk)")
             return True
         items = items[:bad]
+        # A batch that brings files heads its own request: its uploads need the batches before it
+        # stored (the run's creation, when the server was away), and a refused upload names it.
+        later = next((i for i, (_, b) in enumerate(items) if i and _brings_files(b)), None)
+        items = items[:later]
         batches = [b for _, b in items]
         try:
             for batch in batches:
@@ -330,3 +334,8 @@ class Forwarder:
                     self._orphans.remove(q)
         with self._progress:
             self._progress.notify_all()
+
+
+def _brings_files(batch: dict[str, Any]) -> bool:
+    """Whether sending ``batch`` uploads files first (media rows, saved files)."""
+    return bool(batch.get("media")) or bool(saved_files(batch.get("metadata")))

@@ -1,20 +1,27 @@
 """``rltrack sync RUN --to URL``: copy a local run to a server, sending only what it lacks.
 
 Safe to repeat: points go in pieces whose ids name their key and point range, the server's
-point counts decide where to resume, and media rows already there are not sent again. A run the
+point counts decide where to resume, and media rows already there are not sent again. Every file
+a media row depends on (its own, a table's cell files) and the run's saved files (``files/``,
+``code/``) are uploaded unless the server has them with the same size (and sha256, where the
+server names it): a file an earlier sync left behind is sent, one already there is not. A run the
 server already has from another writer (trained online, its robot logged offline) gets the local
 sources beside its own and is not ended by the sync.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
 from rltrack.remote import wire
-from rltrack.remote.client import IngestClient, Rejected
+from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.remote.client import SAVED_FOLDERS, IngestClient, Rejected, media_files
+from rltrack.validate import check_media_path
 
 __all__ = ["push_run"]
 
@@ -35,7 +42,8 @@ def push_run(
     """Copy run ``run_id`` from the local store ``dir`` to the server at ``url``.
 
     Returns:
-        ``{"points": sent, "media": sent}``.
+        ``{"points": sent, "media": rows sent}``, plus ``"files"`` when any other file was uploaded: a
+        table's cell files, saved files (``files/``, ``code/``), a row's file the server lacked.
 
     Raises:
         RunNotFoundError: no such local run.
@@ -84,10 +92,14 @@ def push_run(
                         pending = []
             if pending:
                 client.send(pending)
-            sent["media"] += _push_media(client, view, source, Path(view.dir))
+            rows, files = _push_media(client, view, source, Path(view.dir))
+            sent["media"] += rows
+            sent["files"] = sent.get("files", 0) + files
             client.send([{"id": f"sync:{view.id}:{source}:state:{uuid.uuid4().hex}", "op": "write",
                           "run_id": view.id, "source": source, "summary": view.summary_of(source),
                           "config": view.config, "metadata": view.metadata, "owner": False}])
+        # Before the end: a run the server shows as ended has all its files.
+        sent["files"] = sent.get("files", 0) + _push_files(client, view.id, Path(view.dir), _saved(Path(view.dir)))
         for source in [s for s in sources if s != view.primary_source] + [view.primary_source]:
             if view.state != "running":
                 client.send([{"id": f"sync:{view.id}:{source}:end:{uuid.uuid4().hex}", "op": "end",
@@ -102,6 +114,8 @@ def push_run(
                           "ended_ns": before.get("ended_ns") or view.created_ns, "owner": True}])
     finally:
         client.close()
+    if not sent.get("files"):
+        sent.pop("files", None)
     return sent
 
 
@@ -121,13 +135,21 @@ def _create(client: IngestClient, run_id: str, run: dict[str, Any], who: dict[st
     return True
 
 
-def _push_media(client: IngestClient, view: Any, source: str, run_dir: Path) -> int:
+def _push_media(client: IngestClient, view: Any, source: str, run_dir: Path) -> tuple[int, int]:
+    """Send the media rows of ``source`` the server lacks, each after its files; return (rows, other files) sent.
+
+    A row already there still gets the files it depends on that the server lacks (a table's cells,
+    which syncs before cell files were uploaded left behind).
+    """
     there = {(m["key"], m["step"], m["path"]) for m in client.get(f"/api/runs/{view.id}/media", source=source)}
-    count = 0
+    count = files = 0
     for m in view.media(source=source):
         relative = m.path.relative_to(run_dir).as_posix()
+        needed = media_files(run_dir, relative, m.kind, m.meta)
         if (m.key, m.step, relative) in there:
+            files += _push_files(client, view.id, run_dir, needed)
             continue
+        files += _push_files(client, view.id, run_dir, [p for p in needed if p != relative])
         if m.path.is_file():
             client.upload(view.id, relative, m.path)
         record = {"source": m.source, "key": m.key, "step": m.step, "t_ns": m.t_ns, "kind": m.kind,
@@ -135,4 +157,59 @@ def _push_media(client: IngestClient, view: Any, source: str, run_dir: Path) -> 
         client.send([{"id": f"sync:{view.id}:{source}:media:{relative}", "op": "write", "run_id": view.id,
                       "source": source, "media": [record]}])
         count += 1
-    return count
+    return count, files
+
+
+def _push_files(client: IngestClient, run_id: str, run_dir: Path, paths: list[str]) -> int:
+    """Upload each of ``paths`` (relative to the run's folder) the server lacks or holds different; return how many.
+
+    A file gone from the local folder is left out: the server then shows it missing, as it is.
+    """
+    sent = 0
+    for relative in paths:
+        local = run_dir / relative
+        if not local.is_file():
+            continue
+        there = client.probe(run_id, relative)
+        if there is not None and _same(local, *there):
+            continue
+        client.upload(run_id, relative, local)
+        sent += 1
+    return sent
+
+
+def _same(local: Path, size: int, digest: str | None) -> bool:
+    """Whether a local file has the server's ``size`` (and ``digest``, when the server names one)."""
+    if local.stat().st_size != size:
+        return False
+    if digest is None:
+        return True
+    h = hashlib.sha256()
+    with open(local, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest() == digest
+
+
+def _saved(run_dir: Path) -> list[str]:
+    """Return the run's saved files (``files/``, ``code/``: ``save()``, ``save_code``) as run-relative paths.
+
+    Links are left out (the server serves none); a name the server refuses is named in a warning.
+    """
+    out: list[str] = []
+    for top in SAVED_FOLDERS:
+        if (run_dir / top).is_symlink():
+            continue
+        for folder, dirs, names in os.walk(run_dir / top):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(folder) / name
+                if path.is_symlink() or not path.is_file():
+                    continue
+                relative = path.relative_to(run_dir).as_posix()
+                try:
+                    out.append(check_media_path(relative))
+                except RltrackError as err:
+                    warnings.warn(f"saved file {str(path)!r} is not sent: {err}; rename it and sync again",
+                                  RltrackWarning, stacklevel=4)
+    return out

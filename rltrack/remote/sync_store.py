@@ -9,7 +9,10 @@ any moment and started again sends only what is missing and stores nothing twice
 
 - points: the server's per-key counts say where each series resumes; each piece is one batch
   stored in one transaction with its id (:mod:`rltrack.store.ingest`);
-- media: rows the server lists are skipped; a file is uploaded before its row;
+- media: rows the server lists are skipped; a row's files (its own, a table's cells) are uploaded
+  before it, and any the server lacks are uploaded for rows already there too;
+- saved files (``files/``, ``code/``): uploaded unless the server has them with the same size
+  (and sha256, where it names one);
 - artifact blobs: the server lists those it lacks (by sha256 and size) and stores an upload only
   under the sha256 it hashed; a version is added by its content digest (the same content twice is
   one version); uses are recorded once per (version, run, source).
@@ -37,11 +40,12 @@ _BLOBS_PER_QUERY = 1000
 
 @dataclass
 class StoreSync:
-    """What one ``push_store`` sent (only what the server lacked)."""
+    """What one ``push_store`` sent (only what the server lacked); ``files``: table cells and saved files."""
 
     runs: int = 0
     points: int = 0
     media: int = 0
+    files: int = 0
     blobs: int = 0
     blob_bytes: int = 0
     versions: int = 0
@@ -83,7 +87,9 @@ def push_store(
         done.run_ids.append(view.id)
         done.points += sent["points"]
         done.media += sent["media"]
-        say(f"run {view.id} ({view.project}/{view.name}): {sent['points']} points, {sent['media']} media files sent")
+        done.files += sent.get("files", 0)
+        say(f"run {view.id} ({view.project}/{view.name}): {sent['points']} points, {sent['media']} media rows, "
+            f"{sent.get('files', 0)} other files (table cells, saved files) sent")
     client = IngestClient(url, api_key, transport=transport)
     try:
         _push_artifacts(client, api, done, say)

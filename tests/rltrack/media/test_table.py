@@ -74,12 +74,17 @@ def test_image_cells_are_files_beside_the_table(tmp_path) -> None:
     table.add_data(rltrack.Image(pixels, caption="f0"), "first")
     table.add_data(None, "missing")
 
-    got = _log(tmp_path, table).table("samples")
+    view = _log(tmp_path, table)
+    got = view.table("samples")
 
     cell = got["frame"][0]
     assert isinstance(cell, MediaView)
     assert (cell.kind, cell.caption, cell.step, cell.meta["width"], cell.meta["height"]) == ("image", "f0", 3, 3, 2)
     assert cell.path.read_bytes().startswith(b"\x89PNG")
+    # The table's meta names its cell files (what an online run or a sync uploads with it); None cells write none.
+    (row,) = view.media("samples")
+    assert row.meta["files"] == [cell.path.name]
+    assert (row.path.parent / cell.path.name) == cell.path
     assert got["frame"][1] is None and list(got["note"]) == ["first", "missing"]
 
 

@@ -1,0 +1,139 @@
+"""A Table's image/video cells and a run's saved files reach the server: online, spooled, and by ``rltrack sync``.
+
+Each test reads back what a dashboard user sees through the server's API: every media cell of
+``/api/runs/{id}/tables/rows`` has a URL that answers 200 with the bytes the run wrote, and every
+``save()``d file is listed by ``/api/runs/{id}/files`` and downloads byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+import rltrack
+from rltrack._run import Run
+from rltrack.errors import RltrackWarning
+from rltrack.remote import connect
+from rltrack.remote.sync import push_run
+from rltrack.remote.sync_store import push_store
+from rltrack.server import ServerSettings
+from rltrack.server.serve import BackgroundServer
+from rltrack.store.writer import NewRun, WriterInfo
+
+
+def _log_run(run: Run, work: Path) -> None:
+    """Log one Table with Image, Video and Histogram cells, save a file ("now") and a live file, then finish."""
+    rng = np.random.default_rng(7)
+    table = rltrack.Table(columns=["episode", "frame", "clip", "hist"])
+    for episode in range(3):
+        table.add_data(
+            episode,
+            rltrack.Image(rng.integers(0, 255, (8, 10, 3), dtype=np.uint8), caption=f"frame {episode}"),
+            rltrack.Video(rng.integers(0, 255, (4, 16, 16, 3), dtype=np.uint8), fps=4),
+            rltrack.Histogram(rng.normal(size=50)),
+        )
+    run.log({"rollouts": table}, step=1)
+    (work / "ckpt").mkdir(exist_ok=True)
+    (work / "ckpt" / "policy.pt").write_bytes(b"weights-" * 100)
+    run.save(str(work / "ckpt" / "policy.pt"), base_path=str(work), policy="now")
+    (work / "notes.txt").write_text("first")
+    run.save(str(work / "notes.txt"), base_path=str(work), policy="live")
+    run.log({"loss": 0.5}, step=2)
+    (work / "notes.txt").write_text("final version of the notes")  # a live file: its last content counts
+    run.finish()
+
+
+def _assert_on_server(url: str, run_id: str, local_run_dir: Path) -> None:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        rows = http.get(f"/api/runs/{run_id}/tables/rows", params={"key": "rollouts"})
+        assert rows.status_code == 200, rows.text
+        body = rows.json()
+        assert body["columns"] == ["episode", "frame", "clip", "hist"]
+        assert len(body["rows"]) == 3
+        media_row = next(m for m in http.get(f"/api/runs/{run_id}/media").json() if m["key"] == "rollouts")
+        folder = local_run_dir / media_row["path"].rpartition("/")[0]
+        cells = [cell for row in body["rows"] for cell in row[1:]]
+        assert {c["kind"] for c in cells} == {"image", "video", "histogram"}
+        for cell in cells:
+            assert cell["url"] is not None, f"the server says a {cell['kind']} cell's file is missing"
+            got = http.get(cell["url"])
+            assert got.status_code == 200, (cell, got.text)
+            name = cell["url"].rsplit("/", 1)[1]
+            assert got.content == (folder / name).read_bytes()
+        listed = {f["path"]: f for f in http.get(f"/api/runs/{run_id}/files").json()["files"]}
+        assert set(listed) == {"files/ckpt/policy.pt", "files/notes.txt"}
+        assert http.get(listed["files/ckpt/policy.pt"]["url"]).content == b"weights-" * 100
+        assert http.get(listed["files/notes.txt"]["url"]).content == b"final version of the notes"
+
+
+def test_an_online_run_uploads_table_cells_and_saved_files(tmp_path: Path) -> None:
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        run = rltrack.init(project="p", mode="online", url=server.url, dir=tmp_path / "spool", system_metrics=False)
+        _log_run(run, tmp_path)
+        _assert_on_server(server.url, run.id, tmp_path / "spool" / "runs" / run.id)
+
+
+def test_a_spooled_run_uploads_them_once_the_server_is_back(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    remote = connect(url, None, tmp_path / "spool")
+    remote.create_run(NewRun(id="spooled", project="p", name="spooled", group=None, job_type=None, notes=None,
+                             tags=(), config={}, source="sim"),
+                      WriterInfo(host=os.uname().nodename, pid=os.getpid(), pid_started_ns=0, now_ns=time.time_ns()))
+    run = Run(remote, id="spooled", name="spooled", project="p", group=None, source="sim",
+              run_dir=remote.root / "runs" / "spooled", config={}, summary={}, step=0, owner=True, metadata=None)
+    run.dir.mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RltrackWarning)  # "not stored yet": the server is down
+        _log_run(run, tmp_path)
+    remote.close(timeout=0.1)
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True), port=port) as server:
+        later = connect(url, None, tmp_path / "spool")  # adopts the first writer's spool
+        assert later.wait(30.0)
+        later.close()
+        assert later.dead_letters == 0
+        _assert_on_server(server.url, "spooled", tmp_path / "spool" / "runs" / "spooled")
+
+
+def test_sync_run_uploads_table_cells_and_saved_files_once(tmp_path: Path) -> None:
+    run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
+    _log_run(run, tmp_path)
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        first = push_run(run.id, server.url, dir=tmp_path / "local")
+        _assert_on_server(server.url, run.id, tmp_path / "local" / "runs" / run.id)
+        assert first["files"] == 3 * 3 + 2  # 9 cells, 2 saved files
+        again = push_run(run.id, server.url, dir=tmp_path / "local")
+        assert again == {"points": 0, "media": 0}
+
+
+def test_sync_repairs_a_table_whose_cells_an_older_sync_left_behind(tmp_path: Path) -> None:
+    run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
+    _log_run(run, tmp_path)
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        push_run(run.id, server.url, dir=tmp_path / "local")
+        cells = sorted((tmp_path / "server" / "runs" / run.id / "media").glob("*-r1-c*"))
+        assert len(cells) == 3
+        for cell in cells:
+            cell.unlink()  # what a sync before this fix left: the row without its cell files
+        (tmp_path / "server" / "runs" / run.id / "files" / "notes.txt").write_text("stale")
+        again = push_run(run.id, server.url, dir=tmp_path / "local")
+        assert again == {"points": 0, "media": 0, "files": 4}
+        _assert_on_server(server.url, run.id, tmp_path / "local" / "runs" / run.id)
+
+
+def test_sync_dir_uploads_table_cells_and_saved_files(tmp_path: Path) -> None:
+    run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
+    _log_run(run, tmp_path)
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        done = push_store(tmp_path / "local", server.url)
+        assert done.files == 11
+        _assert_on_server(server.url, run.id, tmp_path / "local" / "runs" / run.id)
+        assert push_store(tmp_path / "local", server.url).files == 0
