@@ -10,8 +10,10 @@ from typing import Any
 
 from rltrack.artifacts.errors import ArtifactError
 from rltrack.artifacts.refs import check_file_name, check_name, check_type
+from rltrack.errors import InvalidValueError
+from rltrack.validate import check_label
 
-__all__ = ["Artifact", "check_metadata"]
+__all__ = ["Artifact", "check_description", "check_metadata"]
 
 
 class Artifact:
@@ -47,9 +49,7 @@ class Artifact:
         self.name = check_name(name)
         self.type = check_type(type)
         self.metadata: dict[str, Any] = check_metadata(metadata)
-        if description is not None and not isinstance(description, str):
-            raise ArtifactError(f"artifact description {description!r} must be a string or None")
-        self.description = description
+        self.description = check_description(description)
         self._files: dict[str, Path] = {}
         self._folders: set[str] = set()  # every parent folder of a name, to catch "a" beside "a/b"
 
@@ -166,6 +166,22 @@ def _check_text(what: str, text: str) -> None:
             f"artifact metadata {what} {text!r} is not valid Unicode (a lone surrogate, as os.listdir returns for "
             "a non-UTF-8 file name); decode it with errors='replace' first"
         ) from None
+
+
+def check_description(description: object) -> str | None:
+    """Return ``description`` if it is None or text a store's column can keep, else raise :class:`ArtifactError`.
+
+    Refused: a non-string, a lone surrogate and NUL (PostgreSQL cannot store it; SQLite can, so the
+    same version would log offline and fail on a team server): :func:`rltrack.validate.check_label`.
+    """
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        raise ArtifactError(f"artifact description {description!r} must be a string or None")
+    try:
+        return check_label("artifact description", description)
+    except InvalidValueError as err:
+        raise ArtifactError(str(err)) from None
 
 
 def check_metadata(metadata: object) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rltrack._handle import RunHandle
-from rltrack.artifacts.artifact import Artifact, check_metadata
+from rltrack.artifacts.artifact import Artifact, check_description, check_metadata
 from rltrack.artifacts.blobs import Blob, BlobStore, hash_file
 from rltrack.artifacts.errors import ArtifactError
 from rltrack.artifacts.query import resolve
@@ -55,6 +55,7 @@ def log_artifact(
             f"cannot log artifact {artifact.name!r}: run {run.id!r} has finished; log it before finish()"
         )
     metadata = check_metadata(artifact.metadata)
+    description = check_description(artifact.description)  # again: the attribute may have changed since
     sources = artifact.files
     if not sources:
         raise ArtifactError(f"artifact {artifact.name!r} has no files; call add_file() or add_dir() first")
@@ -68,7 +69,7 @@ def log_artifact(
     files = tuple(FileRow(path, *_put(blobs, records, source, sizes)) for path, source in sorted(sources.items()))
     new = NewVersion(
         name=artifact.name, type=artifact.type, digest=manifest_digest(files), files=files, metadata=metadata,
-        description=artifact.description, run_id=run.id, created_ns=time.time_ns(),
+        description=description, run_id=run.id, created_ns=time.time_ns(),
     )
     added = records.add_version(new, checked_aliases)
     if added.version is None:

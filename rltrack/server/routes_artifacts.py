@@ -4,6 +4,22 @@ With ``rltrack server`` it also takes artifacts in (``rltrack sync DIR --to URL`
 hashed as it arrives and stored only under the sha256 it really has (in the store folder or the
 ``--blobs`` bucket), then the version's manifest, which names only blobs the server holds. Both are
 idempotent, so an interrupted sync repeats them safely.
+
+Who may write (with accounts; a server token, trusted loopback or a server without accounts may do all of it):
+
+- Blobs (``/api/ingest/blobs/...``): a caller who may write into at least one project. A blob
+  belongs to no project until a version names it, so this only keeps viewers and users without a
+  project from filling the store or the bucket.
+- A version, or aliases moved by sending one (``/api/ingest/artifacts``): it must name a ``run_id``
+  the caller may write into (a version without a run needs a server token), and when the artifact
+  name exists already the caller must also be able to write into the project of the run that
+  logged its first version: that project owns the name. Artifact names are one namespace for the
+  whole server, so without this one team could add versions to another team's ``policy`` or move
+  its ``best`` alias. An artifact whose first version has no run (or whose run is gone) is owned
+  by nobody: only a server token adds to it.
+- A use (``/api/ingest/artifacts/uses``): the run must be one the caller may write into, and the
+  artifact one the caller may read (its owning project, as above); another team's artifact answers
+  404, as one that does not exist.
 """
 
 from __future__ import annotations
@@ -19,8 +35,9 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from rltrack.artifacts.blobs import Blob
-from rltrack.errors import RltrackError
-from rltrack.server.deps import Reader
+from rltrack.errors import RltrackError, RunNotFoundError
+from rltrack.server.accounts.principal import Principal
+from rltrack.server.deps import Caller, Reader
 from rltrack.store.reader import StoreReader
 from rltrack.validate import check_run_id, check_source
 
@@ -88,6 +105,48 @@ def _blobs(request: Request, reader: StoreReader) -> BlobStore:
     return blob_store(reader.db)
 
 
+def _may_upload(caller: Principal) -> None:
+    """Refuse a blob upload (or query) from a caller who may write into no project at all (a 403)."""
+    if caller.everything or any(caller.can_write(p) for p in caller.projects()):
+        return
+    raise HTTPException(403, "you may write into no project of this server, so you may not upload artifact blobs; "
+                             "ask a team admin for a member role (or log a run into a project of your own first)")
+
+
+def _owner(request: Request, name: str) -> tuple[bool, str | None]:
+    """Return whether artifact ``name`` exists, and the project owning it (None: nobody's).
+
+    The owner is the project of the run that logged the artifact's first version (see the module's rules).
+    """
+    from rltrack.store.artifacts import ArtifactStore
+
+    everyone: StoreReader = request.app.state.reader  # unscoped: the owner's project, whoever asks
+    versions = ArtifactStore(everyone.db).versions(name)
+    if not versions:
+        return False, None
+    first = min(versions, key=lambda v: v.number)
+    if first.run_id is None:
+        return True, None
+    try:
+        return True, everyone.run(first.run_id).project
+    except RunNotFoundError:
+        return True, None  # the run that logged it is gone: nobody owns the name any more
+
+
+async def _check_owner(request: Request, caller: Principal, name: str, *, writing: bool) -> None:
+    """Refuse a caller who may not write (``writing``) or read artifact ``name``'s owning project."""
+    if caller.everything:
+        return
+    exists, project = await run_in_threadpool(_owner, request, name)
+    if not exists:
+        return
+    if writing and (project is None or not caller.can_write(project)):
+        raise HTTPException(403, f"artifact {name!r} belongs to a project you may not write into; artifact names "
+                                 "are shared by every project of this server: log yours under another name")
+    if not writing and (project is None or not caller.can_read(project)):
+        raise HTTPException(404, f"artifact {name!r} has no such version; send it first")
+
+
 def _body(request_body: bytes) -> dict[str, Any]:
     from rltrack.server.routes_ingest import parse_json
 
@@ -98,9 +157,10 @@ def _body(request_body: bytes) -> dict[str, Any]:
 
 
 @router.post("/ingest/blobs/missing", summary="Which of these blobs (sha256, size) the server lacks")
-async def missing_blobs(request: Request, reader: Reader) -> dict[str, list[str]]:
+async def missing_blobs(request: Request, reader: Reader, caller: Caller) -> dict[str, list[str]]:
     """Return ``{"missing": [sha256, ...]}`` for ``{"blobs": [{"sha256", "size"}, ...]}`` (at most 10,000)."""
     _ingesting(request)
+    _may_upload(caller)
     items = _body(await request.body()).get("blobs")
     if not isinstance(items, list) or len(items) > 10_000:
         raise HTTPException(400, "body must be {'blobs': [{'sha256': ..., 'size': ...}, ...]} with at most 10,000")
@@ -116,9 +176,13 @@ async def missing_blobs(request: Request, reader: Reader) -> dict[str, list[str]
 
 
 @router.put("/ingest/blobs/{digest}", summary="Upload one artifact blob; stored only if its sha256 matches")
-async def put_blob(digest: str, request: Request, reader: Reader) -> dict[str, Any]:
-    """Hash the body as it arrives (spooled to disk, never held in memory); store it under ``digest``."""
+async def put_blob(digest: str, request: Request, reader: Reader, caller: Caller) -> dict[str, Any]:
+    """Hash the body as it arrives (spooled to disk, never held in memory); store it under ``digest``.
+
+    The guard counts it against ``--max-upload-mb`` (not the JSON ``--max-body-mb``).
+    """
     _ingesting(request)
+    _may_upload(caller)
     _digest(digest)
     tmp_dir = Path(reader.db.root) / "tmp" / "uploads"
     try:
@@ -150,14 +214,14 @@ async def put_blob(digest: str, request: Request, reader: Reader) -> dict[str, A
 
 
 @router.post("/ingest/artifacts", summary="Add an artifact version whose blobs are stored (idempotent by content)")
-async def add_version(request: Request, reader: Reader) -> dict[str, Any]:
+async def add_version(request: Request, reader: Reader, caller: Caller) -> dict[str, Any]:
     """Add a version (the same content again returns the existing version, aliases moved to it).
 
     The body: ``{"name", "type", "files": [{"path", "sha256", "size"}], "aliases", "metadata",
-    "description", "run_id", "created_ns"}``.
+    "description", "run_id", "created_ns"}``. Who may send one: see the module's rules.
     """
     _ingesting(request)
-    from rltrack.artifacts.artifact import check_metadata
+    from rltrack.artifacts.artifact import check_description, check_metadata
     from rltrack.artifacts.errors import ArtifactError
     from rltrack.artifacts.log import manifest_digest
     from rltrack.artifacts.refs import check_aliases, check_file_name, check_name, check_type
@@ -180,9 +244,7 @@ async def add_version(request: Request, reader: Reader) -> dict[str, Any]:
         created_ns = body.get("created_ns")
         if not isinstance(created_ns, int) or isinstance(created_ns, bool):
             raise ArtifactError(f"'created_ns' must be an integer (ns since the epoch), got {created_ns!r}")
-        description = body.get("description")
-        if description is not None and not isinstance(description, str):
-            raise ArtifactError(f"'description' must be a string or null, got {description!r}")
+        description = check_description(body.get("description"))
         new = NewVersion(
             name=check_name(body.get("name")), type=check_type(body.get("type")), digest=manifest_digest(rows),
             files=tuple(sorted(rows, key=lambda r: r.path)), metadata=check_metadata(body.get("metadata") or {}),
@@ -192,7 +254,13 @@ async def add_version(request: Request, reader: Reader) -> dict[str, Any]:
     except ArtifactError as err:
         raise HTTPException(400, str(err)) from err
     if new.run_id is not None:
-        reader.run(new.run_id)  # a 404 for a run the server does not have: send the run first
+        # A 404 for a run the server does not have (send the run first) or the caller may not see; a 403 for a
+        # run the caller may only read (the reader is scoped to the caller: see rltrack.server.deps).
+        await run_in_threadpool(reader.run, new.run_id)
+    elif not caller.everything:
+        raise HTTPException(403, f"artifact {new.name!r}: a version needs the 'run_id' of a run you may write into "
+                                 "(only a server token adds versions without a run)")
+    await _check_owner(request, caller, new.name, writing=True)
     blobs = _blobs(request, reader)
     absent = await run_in_threadpool(lambda: [r.path for r in rows if not blobs.contains(Blob(r.digest, r.size))])
     if absent:
@@ -204,7 +272,7 @@ async def add_version(request: Request, reader: Reader) -> dict[str, Any]:
 
 
 @router.post("/ingest/artifacts/uses", summary="Record that a run used an artifact version (once)")
-async def add_use(request: Request, reader: Reader) -> dict[str, Any]:
+async def add_use(request: Request, reader: Reader, caller: Caller) -> dict[str, Any]:
     """Record ``{"name", "digest", "run_id", "source", "used_ns"}`` (the version by its content digest)."""
     _ingesting(request)
     from rltrack.artifacts.refs import check_name
@@ -221,7 +289,8 @@ async def add_use(request: Request, reader: Reader) -> dict[str, Any]:
         raise HTTPException(400, str(err)) from err
     if not isinstance(used_ns, int) or isinstance(used_ns, bool):
         raise HTTPException(400, f"'used_ns' must be an integer (ns since the epoch), got {used_ns!r}")
-    reader.run(run_id)
+    await run_in_threadpool(reader.run, run_id)  # a run the caller may write into (404/403 otherwise)
+    await _check_owner(request, caller, name, writing=False)
     records = ArtifactStore(reader.db)
     found = [v for v in await run_in_threadpool(records.versions, name) if v.digest == digest]
     if not found:

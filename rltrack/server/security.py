@@ -68,7 +68,7 @@ Identify = Callable[[Scope], Awaitable[Any]]
 #: ``rltrack sync`` 8 pieces of 100,000 points (19.2 MB, 25.6 MB as base64), so 32 MiB fits both
 #: without letting one request eat the server's memory (a 190 MiB body is refused unread).
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
-#: Largest upload (a run file such as a video, an artifact blob such as a checkpoint); streamed to disk, never in memory.
+#: Largest upload (a run file such as a video, an artifact blob such as a checkpoint); streamed to disk.
 DEFAULT_MAX_UPLOAD_BYTES = 1024 * 1024 * 1024
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -1,4 +1,4 @@
-"""Artifact blob uploads are uploads: limited by ``--max-upload-mb`` (1 GiB), not the JSON ``--max-body-mb`` (32 MiB)."""
+"""Artifact blob uploads are uploads: limited by ``--max-upload-mb`` (1 GiB), not ``--max-body-mb`` (32 MiB)."""
 
 from __future__ import annotations
 

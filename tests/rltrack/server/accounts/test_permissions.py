@@ -48,6 +48,10 @@ PASSWORD_ROUTES = {"/api/auth/login", "/api/auth/token"}
 BODY_RUN = {"/api/ingest/batches", "/api/ingest/attach", "/api/ingest/artifacts", "/api/ingest/artifacts/uses"}
 #: Routes that answer a stranger without an error on purpose, telling nothing: a writer's probes.
 PROBES = {"/api/ingest/count", "/api/ingest/runs/{run_id}/exists", "/api/ingest/runs/{run_id}/owner"}
+#: Artifact blob routes: a blob belongs to no project until a version names it, so they take any caller who may
+#: write into some project and refuse (403) those who may write none (a viewer, a user without a project).
+BLOB_ROUTES = {"/api/ingest/blobs/{digest}", "/api/ingest/blobs/missing"}
+WRITES_NO_PROJECT = ("viewer", "stranger")
 #: Reads that need write access (who may share a dashboard sees its share links).
 WRITERS_ONLY_READS = {"/api/projects/{project}/dashboards/{dashboard_id}/shares"}
 
@@ -95,6 +99,8 @@ def expected(role: str, method: str, path: str) -> str:
         return "ok"
     if role == "no_key":
         return "303" if kind == "page" else "401"
+    if path in BLOB_ROUTES and role in WRITES_NO_PROJECT:
+        return "403"
     if kind == "project" and role in ("stranger", "wrong_team"):
         return "probe" if path in PROBES else "404"
     if kind == "project" and role == "viewer" and (method in WRITES or path in WRITERS_ONLY_READS):
