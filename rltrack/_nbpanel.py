@@ -46,7 +46,10 @@ _widget_class: Any = None
 # Everything drawn from the run goes in as text (textContent), never as HTML: names are writer-controlled.
 _ESM = r"""
 const TRAITS = ["run_name", "run_id", "project", "url", "status", "step", "names", "values", "spark"];
+// A key named "constructor" or "toString" must not read Object.prototype's: only own properties count.
+const own = (o, k) => (o && Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined);
 const fmt = (v) => {
+  if (v === undefined || v === null) return "";
   if (typeof v !== "number") return String(v);
   const a = Math.abs(v);
   return (a !== 0 && (a >= 1e5 || a < 1e-3)) ? v.toExponential(3) : String(+v.toPrecision(6));
@@ -101,9 +104,10 @@ function render({ model, el }) {
       const row = table.insertRow();
       row.insertCell().textContent = key;
       const cell = row.insertCell();
-      cell.textContent = fmt(values[key]);
+      cell.textContent = fmt(own(values, key));
       cell.style.cssText = "text-align:right;font-variant-numeric:tabular-nums;padding:0 8px";
-      row.insertCell().appendChild(line(spark[key] || []));
+      const points = own(spark, key);
+      row.insertCell().appendChild(line(Array.isArray(points) ? points : []));
     }
     root.appendChild(table);
   };

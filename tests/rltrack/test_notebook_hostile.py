@@ -154,3 +154,42 @@ def test_show_percent_encodes_the_run_id_it_is_given(tmp_path: Path) -> None:
     assert 'src="http://127.0.0.1:' in embed._repr_html_() and "../api" not in embed._repr_html_()
     with urllib.request.urlopen(show("r1", dir=store).url, timeout=10) as page:
         assert page.status == 200
+
+
+def test_keys_named_like_object_properties_draw_as_rows_in_a_browser() -> None:
+    """The widget's JavaScript in chromium, with keys that name Object.prototype's members and no values yet."""
+    import shutil
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    from rltrack._nbpanel import _ESM
+
+    names = ["constructor", "toString", "__proto__", "hasOwnProperty", "loss"]
+    # As a front end gets them: JSON text (the values and sparklines of a key logged this very tick are absent).
+    state = json.dumps({"run_name": "r", "run_id": "a1", "project": "p", "url": "", "status": "running", "step": 3,
+                        "names": names, "values": {"loss": 0.5, "__proto__": 2.0},
+                        "spark": {"loss": [1.0, 0.5], "__proto__": [1.0, 2.0]}})
+    render = """async ([esm, text]) => {
+        const data = JSON.parse(text);
+        const mod = await import(URL.createObjectURL(new Blob([esm], {type: "text/javascript"})));
+        const model = {get: (k) => data[k], on() {}, off() {}};
+        const el = document.createElement("div");
+        document.body.appendChild(el);
+        mod.default.render({model, el});
+    }"""
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.evaluate(render, [_ESM, state])
+            rows = page.eval_on_selector_all("tr", "rs => rs.map(r => [r.cells[0].textContent, r.cells[1].textContent,"
+                                                   " r.querySelectorAll('polyline').length])")
+        finally:
+            browser.close()
+    assert errors == []
+    assert rows == [["constructor", "", 0], ["toString", "", 0], ["__proto__", "2", 1], ["hasOwnProperty", "", 0],
+                    ["loss", "0.5", 1]]
