@@ -6,8 +6,10 @@ stored byte for byte as the client packed it.
 
 The decoders the server uses (``*_from``) are a door into the store: they check run ids, sources,
 keys, steps, states, media paths and texts with the same :mod:`rltrack.validate` functions as
-``init()``/``log()``, and a chunk's statistics (count, step and time range, value range) are
-recomputed from its arrays, never taken from the sender.
+``init()``/``log()`` (every text field lands in a text column of its own, so it passes
+:func:`~rltrack.validate.check_label`: no NUL, which a PostgreSQL store cannot keep), and a
+chunk's statistics (count, step and time range, value range) are recomputed from its arrays,
+never taken from the sender.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
 from rltrack.validate import (
     check_key,
+    check_label,
     check_media_path,
     check_run_id,
     check_source,
     check_step,
-    check_text,
     portable,
 )
 
@@ -91,11 +93,15 @@ def _get(data: Any, name: str, kind: type | tuple[type, ...], *, optional: bool 
 
 
 def _text(data: Any, name: str, *, optional: bool = False, limit: int = MAX_TEXT) -> Any:
-    """Return a string field that is valid Unicode and at most ``limit`` characters."""
+    """Return a string field that is valid Unicode without NUL and at most ``limit`` characters.
+
+    Every such field (notes, group, job type, tags, captions, names, host) is stored in a text column:
+    :func:`check_label` refuses what ``init()``/``log()`` refuse, the same on SQLite and PostgreSQL.
+    """
     value = _get(data, name, str, optional=optional)
     if value is None:
         return None
-    check_text(f"field {name!r}", value)
+    check_label(f"field {name!r}", value)
     if len(value) > limit:
         raise WireError(f"field {name!r} is {len(value)} characters long; keep it at most {limit}")
     return value
