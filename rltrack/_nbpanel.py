@@ -224,6 +224,7 @@ class LivePanel:
             for key in values:
                 if len(self._keys) < MAX_KEYS and key not in self._keys:
                     self._keys.append(key)
+                    self._spark[key] = []  # every shown key has a sparkline, even before the step moves
             step = max(run.step - 1, 0)
             if step != self._last_step or state != "running":
                 self._last_step = step
