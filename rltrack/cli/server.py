@@ -32,6 +32,46 @@ def _hosts(host: str, allowed: tuple[str, ...] = ()) -> frozenset[str]:
     return frozenset(allowed)
 
 
+def _accounts_on(root: Path, db_url: str | None) -> bool:
+    """Return whether the store has accounts (a user exists): then keys and logins decide, not the network."""
+    from rltrack.errors import StoreError
+    from rltrack.server.accounts import open_accounts
+
+    if db_url is None and not (root / "accounts.sqlite").exists():
+        return False
+    try:
+        accounts = open_accounts(root, db_url, create=False)
+    except StoreError:
+        return False  # no accounts tables yet (or an unusable file, which the server reports on every request)
+    try:
+        return accounts.has_users()
+    except StoreError:
+        return False
+    finally:
+        accounts.db.close()
+
+
+def _exposure_note(
+    host: str, tokens: frozenset[str], root: Path, db_url: str | None, *, public_read: bool, trust_loopback: bool
+) -> str | None:
+    """Return what a server reachable beyond loopback lets other machines do, when that may surprise; else None.
+
+    Without accounts and tokens other machines may only read (``--public-read``); with accounts every
+    client needs an API key or a login, and its teams decide what it reads and writes
+    (:mod:`rltrack.server.accounts.gate`).
+    """
+    if host in _LOOPBACK_HOSTS or tokens:
+        return None
+    if _accounts_on(root, db_url):
+        ignored = "; --public-read has no effect while accounts are on" if public_read else ""
+        who = "every client beyond loopback" if trust_loopback else "every client, loopback included,"
+        return (f"note: listening on {host} with accounts: {who} needs an API key "
+                f"(`rltrack login URL`) or a browser login, and may read and write what its teams allow{ignored}")
+    return (f"warning: listening on {host} without --token-file or accounts: clients beyond loopback can only "
+            "read (with --public-read) and cannot log; create a user (`rltrack server admin create-user NAME`) "
+            "to let them log in with API keys, or pass --token-file")
+
+
 def _needs_ui() -> None:
     try:
         import fastapi  # noqa: F401
@@ -75,7 +115,7 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
 @click.option("--max-body-mb", default=32, show_default=True, type=click.IntRange(1),
               help="Largest JSON request body (rltrack sync sends up to about 26 MB).")
 @click.option("--max-upload-mb", default=1024, show_default=True, type=click.IntRange(1),
-              help="Largest uploaded run file (videos, checkpoints).")
+              help="Largest uploaded run file or artifact blob (videos, checkpoints).")
 @click.option("--db", "db_url", envvar="RLTRACK_DB", default=None, metavar="URL",
               help="Keep runs and values in PostgreSQL (postgresql://user:password@host:5432/dbname; "
                    "needs rltrack[server]) instead of the SQLite file in --dir; media stay in --dir.")
@@ -105,12 +145,10 @@ def server(
 
     try:
         tokens = read_tokens(token_file) if token_file else frozenset()
-        if host not in _LOOPBACK_HOSTS and not tokens:
-            click.echo(
-                f"warning: listening on {host} without --token-file: clients beyond loopback can only read "
-                "(with --public-read) and cannot log",
-                err=True,
-            )
+        note = _exposure_note(host, tokens, _root(store_dir), db_url, public_read=public_read,
+                              trust_loopback=trust_loopback)
+        if note:
+            click.echo(note, err=True)
         access = AccessControl(
             tokens=tokens, public_read=public_read, trust_loopback=trust_loopback,
             trusted_proxies=trusted_proxies, allowed_hosts=_hosts(host, allowed_hosts),
