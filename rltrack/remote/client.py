@@ -173,7 +173,13 @@ class IngestClient:
             f.seek(0)
             headers = {"content-length": str(size), "x-rltrack-sha256": digest.hexdigest(),
                        "content-type": "application/octet-stream"}
-            return self._call("PUT", url_path, content=_blocks(f), headers=headers)
+            try:
+                return self._call("PUT", url_path, content=_blocks(f), headers=headers)
+            except Rejected as err:
+                if err.status != 413 or "--max-upload-mb" in str(err):
+                    raise
+                raise Rejected(f"{err}; the file is {size} bytes: start the server with a larger --max-upload-mb",
+                               err.status, err.body) from err
 
     def get(self, path: str, **params: Any) -> Any:
         """GET a JSON answer."""

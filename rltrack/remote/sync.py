@@ -18,8 +18,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rltrack.remote import wire
 from rltrack.errors import RltrackError, RltrackWarning
+from rltrack.remote import wire
 from rltrack.remote.client import SAVED_FOLDERS, IngestClient, Rejected, media_files
 from rltrack.validate import check_media_path
 

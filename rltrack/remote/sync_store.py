@@ -124,7 +124,7 @@ def _push_artifacts(client: IngestClient, api: Any, done: StoreSync, say: Callab
                         raise
                     raise Rejected(
                         f"the server at {client.url} refuses artifact blob {digest[:12]}... ({size} bytes) as too "
-                        f"large: {err}; start it with a larger --max-body-mb, then run the sync again (it resumes)",
+                        f"large: {err}; then run the sync again (it resumes)",
                         err.status, err.body,
                     ) from err
             done.blobs += 1
