@@ -11,15 +11,18 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 import rltrack
 from rltrack._run import Run
 from rltrack.errors import RltrackWarning
 from rltrack.remote import connect
+from rltrack.remote.client import media_files, saved_files
 from rltrack.remote.sync import push_run
 from rltrack.remote.sync_store import push_store
 from rltrack.server import ServerSettings
@@ -67,16 +70,23 @@ def _assert_on_server(url: str, run_id: str, local_run_dir: Path) -> None:
             name = cell["url"].rsplit("/", 1)[1]
             assert got.content == (folder / name).read_bytes()
         listed = {f["path"]: f for f in http.get(f"/api/runs/{run_id}/files").json()["files"]}
-        assert set(listed) == {"files/ckpt/policy.pt", "files/notes.txt"}
+        local = {p.relative_to(local_run_dir).as_posix() for top in ("files", "code")
+                 for p in (local_run_dir / top).rglob("*") if p.is_file()}
+        assert {"files/ckpt/policy.pt", "files/notes.txt"} <= set(listed) == local
+        for path in local:
+            assert http.get(listed[path]["url"]).content == (local_run_dir / path).read_bytes()
         assert http.get(listed["files/ckpt/policy.pt"]["url"]).content == b"weights-" * 100
         assert http.get(listed["files/notes.txt"]["url"]).content == b"final version of the notes"
 
 
 def test_an_online_run_uploads_table_cells_and_saved_files(tmp_path: Path) -> None:
     with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
-        run = rltrack.init(project="p", mode="online", url=server.url, dir=tmp_path / "spool", system_metrics=False)
+        run = rltrack.init(project="p", mode="online", url=server.url, dir=tmp_path / "spool", system_metrics=False,
+                           save_code=True)
         _log_run(run, tmp_path)
-        _assert_on_server(server.url, run.id, tmp_path / "spool" / "runs" / run.id)
+        run_dir = tmp_path / "spool" / "runs" / run.id
+        assert list((run_dir / "code").iterdir())  # pytest's main script: save_code's file goes too
+        _assert_on_server(server.url, run.id, run_dir)
 
 
 def test_a_spooled_run_uploads_them_once_the_server_is_back(tmp_path: Path) -> None:
@@ -137,3 +147,62 @@ def test_sync_dir_uploads_table_cells_and_saved_files(tmp_path: Path) -> None:
         assert done.files == 11
         _assert_on_server(server.url, run.id, tmp_path / "local" / "runs" / run.id)
         assert push_store(tmp_path / "local", server.url).files == 0
+
+
+def test_names_in_a_crafted_batch_never_reach_outside_the_run_folder(tmp_path: Path) -> None:
+    # A spool or a dead letter is data on disk: the names it gives are checked before any file is read.
+    meta = {"files": ["step-r0-c0.png", "../../secret.txt", "/etc/passwd", ".hidden", 7, "sub/ok.png"]}
+    assert media_files(tmp_path, "media/step.parquet", "table", meta) == [
+        "media/step.parquet", "media/step-r0-c0.png", "media/sub/ok.png",
+    ]
+    assert media_files(tmp_path, "../x.parquet", "table", meta) == []
+    assert media_files(tmp_path, "media/a.png", "image", meta) == ["media/a.png"]  # only a table has cells
+    metadata = {"files": ["files/a.pt", "files/../../x", "media/a.png", "runs.db", None], "code": "code/train.py"}
+    assert saved_files(metadata) == ["files/a.pt", "code/train.py"]
+    assert saved_files({"files": "files/a.pt", "code": ["code/x.py"]}) == []
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real S3 endpoint on loopback (moto's standalone server) with an empty bucket ``team``."""
+    boto3 = pytest.importorskip("boto3", reason="S3 blobs need boto3: pip install 'rltrack[s3]'")
+    moto_server = pytest.importorskip("moto.server", reason="the S3 tests need moto[server]")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", endpoint)):
+        monkeypatch.setenv(name, value)
+    boto3.client("s3").create_bucket(Bucket="team")
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_sync_to_a_bucket_server_compares_files_by_sha256(tmp_path: Path, s3_endpoint: str) -> None:
+    from rltrack.server.run_files import BlobSettings
+
+    run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
+    _log_run(run, tmp_path)
+    local_dir = tmp_path / "local" / "runs" / run.id
+    settings = ServerSettings(root=tmp_path / "server", ingest=True)
+    with BackgroundServer(settings, blobs=BlobSettings("s3://team/rl")) as server, httpx.Client(
+            base_url=server.url, timeout=30) as http:
+        assert push_run(run.id, server.url, dir=tmp_path / "local")["files"] == 11
+        rows = http.get(f"/api/runs/{run.id}/tables/rows", params={"key": "rollouts"}).json()["rows"]
+        media_path = next(m["path"] for m in http.get(f"/api/runs/{run.id}/media").json())
+        for cell in (c for row in rows for c in row[1:]):
+            assert cell["url"] is not None
+            got = http.get(cell["url"])
+            assert got.status_code == 200 and got.content == (
+                local_dir / media_path.rpartition("/")[0] / cell["url"].rsplit("/", 1)[1]).read_bytes()
+        assert push_run(run.id, server.url, dir=tmp_path / "local") == {"points": 0, "media": 0}
+        # Same size, other bytes: only the sha256 the bucket names tells them apart.
+        (local_dir / "files" / "notes.txt").write_text("FINAL VERSION OF THE NOTES")
+        assert push_run(run.id, server.url, dir=tmp_path / "local") == {"points": 0, "media": 0, "files": 1}
+        got = http.get(f"/api/runs/{run.id}/files/files/notes.txt")
+        assert got.content == b"FINAL VERSION OF THE NOTES"
