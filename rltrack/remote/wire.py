@@ -29,6 +29,7 @@ from rltrack.validate import (
     check_run_id,
     check_source,
     check_step,
+    check_text,
     portable,
 )
 
@@ -92,16 +93,17 @@ def _get(data: Any, name: str, kind: type | tuple[type, ...], *, optional: bool 
     return value
 
 
-def _text(data: Any, name: str, *, optional: bool = False, limit: int = MAX_TEXT) -> Any:
+def _text(data: Any, name: str, *, optional: bool = False, limit: int = MAX_TEXT, nul_ok: bool = False) -> Any:
     """Return a string field that is valid Unicode without NUL and at most ``limit`` characters.
 
-    Every such field (notes, group, job type, tags, captions, names, host) is stored in a text column:
+    Every such field (notes, group, job type, tags, captions, host) is stored in a text column:
     :func:`check_label` refuses what ``init()``/``log()`` refuse, the same on SQLite and PostgreSQL.
+    ``nul_ok`` only for a caller that refuses every control character itself (names: :func:`_printable`).
     """
     value = _get(data, name, str, optional=optional)
     if value is None:
         return None
-    check_label(f"field {name!r}", value)
+    (check_text if nul_ok else check_label)(f"field {name!r}", value)
     if len(value) > limit:
         raise WireError(f"field {name!r} is {len(value)} characters long; keep it at most {limit}")
     return value
@@ -179,7 +181,7 @@ def new_run_from(d: Any) -> NewRun:
 
 def _printable(data: Any, name: str) -> str:
     """Return a run's name or project as ``init()`` takes it: 1-128 characters, none a control character."""
-    value: str = _text(data, name, limit=MAX_NAME)
+    value: str = _text(data, name, limit=MAX_NAME, nul_ok=True)  # NUL is a control character: refused below
     if not value or any(ord(c) < 32 for c in value):
         raise WireError(f"field {name!r} = {value!r} must be a non-empty string of at most {MAX_NAME} printable "
                         "characters, as init() takes it")
