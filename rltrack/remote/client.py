@@ -247,13 +247,20 @@ def saved_files(metadata: object) -> list[str]:
     return out
 
 
-def upload_media(client: IngestClient, root: Path, batch: dict[str, Any]) -> list[Path]:
+def upload_media(
+    client: IngestClient, root: Path, batch: dict[str, Any], uploaded: dict[Path, tuple[int, int, int]] | None = None,
+) -> list[Path]:
     """Upload every file a spooled batch depends on, from ``<root>/runs/<run_id>/``; return those missing.
 
     That is each media row's file, a table's cell files (:func:`media_files`), and the saved files
     its run metadata names (:func:`saved_files`: ``save()`` and ``save_code``; a ``"live"`` file is
     named again at finish, so its last content is sent then). Uploads replace the server's copy:
     a batch sent again uploads again and stores nothing twice.
+
+    Args:
+        uploaded: What this process uploaded: path -> (size, mtime_ns, inode) as it was then. A file
+            unchanged since is not sent again (every ``save()`` names all the run's saved files, and
+            checkpoints saved each epoch must not be sent each epoch); filled in as files go.
 
     Raises:
         Unreachable, Rejected: as :meth:`IngestClient.upload`.
@@ -279,7 +286,14 @@ def upload_media(client: IngestClient, root: Path, batch: dict[str, Any]) -> lis
     for relative in dict.fromkeys(needed):
         local = run_dir / relative
         try:
+            st = local.stat()
+            version = (st.st_size, st.st_mtime_ns, st.st_ino)  # taken before: a change during the upload is sent later
+            if uploaded is not None and uploaded.get(local) == version:
+                continue
             client.upload(run_id, relative, local)
         except OSError:
             missing.append(local)  # gone since it was logged: the row is sent without its file
+            continue
+        if uploaded is not None:
+            uploaded[local] = version
     return missing

@@ -94,6 +94,8 @@ class Forwarder:
             _Queue(orphan) for path in sorted(self.spool_dir.glob("*.jsonl")) if (orphan := Spool.adopt(path))
         ]
         self._dead: dict[str, DeadCount] = {}
+        #: Files this forwarder uploaded, as they were then (see upload_media); only its thread uses it.
+        self._uploaded: dict[Path, tuple[int, int, int]] = {}
         self._wake = threading.Event()
         self._progress = threading.Condition()
         self.online: bool | None = None
@@ -256,7 +258,7 @@ class Forwarder:
         batches = [b for _, b in items]
         try:
             for batch in batches:
-                for path in upload_media(self.client, self.root, batch):
+                for path in upload_media(self.client, self.root, batch, self._uploaded):
                     self._warn("media-missing", f"media file {str(path)!r} is gone; its row is sent without it")
             self.client.send(batches)
         except ServerError as err:

@@ -113,6 +113,36 @@ def test_a_spooled_run_uploads_them_once_the_server_is_back(tmp_path: Path) -> N
         _assert_on_server(server.url, "spooled", tmp_path / "spool" / "runs" / "spooled")
 
 
+def test_a_saved_file_is_uploaded_again_only_when_it_changed(tmp_path: Path) -> None:
+    # Every save() names all the run's saved files: checkpoints saved each epoch must not all be re-sent each epoch.
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        remote = connect(server.url, None, tmp_path / "spool")
+        remote.create_run(NewRun(id="ckpts", project="p", name="ckpts", group=None, job_type=None, notes=None,
+                                 tags=(), config={}, source="sim"),
+                          WriterInfo(host=os.uname().nodename, pid=os.getpid(), pid_started_ns=0,
+                                     now_ns=time.time_ns()))
+        run = Run(remote, id="ckpts", name="ckpts", project="p", group=None, source="sim",
+                  run_dir=remote.root / "runs" / "ckpts", config={}, summary={}, step=0, owner=True, metadata=None)
+        run.dir.mkdir(parents=True)
+        stored = tmp_path / "server" / "runs" / "ckpts" / "files"
+
+        def save(name: str, data: bytes) -> None:
+            (tmp_path / name).write_bytes(data)
+            run.save(str(tmp_path / name), base_path=str(tmp_path), policy="now")
+            run.flush()
+            assert remote.wait(30.0)
+
+        save("epoch_0.pt", b"zero" * 1000)
+        first = (stored / "epoch_0.pt").stat().st_ino  # each upload writes a new file: a new inode
+        save("epoch_1.pt", b"one" * 1000)
+        assert (stored / "epoch_0.pt").stat().st_ino == first
+        assert (stored / "epoch_1.pt").read_bytes() == b"one" * 1000
+        save("epoch_0.pt", b"ZERO" * 1000)  # saved again with new content: sent again
+        assert (stored / "epoch_0.pt").read_bytes() == b"ZERO" * 1000
+        run.finish()
+        remote.close()
+
+
 def test_sync_run_uploads_table_cells_and_saved_files_once(tmp_path: Path) -> None:
     run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
     _log_run(run, tmp_path)
