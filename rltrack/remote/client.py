@@ -258,6 +258,9 @@ def upload_media(
     a batch sent again uploads again and stores nothing twice.
 
     Args:
+        client: The server's connection.
+        root: The spool folder (run folders are under ``runs/``).
+        batch: A spooled batch (its ``media`` rows and ``metadata``).
         uploaded: What this process uploaded: path -> (size, mtime_ns, inode) as it was then. A file
             unchanged since is not sent again (every ``save()`` names all the run's saved files, and
             checkpoints saved each epoch must not be sent each epoch); filled in as files go.
