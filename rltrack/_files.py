@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,13 @@ def save(
 
 
 def _copy(run: RunHandle, pattern: Path, base: Path) -> list[str]:
+    """Copy the matches into ``files/``; return their stored paths.
+
+    A file whose copy already has its size and modification time (``copy2`` keeps it) is not
+    copied again: ``save("ckpt/*.pt")`` each epoch copies, and an online run uploads, only the new
+    checkpoint. A copy is written beside and renamed into place, so nothing (the uploader of an
+    online run) ever reads half a file.
+    """
     out = []
     for match in sorted(glob.glob(str(pattern), recursive=True)):
         path = Path(match)
@@ -61,9 +69,19 @@ def _copy(run: RunHandle, pattern: Path, base: Path) -> list[str]:
             continue
         rel = Path("files") / path.relative_to(base)
         dest = run.dir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest)
         out.append(rel.as_posix())
+        have, want = (dest.stat() if dest.is_file() else None), path.stat()
+        if have is not None and (have.st_size, have.st_mtime_ns) == (want.st_size, want.st_mtime_ns):
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=run.dir, prefix=".save-")
+        os.close(fd)
+        try:
+            shutil.copy2(path, tmp)
+            os.replace(tmp, dest)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return out
 
 

@@ -128,14 +128,16 @@ def test_a_saved_file_is_uploaded_again_only_when_it_changed(tmp_path: Path) -> 
 
         def save(name: str, data: bytes) -> None:
             (tmp_path / name).write_bytes(data)
-            run.save(str(tmp_path / name), base_path=str(tmp_path), policy="now")
+            run.save(str(tmp_path / "epoch_*.pt"), base_path=str(tmp_path), policy="now")  # matches every epoch
             run.flush()
             assert remote.wait(30.0)
 
         save("epoch_0.pt", b"zero" * 1000)
         first = (stored / "epoch_0.pt").stat().st_ino  # each upload writes a new file: a new inode
+        local = (run.dir / "files" / "epoch_0.pt").stat().st_ino  # so does each local copy
         save("epoch_1.pt", b"one" * 1000)
         assert (stored / "epoch_0.pt").stat().st_ino == first
+        assert (run.dir / "files" / "epoch_0.pt").stat().st_ino == local
         assert (stored / "epoch_1.pt").read_bytes() == b"one" * 1000
         save("epoch_0.pt", b"ZERO" * 1000)  # saved again with new content: sent again
         assert (stored / "epoch_0.pt").read_bytes() == b"ZERO" * 1000
