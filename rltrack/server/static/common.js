@@ -147,7 +147,8 @@ RT.fileUrl = (runId, path) => `/api/runs/${encodeURIComponent(runId)}/files/` + 
 // page was opened through a browser session (a token or an open server shows nothing; share pages have no header).
 RT.account = async function () {
   const top = document.querySelector("header.top");
-  if (!top || top.querySelector(".account")) return;
+  // An exported report opened from disk has no server to ask (and its CSP forbids connecting anywhere).
+  if (!top || top.querySelector(".account") || location.protocol === "file:") return;
   let info;
   try { info = await RT.json("/api/auth/me"); } catch (e) { return; }
   if (!info.accounts || !info.user || info.via !== "session") return;

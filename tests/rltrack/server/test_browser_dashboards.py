@@ -158,12 +158,15 @@ def test_links_are_revoked_and_a_workspace_deleted_from_the_page(tab: Watched, s
     page.click("#dash-shares .revoke")
     page.wait_for_selector("#dash-status:has-text('revoked')")
     assert httpx.get(link).status_code == 404
-    assert page.text_content("#dash-shares") == "no working share link"
+    # The status and the list are drawn one after the other: wait for the list, do not race it.
+    page.wait_for_function("() => document.querySelector('#dash-shares').textContent === 'no working share link'",
+                           timeout=READY_MS)
     page.click("#dash-delete")
     page.click("#dash-delete")
     page.wait_for_selector("#dash-status:has-text('deleted')")
     assert httpx.get(_api(server, f"/dashboards/{ws['id']}")).status_code == 404
-    assert "d=" not in page.url and page.is_disabled("#dash-save")
+    page.wait_for_function("() => !location.search.includes('d=') && document.querySelector('#dash-save').disabled",
+                           timeout=READY_MS)
     # An old link to the deleted workspace still opens the project, and says why the saved view is gone.
     tab.expected.add(404)
     tab.ready(f"{server.url}/projects/cartpole?d={ws['id']}")
