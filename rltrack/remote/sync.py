@@ -138,18 +138,18 @@ def _create(client: IngestClient, run_id: str, run: dict[str, Any], who: dict[st
 def _push_media(client: IngestClient, view: Any, source: str, run_dir: Path) -> tuple[int, int]:
     """Send the media rows of ``source`` the server lacks, each after its files; return (rows, other files) sent.
 
-    A row already there still gets the files it depends on that the server lacks (a table's cells,
-    which syncs before cell files were uploaded left behind).
+    A row already there still gets the cell files the server lacks (syncs before cell files were
+    uploaded left a table's cells behind); its own file went before it.
     """
     there = {(m["key"], m["step"], m["path"]) for m in client.get(f"/api/runs/{view.id}/media", source=source)}
     count = files = 0
     for m in view.media(source=source):
         relative = m.path.relative_to(run_dir).as_posix()
-        needed = media_files(run_dir, relative, m.kind, m.meta)
+        # A table's cells (a row's own file went before the row, in every version): one look per cell.
+        cells = [p for p in media_files(run_dir, relative, m.kind, m.meta) if p != relative]
+        files += _push_files(client, view.id, run_dir, cells)
         if (m.key, m.step, relative) in there:
-            files += _push_files(client, view.id, run_dir, needed)
             continue
-        files += _push_files(client, view.id, run_dir, [p for p in needed if p != relative])
         if m.path.is_file():
             client.upload(view.id, relative, m.path)
         record = {"source": m.source, "key": m.key, "step": m.step, "t_ns": m.t_ns, "kind": m.kind,
