@@ -209,8 +209,8 @@ def test_a_blob_over_the_servers_body_limit_says_which_flag_to_raise(tmp_path: P
     big.write_bytes(np.random.default_rng(3).bytes(300_000))
     run.log_artifact(big, name="policy")
     run.finish()
-    small = ServerSettings(root=tmp_path / "srv", ingest=True, access=AccessControl(max_body_bytes=200_000))
-    with BackgroundServer(small) as server, pytest.raises(Rejected, match="larger --max-body-mb"):
+    small = ServerSettings(root=tmp_path / "srv", ingest=True, access=AccessControl(max_upload_bytes=200_000))
+    with BackgroundServer(small) as server, pytest.raises(Rejected, match="larger --max-upload-mb"):
         push_store(local, server.url)
     with BackgroundServer(ServerSettings(root=tmp_path / "srv", ingest=True)) as server:
         done = push_store(local, server.url)
