@@ -113,6 +113,7 @@ class BackgroundWriter:
         self._media_jobs: queue.Queue[tuple[str, int, int, Media] | None] | None = None
         self._media_thread: threading.Thread | None = None
         self._media_seq = 0
+        self._media_tag: str | None = None  # set at the first media file: "" in a new folder, else a session tag
         self._on_warm: list[Callable[[], None]] = []
         self._warm = False
         self._thread = threading.Thread(target=self._loop, name=f"rltrack-writer-{run_id}", daemon=True)
@@ -512,9 +513,11 @@ class BackgroundWriter:
                     return
                 key, step, t_ns, media = job
                 self._media_seq += 1
-                stem = f"{_safe(self._source)}-{_safe(key)}-{step}-{self._media_seq}"
                 try:
                     media_dir.mkdir(parents=True, exist_ok=True)
+                    if self._media_tag is None:
+                        self._media_tag = _session_tag(media_dir)
+                    stem = f"{_safe(self._source)}-{_safe(key)}-{step}-{self._media_tag}{self._media_seq}"
                     name, meta = media.write(media_dir, stem)
                 except Exception as err:  # encoder errors of every kind: count, go on
                     self.report(f"media-{getattr(media, 'kind', 'object')}", err)
@@ -555,3 +558,15 @@ class BackgroundWriter:
 def _safe(key: str) -> str:
     # File stems never contain separators or dots, so a key cannot leave the media folder.
     return re.sub(r"[^A-Za-z0-9_-]+", "_", key)[:80]
+
+
+def _session_tag(media_dir: Path) -> str:
+    """Return "" for a run's first media files, else a tag unique to this writer.
+
+    File names count from 1 in each process: a resumed run (or a second source) that logs an image at
+    a step used before would otherwise write the same name and overwrite the earlier file, so both
+    rows would show the new image.
+    """
+    import secrets
+
+    return "" if not any(media_dir.iterdir()) else secrets.token_hex(3) + "-"

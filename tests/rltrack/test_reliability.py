@@ -142,6 +142,21 @@ def test_resume_allow_continues_the_steps_of_a_finished_run(store_dir: Path) -> 
     assert view.state == "finished"
 
 
+def test_a_resumed_run_logging_media_at_a_used_step_keeps_the_earlier_file(store_dir: Path) -> None:
+    first = rltrack.init(project="p", id="pics", dir=store_dir, system_metrics=False, quiet=True)
+    first.log({"img": rltrack.Image(np.zeros((4, 4, 3), np.uint8))}, step=3)
+    first.finish()
+    second = rltrack.init(id="pics", resume="allow", dir=store_dir, system_metrics=False, quiet=True)
+    second.log({"img": rltrack.Image(np.full((4, 4, 3), 255, np.uint8))}, step=3)
+    second.finish()
+    rows = rltrack.Api(store_dir).run("pics").media("img")
+    assert [r.step for r in rows] == [3, 3] and rows[0].path != rows[1].path
+    from PIL import Image as PILImage
+
+    pixels = sorted(int(np.asarray(PILImage.open(r.path)).max()) for r in rows)
+    assert pixels == [0, 255]  # each row still shows the image it logged
+
+
 def test_resume_must_with_an_unknown_id_raises(store_dir: Path) -> None:
     with pytest.raises(rltrack.errors.RunNotFoundError, match="no run has id 'nope'"):
         rltrack.init(id="nope", resume="must", dir=store_dir, system_metrics=False)
