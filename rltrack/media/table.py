@@ -330,6 +330,9 @@ def table_cell_files(path: pathlib.Path, meta: dict[str, Any] | None) -> list[st
     listed = (meta or {}).get("files")
     if isinstance(listed, list):
         return [name for name in listed if isinstance(name, str)]
+    types = (meta or {}).get("types")
+    if isinstance(types, list) and "media" not in types:
+        return []  # no media column: no cell files, and no need to read a large table to learn that
     _, types, columns = read_table_file(path)
     return [cell["path"] for c, kind in enumerate(types) if kind == "media" for cell in columns[c]
             if isinstance(cell, dict) and isinstance(cell.get("path"), str)]

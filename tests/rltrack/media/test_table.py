@@ -165,3 +165,21 @@ def test_bad_tables_are_refused_with_the_reason(make, message) -> None:
     with pytest.raises(InvalidValueError) as err:
         make()
     assert str(err.value).startswith(message), str(err.value)
+
+
+def test_cell_files_come_from_the_meta_or_from_an_older_table_file(tmp_path) -> None:
+    from rltrack.media.table import table_cell_files
+
+    table = rltrack.Table(columns=["n", "frame"])
+    table.add_data(1, rltrack.Image(np.zeros((2, 2), dtype=np.uint8)))
+    table.add_data(2, None)
+    name, meta = table.write(tmp_path, "t")
+    assert meta["files"] == ["t-r0-c1.png"] and (tmp_path / "t-r0-c1.png").is_file()
+    assert table_cell_files(tmp_path / name, meta) == ["t-r0-c1.png"]
+    # A table logged before the meta listed its cells: read from the file itself.
+    older = {k: v for k, v in meta.items() if k != "files"}
+    assert table_cell_files(tmp_path / name, older) == ["t-r0-c1.png"]
+    numbers, numbers_meta = rltrack.Table(columns=["n"], data=[[1]]).write(tmp_path, "plain")
+    assert "files" not in numbers_meta
+    (tmp_path / numbers).write_bytes(b"not read: a table without media columns has no cells")
+    assert table_cell_files(tmp_path / numbers, numbers_meta) == []
