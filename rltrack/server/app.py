@@ -137,7 +137,7 @@ def _install_error_handlers(app: FastAPI, root: Path) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> SafeJSONResponse:
-        messages = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+        messages = [_invalid_message(e) for e in exc.errors()]
         return problem(422, "; ".join(messages) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
@@ -147,3 +147,16 @@ def _install_error_handlers(app: FastAPI, root: Path) -> None:
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> SafeJSONResponse:
         return problem(500, f"internal server error ({type(exc).__name__}); the server's log has the details")
+
+
+def _invalid_message(error: Any) -> str:
+    """``query.offset: Input should be ... (got '-1')``: the value given is named for query and path parameters.
+
+    Body values are not echoed: a body may hold a password (login) or a large document.
+    """
+    loc = tuple(error.get("loc", ()))
+    text = f"{'.'.join(str(p) for p in loc)}: {error.get('msg', '')}"
+    if loc and loc[0] in ("query", "path") and "input" in error and error["input"] is not None:
+        given = repr(error["input"])
+        text += f" (got {given if len(given) <= 80 else given[:77] + '...'})"
+    return text

@@ -287,3 +287,9 @@ def test_simreal_of_a_linked_pair(tmp_path: Path, make_client: MakeClient) -> No
     assert gap["available"] is True
     assert gap["report"]["episodes"]["return"]["real_mean"] == 3.5
     assert missing.status_code == 404
+
+
+def test_a_bad_query_parameter_is_named_with_the_value_given(client: TestClient) -> None:
+    answer = client.get("/api/runs", params={"limit": "-5"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "query.limit: Input should be greater than or equal to 1 (got '-5')"
