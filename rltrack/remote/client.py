@@ -139,9 +139,9 @@ class IngestClient:
         try:
             with self._http.stream("GET", url, headers={"range": "bytes=0-0"}) as response:
                 status, headers = response.status_code, response.headers
+                text = ""
                 if status >= 400 and status not in (404, 416):
-                    response.read()
-                    text = response.text
+                    text = _head_of(response)
         except httpx.HTTPError as err:
             raise Unreachable(f"rltrack server {self.url!r} is unreachable ({type(err).__name__}: {err})") from err
         if status == 404:
@@ -192,6 +192,16 @@ class IngestClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+
+def _head_of(response: Any, limit: int = 1000) -> str:
+    """Return the first ``limit`` bytes of a streamed answer's body as text (an error page may be endless)."""
+    head = b""
+    for block in response.iter_bytes():
+        head += block
+        if len(head) >= limit:
+            break
+    return head[:limit].decode("utf-8", "replace")
 
 
 def _blocks(f: Any) -> Any:

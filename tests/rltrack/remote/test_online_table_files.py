@@ -238,3 +238,25 @@ def test_sync_to_a_bucket_server_compares_files_by_sha256(tmp_path: Path, s3_end
         assert push_run(run.id, server.url, dir=tmp_path / "local") == {"points": 0, "media": 0, "files": 1}
         got = http.get(f"/api/runs/{run.id}/files/files/notes.txt")
         assert got.content == b"FINAL VERSION OF THE NOTES"
+
+
+def test_probe_tells_missing_empty_and_present_files_apart(tmp_path: Path) -> None:
+    from rltrack.remote.client import IngestClient
+
+    run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "full.txt").write_bytes(b"12345")
+    run.save(str(tmp_path / "*.txt"), base_path=str(tmp_path), policy="now")
+    run.finish()
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        assert push_run(run.id, server.url, dir=tmp_path / "local")["files"] == 2
+        client = IngestClient(server.url, None)
+        try:
+            assert client.probe(run.id, "files/full.txt") == (5, None)
+            assert client.probe(run.id, "files/empty.txt") == (0, None)
+            assert client.probe(run.id, "files/none.txt") is None
+        finally:
+            client.close()
+        assert push_run(run.id, server.url, dir=tmp_path / "local") == {"points": 0, "media": 0}
+        got = httpx.get(f"{server.url}/api/runs/{run.id}/files").json()["files"]
+        assert {f["path"]: f["size"] for f in got} == {"files/empty.txt": 0, "files/full.txt": 5}
