@@ -54,11 +54,13 @@ def runs_ls(store_dir: str | None, project: str | None, group: str | None, state
     if not runs:
         click.echo(f"no runs in {api.root}")
         return
-    header = f"{'ID':<10} {'PROJECT':<16} {'NAME':<22} {'STATE':<9} {'CREATED':<19} SOURCES"
+    # As wide as the longest id (ids are up to 64 characters: fork archives read '<id>-rewound-<k>'), never cut.
+    w = max(10, *(len(r.id) for r in runs))
+    header = f"{'ID':<{w}} {'PROJECT':<16} {'NAME':<22} {'STATE':<9} {'CREATED':<19} SOURCES"
     click.echo(header)
     for r in runs:
         click.echo(
-            f"{r.id:<10} {r.project[:16]:<16} {r.name[:22]:<22} {r.state:<9} {_when(r.created_ns):<19} "
+            f"{r.id:<{w}} {r.project[:16]:<16} {r.name[:22]:<22} {r.state:<9} {_when(r.created_ns):<19} "
             f"{','.join(r.sources)}"
         )
 

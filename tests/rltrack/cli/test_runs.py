@@ -39,6 +39,14 @@ def test_runs_ls_lists_the_run(store_dir: Path, filled: str) -> None:
     assert "sim,real" in out
 
 
+def test_runs_ls_keeps_columns_aligned_with_long_ids(store_dir: Path, filled: str) -> None:
+    long_id = "a-long-run-id-rewound-1"
+    rltrack.init(id=long_id, project="cartpole", name="archive", dir=store_dir, system_metrics=False).finish()
+    lines = _invoke("runs", "ls", "--dir", str(store_dir)).splitlines()
+    starts = {line.index(word) for line, word in zip(lines, ("PROJECT", "cartpole", "cartpole"), strict=True)}
+    assert len(starts) == 1 and any(line.startswith(long_id + " ") for line in lines)
+
+
 def test_runs_ls_json(store_dir: Path, filled: str) -> None:
     data = json.loads(_invoke("runs", "ls", "--dir", str(store_dir), "--json"))
     assert [(r["id"], r["state"], r["config"], r["sources"]) for r in data] == [
