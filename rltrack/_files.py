@@ -1,7 +1,11 @@
 """Files a run keeps beside its values: ``save()`` (wandb's), ``save_code``, and alert records.
 
 Saved files are copied into ``<run folder>/files/<path relative to base_path>``; the main script
-of ``init(save_code=True)`` into ``<run folder>/code/``. The run's metadata lists them.
+of ``init(save_code=True)`` into ``<run folder>/code/``. The run's metadata lists them, and an
+online run uploads each one it names when it changed (:func:`rltrack.remote.client.upload_media`).
+
+``policy="live"`` copies now, then every :data:`LIVE_POLL_S` seconds the matches that changed
+(a background thread that only counts its failures), and once more at ``finish()``.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,10 @@ from rltrack.validate import check_text
 __all__ = ["ALERT_LEVELS", "POLICIES", "alert_record", "save", "save_main_script"]
 
 POLICIES = ("now", "end", "live")
+#: Seconds between two looks at the files of a ``save(policy="live")`` for changes.
+LIVE_POLL_S = 10.0
+#: Guards a run's list of saved files (the live watcher records from its own thread).
+_RECORD_LOCK = threading.Lock()
 ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 
 
@@ -46,16 +55,44 @@ def save(
             "(stored paths are relative to base_path)"
         )
     copied: list[str] = []
+    fresh: list[str] = []
     if policy in ("now", "live"):
-        copied = _copy(run, pattern, base)
-    if policy in ("end", "live"):
-        run._at_finish.append(lambda: _record(run, _copy(run, pattern, base)))
-    _record(run, copied)
+        copied = _copy(run, pattern, base, fresh)
+    if policy == "end":
+        run._at_finish.append(lambda: _record(run, _copy(run, pattern, base), changed=True))
+    elif policy == "live":
+        _watch(run, pattern, base)
+    _record(run, copied, changed=bool(fresh))
     return copied
 
 
-def _copy(run: RunHandle, pattern: Path, base: Path) -> list[str]:
-    """Copy the matches into ``files/``; return their stored paths.
+def _watch(run: RunHandle, pattern: Path, base: Path) -> None:
+    """Copy the changed matches every :data:`LIVE_POLL_S` s until ``finish()``, which copies them once more."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(LIVE_POLL_S):
+            try:
+                fresh: list[str] = []
+                _copy(run, pattern, base, fresh)
+                if fresh:
+                    _record(run, fresh, changed=True)
+            except Exception as err:  # telemetry never stops training: counted, warned once
+                run._writer.report("save-live", err)
+
+    thread = threading.Thread(target=loop, name=f"rltrack-save-live-{run.id}", daemon=True)
+    thread.start()
+
+    def at_finish() -> None:
+        stop.set()
+        thread.join()
+        _record(run, _copy(run, pattern, base), changed=True)
+
+    run._at_finish.append(at_finish)
+
+
+def _copy(run: RunHandle, pattern: Path, base: Path, fresh: list[str] | None = None) -> list[str]:
+    """Copy the matches into ``files/``; return their stored paths (and add those copied now to ``fresh``).
 
     A file whose copy already has its size and modification time (``copy2`` keeps it) is not
     copied again: ``save("ckpt/*.pt")`` each epoch copies, and an online run uploads, only the new
@@ -82,16 +119,23 @@ def _copy(run: RunHandle, pattern: Path, base: Path) -> list[str]:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        if fresh is not None:
+            fresh.append(rel.as_posix())
     return out
 
 
-def _record(run: RunHandle, paths: list[str]) -> None:
+def _record(run: RunHandle, paths: list[str], *, changed: bool = False) -> None:
+    """List ``paths`` in the run's metadata: that write is what sends them to a server (new or ``changed``)."""
     if not paths:
         return
-    saved: list[str] = getattr(run, "_saved_files", [])
-    saved.extend(p for p in paths if p not in saved)
-    run._saved_files = saved  # type: ignore[attr-defined]  # created on first save
-    run._writer.add_metadata({"files": list(saved)})
+    with _RECORD_LOCK:
+        saved: list[str] = getattr(run, "_saved_files", [])
+        new = [p for p in paths if p not in saved]
+        if not new and not changed:
+            return
+        saved.extend(new)
+        run._saved_files = saved  # type: ignore[attr-defined]  # created on first save
+        run._writer.add_metadata({"files": list(saved)})
 
 
 def save_main_script(run: RunHandle) -> str | None:

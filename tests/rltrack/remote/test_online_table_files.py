@@ -145,6 +145,26 @@ def test_a_saved_file_is_uploaded_again_only_when_it_changed(tmp_path: Path) -> 
         remote.close()
 
 
+def test_a_live_file_reaches_the_server_while_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rltrack._files
+
+    monkeypatch.setattr(rltrack._files, "LIVE_POLL_S", 0.05)
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True)) as server:
+        run = rltrack.init(project="p", mode="online", url=server.url, dir=tmp_path / "spool", system_metrics=False)
+        (tmp_path / "progress.log").write_text("epoch 0\n")
+        run.save(str(tmp_path / "progress.log"), base_path=str(tmp_path), policy="live")
+        url = f"{server.url}/api/runs/{run.id}/files/files/progress.log"
+        for text in ("epoch 0\nepoch 1\n", "epoch 0\nepoch 1\nepoch 2\n"):
+            (tmp_path / "progress.log").write_text(text)
+            deadline = time.monotonic() + 20
+            while httpx.get(url).content != text.encode():  # the watcher copies it, the forwarder sends it
+                assert time.monotonic() < deadline, "a changed live file never reached the server"
+                run.flush()
+        assert run.summary.get("_rltrack/errors/save-live") is None
+        run.finish()
+        assert httpx.get(url).content == b"epoch 0\nepoch 1\nepoch 2\n"
+
+
 def test_sync_run_uploads_table_cells_and_saved_files_once(tmp_path: Path) -> None:
     run = rltrack.init(project="p", dir=tmp_path / "local", system_metrics=False)
     _log_run(run, tmp_path)
