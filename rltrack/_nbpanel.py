@@ -192,6 +192,8 @@ class LivePanel:
         self._ticks = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._final: str | None = None  # the state freeze() asks the thread to show last
+        self._final_sent = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"rltrack-panel-{run.id}", daemon=True)
 
     def start(self) -> None:
@@ -212,6 +214,12 @@ class LivePanel:
                 failures += 1
                 if failures >= _MAX_FAILURES:
                     return
+        if self._final is not None:
+            # The final state is sent by this thread, after its own last tick: messages sent from two threads
+            # may reach the front end in either order, and a late tick would show values from before the end.
+            with contextlib.suppress(Exception):
+                self.update(self._final)
+            self._final_sent.set()
 
     def update(self, state: str = "running") -> None:
         """Read the run's latest values and send the widget what changed (one message)."""
@@ -246,9 +254,12 @@ class LivePanel:
 
     def freeze(self, state: str) -> None:
         """Stop updating and show the run's final state and values (called by ``Run.finish``)."""
+        self._final = state
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=10.0)
+            if self._final_sent.is_set() or self._thread.is_alive():
+                return  # sent by the thread (or it still will be: a very slow front end must not block finish)
         with contextlib.suppress(Exception):  # finishing a run must never fail because a front end went away
             self.update(state)
 
