@@ -265,7 +265,13 @@ async def add_version(request: Request, reader: Reader, caller: Caller) -> dict[
     absent = await run_in_threadpool(lambda: [r.path for r in rows if not blobs.contains(Blob(r.digest, r.size))])
     if absent:
         raise HTTPException(409, f"artifact {new.name!r}: blobs of {absent[:5]} are not stored; upload them first")
-    added = await run_in_threadpool(ArtifactStore(reader.db).add_version, new, aliases)
+    # The owner is checked again inside the write: two teams creating one new name at once both pass the
+    # check above, and the second to write must not land a version on the first one's artifact.
+    owner_ok = None if caller.everything else (lambda project: project is not None and caller.can_write(project))
+    added = await run_in_threadpool(lambda: ArtifactStore(reader.db).add_version(new, aliases, owner_ok=owner_ok))
+    if added.refused:
+        raise HTTPException(403, f"artifact {new.name!r} belongs to a project you may not write into; artifact names "
+                                 "are shared by every project of this server: log yours under another name")
     if added.version is None:
         raise HTTPException(409, f"artifact {new.name!r} holds type {added.stored_type!r}, not {new.type!r}")
     return {"version": f"v{added.version.number}", "created": added.created, "digest": added.version.digest}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,8 @@ class Added:
     version: VersionRow | None
     created: bool
     stored_type: str
+    #: True when ``owner_ok`` refused the artifact's owning project (nothing was written).
+    refused: bool = False
 
 
 _VERSION_COLUMNS = (
@@ -94,8 +96,18 @@ class ArtifactStore:
     def __init__(self, db: Backend) -> None:
         self.db = db
 
-    def add_version(self, new: NewVersion, aliases: Sequence[str]) -> Added:
+    def add_version(
+        self, new: NewVersion, aliases: Sequence[str], *, owner_ok: Callable[[str | None], bool] | None = None
+    ) -> Added:
         """Add a version unless the name already holds the same content, then point ``aliases`` at it.
+
+        Args:
+            new: The version.
+            aliases: Aliases to point at it.
+            owner_ok: When the name exists, called inside the transaction with the project of the run that
+                logged its first version (None: no run); False refuses (``Added.refused``). The server's
+                permission check, made here so that two teams creating one new name at once cannot both pass
+                a check made before either wrote.
 
         Returns the new version (``created``), or the existing one with the same digest.
         """
@@ -103,6 +115,8 @@ class ArtifactStore:
         try:
             with self.db.transaction() as conn:
                 row = conn.execute("SELECT id, type FROM artifacts WHERE name = ?", (new.name,)).fetchone()
+                if row is not None and owner_ok is not None and not owner_ok(self._owner(conn, int(row[0]))):
+                    return Added(None, False, row[1], refused=True)
                 if row is None:
                     cur = conn.execute(
                         "INSERT INTO artifacts (name, type, created_ns) VALUES (?, ?, ?)",
@@ -123,6 +137,15 @@ class ArtifactStore:
         except sqlite3.Error as err:
             raise self.db.error(f"add a version of artifact {new.name!r}", err) from err
         return Added(version, created, new.type)
+
+    @staticmethod
+    def _owner(conn: Connection, artifact_id: int) -> str | None:
+        """The project of the run that logged the artifact's first version (None: no run, or it is gone)."""
+        row = conn.execute(
+            "SELECT r.project FROM artifact_versions v LEFT JOIN runs r ON r.id = v.run_id"
+            " WHERE v.artifact_id = ? ORDER BY v.number LIMIT 1", (artifact_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     @staticmethod
     def _insert(conn: Connection, artifact_id: int, new: NewVersion, metadata: str) -> int:

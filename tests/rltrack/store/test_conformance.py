@@ -275,6 +275,33 @@ def test_artifact_versions_aliases_and_usage(backend: StoreUnderTest) -> None:
     assert [v.number for v in store.versions("policy", type="model")] == [0, 1]
 
 
+def test_add_version_asks_owner_ok_inside_its_transaction_with_the_first_versions_project(
+    backend: StoreUnderTest,
+) -> None:
+    db = backend.open()
+    writer = StoreWriter(db)
+    writer.create_run(new_run("a1", project="team-a"), who())
+    writer.create_run(new_run("b1", project="team-b"), who())
+    store = ArtifactStore(db)
+    asked: list[str | None] = []
+
+    def version(name: str, digest: str, run_id: str | None) -> NewVersion:
+        return NewVersion(name=name, type="model", digest=digest, files=(), metadata={}, description=None,
+                          run_id=run_id, created_ns=0)
+
+    def only_b(project: str | None) -> bool:
+        asked.append(project)
+        return project == "team-b"
+
+    assert store.add_version(version("policy", "d0", "a1"), [], owner_ok=only_b).created  # a new name: not asked
+    refused = store.add_version(version("policy", "d1", "b1"), ["best"], owner_ok=only_b)
+    assert (refused.refused, refused.version, asked) == (True, None, ["team-a"])
+    assert [v.number for v in store.versions("policy")] == [0] and store.find("policy", alias="best") is None
+    store.add_version(version("orphan", "d0", None), [])
+    assert store.add_version(version("orphan", "d1", "b1"), [], owner_ok=only_b).refused and asked[-1] is None
+    assert store.add_version(version("policy", "d1", "a1"), [], owner_ok=lambda p: p == "team-a").created
+
+
 def test_a_new_store_gets_the_current_schema_and_reopens(backend: StoreUnderTest) -> None:
     backend.open()
     backend.open()  # opening again migrates nothing
