@@ -152,6 +152,13 @@ def rewind(
             f"{branch.spec}: run {row.id!r} is still being written (state running); rewind it once it has "
             "finished, or fork it instead: init(fork_from=...)"
         )
+    live = _live_writers(reader, row.id)
+    if live:
+        raise RltrackError(
+            f"{branch.spec}: run {row.id!r} is still being written by {', '.join(live)}; rewind it once that "
+            "writer has finished (a rewind under a live writer would cut values it is still storing), or fork it "
+            "instead: init(fork_from=...)"
+        )
     # Claimed first: a second rewind (or resume) of this run, from any process, now finds it running and is refused.
     store.attach_run(row.id, source, who, owner_alive=False)
     archive = ""
@@ -397,3 +404,30 @@ def _archive_id(store: StoreWriter, run_id: str) -> str:
         if not store.run_exists(candidate):
             return candidate
     raise RltrackError(f"run {run_id!r} has been rewound 10,000 times; fork it instead: init(fork_from=...)")
+
+
+def _live_writers(reader: StoreReader, run_id: str) -> list[str]:
+    """Describe the sources still writing into a run (``"source 'real' (pid 12 on robot)"``).
+
+    The run's owner may have finished while a second source (the robot's ``real`` writer) goes on. A writer
+    counts as live while its heartbeat is recent and, on this host, while its process exists.
+    """
+    import os
+
+    from rltrack.store.reader import CRASH_AFTER_S
+
+    here = os.uname().nodename  # what writers record (rltrack._session)
+    now = time.time_ns()
+    live = []
+    for source, host, pid, heartbeat_ns in reader.running_writers(run_id):
+        if now - heartbeat_ns > CRASH_AFTER_S * 1e9:
+            continue  # a writer that stopped beating crashed: nothing is coming
+        if host == here:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass  # it exists, under another user
+        live.append(f"source {source!r} (pid {pid} on {host})")
+    return live

@@ -157,6 +157,15 @@ class StoreReader:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def running_writers(self, run_id: str) -> list[tuple[str, str, int, int]]:
+        """Return ``(source, host, pid, heartbeat_ns)`` of each source of a run whose writer has not ended."""
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                "SELECT source, host, pid, heartbeat_ns FROM writers WHERE run_id = ? AND state = 'running'"
+                " ORDER BY started_ns", (run_id,)
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
     def summary(self, run_id: str, source: str) -> dict[str, Any]:
         """Return one source's summary of a run (empty when it has none)."""
         with self.db.reading() as conn:

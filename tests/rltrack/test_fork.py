@@ -193,3 +193,36 @@ def test_the_fork_link_is_plain_json_in_the_store(store_dir: Path) -> None:
     meta = rltrack.Api(store_dir).run(fork.id).metadata
     assert json.loads(json.dumps(meta["fork"])) == {"run": parent, "step": 3, "project": "cartpole"}
     assert "python" in json.dumps(meta)  # the fork's own metadata (host, python, ...) is collected too
+
+
+def test_a_rewind_waits_for_a_second_source_still_writing(store_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    sim = rltrack.init(project="p", id="twosrc", dir=store_dir, system_metrics=False, quiet=True)
+    for step in range(5):
+        sim.log({"x": float(step)}, step=step)
+    sim.flush()
+    # The robot's writer attaches as source 'real' and keeps going after the owner (sim) has finished.
+    robot = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, rltrack\n"
+         f"r = rltrack.init(id='twosrc', resume='must', source='real', dir={str(store_dir)!r},"
+         " system_metrics=False, quiet=True)\n"
+         "r.log({'speed': 0.4}, step=1); r.flush(); print('attached', flush=True)\n"
+         "sys.stdin.readline(); r.finish()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert robot.stdout is not None and robot.stdout.readline().strip() == "attached"
+        sim.finish()
+        with pytest.raises(RltrackError, match=r"still being written by source 'real' \(pid \d+ on "):
+            rltrack.init(resume_from="twosrc?_step=2", dir=store_dir, system_metrics=False, quiet=True)
+        assert rltrack.Api(store_dir).run("twosrc").series("x")[0].tolist() == [0, 1, 2, 3, 4]  # nothing cut
+    finally:
+        robot.communicate("\n", timeout=60)
+    assert robot.returncode == 0
+    with pytest.warns(RltrackWarning, match="rewound to step 2"):
+        run = rltrack.init(resume_from="twosrc?_step=2", dir=store_dir, system_metrics=False, quiet=True)
+    run.finish()
+    assert rltrack.Api(store_dir).run("twosrc").series("x")[0].tolist() == [0, 1, 2]
