@@ -226,7 +226,8 @@ class Run:
         Args:
             glob_str: A path or glob (``"checkpoints/*.pt"``) under the working directory or ``base_path``.
             base_path: The folder stored paths are relative to (default: the working directory).
-            policy: ``"now"`` (copy now), ``"end"`` (copy at ``finish()``) or ``"live"`` (both).
+            policy: ``"now"`` (copy now), ``"end"`` (copy at ``finish()``)
+                or ``"live"`` (now, every 10 s while the file changes, and at ``finish()``).
 
         Returns:
             The stored paths, relative to the run's folder (``files/...``), copied now.

@@ -211,15 +211,17 @@ def sync(
             from rltrack.remote import push_store
 
             done = push_store(run_id, url, api_key=api_key, progress=click.echo)
-            click.echo(f"synced {run_id} to {url}: {done.runs} runs ({done.points} points, {done.media} media files "
-                       f"sent), {done.versions} new artifact versions, {done.blobs} blobs ({done.blob_bytes} bytes)")
+            click.echo(f"synced {run_id} to {url}: {done.runs} runs ({done.points} points, {done.media} media files, "
+                       f"{done.files} other files sent), {done.versions} new artifact versions, {done.blobs} blobs "
+                       f"({done.blob_bytes} bytes)")
         elif url is not None:
             if run_id is None:
                 raise click.UsageError("give the RUN_ID to copy to --to (or --retry to send dead letters there)")
             from rltrack.remote import push_run
 
             sent = push_run(run_id, url, dir=store_dir, api_key=api_key)
-            click.echo(f"run {run_id}: sent {sent['points']} points and {sent['media']} media files to {url}")
+            click.echo(f"run {run_id}: sent {sent['points']} points, {sent['media']} media files and "
+                       f"{sent.get('files', 0)} other files (table cells, saved files) to {url}")
         else:
             for line in deadletters.describe(root, run_id=run_id):
                 click.echo(line)

@@ -75,7 +75,8 @@ def test_sync_copies_a_run(tmp_path: Path) -> None:
     with BackgroundServer(ServerSettings(root=tmp_path / "srv", ingest=True)) as server:
         result = CliRunner().invoke(main, ["sync", run_id, "--to", server.url, "--dir", str(tmp_path / "local")])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"run {run_id}: sent 1 points and 0 media files to {server.url}"
+    assert result.output.strip() == (f"run {run_id}: sent 1 points, 0 media files and 0 other files "
+                                     f"(table cells, saved files) to {server.url}")
     assert rltrack.Api(tmp_path / "srv").run(run_id).series("a")[2].tolist() == [1.0]
 
 
