@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from rltrack._files import ALERT_LEVELS
 from rltrack.errors import RltrackError
@@ -15,6 +15,7 @@ from rltrack.server import tables as tables_mod
 from rltrack.server.cache import ReadCache
 from rltrack.server.deps import Cache, Reader
 from rltrack.server.files import media_url, run_dir
+from rltrack.server.run_files import S3RunFiles, run_files_of
 from rltrack.server.run_filters import lookup, orderable, parse_filter, sort_key
 from rltrack.store.reader import MediaRow, RunRow, StoreReader
 from rltrack.types import RUN_STATES
@@ -304,13 +305,33 @@ def _text(value: Any) -> str:
 
 
 @router.get("/runs/{run_id}/files", summary="Files a run saved (rltrack.save, save_code): path, size, modified")
-def run_files(run_id: str, reader: Reader) -> dict[str, Any]:
+def run_files(run_id: str, reader: Reader, request: Request) -> dict[str, Any]:
     """Return ``{"files": [{"path", "size", "modified_ns", "url"}], "truncated"}`` under ``files/`` and ``code/``.
 
     Symbolic links are left out (the files route refuses a link that leaves the run's folder); ``url`` is
-    None for a name that is not valid UTF-8 (it cannot be put in a URL faithfully).
+    None for a name that is not valid UTF-8 (it cannot be put in a URL faithfully). On a server whose run
+    files live in an S3 bucket (``--blobs``), the bucket's files are listed too.
     """
     reader.run(run_id)
+    bucket = run_files_of(request.app)
+    if bucket is not None:
+        return _bucket_files(bucket, run_id, _disk_files(reader, run_id))
+    return _disk_files(reader, run_id)
+
+
+def _bucket_files(bucket: S3RunFiles, run_id: str, disk: dict[str, Any]) -> dict[str, Any]:
+    seen = {f["path"] for f in disk["files"]}
+    out = list(disk["files"])
+    for top in ("code", "files"):
+        for path, size, modified_ns in bucket.listing(run_id, top, MAX_FILES_LISTED + 1):
+            if path not in seen:
+                out.append({"path": path, "size": size, "modified_ns": modified_ns, "url": media_url(run_id, path)})
+    out.sort(key=lambda f: f["path"])
+    truncated = disk["truncated"] or len(out) > MAX_FILES_LISTED
+    return {"files": out[:MAX_FILES_LISTED], "truncated": truncated}
+
+
+def _disk_files(reader: StoreReader, run_id: str) -> dict[str, Any]:
     base = run_dir(reader.db.root, run_id)
     out: list[dict[str, Any]] = []
     for top in ("code", "files"):

@@ -94,6 +94,31 @@ class S3RunFiles:
                 raise StoreError(f"the reference object of run file {path!r} of run {run_id!r} in "
                                  f"{self.blobs.url} is damaged ({err}); upload the file again") from err
 
+    def listing(self, run_id: str, top: str, limit: int) -> list[tuple[str, int, int]]:
+        """Return ``(path, size, modified_ns)`` of up to ``limit`` files of a run under folder ``top``, by path.
+
+        One listing of the reference objects, then one small read per file for its size.
+        """
+        prefix = self.blobs.location.key("files", check_run_id(run_id), top) + "/"
+        strip = len(self.blobs.location.key("files", run_id)) + 1
+        client = self.blobs.client
+        found: list[tuple[str, int]] = []
+        try:
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.blobs.location.bucket, Prefix=prefix)
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    found.append((str(item["Key"])[strip:], int(item["LastModified"].timestamp() * 1e9)))
+                if len(found) >= limit:
+                    break
+        except Exception as err:
+            raise StoreError(f"cannot list the files of run {run_id!r} in {self.blobs.url}: {err}") from err
+        out = []
+        for path, modified_ns in sorted(found)[:limit]:
+            ref = self.stat(run_id, path)
+            if ref is not None:
+                out.append((path, ref.size, modified_ns))
+        return out
+
     def store(self, run_id: str, path: str, spooled: Path, blob: Blob) -> None:
         """Put the spooled upload (already hashed: ``blob``) under its digest, then point the name at it."""
         stored = self.blobs.put(spooled, expected=blob)

@@ -205,3 +205,21 @@ def test_the_command_line_server_on_two_workers_keeps_files_in_the_bucket(
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_saved_files_of_an_online_run_are_listed_from_the_bucket(bucket: Any, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("hello bucket")
+    with serve(tmp_path / "srv") as server:
+        run = rltrack.init(project="robot", mode="online", url=server.url, dir=tmp_path / "spool",
+                           system_metrics=False)
+        run.save("notes.txt", policy="now")
+        run.log({"x": 1.0}, step=0)
+        run.finish()
+        assert not (tmp_path / "srv" / "runs" / run.id / "files").exists()  # only in the bucket
+        listed = httpx.get(f"{server.url}/api/runs/{run.id}/files", timeout=10).json()
+        assert [(f["path"], f["size"]) for f in listed["files"]] == [("files/notes.txt", 12)]
+        assert not listed["truncated"]
+        got = httpx.get(server.url + listed["files"][0]["url"], timeout=10)
+        assert got.status_code == 200 and got.content == b"hello bucket"
