@@ -90,7 +90,9 @@ def measure(arm: str, steps: int, workdir: Path, threads: int) -> dict[str, Any]
     }  # fmt: skip
     out["missing_tb"] = len(expected - _read_events(logdir))
     if arm == "rltrack":
-        out["missing_rltrack"] = len(expected - _read_rltrack(workdir / "rltrack", run.id))
+        got, in_tags = _read_rltrack(workdir / "rltrack", run.id, {tag for tag, _, _ in expected})
+        out["missing_rltrack"] = len(expected - got)
+        out["extra_rltrack"] = in_tags - len(expected & got)  # a point stored twice, or one never written
         out["rltrack_errors"] = _rltrack_errors(workdir / "rltrack", run.id)
     if arm == "wandb":
         out["missing_wandb"] = len(expected - _read_wandb(workdir, run.id))
@@ -106,16 +108,18 @@ def _read_events(logdir: Path) -> set[tuple[str, int, float]]:
     return got
 
 
-def _read_rltrack(store: Path, run_id: str) -> set[tuple[str, int, float]]:
+def _read_rltrack(store: Path, run_id: str, tags: set[str]) -> tuple[set[tuple[str, int, float]], int]:
+    """The (key, step, value) points of the run's keys, and how many points the keys in ``tags`` hold."""
     import rltrack
 
     view = rltrack.Api(store).run(run_id)
-    got = set()
+    got, in_tags = set(), 0
     keys = view.keys()
     for key in keys:
         steps, _, values = view.series(key)
         got |= {(key, int(s), float(v)) for s, v in zip(steps.tolist(), values.tolist(), strict=True)}
-    return got
+        in_tags += len(steps) if key in tags else 0
+    return got, in_tags
 
 
 def _rltrack_errors(store: Path, run_id: str) -> dict[str, Any]:

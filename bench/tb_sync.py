@@ -99,7 +99,8 @@ def _spawn(python: str, arm: str, steps: int, workdir: Path, threads: int, timeo
 
 
 def _missing(row: dict[str, Any]) -> int:
-    return sum(v for k, v in row.items() if k.startswith("missing_"))
+    """Values the writer wrote that a store lacks, plus points a store holds that were written once or never."""
+    return sum(v for k, v in row.items() if k.startswith(("missing_", "extra_")))
 
 
 def summarize(rows: list[dict[str, Any]], arms: list[str]) -> dict[str, dict[str, Any]]:
@@ -141,7 +142,7 @@ def report(rows: list[dict[str, Any]], summary: dict[str, dict[str, Any]], steps
         if "error" in r:
             lines.append(f"{r['round']:>5} {r['arm']:<8} {r['load_before']:>6.1f} ERROR {r['error']}")
             continue
-        check = "ok" if _missing(r) == 0 else f"LOST {_missing(r)}"
+        check = "ok" if _missing(r) == 0 else f"BAD {_missing(r)}"
         lines.append(
             f"{r['round']:>5} {r['arm']:<8} {r['load_before']:>6.1f} {r['loop_s']:>8.2f} "
             f"{r['loop_cpu_s']:>10.2f} {r['close_s']:>8.2f} {check:<12}"
@@ -156,7 +157,7 @@ def report(rows: list[dict[str, Any]], summary: dict[str, dict[str, Any]], steps
         if not s["rounds"]:
             lines.append(f"{arm:<8}  0 (every child failed)")
             continue
-        check = "all" if s["missing"] == 0 else f"LOST {s['missing']}"
+        check = "all" if s["missing"] == 0 else f"BAD {s['missing']}"
         lines.append(
             f"{arm:<8} {s['rounds']:>2} {s['load1']:>6.1f} {s['init_s']:>7.2f} {s['loop_s']:>8.2f} "
             f"{s['loop_cpu_s']:>10.2f} {s['close_s']:>8.2f} {_ratio(s['ratio_loop']):>17} "

@@ -28,14 +28,15 @@ def test_quick_bench_times_both_arms_and_the_run_holds_every_scalar(tmp_path: Pa
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "target (issue 13)" in proc.stdout and "LOST" not in proc.stdout
+    assert "target (issue 13)" in proc.stdout and "BAD" not in proc.stdout
     result = json.loads(out.read_text())
     rows = {row["arm"]: row for row in result["rows"]}
     assert set(rows) == {"tb", "rltrack"}
     for row in rows.values():
         assert row["scalars"] == STEPS * len(TAGS) and row["missing_tb"] == 0
         assert row["loop_s"] > 0 and row["loop_cpu_s"] > 0
-    assert rows["rltrack"]["missing_rltrack"] == 0 and rows["rltrack"]["rltrack_errors"] == {}
+    assert rows["rltrack"]["missing_rltrack"] == rows["rltrack"]["extra_rltrack"] == 0
+    assert rows["rltrack"]["rltrack_errors"] == {}
     assert result["summary"]["rltrack"]["ratio_loop"] > 0
 
     # Independently of the child's own check: the synced run, read as a user would, has each tag at each step,
