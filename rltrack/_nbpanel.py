@@ -16,14 +16,31 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from rltrack._html import run_html
 from rltrack.errors import RltrackWarning
 
-if TYPE_CHECKING:
-    from rltrack._run import Run
+
+class Run(Protocol):
+    """What the panel reads of a run (:class:`rltrack.Run` is one).
+
+    Typed here, so this module never imports the run API that calls it.
+    """
+
+    id: str
+    name: str
+    project: str
+    step: int
+    _writer: Any
+    _after_finish: list[Callable[[str], None]]
+
+    @property
+    def summary(self) -> Any: ...
+
+    @property
+    def url(self) -> str | None: ...
 
 __all__ = [
     "MAX_KEYS", "RATE_HZ", "SPARK_POINTS", "attach_panel", "in_kernel", "live_panel", "panel_of", "run_bundle",

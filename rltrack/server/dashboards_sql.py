@@ -28,7 +28,7 @@ from rltrack.server.dashboards import (
     StaleDashboardError,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "DashboardStore", "open_dashboards"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "DashboardStore", "SqliteDashboards"]
 
 #: Numbered schema scripts; script ``n`` takes the tables from version ``n - 1`` to ``n``.
 MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -280,16 +280,3 @@ class SqliteDashboards(DashboardStore):
             raise StoreError(f"cannot write {self.where}: {err}") from err
         finally:
             conn.close()
-
-
-def open_dashboards(root: Path, db: str | None) -> DashboardStore:
-    """Return the dashboards store of a server: tables in PostgreSQL ``db``, else ``<root>/dashboards.sqlite``.
-
-    Raises:
-        StoreError: the PostgreSQL database cannot be used or holds a newer dashboards schema.
-    """
-    if db is None:
-        return SqliteDashboards(Path(root) / "dashboards.sqlite")
-    from rltrack.server.dashboards_pg import PostgresDashboards
-
-    return PostgresDashboards(db, migrations=MIGRATIONS, lock=_MIGRATE_LOCK)

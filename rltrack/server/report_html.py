@@ -20,8 +20,9 @@ from fastapi import Request
 
 from rltrack.server.cache import ReadCache
 from rltrack.server.dashboards import Dashboard, report_panels
-from rltrack.server.routes_pages import STATIC_DIR, plotly_js
+from rltrack.server.dashboards_view import rendered
 from rltrack.server.routes_series import XAxis
+from rltrack.server.static_files import STATIC_DIR, plotly_js
 from rltrack.server.workspace import parse_layout
 from rltrack.server.workspace_data import layout_run_ids, project_runs, run_keys, series_of, workspace_payload
 from rltrack.store.reader import StoreReader
@@ -53,8 +54,6 @@ def embedded_json(data: Any) -> str:
 
 def report_data(request: Request, reader: StoreReader, cache: ReadCache, dashboard: Dashboard) -> dict[str, Any]:
     """Return what ``report.js`` draws: the report (markdown as safe HTML), its runs, and each panel's series."""
-    from rltrack.server.routes_dashboards import rendered
-
     layout = parse_layout(dashboard.layout)
     ids = layout_run_ids(layout, project_runs(reader, cache, dashboard.project))
     hidden = set(layout.hidden)

@@ -21,8 +21,8 @@ from rltrack.server.accounts.gate import CSRF_COOKIE, SESSION_COOKIE, AccountsGa
 from rltrack.server.accounts.service import SESSION_MAX_AGE_S, Accounts
 from rltrack.server.deps import Caller
 from rltrack.server.responses import SafeJSONResponse
-from rltrack.server.routes_pages import STATIC_DIR
 from rltrack.server.security import client_address
+from rltrack.server.static_files import STATIC_DIR
 
 __all__ = ["router"]
 

@@ -27,11 +27,12 @@ from rltrack.server.dashboards import (
     StaleDashboardError,
     parse_dashboard,
 )
-from rltrack.server.dashboards_sql import DashboardStore, open_dashboards
+from rltrack.server.dashboards_open import open_dashboards
+from rltrack.server.dashboards_sql import DashboardStore
+from rltrack.server.dashboards_view import page_url, rendered
 from rltrack.server.deps import Cache, Reader
-from rltrack.server.markdown import render_markdown
 
-__all__ = ["dashboards_of", "export_response", "page_url", "rendered", "require", "router"]
+__all__ = ["dashboards_of", "export_response", "require", "router"]
 
 router = APIRouter(tags=["dashboards"])
 _OPEN_LOCK = threading.Lock()
@@ -101,27 +102,6 @@ def answers() -> Iterator[None]:
         raise HTTPException(404, str(err)) from err
     except StaleDashboardError as err:
         raise HTTPException(409, str(err)) from err
-
-
-def page_url(dashboard: Dashboard) -> str:
-    """Return the dashboard page's path (the workspace with ``?d=``, or the report page)."""
-    from urllib.parse import quote
-
-    project = quote(dashboard.project, safe="")
-    if dashboard.kind == "report":
-        return f"/projects/{project}/reports/{dashboard.id}"
-    return f"/projects/{project}?d={dashboard.id}"
-
-
-def rendered(dashboard: Dashboard, *, private: bool = True) -> dict[str, Any]:
-    """Return a dashboard as JSON with each markdown block's safe HTML (``private=False`` drops user names)."""
-    out = dashboard.as_json()
-    out["blocks"] = [dict(b, html=render_markdown(b["markdown"])) if "markdown" in b else b for b in dashboard.blocks]
-    out["url"] = page_url(dashboard)
-    if not private:
-        for name in ("created_by", "updated_by", "url"):
-            out.pop(name)
-    return out
 
 
 def _version(data: Any) -> int:

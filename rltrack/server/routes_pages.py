@@ -5,32 +5,14 @@ No CDN and no JS build step: the pages work offline.
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import FileResponse
 
+from rltrack.server.static_files import STATIC_DIR, plotly_js
+
 __all__ = ["STATIC_DIR", "router"]
 
-STATIC_DIR = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
-
-
-#: plotly.js's "cartesian" bundle (scatter, bar, heatmap, ...; MIT; from the npm package
-#: plotly.js-cartesian-dist-min, the same version as the plotly wheel's): histogram panels need heatmaps,
-#: and a 1.5 MB bundle instead of the full 4.8 MB one halves the first page load (parse and compile time).
-VENDORED_PLOTLY = STATIC_DIR / "vendor" / "plotly-cartesian.min.js"
-
-
-@cache
-def plotly_js() -> Path:
-    """Return the plotly.js the pages load: the vendored basic bundle, else the ``plotly`` wheel's full one."""
-    if VENDORED_PLOTLY.is_file():
-        return VENDORED_PLOTLY
-    import plotly
-
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def _page(name: str) -> FileResponse:

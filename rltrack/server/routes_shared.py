@@ -16,7 +16,8 @@ from starlette.responses import HTMLResponse
 from rltrack.server.cache import ReadCache
 from rltrack.server.dashboards import Dashboard, report_panels
 from rltrack.server.dashboards_sql import DashboardStore
-from rltrack.server.routes_dashboards import Store, answers, export_response, rendered
+from rltrack.server.dashboards_view import rendered
+from rltrack.server.routes_dashboards import Store, answers, export_response
 from rltrack.server.routes_series import XAxis
 from rltrack.server.workspace import MAX_RUNS, parse_layout
 from rltrack.server.workspace_data import (

@@ -12,7 +12,6 @@ sampler gives trial number ``n`` grid point ``n``, so no point runs twice.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import time
 import traceback
@@ -28,6 +27,7 @@ from rltrack.sweeps.space import Space
 from rltrack.sweeps.trials import (
     MetricReporter,
     TrialResult,
+    call_function,
     complete_trial,
     fail_trial,
     flat_config,
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
     import optuna
 
-    from rltrack._run import Run
 
 __all__ = [
     "MetricReporter",
@@ -242,14 +241,3 @@ def run_function_trial(
     return complete_trial(handle, trial, run.id, config, reporter, started, run.summary.get(reporter.metric))
 
 
-def call_function(function: Callable[..., object], run: Run) -> None:
-    """Call a trial's function as ``function(run)`` when it takes a required argument, else ``function()``."""
-    try:
-        params = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature: call as wandb does
-        params = []  # type: ignore[assignment]
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if positional and positional[0].default is inspect.Parameter.empty:
-        function(run)
-    else:
-        function()

@@ -44,7 +44,7 @@ from rltrack.sweeps.config import JsonValue, Param, SweepConfig, parse_config
 from rltrack.sweeps.engine import new_id, sweep_folder
 from rltrack.sweeps.errors import SweepConfigError, SweepNotFoundError, TrialPruned
 from rltrack.sweeps.space import Space
-from rltrack.sweeps.trials import TrialResult, flat_config
+from rltrack.sweeps.trials import TrialResult, call_function, flat_config
 
 if TYPE_CHECKING:
     from rltrack._run import Run
@@ -138,7 +138,6 @@ def _trainable(spec: RayTrialSpec, function: Callable[..., object]) -> Callable[
 
         import rltrack
         from rltrack import _session
-        from rltrack.sweeps.agent import call_function
 
         config = tune_config["params"]
         # resume="allow": a trial Tune restarts (PBT's exploit, HyperBand's pause, a retry) continues its run.

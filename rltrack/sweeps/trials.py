@@ -8,9 +8,10 @@ neither imports the other for them.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MetricReporter",
     "TrialResult",
+    "call_function",
     "complete_trial",
     "fail_trial",
     "flat_config",
@@ -212,3 +214,16 @@ def flat_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def call_function(function: Callable[..., object], run: Run) -> None:
+    """Call a trial's function as ``function(run)`` when it takes a required argument, else ``function()``."""
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: call as wandb does
+        params = []  # type: ignore[assignment]
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if positional and positional[0].default is inspect.Parameter.empty:
+        function(run)
+    else:
+        function()

@@ -26,7 +26,7 @@ import rltrack
 from rltrack.errors import StoreError
 from rltrack.server import ServerSettings
 from rltrack.server.dashboards import parse_dashboard
-from rltrack.server.dashboards_sql import open_dashboards
+from rltrack.server.dashboards_open import open_dashboards
 from rltrack.server.serve import BackgroundServer
 
 HOSTILE = '<img src=x onerror="window.pwned=1">"\'&</script>'
