@@ -9,8 +9,13 @@ or ``.`` can never turn the run's folder into the store's root or another run's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException
@@ -18,7 +23,7 @@ from fastapi import HTTPException
 from rltrack.errors import RltrackError
 from rltrack.validate import check_run_id
 
-__all__ = ["fetch_from", "media_url", "run_dir", "safe_file", "safe_path"]
+__all__ = ["fetch_from", "media_url", "run_dir", "safe_file", "safe_path", "spooled_body"]
 
 #: Store roots whose run files live elsewhere (``rltrack server --blobs``): root -> fetch(run_id, path).
 _ELSEWHERE: dict[Path, Callable[[str, str], Path | None]] = {}
@@ -100,3 +105,33 @@ def safe_file(base: Path, relative: str) -> Path:
 def media_url(run_id: str, path: str) -> str:
     """Return the URL the dashboard fetches a run's file from (percent-encoded: it is a writer's string)."""
     return f"/api/runs/{quote(run_id, safe='')}/files/{quote(path, safe='/')}"
+
+
+@contextlib.asynccontextmanager
+async def spooled_body(request: Any, folder: Path, prefix: str, what: str) -> AsyncIterator[tuple[Path, str, int]]:
+    """Write a request's body to a temporary file in ``folder`` as it arrives; yield (path, sha256, size).
+
+    Uploads (run files, artifact blobs) are never held in memory, and are hashed on the way so a damaged
+    one is refused before it is stored. The file is deleted when the block ends. A full disk is a 507
+    naming ``what``.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix)
+    except OSError as err:
+        raise HTTPException(507, f"cannot spool {what}: {err.strerror}") from err
+    hashed = hashlib.sha256()
+    size = 0
+    try:
+        try:
+            with os.fdopen(fd, "wb") as out:
+                async for piece in request.stream():
+                    out.write(piece)
+                    hashed.update(piece)
+                    size += len(piece)
+        except OSError as err:
+            raise HTTPException(507, f"cannot spool {what}: {err.strerror}") from err
+        yield Path(tmp), hashed.hexdigest(), size
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -24,10 +24,6 @@ Who may write (with accounts; a server token, trusted loopback or a server witho
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +34,7 @@ from rltrack.artifacts.blobs import Blob
 from rltrack.errors import RltrackError, RunNotFoundError
 from rltrack.server.accounts.principal import Principal
 from rltrack.server.deps import Caller, Reader
+from rltrack.server.files import spooled_body
 from rltrack.store.reader import StoreReader
 from rltrack.validate import check_run_id, check_source
 
@@ -184,32 +181,14 @@ async def put_blob(digest: str, request: Request, reader: Reader, caller: Caller
     _ingesting(request)
     _may_upload(caller)
     _digest(digest)
-    tmp_dir = Path(reader.db.root) / "tmp" / "uploads"
-    try:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".blob-")
-    except OSError as err:
-        raise HTTPException(507, f"cannot spool blob {digest[:12]}...: {err.strerror}") from err
-    hashed = hashlib.sha256()
-    size = 0
-    try:
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for piece in request.stream():
-                    out.write(piece)
-                    hashed.update(piece)
-                    size += len(piece)
-        except OSError as err:
-            raise HTTPException(507, f"cannot spool blob {digest[:12]}...: {err.strerror}") from err
-        if hashed.hexdigest() != digest:
-            raise HTTPException(400, f"blob {digest[:12]}... arrived with sha256 {hashed.hexdigest()[:12]}... "
+    async with spooled_body(request, Path(reader.db.root) / "tmp" / "uploads", ".blob-",
+                            f"blob {digest[:12]}...") as (tmp, got, size):
+        if got != digest:
+            raise HTTPException(400, f"blob {digest[:12]}... arrived with sha256 {got[:12]}... "
                                      f"({size} bytes): damaged on the way; send it again")
         blob = Blob(digest, size)
         blobs = _blobs(request, reader)
-        await run_in_threadpool(blobs.put, Path(tmp), expected=blob)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        await run_in_threadpool(blobs.put, tmp, expected=blob)
     return {"sha256": digest, "size": size}
 
 

@@ -12,12 +12,15 @@ attachment under a ``sandbox`` policy: it never renders as a page of the dashboa
 from __future__ import annotations
 
 import mimetypes
+import os
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
 
 from rltrack.errors import RltrackError
 from rltrack.server.deps import Reader
@@ -68,12 +71,71 @@ def run_file(run_id: str, path: str, request: Request, reader: Reader) -> Respon
     if files is not None:
         return _from_bucket(files, run_id, path, request)
     target = safe_file(run_dir(reader.db.root, run_id), path)
-    media_type, headers, attachment = _kind(target.name)
-    if not attachment:
-        return FileResponse(target, media_type=media_type)
-    return FileResponse(
-        target, media_type=media_type, filename=target.name, content_disposition_type="attachment", headers=headers,
-    )
+    return _from_disk(target, request)
+
+
+def _from_disk(target: Path, request: Request) -> Response:
+    """Stream a run file from the file it names now, honouring one ``Range: bytes=`` range.
+
+    The file is opened once and its size read from the open file: a file replaced while it is served (a
+    ``save(policy="live")`` upload, a re-sent table) is sent whole as it was when opened, never with the old
+    length and the new bytes (the client would see a broken response).
+    """
+    try:
+        handle = open(target, "rb")  # noqa: SIM115  # closed by the generator that streams it
+    except OSError as err:
+        raise HTTPException(404, f"no file {target.name!r} in this run's folder") from err
+    try:
+        stat = os.fstat(handle.fileno())
+        media_type, headers, attachment = _kind(target.name)
+        headers = {**headers, "accept-ranges": "bytes", "etag": f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'}
+        if attachment:
+            headers["content-disposition"] = f"attachment; filename*=utf-8''{quote(target.name)}"
+        span = _range(request.headers.get("range"), FileRef("", stat.st_size))
+    except BaseException:
+        handle.close()
+        raise
+    start, stop = (0, stat.st_size) if span is None else span
+    headers["content-length"] = str(stop - start)
+    if span is not None:
+        headers["content-range"] = f"bytes {start}-{stop - 1}/{stat.st_size}"
+    stream = _FileStream(handle, start, stop)
+    # Closed after the response too: a client that hangs up early never reaches the stream's end.
+    return StreamingResponse(stream, status_code=200 if span is None else 206, media_type=media_type,
+                             headers=headers, background=BackgroundTask(stream.close))
+
+
+class _FileStream:
+    """Bytes ``start``..``stop`` of an open file, in pieces; the file is closed at the end, or when dropped.
+
+    Not a generator: a client that hangs up before the first piece (``rltrack sync`` asks for one byte and
+    reads headers only) would leave a generator unstarted and its file open until the collector found it.
+    """
+
+    def __init__(self, handle: BinaryIO, start: int, stop: int) -> None:
+        self._handle = handle
+        self._left = stop - start
+        handle.seek(start)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        piece = self._handle.read(min(self._left, _CHUNK)) if self._left > 0 else b""
+        if not piece:  # done, or the file was cut short under us: end rather than send another file's bytes
+            self.close()
+            raise StopIteration
+        self._left -= len(piece)
+        return piece
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __del__(self) -> None:
+        self._handle.close()
+
+
+_CHUNK = 1 << 18  # bytes read per piece a response streams
 
 
 def _kind(name: str) -> tuple[str, dict[str, str], bool]:

@@ -35,7 +35,7 @@ from rltrack.artifacts.blobs import Blob
 from rltrack.artifacts.s3 import S3BlobStore
 from rltrack.errors import RltrackError, StoreError
 from rltrack.server.deps import Reader
-from rltrack.server.files import fetch_from
+from rltrack.server.files import fetch_from, spooled_body
 from rltrack.validate import check_media_path, check_run_id
 
 __all__ = ["BlobSettings", "FileRef", "S3RunFiles", "install", "run_files_of"]
@@ -207,28 +207,14 @@ async def upload(run_id: str, path: str, request: Request, reader: Reader) -> di
     files = run_files_of(request.app)
     assert files is not None  # installed only with run files in S3
     declared = request.headers.get(DIGEST_HEADER, "").strip().lower() or None
-    fd, tmp = tempfile.mkstemp(dir=files.tmp_dir, prefix=".upload-")
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for piece in request.stream():
-                    out.write(piece)
-                    digest.update(piece)
-                    size += len(piece)
-        except OSError as err:
-            raise HTTPException(507, f"cannot spool {path!r} before storing it: {err.strerror}") from err
-        blob = Blob(digest.hexdigest(), size)
+    async with spooled_body(request, files.tmp_dir, ".upload-", f"{path!r} before storing it") as (tmp, got, size):
+        blob = Blob(got, size)
         if declared is not None and declared != blob.digest:
             raise HTTPException(400, f"upload of {path!r} arrived damaged: sha256 {blob.digest[:12]}..., the "
                                      f"client sent {declared[:12]}...; send it again")
         from starlette.concurrency import run_in_threadpool
 
-        await run_in_threadpool(files.store, run_id, path, Path(tmp), blob)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        await run_in_threadpool(files.store, run_id, path, tmp, blob)
     return {"path": path, "bytes": size, "sha256": blob.digest}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import posixpath
 import threading
 from collections import OrderedDict
@@ -62,6 +63,14 @@ class LoadedTable:
     orders: OrderedDict[tuple[int, bool], list[int]] = field(default_factory=OrderedDict)
 
 
+#: Reads of a table file that changes while it is read, before the request gives up.
+_READ_TRIES = 5
+
+
+class _Changed(Exception):
+    """A table file changed while it was read."""
+
+
 class _Loaded:
     """An LRU of loaded tables bounded in cells, keyed by (path, size, mtime_ns)."""
 
@@ -77,7 +86,17 @@ class _Loaded:
             loading = self._loading.setdefault(str(path), threading.Lock())
         try:
             with loading:
-                return self._get(path)
+                for _ in range(_READ_TRIES - 1):
+                    try:
+                        return self._get(path)
+                    except _Changed:
+                        continue
+                try:
+                    return self._get(path)
+                except _Changed as changed:
+                    raise RltrackError(f"{changed} is not a readable table file now: it changed during each of "
+                                       f"{_READ_TRIES} reads (it is being rewritten); try again once its writer "
+                                       "is done") from None
         finally:
             with self._lock:
                 if not loading.locked():
@@ -107,7 +126,12 @@ class _Loaded:
                 f"{path.name} holds {shape.rows:,} rows x {len(shape.names):,} columns; the dashboard reads tables "
                 f"of up to {MAX_TABLE_CELLS:,} cells (read it in Python: rltrack.Api().run(run_id).table(key))"
             )
-        table = _read(path)
+        try:
+            table = _read(path)
+        except RltrackError:
+            _unchanged(path, stat)  # a half-written file reads as damaged: read it again if it moved
+            raise
+        _unchanged(path, stat)
         cells = table.rows * max(1, len(table.names))
         with self._lock:
             self._entries[key] = table
@@ -116,6 +140,18 @@ class _Loaded:
                 _, dropped = self._entries.popitem(last=False)
                 self._cells -= dropped.rows * max(1, len(dropped.names))
         return table
+
+
+def _unchanged(path: Path, before: os.stat_result) -> None:
+    """Raise :class:`_Changed` if ``path`` changed since ``before``.
+
+    A writer that does not rename into place may rewrite the file while it is read: the rows could then come
+    from two versions. Such a read is not kept, and the caller reads the file again.
+    """
+    after = path.stat()
+    if (after.st_ino, after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+            before.st_ino, before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+        raise _Changed(path.name)
 
 
 _CACHE = _Loaded()

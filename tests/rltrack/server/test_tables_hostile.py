@@ -252,10 +252,15 @@ def test_reads_racing_a_writer_that_rewrites_the_file_in_place_never_fail_or_mix
     good = [a for s, a in answers if s == 200]
     assert good, "no read succeeded"
     for a in good:
-        n = a["total"]
-        assert n in (50, 300, 2000) and all(row[0] == n for row in a["rows"]), "a page mixed two versions"
+        # A writer that rewrites in place can be caught between two of its write calls: the file then holds a
+        # prefix of one version, which no reader can tell from a shorter table. What must hold: every row of a
+        # page comes from one version, and the total is the rows that file held.
+        versions_seen = {row[0] for row in a["rows"]}
+        assert len(versions_seen) <= 1, "a page mixed two versions"
+        (n,) = versions_seen or {a["total"]}
+        assert n in (50, 300, 2000) and a["total"] <= n
         if a["sort"] is None:
-            assert len(a["rows"]) == n
+            assert len(a["rows"]) == a["total"]
     for s, a in answers:
         if s == 400:
             assert "is not a readable table file" in a["detail"]
