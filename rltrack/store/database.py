@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,6 +62,26 @@ class Database:
             )
         self._lock = threading.RLock()
         timeout_s = _busy_timeout_s()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._open(timeout_s)
+                return
+            except sqlite3.OperationalError as err:
+                # Processes opening a new store at once race to switch it to WAL, and SQLite answers that
+                # switch "database is locked" at once, without waiting out the busy timeout: wait here.
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise StoreError(
+                        f"{str(self.path)!r} is not a usable rltrack database ({err}); "
+                        "point dir= at an rltrack store folder or move the file away"
+                    ) from err
+                conn = getattr(self, "_conn", None)
+                if conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.close()
+                time.sleep(0.02 + random.random() * 0.08)
+
+    def _open(self, timeout_s: float) -> None:
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
@@ -73,6 +95,8 @@ class Database:
             # checkpoint inside most large commits, tripling their cost.
             self._conn.execute("PRAGMA wal_autocheckpoint = 10000")
             migrate(self._conn, self.path)
+        except sqlite3.OperationalError:
+            raise  # "locked": retried by __init__
         except sqlite3.DatabaseError as err:
             raise StoreError(
                 f"{str(self.path)!r} is not a usable rltrack database ({err}); "

@@ -230,7 +230,8 @@ def test_a_report_draws_markdown_safely_and_saves_edits(tab: Watched, server: Ba
     assert stored["version"] == 2 and [next(iter(b)) for b in stored["blocks"]] == ["markdown", "panel", "markdown"]
     assert stored["name"] == "Week 14 <b>" and page.text_content("#r-title") == "Week 14 <b>"
     assert stored["blocks"][1]["panel"] == {"key": "train/loss", "source": None, "log_y": True}
-    assert page.evaluate("document.querySelector('.chart').layout.yaxis.type") == "log"
+    page.wait_for_function("() => { const c = document.querySelector('.chart');"
+                           " return c && c.layout && c.layout.yaxis.type === 'log'; }", timeout=READY_MS)
 
 
 def test_a_grouped_report_draws_one_band_per_group_as_the_workspace_does(
