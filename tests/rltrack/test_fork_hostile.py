@@ -268,6 +268,7 @@ def test_rewind_and_fork_on_postgresql(pg_cluster: object, tmp_path: Path) -> No
 
 
 def test_fork_from_inside_a_sweep_trial_fails_the_trial_with_why_instead_of_being_dropped(store_dir: Path) -> None:
+    pytest.importorskip("optuna", reason="sweeps need the sweeps extra")
     from rltrack.sweeps import agent, sweep
 
     parent = _init(store_dir, project="sw", id="pre")
