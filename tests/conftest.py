@@ -57,3 +57,16 @@ def pg_cluster() -> Iterator[object]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A local Ray cluster (2 CPUs) for one test module, in a loopback-only network namespace (tests/rayloop.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rayloop", Path(__file__).with_name("rayloop.py"))
+    assert spec is not None and spec.loader is not None
+    rayloop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rayloop)
+    with rayloop.loopback_ray(num_cpus=2):
+        yield

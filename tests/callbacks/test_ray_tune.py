@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,20 +18,6 @@ pytest.importorskip("ray.tune")
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from rltrack.callbacks.ray_tune import RLTrackTuneCallback
-
-
-def _rayloop() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rayloop", Path(__file__).parents[1] / "rayloop.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    with _rayloop().loopback_ray(num_cpus=2):
-        yield
 
 
 class _Recorder(tune.Callback):  # type: ignore[misc]

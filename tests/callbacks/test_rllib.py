@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -24,18 +22,6 @@ from rltrack.callbacks.rllib import EPISODES_KEY, RLTrackRLlibCallback
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def _rayloop() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rayloop", Path(__file__).parents[1] / "rayloop.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    with _rayloop().loopback_ray(num_cpus=2):
-        yield
 
 
 def _numbers(result: Mapping[str, Any], prefix: str = "") -> dict[str, float]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -16,18 +13,6 @@ from rltrack.sweeps import SweepConfigError, agent, sweep
 pytest.importorskip("ray.tune")
 
 
-def _rayloop() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rayloop", Path(__file__).parents[2] / "rayloop.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    with _rayloop().loopback_ray(num_cpus=2):
-        yield
 
 
 ASHA = {
