@@ -24,12 +24,15 @@ def headless_sdl() -> None:
     """On a machine without a display, let SDL (pygame's renderer) draw off-screen quietly.
 
     ``rgb_array`` rendering needs no window, but SDL probes for one and prints "error:
-    XDG_RUNTIME_DIR is invalid or not set", which users read as an rltrack error. Without
-    ``DISPLAY`` or ``WAYLAND_DISPLAY`` no window could open anyway, so the dummy driver changes
-    nothing else; a driver the user chose is kept.
+    XDG_RUNTIME_DIR is invalid or not set", and ``pygame.init()`` (Gymnasium's renderers call it)
+    opens the sound card too, which on a machine without one prints eight "ALSA lib ... cannot find
+    card '0'" lines: users read both as rltrack errors. Without ``DISPLAY`` or ``WAYLAND_DISPLAY``
+    no window could open anyway and a headless machine plays no sound, so the dummy drivers change
+    nothing else; drivers the user chose are kept.
     """
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
 def check_rgb_array_env(env: object, what: str) -> None:
