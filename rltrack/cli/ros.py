@@ -166,27 +166,37 @@ def _check_not_imported(ros: ModuleType, source: Any, run_id: str, source_name: 
 
 
 def _check_decodable(ros: ModuleType, source: Any, selected: list[str]) -> None:
-    """Refuse a recording whose selected messages are all of types the decoder does not know.
+    """Refuse, before a run exists, a recording none of whose selected messages can be read.
 
-    That is the one shortfall the user fixes by running again (with ``--msg-dir``): no run is made for
-    it. Topics skipped for what the recording itself is (not CDR, a schema rosbags cannot parse) still
-    import, so the run records what was skipped (and ``--strict`` fails it).
+    Either all are of types the decoder does not know (the user runs again with ``--msg-dir``), or
+    all sit on topics skipped for what the recording itself is (not CDR, a schema rosbags cannot
+    parse): such a run would hold no value, only an empty (or, under ``--strict``, failed) shell.
+    When some selected topic can be read, the others' skips are recorded in the run instead (and
+    ``--strict`` fails it).
     """
     from rltrack.errors import RltrackError
 
     decoder = ros.Decoder(source.typestore)
     unknown: list[str] = []
+    skipped: list[str] = []
     for topic in sorted(selected):
         info = source.topics[topic]
         if info.expected == 0:
             continue
-        if info.skip is not None or decoder.knows(source.types.rename.get(info.msgtype, info.msgtype)):
+        if info.skip is not None:
+            skipped.append(f"{topic} ({info.msgtype}: {info.skip})")
+        elif decoder.knows(source.types.rename.get(info.msgtype, info.msgtype)):
             return
-        unknown.append(f"{topic} ({info.msgtype})")
+        else:
+            unknown.append(f"{topic} ({info.msgtype})")
     if unknown:
+        also = f"; skipped: {', '.join(skipped)}" if skipped else ""
         raise RltrackError(f"nothing to import: the message types of {', '.join(unknown)} in "
                            f"{str(source.path)!r} are unknown; pass a folder of <pkg>/msg/*.msg and <pkg>/srv/*.srv "
-                           "files that defines them with --msg-dir, or --topic to name other topics")  # fmt: skip
+                           f"files that defines them with --msg-dir, or --topic to name other topics{also}")  # fmt: skip
+    if skipped:
+        raise RltrackError(f"nothing to import: no selected topic of {str(source.path)!r} can be read: "
+                           f"{', '.join(skipped)}")  # fmt: skip
 
 
 def _with_options(config: Any, topics: tuple[str, ...], distro: str | None, msg_dirs: tuple[str, ...]) -> Any:

@@ -179,23 +179,31 @@ def test_ros1_bag_imports_from_the_cli(tmp_path: Path) -> None:
 
 
 def test_strict_fails_the_run_and_says_why(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        [
-            "import-bag",
-            str(REAL / "rb2_mcap_wrong_rmw"),
-            "--project",
-            "robot",
-            "--strict",
-            "--dir",
-            str(tmp_path / "store"),
-        ],
-    )
+    # One topic imports, one is skipped (JSON, not CDR): the run keeps what was read and fails.
+    from test_q2_shapes import write_foreign_mcap
+
+    write_foreign_mcap(tmp_path / "bag")
+    args = ["import-bag", str(tmp_path / "bag"), "--project", "robot", "--strict", "--dir", str(tmp_path / "store")]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
-    assert "warning: topic '/test_topic': 0 of 3 messages read, 3 skipped: serialization format" in result.output
+    assert "warning: topic '/json': 0 of 40 messages read, 40 skipped: serialization format 'json' is not CDR" in (
+        result.output
+    )
     assert "--strict: messages were lost" in result.output
     (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
     assert view.state == "failed"
+    assert view.series("v/data", source="real")[2].tolist() == [i * 0.5 for i in range(40)]
+
+
+def test_strict_on_a_recording_nothing_of_which_can_be_read_leaves_no_run(tmp_path: Path) -> None:
+    # Was: an empty failed run; every selected topic is skipped (wrong_format) before reading a message.
+    args = ["import-bag", str(REAL / "rb2_mcap_wrong_rmw"), "--project", "robot", "--strict",
+            "--dir", str(tmp_path / "store")]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "nothing to import: no selected topic of" in result.output
+    assert "/test_topic (test_msgs/msg/BasicTypes: serialization format 'wrong_format' is not CDR)" in result.output
+    assert not (tmp_path / "store" / "rltrack.db").exists() or rltrack.Api(dir=tmp_path / "store").runs() == []
 
 
 def test_the_demos_bag_imports_its_episodes_without_a_config(tmp_path: Path) -> None:

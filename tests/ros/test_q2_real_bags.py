@@ -37,7 +37,12 @@ EMPTY = {
     "rb2_sqlite_zstd_file_compressed": "its topics: /parameter_events (0), /rosout (0)",  # empty, zstd file mode
     "rb2_only_topics_mcap": "its topics: /events/write_split (0), /parameter_events (7), /rosout (0)",
 }
-WRONG_FORMAT = {"rb2_mcap_wrong_rmw"}  # every message skipped: a run records it
+#: Every message on a topic skipped for what the recording is (not CDR): refused before a run exists.
+WRONG_FORMAT = {
+    "rb2_mcap_wrong_rmw": "no selected topic of '{path}' can be read: /array_topic (test_msgs/msg/Arrays: "
+    "serialization format 'wrong_format' is not CDR), /test_topic (test_msgs/msg/BasicTypes: serialization "
+    "format 'wrong_format' is not CDR)",
+}
 
 
 def cli_import(path: Path, store: Path, *extra: str) -> tuple[int, str, list[str]]:
@@ -72,7 +77,7 @@ def norm(v: float) -> Any:
     return "nan" if math.isnan(v) else v
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n not in EMPTY])
+@pytest.mark.parametrize("name", [n for n in ALL if n not in EMPTY and n not in WRONG_FORMAT])
 def test_cli_import_matches_the_oracle(tmp_path: Path, name: str) -> None:
     folder = SHARED / name
     rows, store = raw_read(folder, tmp_path)
@@ -81,7 +86,7 @@ def test_cli_import_matches_the_oracle(tmp_path: Path, name: str) -> None:
     assert code == 0, out
     (run_id,) = runs
     got = run_points(tmp_path / "store", run_id)
-    assert got == (Counter() if name in WRONG_FORMAT else want)
+    assert got == want
     # The printed table: every selected topic read in full.
     for topic, n in per_topic.items():
         if topic in IGNORED_TOPICS:
@@ -89,7 +94,7 @@ def test_cli_import_matches_the_oracle(tmp_path: Path, name: str) -> None:
         line = next(ln for ln in out.splitlines() if ln.startswith(topic + " "))
         read, expected = (int(x) for x in line.split()[2:4])
         assert expected == n
-        assert read == (0 if name in WRONG_FORMAT else n), line
+        assert read == n, line
     view = rltrack.Api(dir=tmp_path / "store").run(run_id)
     assert view.state == "finished"
 
@@ -128,6 +133,17 @@ def test_an_empty_recording_is_refused_before_any_run_exists(tmp_path: Path, nam
     code, out, runs = cli_import(SHARED / name, tmp_path / "store")
     assert code == 1 and runs == []
     assert "nothing to import" in out and EMPTY[name] in out
+
+
+@pytest.mark.parametrize("strict", [(), ("--strict",)])
+@pytest.mark.parametrize("name", sorted(WRONG_FORMAT))
+def test_a_recording_nothing_of_which_can_be_read_is_refused_before_any_run_exists(
+    tmp_path: Path, name: str, strict: tuple[str, ...]
+) -> None:
+    # Was: an empty finished run (and under --strict an empty failed one) holding only skip counters.
+    code, out, runs = cli_import(SHARED / name, tmp_path / "store", *strict)
+    assert code == 1 and runs == [], out
+    assert "Error: nothing to import: " + WRONG_FORMAT[name].format(path=SHARED / name) in " ".join(out.split())
 
 
 def test_a_selection_of_unknown_types_only_is_refused_before_any_run_exists(tmp_path: Path) -> None:
