@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import json
 import sys
 from collections.abc import Iterator
@@ -52,17 +53,35 @@ def runs_ls(store_dir: str | None, project: str | None, group: str | None, state
         click.echo(json.dumps([_run_json(r) for r in runs], indent=2, default=repr))
         return
     if not runs:
-        click.echo(f"no runs in {api.root}")
+        click.echo(_nothing_matched(api, project, group, state))
         return
-    # As wide as the longest id (ids are up to 64 characters: fork archives read '<id>-rewound-<k>'), never cut.
+    # As wide as the longest id (ids are up to 64 characters: fork archives read '<id>-rewound-<k>') and the
+    # longest project (a cut 'calibrate-cartpo' cannot be pasted into --project), never cut.
     w = max(10, *(len(r.id) for r in runs))
-    header = f"{'ID':<{w}} {'PROJECT':<16} {'NAME':<22} {'STATE':<9} {'CREATED':<19} SOURCES"
+    pw = max(16, *(len(r.project) for r in runs))
+    header = f"{'ID':<{w}} {'PROJECT':<{pw}} {'NAME':<22} {'STATE':<9} {'CREATED':<19} SOURCES"
     click.echo(header)
     for r in runs:
         click.echo(
-            f"{r.id:<{w}} {r.project[:16]:<16} {r.name[:22]:<22} {r.state:<9} {_when(r.created_ns):<19} "
+            f"{r.id:<{w}} {r.project:<{pw}} {r.name[:22]:<22} {r.state:<9} {_when(r.created_ns):<19} "
             f"{','.join(r.sources)}"
         )
+
+
+def _nothing_matched(api: Any, project: str | None, group: str | None, state: str | None) -> str:
+    """Say why ``runs ls`` listed nothing: an empty store, or filters no run matches (naming them)."""
+    given = [f"--{name} {value!r}" for name, value in (("project", project), ("group", group), ("state", state))
+             if value is not None]
+    if not given:
+        return f"no runs in {api.root}"
+    line = f"no runs in {api.root} match {' '.join(given)}"
+    if project is not None:
+        projects = api.projects()
+        if project not in projects:
+            near = difflib.get_close_matches(project, projects, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            line += f"; {hint}projects here: {', '.join(projects) or 'none'}"
+    return line
 
 
 @runs_group.command("show")

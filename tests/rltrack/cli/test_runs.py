@@ -47,6 +47,22 @@ def test_runs_ls_keeps_columns_aligned_with_long_ids(store_dir: Path, filled: st
     assert len(starts) == 1 and any(line.startswith(long_id + " ") for line in lines)
 
 
+def test_runs_ls_shows_a_long_project_name_whole(store_dir: Path, filled: str) -> None:
+    rltrack.init(project="calibrate-cartpole-long", name="trial", dir=store_dir, system_metrics=False).finish()
+    lines = _invoke("runs", "ls", "--dir", str(store_dir)).splitlines()
+    assert "calibrate-cartpole-long " in lines[1]
+    assert len({line.index(word) for line, word in zip(lines, ("NAME", "trial", "ppo-1"), strict=True)}) == 1
+
+
+def test_runs_ls_with_filters_nothing_matches_says_which_and_suggests_the_project(
+        store_dir: Path, filled: str) -> None:
+    out = _invoke("runs", "ls", "--dir", str(store_dir), "--project", "cartpol")
+    assert out.strip() == (f"no runs in {store_dir} match --project 'cartpol'; did you mean 'cartpole'? "
+                           "projects here: cartpole")
+    out = _invoke("runs", "ls", "--dir", str(store_dir), "--project", "cartpole", "--state", "failed")
+    assert out.strip() == f"no runs in {store_dir} match --project 'cartpole' --state 'failed'"
+
+
 def test_runs_ls_json(store_dir: Path, filled: str) -> None:
     data = json.loads(_invoke("runs", "ls", "--dir", str(store_dir), "--json"))
     assert [(r["id"], r["state"], r["config"], r["sources"]) for r in data] == [
