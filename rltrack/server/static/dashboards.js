@@ -115,13 +115,13 @@
       } catch (e) { say(e.message, true); }
     });
     report.addEventListener("click", async () => {
-      const f = S.L.key_filter.trim().toLowerCase();
-      // The first panels the workspace shows open (folded sections left out), with their source and y scale.
-      const keys = S.keys.map((k) => k.key).filter((k) => !k.startsWith("_") && (!f || k.toLowerCase().includes(f)))
-        .filter((k) => !S.L.collapsed.includes(RT.prefix(k))).slice(0, 4);
-      const opts = (key) => S.L.panels.find((p) => p.key === key) || {};
+      // The pinned panels (every type), then the first key panels the workspace shows open (folded sections
+      // left out), with their source and y scale.
+      const keys = S.shownKeys().map((k) => k.key).filter((k) => !S.L.collapsed.includes(RT.prefix(k))).slice(0, 4);
+      const opts = (key) => S.L.panels.find((p) => RT.panels.kind(p) === "key" && p.key === key) || {};
       const title = name.value.trim() || `${S.project} report`;
-      const blocks = [{ markdown: `Notes on these runs.` }, ...keys.map((key) => ({ panel: { key, source: opts(key).source ?? null, log_y: opts(key).log_y ?? null } }))];
+      const pinned = S.L.panels.filter((p) => RT.panels.typed(p)).map((p) => ({ panel: p }));
+      const blocks = [{ markdown: `Notes on these runs.` }, ...pinned, ...keys.map((key) => ({ panel: { key, source: opts(key).source ?? null, log_y: opts(key).log_y ?? null } }))];
       try {
         const d = await send("POST", base, { kind: "report", name: title, layout: S.L, blocks });
         location.assign(d.url);

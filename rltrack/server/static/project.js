@@ -29,6 +29,8 @@
   // ---- layout <-> URL -------------------------------------------------------------------------------------
   function layoutFromUrl() { return new URLSearchParams(location.search).get("w") || ""; }
   const apiBase = () => (SHARE ? "/api/shared/" + enc(SHARE) : "/api/projects/" + enc(project));
+  // Typed panels' data (panels.js): runs under `${api}/runs/<id>/...`, project answers under proj.
+  const panelSource = () => RT.panels.live(SHARE ? apiBase() : "/api", apiBase());
   function saveUrl() {
     if (SHARE) return; // a shared workspace is what its owner saved: a viewer's changes stay on screen only
     const diff = {};
@@ -85,15 +87,21 @@
   }
 
   // ---- panels ----------------------------------------------------------------------------------------------
+  // A regex filter is evaluated on the server only (bounded there): its answer's keys are the matching ones.
   function shownKeys() {
-    const f = S.L.key_filter.trim().toLowerCase();
+    const f = S.L.key_regex ? "" : S.L.key_filter.trim().toLowerCase();
     return S.keys.filter((k) => !k.key.startsWith("_") && (!f || k.key.toLowerCase().includes(f)));
   }
-  const panelOpts = (key) => S.L.panels.find((p) => p.key === key) || { key, source: null, log_y: null };
+  S.shownKeys = shownKeys;
+  // Per-key line options are the panels without a type of their own (typed panels draw in the Pinned section).
+  const isKeyEntry = (p) => RT.panels.kind(p) === "key";
+  const panelOpts = (key) => S.L.panels.find((p) => isKeyEntry(p) && p.key === key) || { key, source: null, log_y: null };
   function setPanelOpt(key, field, value) {
-    const rest = S.L.panels.filter((p) => p.key !== key);
+    const at = S.L.panels.findIndex((p) => isKeyEntry(p) && p.key === key);
     const p = { ...panelOpts(key), [field]: value };
-    S.L.panels = p.source === null && p.log_y === null ? rest : [...rest, p];
+    const list = S.L.panels.filter((_, i) => i !== at);
+    if (p.source !== null || p.log_y !== null) list.splice(at < 0 ? list.length : at, 0, p);
+    S.L.panels = list;
     saveUrl();
   }
 
@@ -136,6 +144,11 @@
       sel.value = panelOpts(k.key).source || "";
       sel.addEventListener("change", () => { setPanelOpt(k.key, "source", sel.value || null); reload(k.key); });
       head.append(sel);
+    }
+    if (!SHARE) {
+      const pin = el("button", { type: "button", class: "link pin", title: "pin a copy of this chart above the sections" }, "pin");
+      pin.addEventListener("click", () => RT.pinned.pin(k.key, panelOpts(k.key)));
+      head.append(pin);
     }
     const note = el("div", { class: "note muted small" });
     const card = el("div", { class: "card" }, head, div, note);
@@ -228,6 +241,7 @@
     saveUrl();
     renderRuns();
     if (rebuild) { renderPanels(); refetch = true; }
+    RT.pinned.redraw(refetch);
     for (const p of S.panels.values()) {
       // A stale panel's data may be for another x-axis: it is drawn when it is fetched again.
       if (refetch) { p.stale = true; if (S.onScreen.has(p.key)) load(p); } else if (p.data && !p.stale) draw(p);
@@ -243,6 +257,7 @@
     $("groupby").value = S.L.group_by || "";
     $("axis").value = S.L.x_axis; $("smooth").value = S.L.smoothing; $("smooth-v").textContent = String(S.L.smoothing);
     $("log").checked = S.L.log_y; $("keyfilter").value = S.L.key_filter; $("search").value = S.L.search;
+    $("key-regex").checked = !!S.L.key_regex;
     if (![...$("recent").options].some((o) => Number(o.value) === S.L.recent)) $("recent").append(el("option", {}, String(S.L.recent)));
     $("recent").value = String(S.L.recent);
     let timer = null;
@@ -251,12 +266,42 @@
     $("smooth").addEventListener("input", () => { S.L.smoothing = Number($("smooth").value); $("smooth-v").textContent = $("smooth").value; changed(); });
     $("log").addEventListener("change", () => { S.L.log_y = $("log").checked; changed(); });
     $("groupby").addEventListener("change", () => { S.L.group_by = $("groupby").value || null; changed(); });
-    $("keyfilter").addEventListener("input", debounce(() => { S.L.key_filter = $("keyfilter").value; changed({ rebuild: true }); }));
+    $("keyfilter").addEventListener("input", debounce(() => { S.L.key_filter = $("keyfilter").value; keysChanged(); }));
+    $("key-regex").addEventListener("change", () => { S.L.key_regex = $("key-regex").checked; keysChanged(); });
     $("search").addEventListener("input", debounce(() => { S.L.search = $("search").value; saveUrl(); renderRuns(); }));
     $("recent").addEventListener("change", () => { S.L.recent = Number($("recent").value); S.L.runs = null; S.L.hidden = []; changed({ refetch: true }); });
     $("show-matching").addEventListener("click", () => { S.L.runs = matching().slice(0, 1000).map((r) => r.id); S.L.hidden = []; changed({ refetch: true }); });
     $("hide-all").addEventListener("click", () => { S.L.runs = []; S.L.hidden = []; changed({ refetch: true }); });
   }
+
+  // A regex key filter (or leaving one) asks the server which keys match; a substring filters here.
+  let keysAsked = 0;
+  async function keysChanged() {
+    if (!S.L.key_regex && !S.regexKeys) { changed({ rebuild: true }); return; }
+    const ask = ++keysAsked;
+    $("keyfilter").classList.remove("bad");
+    $("keyfilter").title = "";
+    try {
+      const boot = await RT.json(`${apiBase()}/workspace` + (SHARE ? "" : "?w=" + enc(JSON.stringify(S.L))));
+      if (ask !== keysAsked) return;
+      S.keys = boot.keys; S.resolved = boot.panels || []; S.regexKeys = !!S.L.key_regex;
+    } catch (e) {
+      if (ask !== keysAsked) return;
+      $("keyfilter").classList.add("bad");
+      $("keyfilter").title = e.message;
+      $("error").textContent = e.message;
+      return;
+    }
+    $("error").textContent = "";
+    changed({ rebuild: true });
+  }
+  S.refetchWorkspace = async () => {
+    const boot = await RT.json(`${apiBase()}/workspace` + (SHARE ? "" : "?w=" + enc(JSON.stringify(S.L))));
+    S.resolved = boot.panels || [];
+    return boot;
+  };
+  S.panelSource = panelSource;
+  S.visibleIds = visibleIds;
 
   // The first screen: panels within the viewport are fetched before the page says it is ready.
   async function firstScreen() {
@@ -299,6 +344,7 @@
       $("table-link").remove();
     }
     S.L = boot.layout; S.defaults = boot.defaults; S.runs = boot.runs; S.keys = boot.keys; S.metrics = boot.metrics;
+    S.resolved = boot.panels || []; S.regexKeys = !!S.L.key_regex;
     S.runs.forEach((r) => S.byId.set(r.id, r));
     if (!layoutFromUrl().includes("collapsed") && shownKeys().length > COLLAPSE_ABOVE) {
       S.L.collapsed = RT.groupKeys(shownKeys().map((k) => k.key)).slice(1).map(([prefix]) => prefix);
@@ -309,7 +355,7 @@
     document.dispatchEvent(new CustomEvent("rltrack:workspace"));
     await scriptsDone;
     document.body.dataset.interactive = "1";
-    await firstScreen();
+    await Promise.all([firstScreen(), RT.pinned.start(S)]);
     document.body.dataset.ready = "1";
   }
   main();

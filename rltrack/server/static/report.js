@@ -11,27 +11,44 @@
   const $ = (id) => document.getElementById(id);
   const parts = location.pathname.split("/");
   const embedded = () => document.getElementById("report-data");
-  const R = { d: null, runs: [], byId: new Map(), keys: [], editing: false, draft: null, drawn: 0 };
+  const R = { d: null, runs: [], byId: new Map(), keys: [], resolved: [], editing: false, draft: null, drawn: 0 };
   window.REPORT = R;
 
   function source() {
     if (embedded()) {
       const data = JSON.parse(embedded().textContent);
+      // A typed panel's data sits under "panels" by its block's index (report_html.py).
       return { mode: "offline", dashboard: async () => data.dashboard, workspace: async () => data.workspace,
-        series: async (panel) => data.series[panel.key + "|" + (panel.source || "")] || { runs: [] } };
+        series: async (panel) => data.series[panel.key + "|" + (panel.source || "")] || { runs: [] },
+        panel: (index) => RT.panels.offline((data.panels || {})[String(index)]),
+        resolved: (p, index) => { const D = (data.panels || {})[String(index)]; return D ? { keys: D.keys || [], more: D.more || 0 } : { keys: [] }; } };
     }
     const share = parts[1] === "share" ? decodeURIComponent(parts[2] || "") : null;
     const base = share ? `/api/shared/${enc(share)}` : `/api/projects/${enc(decodeURIComponent(parts[2] || ""))}`;
     const id = share ? null : decodeURIComponent(parts[4] || "");
+    const live = RT.panels.live(share ? base : "/api", base);
     return {
       mode: share ? "shared" : "edit", base, id,
       dashboard: () => RT.json(share ? base : `${base}/dashboards/${enc(id)}`),
-      workspace: (d) => RT.json(share ? `${base}/workspace` : `${base}/workspace?w=${enc(JSON.stringify(d.layout))}`),
+      // The server says which keys a regex panel matches: the blocks' regex panels ride in the layout asked for
+      // (a share link's server adds its report's blocks itself).
+      workspace: (d, blocks) => RT.json(share ? `${base}/workspace` : `${base}/workspace?w=${enc(JSON.stringify(withRegexPanels(d.layout, blocks || d.blocks)))}`),
+      panel: () => live,
+      resolved: (p) => R.resolved.find((r) => r.regex === p.regex) || { keys: [] },
       series: (panel, ids, layout) => RT.json(`${base}/series?` + RT.qs({ key: panel.key, source: panel.source, runs: ids.join(","),
         points: 600, x: layout.x_axis === "step" ? "step" : "t_ns" })),
     };
   }
   let SRC = null;
+
+  function withRegexPanels(layout, blocks) {
+    const panels = [...(layout.panels || [])];
+    for (const b of blocks || []) {
+      const p = b.panel;
+      if (p && RT.panels.kind(p) === "regex" && !panels.some((q) => q.regex === p.regex) && panels.length < 100) panels.push(p);
+    }
+    return { ...layout, panels };
+  }
 
   function visibleIds() {
     const L = R.d.layout;
@@ -79,6 +96,11 @@
   }
   async function drawAll() {
     const ids = visibleIds();
+    const typed = [...document.querySelectorAll("#r-blocks .pcard")].map((card) => {
+      const panel = JSON.parse(card.dataset.panel), index = Number(card.dataset.block);
+      return RT.panels.draw(card, panel, { src: SRC.panel(index), ids, byId: R.byId, layout: R.d.layout, resolved: SRC.resolved(panel, index) })
+        .then(() => { R.drawn += 1; });
+    });
     for (const card of document.querySelectorAll("#r-blocks .panel")) {
       const panel = JSON.parse(card.dataset.panel);
       try {
@@ -86,16 +108,23 @@
       } catch (e) { card.querySelector(".note").textContent = e.message; card.querySelector(".chart").dataset.loaded = "error"; }
       R.drawn += 1;
     }
+    await Promise.all(typed);
   }
 
   // ---- page ------------------------------------------------------------------------------------------------
-  function viewBlock(b) {
+  function viewBlock(b, index) {
     if ("markdown" in b) {
       const div = el("div", { class: "md block" });
       div.innerHTML = b.html; // the server's renderer escaped everything; only its own few tags are markup
       return div;
     }
     const p = b.panel;
+    if (RT.panels.typed(p)) {
+      const { card } = RT.panels.card(p);
+      card.dataset.panel = JSON.stringify(p);
+      card.dataset.block = String(index);
+      return el("div", { class: "block" }, card);
+    }
     return el("div", { class: "block panel", "data-panel": JSON.stringify(p) },
       el("div", { class: "card" }, el("header", {}, el("span", { class: "key" }, p.key), el("span", { class: "muted small" }, p.source || "")),
         el("div", { class: "chart", "data-key": p.key }), el("div", { class: "note muted small" })));
@@ -107,6 +136,13 @@
       el("span", { class: "small muted" }, "markdown" in b ? "text" : "panel"),
       button("↑", () => move(i - 1), "move up"), button("↓", () => move(i + 1), "move down"),
       button("remove", () => { R.draft.splice(i, 1); render(); }, "remove this block"));
+    if ("panel" in b && RT.panels.typed(b.panel)) {
+      const edit = button("edit", () => { R.form = i; render(); }, "edit this panel");
+      tools.append(el("span", { class: "ptitle small" }, `${RT.panels.label(b.panel)}: ${RT.panels.title(b.panel)}`), edit);
+      const box = el("div", { class: "block", "data-block": i }, tools);
+      if (R.form === i) box.append(panelForm(b.panel, (p) => { R.draft[i] = { panel: p }; R.form = null; render(); }));
+      return box;
+    }
     if ("markdown" in b) {
       const area = el("textarea", { class: "md-edit", "data-block": i });
       area.value = b.markdown;
@@ -132,6 +168,21 @@
     return el("div", { class: "block" }, tools);
   }
 
+  // The panel form (panels_edit.js) over what this report's runs logged.
+  function panelForm(panel, onSave) {
+    const ids = visibleIds(), flat = new Set();
+    R.runs.forEach((r) => Object.keys(RT.flat(r.config)).forEach((k) => flat.add(k)));
+    return RT.panelForm(panel, {
+      keys: R.keys.map((k) => k.key), runs: R.runs.map((r) => ({ id: r.id, name: r.name })), configKeys: [...flat].sort(), allowKey: true,
+      mediaKeys: async () => {
+        const lists = await Promise.all(ids.slice(0, 20).map((id) => RT.json(`/api/runs/${enc(id)}/media`).catch(() => [])));
+        return [...new Set(lists.flat().filter((m) => m.kind !== "table").map((m) => m.key))].sort();
+      },
+      tableKeys: async (run) => [...new Set((await RT.json(`/api/runs/${enc(run)}/tables`)).filter((e) => !e.plot).map((e) => e.key))].sort(),
+      onSave, onCancel: () => { R.form = null; render(); },
+    });
+  }
+
   const button = (text, onClick, title, id) => {
     const b = el("button", { type: "button", title, id });
     b.textContent = text;
@@ -148,12 +199,12 @@
       return el("div", { class: "toolbar" }, el("label", {}, "title ", name),
         button("Save", save, "save the report", "r-save"), button("Cancel", () => { R.editing = false; render(); drawAll(); }, "drop the changes", "r-cancel"),
         button("Add text", () => { R.draft.push({ markdown: "" }); render(); }, "add a markdown block", "r-add-text"),
-        button("Add panel", () => { const k = R.keys[0]; if (k) { R.draft.push({ panel: { key: k.key, source: null, log_y: null } }); render(); } }, "add a chart", "r-add-panel"),
+        button("Add panel", () => { R.form = "new"; render(); }, "add a chart, compare table, sim vs real, media or table", "r-add-panel"),
         el("span", { id: "r-status", class: "small muted" }));
     }
     const link = el("input", { id: "r-link", readonly: true, size: 36, hidden: true });
     return el("div", { class: "toolbar" },
-      button("Edit", () => { R.editing = true; R.draftName = d.name; R.draft = d.blocks.map((b) => ("markdown" in b ? { markdown: b.markdown } : { panel: { ...b.panel } })); render(); }, "edit text and panels", "r-edit"),
+      button("Edit", () => { R.editing = true; R.form = null; R.draftName = d.name; R.draft = d.blocks.map((b) => ("markdown" in b ? { markdown: b.markdown } : { panel: { ...b.panel } })); render(); }, "edit text and panels", "r-edit"),
       el("a", { id: "r-export", href: `${SRC.base}/dashboards/${enc(d.id)}/export.html`, download: "" }, "Export HTML"),
       button("Share link", async () => {
         try {
@@ -175,6 +226,7 @@
     try {
       R.d = await RT.send("PUT", `${SRC.base}/dashboards/${enc(R.d.id)}`, { name: R.draftName, layout: R.d.layout, blocks: R.draft, version: R.d.version });
       R.editing = false;
+      await resolve();
       render();
       say(`saved (version ${R.d.version})`);
       await drawAll();
@@ -191,8 +243,21 @@
     if (SRC.mode === "shared") main.append(el("div", { class: "toolbar" }, el("a", { id: "r-export", href: `${SRC.base}/export.html`, download: "" }, "Export HTML")));
     const blocks = el("div", { id: "r-blocks" });
     if (R.editing) R.draft.forEach((b, i) => blocks.append(editBlock(b, i)));
-    else d.blocks.forEach((b) => blocks.append(viewBlock(b)));
+    else d.blocks.forEach((b, i) => blocks.append(viewBlock(b, i)));
     main.append(blocks);
+    if (R.editing && R.form === "new") {
+      main.append(panelForm(null, (p) => {
+        // A line of one key keeps the report's older block shape.
+        R.draft.push({ panel: RT.panels.kind(p) === "key" ? { key: p.key, source: p.source, log_y: p.log_y } : p });
+        R.form = null; render();
+      }));
+    }
+  }
+
+  // After a save: which keys the (maybe new) regex panels match.
+  async function resolve() {
+    if (SRC.mode !== "edit" || !R.d.blocks.some((b) => b.panel && RT.panels.kind(b.panel) === "regex")) return;
+    try { R.resolved = (await SRC.workspace(R.d)).panels || []; } catch (e) { say(e.message, true); }
   }
 
   async function main() {
@@ -200,7 +265,7 @@
     try {
       R.d = await SRC.dashboard();
       const ws = await SRC.workspace(R.d);
-      R.runs = ws.runs; R.keys = ws.keys || [];
+      R.runs = ws.runs; R.keys = ws.keys || []; R.resolved = ws.panels || [];
       R.runs.forEach((r) => R.byId.set(r.id, r));
     } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }
     document.title = R.d.name + " · rltrack report";

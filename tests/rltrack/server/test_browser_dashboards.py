@@ -185,7 +185,7 @@ def test_new_report_starts_from_the_workspace_with_its_panel_options(tab: Watche
     page.wait_for_selector("body[data-ready='1']", timeout=READY_MS)
     assert "/projects/robot/reports/" in page.url and page.text_content("#r-title") == "robot week"
     panels = [json.loads(p.get_attribute("data-panel")) for p in page.locator(".block.panel").all()]
-    assert {"key": "episode/return", "source": "real", "log_y": None} in panels
+    assert {"type": "line", "key": "episode/return", "source": "real", "log_y": None} in panels
     real = page.locator(".block.panel", has=page.locator(".chart[data-key='episode/return']"))
     assert real.locator(".chart").get_attribute("data-loaded") == "1"
     ys = page.evaluate("Array.from(document.querySelector(\".chart[data-key='episode/return']\").data[0].y)")
@@ -229,7 +229,7 @@ def test_a_report_draws_markdown_safely_and_saves_edits(tab: Watched, server: Ba
     stored = httpx.get(_api(server, f"/dashboards/{report['id']}")).json()
     assert stored["version"] == 2 and [next(iter(b)) for b in stored["blocks"]] == ["markdown", "panel", "markdown"]
     assert stored["name"] == "Week 14 <b>" and page.text_content("#r-title") == "Week 14 <b>"
-    assert stored["blocks"][1]["panel"] == {"key": "train/loss", "source": None, "log_y": True}
+    assert stored["blocks"][1]["panel"] == {"type": "line", "key": "train/loss", "source": None, "log_y": True}
     page.wait_for_function("() => { const c = document.querySelector('.chart');"
                            " return c && c.layout && c.layout.yaxis.type === 'log'; }", timeout=READY_MS)
 
