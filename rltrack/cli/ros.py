@@ -193,7 +193,8 @@ def _check_decodable(ros: ModuleType, source: Any, selected: list[str]) -> None:
         also = f"; skipped: {', '.join(skipped)}" if skipped else ""
         raise RltrackError(f"nothing to import: the message types of {', '.join(unknown)} in "
                            f"{str(source.path)!r} are unknown; pass a folder of <pkg>/msg/*.msg and <pkg>/srv/*.srv "
-                           f"files that defines them with --msg-dir, or --topic to name other topics{also}")  # fmt: skip
+                           "files that defines them with --msg-dir, or --topic to name other topics"
+                           f"{also}")  # fmt: skip
     if skipped:
         raise RltrackError(f"nothing to import: no selected topic of {str(source.path)!r} can be read: "
                            f"{', '.join(skipped)}")  # fmt: skip
