@@ -100,9 +100,12 @@ RT.PLOT_CONFIG = { responsive: true, displaylogo: false };
 RT.COLORS = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d", "#862e9c", "#495057"];
 // Stable colour per run: FNV-1a hash of the run id into a palette, so a run keeps its colour on every page
 // (workspace, runs table, run page, compare) whatever else is shown beside it.
-RT.PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0c8599", "#e67700", "#5c940d",
-  "#862e9c", "#d6336c", "#1098ad", "#f08c00", "#37b24d", "#4263eb", "#ae3ec9", "#f76707", "#0ca678", "#a61e4d",
-  "#5f3dc4", "#74b816"];
+// Run colours, picked so that any two differ by a CIELAB distance of at least 34 (the old palette held
+// five greens and pairs 5 apart: four sweep trials could all be drawn green) and each reads on white
+// (contrast >= 2.6, no greys, no near-blacks). tests/rltrack/server/test_run_colors.py checks both.
+RT.PALETTE = ["#3b5bdb", "#e8590c", "#00aa00", "#00aabb", "#ff0099", "#555511", "#0000ff", "#773355", "#ee22ff",
+  "#dd8877", "#9999dd", "#bb9900", "#880088", "#008855", "#dd0044", "#773300", "#dd77bb", "#224488", "#88aa44",
+  "#cc77ff"];
 RT.hash = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return h >>> 0; };
 RT.runColor = (id) => RT.PALETTE[RT.hash(String(id)) % RT.PALETTE.length];
 // Colours for runs drawn together (compare): each keeps its own colour unless two hash to the same one; then
