@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rltrack.errors import RltrackError
-from rltrack.server.workspace import layout_json, parse_layout, parse_panel
+from rltrack.server.workspace import layout_json, panel_json, parse_layout, parse_panel
 
 __all__ = [
     "KINDS",
@@ -78,7 +78,8 @@ class DashboardSpec:
         kind: ``workspace`` or ``report``.
         name: Shown in lists and as the report's title (any text; escaped wherever it is drawn).
         layout: The workspace layout (every field present, see :func:`rltrack.server.workspace.layout_json`).
-        blocks: A report's blocks, ``{"markdown": text}`` or ``{"panel": {key, source, log_y}}``; empty for a workspace.
+        blocks: A report's blocks, ``{"markdown": text}`` or ``{"panel": <panel>}`` (any panel type of
+            :mod:`rltrack.server.workspace_panels`, every field present); empty for a workspace.
     """
 
     kind: str
@@ -180,9 +181,9 @@ def _block(value: Any, index: int) -> dict[str, Any]:
             panel = parse_panel(value["panel"])
         except RltrackError as err:
             raise RltrackError(f"report block {index}: {err}") from err
-        return {"panel": {"key": panel.key, "source": panel.source, "log_y": panel.log_y}}
+        return {"panel": panel_json(panel)}
     raise RltrackError(f"report block {index} {str(value)[:80]!r} is invalid; write {{\"markdown\": text}} or "
-                       '{"panel": {"key": ..., "source": null, "log_y": null}}')
+                       '{"panel": {"type": "line", "key": ...}} (any panel type of /api/workspace/schema)')
 
 
 def parse_dashboard(data: Any, *, kind: str | None = None) -> DashboardSpec:

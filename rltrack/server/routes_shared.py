@@ -14,20 +14,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import HTMLResponse
 
 from rltrack.server.cache import ReadCache
-from rltrack.server.dashboards import Dashboard, report_panels
+from rltrack.server.dashboards import Dashboard
 from rltrack.server.dashboards_sql import DashboardStore
 from rltrack.server.dashboards_view import rendered
 from rltrack.server.routes_dashboards import Store, answers, export_response
 from rltrack.server.routes_series import XAxis
+from rltrack.server.shared_scope import share_scope, share_urls
 from rltrack.server.workspace import MAX_RUNS, parse_layout
-from rltrack.server.workspace_data import (
-    layout_run_ids,
-    project_runs,
-    run_keys,
-    series_of,
-    shown_keys,
-    workspace_payload,
-)
+from rltrack.server.workspace_data import series_of, workspace_payload
 from rltrack.store.reader import StoreReader
 
 __all__ = ["allowed", "router", "shared_dashboard"]
@@ -61,13 +55,12 @@ def shared_dashboard(store: DashboardStore, token: str) -> Dashboard:
 
 
 def allowed(reader: StoreReader, cache: Any, dashboard: Dashboard) -> tuple[list[str], set[str]]:
-    """Return the runs and keys a shared dashboard shows (nothing else of its project is served)."""
-    layout = parse_layout(dashboard.layout)
-    ids = layout_run_ids(layout, project_runs(reader, cache, dashboard.project))
-    logged = run_keys(reader, cache, dashboard.project, ids)
-    if dashboard.kind == "report":
-        return ids, {p["key"] for p in report_panels(dashboard)} & logged
-    return ids, set(shown_keys(layout, logged))
+    """Return the runs and the line charts' keys a shared dashboard shows (nothing else of its project is served).
+
+    The whole scope (media, tables, compare, sim-vs-real) is :func:`rltrack.server.shared_scope.share_scope`.
+    """
+    scope = share_scope(reader, cache, dashboard)
+    return scope.runs, scope.keys
 
 
 @router.get("/{token}", summary="The shared dashboard: kind, name, layout and blocks")
@@ -80,13 +73,16 @@ def shared(token: str, store: Store) -> dict[str, Any]:
 def shared_workspace(token: str, request: Request, reader: Reader, cache: Cache, store: Store) -> dict[str, Any]:
     """Return the workspace bootstrap limited to the dashboard's runs and keys, with its saved layout."""
     dashboard = shared_dashboard(store, token)
-    ids, keys = allowed(reader, cache, dashboard)
+    scope = share_scope(reader, cache, dashboard)
+    ids, keys = scope.runs, scope.keys
     if not ids:
         raise HTTPException(404, "the shared dashboard's runs are gone from the project")
     payload = workspace_payload(request, reader, cache, dashboard.project, parse_layout(dashboard.layout),
                                 allowed_runs=ids, allowed_keys=keys)
     payload["metrics"] = [m for m in payload["metrics"] if m["key"] in keys]
     payload["name"] = dashboard.name
+    if dashboard.kind == "report":  # a report's panels are its panel blocks, in page order
+        payload["panels"] = share_urls(token, scope.panels)
     return payload
 
 

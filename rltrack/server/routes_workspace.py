@@ -15,11 +15,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from rltrack.errors import RltrackError
-from rltrack.server import routes_dashboards, routes_shared
+from rltrack.server import routes_dashboards, routes_shared, shared_runs
 from rltrack.server.deps import Cache, Reader
+from rltrack.server.files import media_url
 from rltrack.server.routes_series import XAxis
 from rltrack.server.workspace import LAYOUT_SCHEMA, MAX_RUNS, layout_json, parse_layout
+from rltrack.server.workspace_compare import compare_rows, rows_of, split_list
 from rltrack.server.workspace_data import project_metrics, project_runs, series_of, workspace_payload
+from rltrack.server.workspace_media import media_answer
+from rltrack.server.workspace_panels import MAX_COMPARE_KEYS, MAX_CONFIG_KEYS
 
 __all__ = ["DEFAULT_POINTS", "router"]
 
@@ -70,6 +74,50 @@ def project_series(
     return series_of(reader, cache, project, key, runs, source=source, points=points, x=x)
 
 
+@router.get("/projects/{project}/media", summary="What runs of a project logged under one media key at one step")
+def project_media(
+    project: str,
+    request: Request,
+    reader: Reader,
+    cache: Cache,
+    key: str,
+    runs: Annotated[str, Query(description=f"comma-separated run ids (at most {MAX_RUNS})")],
+    step: Annotated[int | None, Query(ge=0, description="the step shown; default each run's latest")] = None,
+) -> dict[str, Any]:
+    """Return ``{"key", "step", "steps", "items": [{run, source, step, kind, url, caption, name, histogram}]}``.
+
+    ``steps`` lists every step any of the runs logged the key at (for a step selector); ``items`` holds, in the
+    order of ``runs``, each run's media at ``step`` (or its latest). A histogram's counts and edges are inline.
+    """
+    routes_dashboards.require(request, project)
+    ids = split_list(runs, "runs", MAX_RUNS)
+    if not ids:
+        raise RltrackError("runs= is empty; pass comma-separated run ids of the project")
+    rows = rows_of(project_runs(reader, cache, project), ids, project)
+    return media_answer(reader, rows, key, step, media_url)
+
+
+@router.get("/projects/{project}/compare", summary="Summaries and config of runs of a project, one row per run")
+def project_compare(
+    project: str,
+    request: Request,
+    reader: Reader,
+    cache: Cache,
+    runs: Annotated[str, Query(description=f"comma-separated run ids (at most {MAX_RUNS})")],
+    keys: Annotated[str, Query(description=f"comma-separated summary keys (at most {MAX_COMPARE_KEYS})")] = "",
+    config: Annotated[str | None, Query(description="comma-separated config keys; absent = those that vary")]
+    = None,
+) -> dict[str, Any]:
+    """Return ``{"config_keys", "keys", "runs": [{id, name, state, config, summary: {key: {last, min?, max?}}}]}``."""
+    routes_dashboards.require(request, project)
+    ids = split_list(runs, "runs", MAX_RUNS)
+    if not ids:
+        raise RltrackError("runs= is empty; pass comma-separated run ids of the project")
+    rows = rows_of(project_runs(reader, cache, project), ids, project)
+    wanted = None if config is None else split_list(config, "config", MAX_CONFIG_KEYS)
+    return compare_rows(reader, rows, split_list(keys, "keys", MAX_COMPARE_KEYS), wanted)
+
+
 @router.get("/workspace/schema", summary="JSON Schema of a workspace layout")
 def schema() -> dict[str, Any]:
     """Return the JSON Schema a saved workspace layout follows."""
@@ -94,3 +142,4 @@ def _layout_of(text: str | None) -> Any:
 
 router.include_router(routes_dashboards.router)
 router.include_router(routes_shared.router)
+router.include_router(shared_runs.router)

@@ -21,9 +21,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rltrack.errors import RltrackError
-from rltrack.validate import check_key, check_run_id, check_source
+from rltrack.server.key_regex import MAX_PATTERN, check_pattern
+from rltrack.server.workspace_panels import (
+    MAX_PANELS,
+    PANEL_SCHEMA,
+    AnyPanel,
+    Panel,
+    panel_json,
+    parse_panel,
+)
+from rltrack.validate import check_run_id
 
-__all__ = ["LAYOUT_SCHEMA", "X_AXES", "Layout", "Panel", "layout_json", "parse_layout", "parse_panel"]
+__all__ = ["LAYOUT_SCHEMA", "X_AXES", "AnyPanel", "Layout", "Panel", "layout_json", "panel_json", "parse_layout",
+           "parse_panel"]
 
 #: The page's x-axes: training step, wall-clock time, seconds since the run started.
 X_AXES = ("step", "wall", "relative")
@@ -32,21 +42,6 @@ DEFAULT_RECENT = 50
 #: Most runs a workspace may overlay at once (what one series request may ask for).
 MAX_RUNS = 1000
 _TEXT_LIMIT = 500
-
-
-@dataclass(frozen=True)
-class Panel:
-    """Options of one key's panel; keys without an entry use the workspace's defaults.
-
-    Attributes:
-        key: The logged key the panel draws.
-        source: ``sim``, ``real`` or another source; ``None`` = each run's primary source.
-        log_y: Log y-axis for this panel only (``None`` = the workspace's setting).
-    """
-
-    key: str
-    source: str | None = None
-    log_y: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,12 +55,13 @@ class Layout:
         hidden: Runs toggled off (kept in the legend, not drawn).
         search: Filter of the run selector (substring of name or id).
         group_by: A config key (dots for nesting); runs with one value draw as a mean and a min-max band.
-        key_filter: Substring a key must contain to get a panel.
+        key_filter: Substring a key must contain to get a panel (a regular expression with ``key_regex``).
+        key_regex: ``key_filter`` is a regular expression, searched in each key on the server.
         x_axis: ``step``, ``wall`` or ``relative``.
         smoothing: Exponential moving average weight, 0 (off) to 0.99.
         log_y: Log y-axis on every panel (positive values only).
         collapsed: Key prefixes whose section is folded.
-        panels: Per-key panel options.
+        panels: Per-key line options and the typed panels (:mod:`rltrack.server.workspace_panels`), in page order.
     """
 
     version: int = 1
@@ -75,11 +71,12 @@ class Layout:
     search: str = ""
     group_by: str | None = None
     key_filter: str = ""
+    key_regex: bool = False
     x_axis: str = "step"
     smoothing: float = 0.0
     log_y: bool = False
     collapsed: tuple[str, ...] = ()
-    panels: tuple[Panel, ...] = field(default_factory=tuple)
+    panels: tuple[AnyPanel, ...] = field(default_factory=tuple)
 
 
 _FIELDS = {
@@ -89,12 +86,13 @@ _FIELDS = {
     "hidden": "a list of run ids",
     "search": "text",
     "group_by": "a config key or null",
-    "key_filter": "text",
+    "key_filter": "text (a regular expression when key_regex is true)",
+    "key_regex": "true or false",
     "x_axis": " or ".join(X_AXES),
     "smoothing": "a number from 0 to 0.99",
     "log_y": "true or false",
     "collapsed": "a list of key prefixes",
-    "panels": "a list of {key, source, log_y} objects",
+    "panels": f"a list of at most {MAX_PANELS} panel objects (see /api/workspace/schema)",
 }
 
 
@@ -116,29 +114,6 @@ def _ids(name: str, value: Any) -> tuple[str, ...]:
             raise _bad(name, value)
         check_run_id(item)
     return tuple(dict.fromkeys(value))
-
-
-def parse_panel(value: Any) -> Panel:
-    """Return the validated :class:`Panel` of a JSON object ``{key, source, log_y}``.
-
-    Raises:
-        RltrackError: ``value`` is not such an object or a field has a wrong value.
-    """
-    if not isinstance(value, Mapping) or not isinstance(value.get("key"), str):
-        raise _bad("panels", value)
-    unknown = set(value) - {"key", "source", "log_y"}
-    if unknown:
-        raise RltrackError(f"workspace panel has unknown field(s) {sorted(unknown)}; a panel has key, source, log_y")
-    key = check_key(value["key"], allow_reserved=True)
-    source = value.get("source")
-    if source is not None:
-        if not isinstance(source, str):
-            raise _bad("panels", value)
-        source = check_source(source)
-    log_y = value.get("log_y")
-    if log_y is not None and not isinstance(log_y, bool):
-        raise _bad("panels", value)
-    return Panel(key=key, source=source, log_y=log_y)
 
 
 def parse_layout(data: Any) -> Layout:
@@ -178,10 +153,19 @@ def parse_layout(data: Any) -> Layout:
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or not 0 <= s <= 0.99:
             raise _bad("smoothing", s)
         out["smoothing"] = float(s)
-    if "log_y" in data:
-        if not isinstance(data["log_y"], bool):
-            raise _bad("log_y", data["log_y"])
-        out["log_y"] = data["log_y"]
+    for name in ("log_y", "key_regex"):
+        if name in data:
+            if not isinstance(data[name], bool):
+                raise _bad(name, data[name])
+            out[name] = data[name]
+    if out.get("key_regex") and out.get("key_filter", "").strip():
+        out["key_filter"] = out["key_filter"].strip()
+        if len(out["key_filter"]) > MAX_PATTERN:
+            raise _bad("key_filter", out["key_filter"][:40] + "...")
+        try:
+            check_pattern(out["key_filter"])
+        except RltrackError as err:
+            raise RltrackError(f"workspace layout field 'key_filter': {err}") from None
     if "collapsed" in data:
         c = data["collapsed"]
         if not isinstance(c, list) or not all(isinstance(p, str) and len(p) <= _TEXT_LIMIT for p in c):
@@ -190,10 +174,15 @@ def parse_layout(data: Any) -> Layout:
     if "panels" in data:
         if not isinstance(data["panels"], list):
             raise _bad("panels", data["panels"])
-        panels = [parse_panel(p) for p in data["panels"]]
-        keys = [p.key for p in panels]
-        if len(set(keys)) != len(keys):
-            raise RltrackError("workspace layout lists a panel key twice; give each key one panel entry")
+        if len(data["panels"]) > MAX_PANELS:
+            raise RltrackError(f"workspace layout field 'panels' holds {len(data['panels'])} panels; keep at most "
+                               f"{MAX_PANELS} (save a second workspace for the rest)")
+        panels = [parse_panel(p, i) for i, p in enumerate(data["panels"])]
+        keys = [p.key for p in panels if isinstance(p, Panel)]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise RltrackError(f"workspace layout lists line options for key(s) {twice[:5]} twice; give each key one "
+                               "line entry (a regex panel can draw several keys in one chart)")
         out["panels"] = tuple(panels)
     return Layout(**out)
 
@@ -204,7 +193,7 @@ def layout_json(layout: Layout) -> dict[str, Any]:
     for name in ("hidden", "collapsed"):
         data[name] = list(data[name])
     data["runs"] = None if layout.runs is None else list(layout.runs)
-    data["panels"] = [asdict(p) for p in layout.panels]
+    data["panels"] = [panel_json(p) for p in layout.panels]
     return data
 
 
@@ -222,23 +211,16 @@ LAYOUT_SCHEMA: dict[str, Any] = {
         "hidden": {"type": "array", "items": {"type": "string"}, "description": "runs toggled off"},
         "search": {"type": "string", "maxLength": _TEXT_LIMIT},
         "group_by": {"type": ["string", "null"], "description": "config key; a group draws its mean and min-max band"},
-        "key_filter": {"type": "string", "maxLength": _TEXT_LIMIT},
+        "key_filter": {"type": "string", "maxLength": _TEXT_LIMIT,
+                       "description": "substring of the keys shown, or a regular expression when key_regex is true"},
+        "key_regex": {"type": "boolean", "default": False,
+                      "description": f"key_filter is a regular expression (at most {MAX_PATTERN} characters), "
+                                     "evaluated on the server"},
         "x_axis": {"enum": list(X_AXES), "default": "step"},
         "smoothing": {"type": "number", "minimum": 0, "maximum": 0.99, "default": 0},
         "log_y": {"type": "boolean", "default": False},
         "collapsed": {"type": "array", "items": {"type": "string"}, "description": "folded key prefixes"},
-        "panels": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["key"],
-                "properties": {
-                    "key": {"type": "string"},
-                    "source": {"type": ["string", "null"], "description": "sim, real, ...; null = primary"},
-                    "log_y": {"type": ["boolean", "null"]},
-                },
-            },
-        },
+        "panels": {"type": "array", "maxItems": MAX_PANELS, "items": PANEL_SCHEMA,
+                   "description": "line options per key and typed panels (regex, compare, simreal, media, table)"},
     },
 }

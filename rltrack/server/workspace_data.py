@@ -15,8 +15,10 @@ from fastapi import Request
 
 from rltrack.errors import RltrackError, RunNotFoundError
 from rltrack.server.cache import ReadCache
+from rltrack.server.key_regex import match_keys
 from rltrack.server.routes_series import XAxis, series_payload
 from rltrack.server.workspace import MAX_RUNS, Layout, layout_json, parse_layout
+from rltrack.server.workspace_resolve import resolve_panels
 from rltrack.store.reader import RunRow, StoreReader
 from rltrack.validate import check_key, check_source
 
@@ -113,7 +115,16 @@ def layout_run_ids(layout: Layout, rows: list[RunRow]) -> list[str]:
 
 
 def shown_keys(layout: Layout, keys: Collection[str]) -> list[str]:
-    """Return the keys a workspace layout gives a panel: not ``_rltrack/`` bookkeeping, matching its key filter."""
+    """Return the keys a workspace layout gives a panel: not ``_rltrack/`` bookkeeping, matching its key filter.
+
+    The filter is a case-insensitive substring, or with ``key_regex`` a regular expression searched in each
+    key under a time bound (:func:`rltrack.server.key_regex.match_keys`).
+
+    Raises:
+        RltrackError: the key regex runs out of time over these keys.
+    """
+    if layout.key_regex and layout.key_filter.strip():
+        return match_keys(layout.key_filter.strip(), keys)[0]
     wanted = layout.key_filter.strip().lower()
     return sorted(k for k in keys if not k.startswith("_") and (not wanted or wanted in k.lower()))
 
@@ -160,12 +171,18 @@ def workspace_payload(
                 if source not in entry["sources"]:
                     entry["sources"].append(source)
                 entry["runs"] += 1
+    ids = layout_run_ids(layout, rows)
+    logged = {k for run_id in ids for names in by_run.get(run_id, {}).values() for k in names}
+    if wanted is not None:
+        logged &= wanted
     return {
         "project": project,
         "layout": layout_json(layout),
         "defaults": layout_json(parse_layout({})),
         "runs": [_run_entry(r, by_run.get(r.id, {})) for r in rows],
         "keys": sorted(keys.values(), key=lambda k: str(k["key"])),
+        "shown": shown_keys(layout, list(keys)),
+        "panels": resolve_panels(reader, project, layout.panels, logged),
         **project_metrics(request, reader, cache, rows),
     }
 

@@ -30,12 +30,15 @@ FULL = {
     "collapsed": ["time"],
     "panels": [{"key": "odom/speed", "source": "real", "log_y": None}],
 }
+#: FULL as the server writes it back: the panel's type and the key_regex flag filled in.
+FULL_OUT = {**FULL, "key_regex": False, "panels": [{"type": "line", "key": "odom/speed", "source": "real",
+                                                     "log_y": None}]}
 
 
 def test_layout_round_trips_through_json() -> None:
     layout = parse_layout(json.loads(json.dumps(FULL)))
     assert layout.panels == (Panel(key="odom/speed", source="real", log_y=None),)
-    assert layout_json(layout) == FULL
+    assert layout_json(layout) == FULL_OUT  # a layout saved before panel types reads, and gains its type
     assert parse_layout(layout_json(layout)) == layout
 
 
@@ -47,9 +50,9 @@ def test_empty_layout_is_the_default_workspace() -> None:
 
 def test_schema_names_every_field_of_the_model() -> None:
     assert set(LAYOUT_SCHEMA["properties"]) == {f.name for f in dataclasses.fields(Layout)}
-    assert set(LAYOUT_SCHEMA["properties"]["panels"]["items"]["properties"]) == {
-        f.name for f in dataclasses.fields(Panel)
-    }
+    line = LAYOUT_SCHEMA["properties"]["panels"]["items"]["oneOf"][0]
+    assert set(line["properties"]) == {"type"} | {f.name for f in dataclasses.fields(Panel)}
+    assert line["required"] == ["key"]  # an entry without type is a line panel, as before types existed
 
 
 @pytest.mark.parametrize(
@@ -66,8 +69,8 @@ def test_schema_names_every_field_of_the_model() -> None:
         ({"runs": ["../etc"]}, "'../etc'"),
         ({"log_y": "yes"}, "workspace layout field 'log_y'='yes' is invalid; write true or false"),
         ({"version": 2}, "workspace layout field 'version'=2 is invalid; write integer 1"),
-        ({"panels": [{"key": "a", "colour": 1}]}, "workspace panel has unknown field(s) ['colour']"),
-        ({"panels": [{"key": "a"}, {"key": "a"}]}, "lists a panel key twice"),
+        ({"panels": [{"key": "a", "colour": 1}]}, "workspace panel 0 (line) has unknown field(s) ['colour']"),
+        ({"panels": [{"key": "a"}, {"key": "a"}]}, "lists line options for key(s) ['a'] twice"),
         ({"panels": [{"key": "a", "source": "sim real"}]}, "'sim real'"),
         ({"search": "x" * 501}, "workspace layout field 'search'="),
     ],
@@ -170,7 +173,7 @@ def test_workspace_bootstrap_validates_the_layout_in_the_url(client: TestClient)
 
 
 def test_layout_endpoint_fills_defaults_and_serves_the_schema(client: TestClient) -> None:
-    assert client.get("/api/workspace/layout", params={"w": json.dumps(FULL)}).json() == FULL
+    assert client.get("/api/workspace/layout", params={"w": json.dumps(FULL)}).json() == FULL_OUT
     assert client.get("/api/workspace/layout", params={"w": "{}"}).json() == layout_json(Layout())
     assert client.get("/api/workspace/schema").json() == LAYOUT_SCHEMA
 
