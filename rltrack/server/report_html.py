@@ -1,5 +1,8 @@
 """A report as one offline HTML file: its text, its panels' data and plotly.js inlined, no request needed to open it.
 
+Every panel type is drawn from data written into the file (:mod:`rltrack.server.report_embed`): media as
+``data:`` URIs up to a budget, anything over it named in a note.
+
 The file runs the dashboard's own ``report.js`` (the same drawing code as the report page): the
 script finds the report's data in a ``<script type="application/json">`` element instead of asking the
 server. Every inline script is allowed by its SHA-256 in the file's own Content-Security-Policy, so
@@ -21,10 +24,12 @@ from fastapi import Request
 from rltrack.server.cache import ReadCache
 from rltrack.server.dashboards import Dashboard, report_panels
 from rltrack.server.dashboards_view import rendered
+from rltrack.server.report_embed import panel_data
 from rltrack.server.routes_series import XAxis
 from rltrack.server.static_files import STATIC_DIR, plotly_js
-from rltrack.server.workspace import parse_layout
+from rltrack.server.workspace import Panel, parse_layout, parse_panel
 from rltrack.server.workspace_data import layout_run_ids, project_runs, run_keys, series_of, workspace_payload
+from rltrack.server.workspace_resolve import resolve_panels
 from rltrack.store.reader import StoreReader
 
 __all__ = ["EXPORT_POINTS", "embedded_json", "report_data", "report_html"]
@@ -53,24 +58,37 @@ def embedded_json(data: Any) -> str:
 
 
 def report_data(request: Request, reader: StoreReader, cache: ReadCache, dashboard: Dashboard) -> dict[str, Any]:
-    """Return what ``report.js`` draws: the report (markdown as safe HTML), its runs, and each panel's series."""
+    """Return what ``report.js`` draws: the report (markdown as safe HTML), its runs, and each panel's data.
+
+    ``series`` holds the line-by-key panels' series (``"<key>|<source>"``); ``panels`` every panel block's data
+    by block index (:func:`rltrack.server.report_embed.panel_data`: regex lines, compare, sim-vs-real, media
+    as ``data:`` URIs within a budget, a table's first page).
+    """
     layout = parse_layout(dashboard.layout)
-    ids = layout_run_ids(layout, project_runs(reader, cache, dashboard.project))
+    rows = project_runs(reader, cache, dashboard.project)
+    ids = layout_run_ids(layout, rows)
     hidden = set(layout.hidden)
     visible = [r for r in ids if r not in hidden]
     logged = run_keys(reader, cache, dashboard.project, ids)
-    panels = report_panels(dashboard)
+    panels = [parse_panel(p) for p in report_panels(dashboard)]
+    resolved = resolve_panels(reader, dashboard.project, panels, logged)
+    line_keys = {k for p in resolved if p["type"] == "line" and not p.get("error") for k in p["keys"]}
     workspace = workspace_payload(request, reader, cache, dashboard.project, layout, allowed_runs=ids,
-                                  allowed_keys={p["key"] for p in panels}) if ids else {"runs": [], "keys": []}
+                                  allowed_keys=line_keys) if ids else {"runs": [], "keys": []}
+    workspace["panels"] = resolved
     x: XAxis = "step" if layout.x_axis == "step" else "t_ns"
     series: dict[str, Any] = {}
     for panel in panels:
-        name = f"{panel['key']}|{panel['source'] or ''}"
-        if name in series or panel["key"] not in logged or not visible:
+        if not isinstance(panel, Panel):
             continue
-        series[name] = series_of(reader, cache, dashboard.project, panel["key"], ",".join(visible),
-                                 source=panel["source"], points=EXPORT_POINTS, x=x, allowed_runs=ids)
-    return {"dashboard": rendered(dashboard, private=False), "workspace": workspace, "series": series}
+        name = f"{panel.key}|{panel.source or ''}"
+        if name in series or panel.key not in logged or not visible:
+            continue
+        series[name] = series_of(reader, cache, dashboard.project, panel.key, ",".join(visible),
+                                 source=panel.source, points=EXPORT_POINTS, x=x, allowed_runs=ids)
+    data = panel_data(reader, cache, dashboard.project, dashboard.blocks, resolved, rows, visible, ids, x)
+    return {"dashboard": rendered(dashboard, private=False), "workspace": workspace, "series": series,
+            "panels": data}
 
 
 def _sha256(text: str) -> str:
@@ -82,7 +100,8 @@ def report_html(request: Request, reader: StoreReader, cache: ReadCache, dashboa
     data = embedded_json(report_data(request, reader, cache, dashboard))
     scripts = [_plotly(), *(_asset(name) for name in _SCRIPTS)]
     csp = ("default-src 'none'; script-src " + " ".join(_sha256(s) for s in scripts)
-           + "; style-src 'unsafe-inline'; img-src data: blob:; base-uri 'none'; form-action 'none'")
+           + "; style-src 'unsafe-inline'; img-src data: blob:; media-src data: blob:; base-uri 'none'; "
+           "form-action 'none'")
     styles = "\n".join(_asset(name) for name in _STYLES)
     title = html.escape(dashboard.name)
     page = (

@@ -16,14 +16,23 @@ from fastapi import APIRouter, Query, Request
 
 from rltrack.errors import RltrackError
 from rltrack.server import routes_dashboards, routes_shared, shared_runs
+from rltrack.server.dashboards import MAX_BLOCKS
 from rltrack.server.deps import Cache, Reader
 from rltrack.server.files import media_url
 from rltrack.server.routes_series import XAxis
-from rltrack.server.workspace import LAYOUT_SCHEMA, MAX_RUNS, layout_json, parse_layout
+from rltrack.server.workspace import LAYOUT_SCHEMA, MAX_RUNS, layout_json, parse_layout, parse_panel
 from rltrack.server.workspace_compare import compare_rows, rows_of, split_list
-from rltrack.server.workspace_data import project_metrics, project_runs, series_of, workspace_payload
+from rltrack.server.workspace_data import (
+    layout_run_ids,
+    project_metrics,
+    project_runs,
+    run_keys,
+    series_of,
+    workspace_payload,
+)
 from rltrack.server.workspace_media import media_answer
 from rltrack.server.workspace_panels import MAX_COMPARE_KEYS, MAX_CONFIG_KEYS
+from rltrack.server.workspace_resolve import resolve_panels
 
 __all__ = ["DEFAULT_POINTS", "router"]
 
@@ -116,6 +125,34 @@ def project_compare(
     rows = rows_of(project_runs(reader, cache, project), ids, project)
     wanted = None if config is None else split_list(config, "config", MAX_CONFIG_KEYS)
     return compare_rows(reader, rows, split_list(keys, "keys", MAX_COMPARE_KEYS), wanted)
+
+
+@router.get("/projects/{project}/panels", summary="Panels resolved against a project: the keys each draws")
+def project_panels(
+    project: str,
+    request: Request,
+    reader: Reader,
+    cache: Cache,
+    p: Annotated[str, Query(description="a JSON list of panel objects (a report's panel blocks, in order)")],
+    w: Annotated[str | None, Query(description="the layout whose runs the panels draw (default: the newest)")] = None,
+) -> dict[str, Any]:
+    """Return ``{"panels": [...]}``, resolved as the workspace bootstrap's ``panels`` are, for a report's blocks.
+
+    Each panel comes back with ``keys`` (a regex panel's matches and ``more``), a sim-vs-real panel's sides, or
+    ``error`` naming why it cannot be drawn.
+    """
+    routes_dashboards.require(request, project)
+    try:
+        data = json.loads(p)
+    except ValueError as err:
+        raise RltrackError(f"p= is not JSON ({err}); pass a JSON list of panel objects") from err
+    if not isinstance(data, list) or len(data) > MAX_BLOCKS:
+        raise RltrackError(f"p= must be a JSON list of at most {MAX_BLOCKS} panel objects")
+    panels = [parse_panel(item, i) for i, item in enumerate(data)]
+    layout = _layout_of(w)
+    ids = layout_run_ids(layout, project_runs(reader, cache, project))
+    logged = run_keys(reader, cache, project, ids)
+    return {"panels": resolve_panels(reader, project, panels, logged)}
 
 
 @router.get("/workspace/schema", summary="JSON Schema of a workspace layout")
