@@ -87,9 +87,13 @@
   }
 
   // ---- panels ----------------------------------------------------------------------------------------------
-  // A regex filter is evaluated on the server only (bounded there): its answer's keys are the matching ones.
+  // A regex filter is evaluated on the server only (bounded there): its answer's `shown` names the matching keys.
   function shownKeys() {
-    const f = S.L.key_regex ? "" : S.L.key_filter.trim().toLowerCase();
+    if (S.L.key_regex && S.L.key_filter.trim()) {
+      const shown = new Set(S.shown || []);
+      return S.keys.filter((k) => !k.key.startsWith("_") && shown.has(k.key));
+    }
+    const f = S.L.key_filter.trim().toLowerCase();
     return S.keys.filter((k) => !k.key.startsWith("_") && (!f || k.key.toLowerCase().includes(f)));
   }
   S.shownKeys = shownKeys;
@@ -284,7 +288,7 @@
     try {
       const boot = await RT.json(`${apiBase()}/workspace` + (SHARE ? "" : "?w=" + enc(JSON.stringify(S.L))));
       if (ask !== keysAsked) return;
-      S.keys = boot.keys; S.resolved = boot.panels || []; S.regexKeys = !!S.L.key_regex;
+      S.keys = boot.keys; S.shown = boot.shown; S.resolved = boot.panels || []; S.regexKeys = !!S.L.key_regex;
     } catch (e) {
       if (ask !== keysAsked) return;
       $("keyfilter").classList.add("bad");
@@ -344,7 +348,7 @@
       $("table-link").remove();
     }
     S.L = boot.layout; S.defaults = boot.defaults; S.runs = boot.runs; S.keys = boot.keys; S.metrics = boot.metrics;
-    S.resolved = boot.panels || []; S.regexKeys = !!S.L.key_regex;
+    S.resolved = boot.panels || []; S.regexKeys = !!S.L.key_regex; S.shown = boot.shown;
     S.runs.forEach((r) => S.byId.set(r.id, r));
     if (!layoutFromUrl().includes("collapsed") && shownKeys().length > COLLAPSE_ABOVE) {
       S.L.collapsed = RT.groupKeys(shownKeys().map((k) => k.key)).slice(1).map(([prefix]) => prefix);
