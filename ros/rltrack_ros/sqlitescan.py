@@ -116,10 +116,27 @@ class SqliteFile:
                     yield rid, tid, t_ns
                 return
             except sqlite3.DatabaseError:
+                # A scan stepping past the last row of a readable leaf fails on the missing leaf after
+                # it before returning that row; a fresh descent from the root still reads it.
+                row = self._row_after(cursor_id)
+                if row is not None:
+                    cursor_id = row[0]
+                    yield row
+                    continue
                 resume = self._next_readable(cursor_id)
                 if resume is None:
                     return
                 cursor_id = resume - 1
+
+    def _row_after(self, after: int) -> tuple[int, int, int] | None:
+        """Return ``(id, topic id, time)`` of the first row above ``after`` when it can be read, else None."""
+        try:
+            row = self.conn.execute(
+                "SELECT id, topic_id, timestamp FROM messages WHERE id > ? ORDER BY id LIMIT 1", (after,)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
 
     def _probe(self, after: int) -> tuple[bool, int | None]:
         """Return (readable, first row id above ``after``)."""
