@@ -18,6 +18,8 @@ topics without a header are mapped onto them by the offset measured on stamped t
 only under ``use_sim_time``), so a simulation's values land on simulation time, the same rule as
 a bag import of the same topics. ``clock:=receive`` keeps every value at its receive time (the
 wall clock, also under ``use_sim_time``: before the first ``/clock`` message ROS time reads 0).
+Discovery and stats timers run on the steady clock, so a paused simulation (or no ``/clock`` yet)
+under ``use_sim_time`` does not stop the node from subscribing.
 
 Subscriptions are ``raw=True``: the bytes go through a bounded queue (:class:`.sink.Sink`) to the
 same decoder the bag importer uses. QoS follows the publishers seen on the graph (best-effort if
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
+from rclpy.clock import Clock, ClockType  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
 from rclpy.node import Node  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy  # type: ignore[import-not-found, unused-ignore]  # rclpy exists only in a ROS install
 
@@ -101,9 +104,14 @@ class MirrorNode(Node):  # type: ignore[misc, unused-ignore]  # Node is Any wher
         self._bad_types: set[str] = set()
         self._episode_topics = frozenset(self.mirror.episodes.topics if self.mirror.episodes else ())
         self._closed = False
-        self.timer = self.create_timer(float(self.get_parameter("discovery_period_s").value), self.discover)
+        # Timers on the steady clock: under use_sim_time the node's own clock is /clock, which stands
+        # still until a simulation (or `ros2 bag play --clock`) publishes it, or while it is paused;
+        # discovery on it would never subscribe, and nothing would be mirrored.
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        period = float(self.get_parameter("discovery_period_s").value)
+        self.timer = self.create_timer(period, self.discover, clock=steady)
         stats_s = float(self.get_parameter("stats_period_s").value)
-        self.stats_timer = self.create_timer(stats_s, self.log_stats) if stats_s > 0 else None
+        self.stats_timer = self.create_timer(stats_s, self.log_stats, clock=steady) if stats_s > 0 else None
         self.get_logger().info(
             f"mirroring {self.config.wanted() or 'all topics'} into run {self.run.id!r} as source {self.run.source!r}"
         )

@@ -246,17 +246,21 @@ def test_unknown_run_id_exits_with_one_clear_line(ros: RosInstall, netns: Loopba
     assert "no run has id 'nope'" in text and "Traceback" not in text
 
 
-def test_a_simulation_s_topics_land_on_simulation_time(ros: RosInstall, netns: LoopbackNetns, tmp_path: Path) -> None:
+@pytest.mark.parametrize("use_sim_time", ["false", "true"])
+def test_a_simulation_s_topics_land_on_simulation_time(ros: RosInstall, netns: LoopbackNetns, tmp_path: Path,
+                                                       use_sim_time: str) -> None:
     # Odometry stamped in sim time (1970), rewards without a header, /clock published: the node's receive
-    # times (wall clock, 2026) are mapped through /clock, as a bag import of the same topics is. (No /tf:
-    # the ROS venv has no tf2_msgs; /tf by frame is tested through the shared decoder in test_clock.py.)
+    # times (wall clock, 2026) are mapped through /clock, as a bag import of the same topics is, whether or
+    # not the node runs under use_sim_time (then ROS time is /clock itself, but the rule is the same).
+    # (No /tf: the ROS venv has no tf2_msgs; /tf by frame is tested through the shared decoder in test_clock.py.)
     from simbag import MS, SIM0, S, write_sim_bag
 
     rows = write_sim_bag(tmp_path / "bag", with_clock=True, with_tf=False, duration_ns=3 * S)
     config = tmp_path / "topics.yaml"
     config.write_text("topics: [/odom]\nepisodes: {reward: /rl/reward, done: /rl/done}\n")
     store, log = tmp_path / "store", tmp_path / "node.log"
-    node = start_node(ros, netns, log, {"project": "sim", "dir": str(store), "config": str(config)})
+    node = start_node(ros, netns, log, {"project": "sim", "dir": str(store), "config": str(config),
+                                        "use_sim_time": use_sim_time})
     args = [str(ros.python), str(HERE / "bagplayer.py"), str(tmp_path / "bag"), str(tmp_path / "res.json")]
     with (tmp_path / "player.log").open("wb") as out:
         player = netns.popen(args, stdout=out, stderr=subprocess.STDOUT, env=ros.env(netns.domain_id))
