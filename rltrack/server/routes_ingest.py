@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -45,6 +46,13 @@ router = APIRouter(prefix="/api/ingest", tags=["ingest"])
 MAX_BATCHES = 10_000
 #: Deepest nesting of a JSON body (configs are nested a few levels; 100,000 levels crash a parser).
 MAX_DEPTH = 64
+#: Most objects and arrays one JSON body may hold, counted (``{``/``[`` bytes, strings included) before parsing.
+#: A parsed empty object costs about 64 bytes for 3 bytes of JSON, so 32 MiB of ``{},{},...`` took 1.6 GB of
+#: server memory and 27 s of the event loop; a real batch holds a few per value chunk or media row.
+MAX_CONTAINERS = 1_000_000
+#: Most values (``,`` bytes, strings included) one JSON body may hold: value chunks travel as base64 strings,
+#: so only a config or summary lists numbers; 4,000,000 short strings or floats cost a few hundred MB at most.
+MAX_VALUES = 4_000_000
 
 
 def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
@@ -85,13 +93,21 @@ def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
                 )
             else:
                 store.end(
-                    run_id, source, state=check_state(wire._get(batch, "state", str)),
+                    run_id, source, state=_end_state(wire._get(batch, "state", str)),
                     reason=wire._text(batch, "reason", optional=True),
                     exit_code=wire._get(batch, "exit_code", int, optional=True),
                     ended_ns=wire._get(batch, "ended_ns", int), owner=_owner(batch),
                 )
         mark_applied(conn, batch_id, run_id, time.time_ns())
     return True
+
+
+def _end_state(state: str) -> str:
+    """Return the state an ``end`` batch names: one ``finish()`` takes (never ``running``)."""
+    if check_state(state) == "running":
+        raise wire.WireError("an 'end' batch must name how the run ended (finished, failed, crashed, pruned), "
+                             "not 'running'")
+    return state
 
 
 def _owner(batch: dict[str, Any]) -> bool:
@@ -107,9 +123,14 @@ def parse_json(body: bytes) -> Any:
     Raises:
         HTTPException: 400 naming what is wrong.
     """
+    containers = body.count(b"{") + body.count(b"[")
+    if containers > MAX_CONTAINERS or body.count(b",") > MAX_VALUES:
+        raise HTTPException(413, f"request body holds over {MAX_CONTAINERS:,} JSON objects and arrays or over "
+                                 f"{MAX_VALUES:,} values; send it in smaller requests")
     try:
-        # NaN/inf are allowed: summaries store them faithfully.
-        data = json.loads(body)
+        # Strict UTF-8 (json.loads of bytes would also take UTF-16/32 and a BOM); NaN/inf are
+        # allowed: summaries store them faithfully.
+        data = json.loads(body.decode("utf-8"))
     except RecursionError:
         raise HTTPException(400, f"request body is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as err:  # UnicodeDecodeError included: the body is not UTF-8
@@ -119,20 +140,31 @@ def parse_json(body: bytes) -> Any:
 
 
 def _check_tree(data: Any) -> None:
-    # Iterative, so a deep body cannot exhaust the stack here either.
-    stack: list[tuple[Any, int]] = [(data, 1)]
+    # Iterative, so a deep body cannot exhaust the stack here either; one iterator per open level
+    # (not one entry per value), so a wide body costs no memory here.
+    if isinstance(data, str):
+        _check_string(data)
+    if not isinstance(data, (dict, list)):
+        return
+    stack: list[Iterator[tuple[Any, Any]]] = [_items(data)]
     while stack:
-        node, depth = stack.pop()
-        if isinstance(node, str):
-            _check_string(node)
-        elif isinstance(node, (dict, list)):
-            if depth > MAX_DEPTH:
+        pair = next(stack[-1], None)
+        if pair is None:
+            stack.pop()
+            continue
+        key, value = pair
+        if isinstance(key, str):
+            _check_string(key)
+        if isinstance(value, str):
+            _check_string(value)
+        elif isinstance(value, (dict, list)):
+            if len(stack) + 1 > MAX_DEPTH:
                 raise HTTPException(400, f"request body is nested deeper than {MAX_DEPTH} levels")
-            items = node.items() if isinstance(node, dict) else enumerate(node)
-            for key, value in items:
-                if isinstance(key, str):
-                    _check_string(key)
-                stack.append((value, depth + 1))
+            stack.append(_items(value))
+
+
+def _items(node: dict[str, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    return iter(node.items()) if isinstance(node, dict) else enumerate(node)
 
 
 def _check_string(text: str) -> None:
@@ -143,7 +175,8 @@ def _check_string(text: str) -> None:
 
 
 async def _json(request: Request) -> Any:
-    return parse_json(await request.body())
+    # Parsed in a worker thread: a 32 MiB body must not stop the event loop (and every other request).
+    return await run_in_threadpool(parse_json, await request.body())
 
 
 @router.post(
