@@ -70,10 +70,14 @@ class Budget:
         limit = self.left if media_type.startswith("image/") else min(self.left, MAX_EMBED_AV_BYTES)
         if size > limit:
             self.skipped += 1
-            return None, f"not embedded: {size / 2**20:.1f} MiB, open on the server"
+            return None, f"not embedded: {_size(size)}, open on the server"
         data = target.read_bytes()[:size]
         self.left -= len(data)
         return f"data:{media_type};base64," + base64.b64encode(data).decode("ascii"), None
+
+
+def _size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 // 10 else f"{max(1, round(size / 1024))} KiB"
 
 
 def _visible_rows(rows: Sequence[RunRow], visible: Sequence[str]) -> list[RunRow]:

@@ -96,7 +96,8 @@ def resolve_panel(reader: StoreReader, project: str, panel: AnyPanel, logged: Co
             out["keys"] = [panel.key]
     except RltrackError as err:
         out["error"] = str(err)
-        out.setdefault("keys", [])
+        if not isinstance(out.get("keys"), list) or not isinstance(panel, ComparePanel):
+            out["keys"] = []  # nothing is drawn; a compare panel keeps its saved columns
     return out
 
 
