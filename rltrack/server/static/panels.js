@@ -86,6 +86,8 @@
     card.dataset.loaded = "";
     note.textContent = "";
     try {
+      // The server could not resolve it (a run gone from the project, a regex out of time): say so, draw nothing.
+      if (ctx.resolved && ctx.resolved.error) throw new Error(ctx.resolved.error);
       const kind = P.kind(p);
       if (kind === "regex") await drawRegex(body, note, p, ctx);
       else if (kind === "key") await drawRegex(body, note, { ...p, regex: null }, { ...ctx, resolved: { keys: [p.key] } });

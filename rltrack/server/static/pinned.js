@@ -12,11 +12,9 @@
   const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
   const typedIndexes = () => X.S.L.panels.map((p, i) => [p, i]).filter(([p]) => RT.panels.typed(p));
-  function resolvedOf(p) {
-    if (RT.panels.kind(p) !== "regex") return null;
-    return (X.S.resolved || []).find((r) => r.regex === p.regex) || { keys: [] };
-  }
-  const ctx = (p) => ({ src: X.S.panelSource(), ids: X.S.visibleIds(), byId: X.S.byId, layout: X.S.L, resolved: resolvedOf(p) });
+  // The server's word on layout panel i (the workspace answer's panels are in layout order): its keys, or an error.
+  const resolvedOf = (i) => (X.S.resolved || [])[i] || { keys: [] };
+  const ctx = (p, i) => ({ src: X.S.panelSource(), ids: X.S.visibleIds(), byId: X.S.byId, layout: X.S.L, resolved: resolvedOf(i) });
   const say = (text, bad) => { const s = $("pinned-status"); s.textContent = text; s.className = "small " + (bad ? "err" : "muted"); };
 
   function env(onSave) {
@@ -82,7 +80,7 @@
     X.cards = list.map(([p, i]) => {
       const c = RT.panels.card(p, X.S.shared ? null : tools(p, i));
       c.card.dataset.index = String(i);
-      return { p, card: c.card };
+      return { p, i, card: c.card };
     });
     root.replaceChildren(...X.cards.map((c) => c.card));
     $("pinned-box").dataset.count = String(list.length);
@@ -90,7 +88,7 @@
   }
 
   async function drawAll(onlyLines) {
-    await Promise.all(X.cards.filter((c) => !onlyLines || RT.panels.kind(c.p) === "regex").map((c) => RT.panels.draw(c.card, c.p, ctx(c.p))));
+    await Promise.all(X.cards.filter((c) => !onlyLines || RT.panels.kind(c.p) === "regex").map((c) => RT.panels.draw(c.card, c.p, ctx(c.p, c.i))));
   }
 
   X.start = async function (S) {

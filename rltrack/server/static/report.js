@@ -30,25 +30,19 @@
     return {
       mode: share ? "shared" : "edit", base, id,
       dashboard: () => RT.json(share ? base : `${base}/dashboards/${enc(id)}`),
-      // The server says which keys a regex panel matches: the blocks' regex panels ride in the layout asked for
-      // (a share link's server adds its report's blocks itself).
-      workspace: (d, blocks) => RT.json(share ? `${base}/workspace` : `${base}/workspace?w=${enc(JSON.stringify(withRegexPanels(d.layout, blocks || d.blocks)))}`),
+      workspace: (d) => RT.json(share ? `${base}/workspace` : `${base}/workspace?w=${enc(JSON.stringify(d.layout))}`),
+      // What each panel block draws (a regex panel's keys, or why it cannot be drawn), in panel-block order: a share
+      // link's workspace answer holds it; the report page asks for its blocks.
+      resolve: async (d, ws) => (share ? ws.panels || [] : (await RT.json(`${base}/panels?` + RT.qs({
+        p: JSON.stringify(d.blocks.filter((b) => "panel" in b).map((b) => b.panel)), w: JSON.stringify(d.layout) }))).panels),
       panel: () => live,
-      resolved: (p) => R.resolved.find((r) => r.regex === p.regex) || { keys: [] },
+      resolved: (p, index, ordinal) => R.resolved[ordinal] || { keys: [] },
       series: (panel, ids, layout) => RT.json(`${base}/series?` + RT.qs({ key: panel.key, source: panel.source, runs: ids.join(","),
         points: 600, x: layout.x_axis === "step" ? "step" : "t_ns" })),
     };
   }
   let SRC = null;
 
-  function withRegexPanels(layout, blocks) {
-    const panels = [...(layout.panels || [])];
-    for (const b of blocks || []) {
-      const p = b.panel;
-      if (p && RT.panels.kind(p) === "regex" && !panels.some((q) => q.regex === p.regex) && panels.length < 100) panels.push(p);
-    }
-    return { ...layout, panels };
-  }
 
   function visibleIds() {
     const L = R.d.layout;
@@ -98,7 +92,8 @@
     const ids = visibleIds();
     const typed = [...document.querySelectorAll("#r-blocks .pcard")].map((card) => {
       const panel = JSON.parse(card.dataset.panel), index = Number(card.dataset.block);
-      return RT.panels.draw(card, panel, { src: SRC.panel(index), ids, byId: R.byId, layout: R.d.layout, resolved: SRC.resolved(panel, index) })
+      const ordinal = R.d.blocks.slice(0, index).filter((b) => "panel" in b).length; // its place among the panel blocks
+      return RT.panels.draw(card, panel, { src: SRC.panel(index), ids, byId: R.byId, layout: R.d.layout, resolved: SRC.resolved(panel, index, ordinal) })
         .then(() => { R.drawn += 1; });
     });
     for (const card of document.querySelectorAll("#r-blocks .panel")) {
@@ -226,7 +221,7 @@
     try {
       R.d = await RT.send("PUT", `${SRC.base}/dashboards/${enc(R.d.id)}`, { name: R.draftName, layout: R.d.layout, blocks: R.draft, version: R.d.version });
       R.editing = false;
-      await resolve();
+      await resolve(null);
       render();
       say(`saved (version ${R.d.version})`);
       await drawAll();
@@ -254,10 +249,10 @@
     }
   }
 
-  // After a save: which keys the (maybe new) regex panels match.
-  async function resolve() {
-    if (SRC.mode !== "edit" || !R.d.blocks.some((b) => b.panel && RT.panels.kind(b.panel) === "regex")) return;
-    try { R.resolved = (await SRC.workspace(R.d)).panels || []; } catch (e) { say(e.message, true); }
+  // What the panel blocks draw (again after a save: new regex panels).
+  async function resolve(ws) {
+    if (SRC.mode === "offline" || !R.d.blocks.some((b) => b.panel && RT.panels.typed(b.panel))) return;
+    try { R.resolved = await SRC.resolve(R.d, ws); } catch (e) { say(e.message, true); $("error").textContent = e.message; }
   }
 
   async function main() {
@@ -265,7 +260,8 @@
     try {
       R.d = await SRC.dashboard();
       const ws = await SRC.workspace(R.d);
-      R.runs = ws.runs; R.keys = ws.keys || []; R.resolved = ws.panels || [];
+      R.runs = ws.runs; R.keys = ws.keys || [];
+      await resolve(ws);
       R.runs.forEach((r) => R.byId.set(r.id, r));
     } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }
     document.title = R.d.name + " · rltrack report";

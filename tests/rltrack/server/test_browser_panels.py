@@ -252,6 +252,27 @@ def test_every_panel_type_is_added_from_the_page_saved_and_reloaded(tab: Watched
     tab.ready(f"{server.url}/projects/{PROJECT}?d={saved}")
     check_panels(page, "#pinned", _gap(server))
 
+    # The media panel's step selector: step 10 holds only alpha's early frame.
+    frames = page.locator("#pinned .pcard").nth(3)
+    assert frames.locator("select.media-step option").all_text_contents() == ["latest", "step 10", "step 20"]
+    frames.locator("select.media-step").select_option("10")
+    page.wait_for_selector("#pinned .pcard >> nth=3 >> figure[data-step='10']")
+    assert [f.get_attribute("data-run") for f in frames.locator("figure").all()] == [A]
+    assert frames.locator("figure .caption").text_content() == "early frame"
+    # The table panel sorts on the server: score descending puts the hostile row first again.
+    table = page.locator("#pinned .pcard[data-ptype='table']")
+    table.locator("th[data-col='score']").click()
+    page.wait_for_selector("#pinned .pcard[data-ptype='table'] .pbody[data-loaded='latest|score|asc|0'], "
+                           "#pinned .pcard[data-ptype='table'] .pbody[data-loaded$='|score|asc|0']")
+    assert [td.text_content() for td in table.locator("tbody tr td:first-child").all()] == ["-1", "2.5"]
+
+    # "New report" starts from the workspace: its pinned panels become the report's panel blocks.
+    with page.expect_navigation():
+        page.click("#dash-report")
+    page.wait_for_selector("body[data-ready='1']", timeout=READY_MS)
+    check_panels(page, "#r-blocks", _gap(server))
+    tab.ready(f"{server.url}/projects/{PROJECT}?d={saved}")
+
     # Move, edit, remove: the layout follows.
     page.locator("#pinned .pcard").nth(1).locator(".p-up").click()
     page.wait_for_selector("#pinned-status:has-text('moved')")
@@ -369,6 +390,12 @@ def test_panels_never_overlap(browser: Any, server: BackgroundServer, width: int
         no_overlap(w.page, ".media-item")
         inside(w.page, "#pinned .pcard", ".table-wrap, .gap-table, .chart")
         inside(w.page, ".ws-main", "#pinned .pcard")
+        # The same panels in a report.
+        w.ready(server.url + _report(server)["url"])
+        _cards(w.page, "#r-blocks")
+        no_overlap(w.page, "#r-blocks .block")
+        no_overlap(w.page, ".sr-gap .gap-table")
+        inside(w.page, "#r-blocks .pcard", ".table-wrap, .gap-table, .chart, .media-item")
         assert w.problems == []
     finally:
         context.close()
