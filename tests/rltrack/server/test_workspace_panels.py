@@ -36,6 +36,7 @@ LONG_KEY = "x" * 250
 class World:
     url: str
     db: str | None
+    root: Path  # the server's store root (run files live under root/runs on both backends)
     alpha: str  # lab: loss, eval/return, eval/length, LONG_KEY; cam images at 0..2, clip video, eval/table, hist
     beta: str  # lab: loss, eval/return; cam images at 0 and 5; name HOSTILE
     robot: str  # lab: sim + real sources of odom/speed and episode/return
@@ -88,7 +89,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     db = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else None
     server = BackgroundServer(ServerSettings(root=root / "server", ingest=True, db=db))
     try:
-        yield World(server.url, db, *fill(server.url, root / "spool"))
+        yield World(server.url, db, root / "server", *fill(server.url, root / "spool"))
     finally:
         server.stop()
 
