@@ -119,7 +119,20 @@
     const traces = [];
     let lo = Infinity, hi = -Infinity, drawn = 0;
     keys.forEach((key, ki) => {
-      for (const r of (got[ki].runs || []).filter((s) => s.count > 0)) {
+      const runs = (got[ki].runs || []).filter((s) => s.count > 0);
+      if (L.group_by) {
+        // Grouped as the workspace's charts are: one mean line and min-max band per value of the config key.
+        const g = RT.groupTraces(runs, { label: (r) => { const run = ctx.byId.get(r.id); return RT.fmt(run ? RT.flat(run.config)[L.group_by] : undefined) || "(none)"; },
+          xs: (r) => P.xsOf(r, L, ctx.byId), log: p.log_y ?? L.log_y, smoothing: L.smoothing, wall: L.x_axis === "wall", groupBy: L.group_by,
+          color: (label) => RT.runColor(L.group_by + "=" + label) });
+        g.forEach((t) => { t.meta = key; if (keys.length > 1) { t.name = RT.ptext(key) + " · " + t.name; t.line.dash = DASHES[ki % DASHES.length]; } });
+        traces.push(...g);
+        drawn += g.filter((t) => !t.hoverinfo).length;
+        const ext = RT.charts.extent(...g.filter((t) => !t.hoverinfo).map((t) => t.y));
+        if (ext) { lo = Math.min(lo, ext[0]); hi = Math.max(hi, ext[1]); }
+        return;
+      }
+      for (const r of runs) {
         // One run: a colour per key; several: the run's own colour, a dash per key.
         const color = ctx.ids.length === 1 ? RT.COLORS[ki % RT.COLORS.length] : RT.runColor(r.id);
         const name = keys.length > 1 ? `${nameOf(ctx, r.id)} · ${key}` : nameOf(ctx, r.id);

@@ -296,6 +296,14 @@ def test_pin_a_chart_and_a_regex_key_filter(tab: Watched, server: BackgroundServ
     page.wait_for_selector("#pinned .pcard[data-loaded='1']")
     assert page.text_content("#pinned .ptitle") == "train/lr"
     assert json.loads(page.get_attribute("#pinned .chart", "data-keys")) == ["train/lr"]
+    # Grouped by a config value, the pinned chart draws one mean and band per group, as the key's own chart does.
+    page.select_option("#groupby", "lr")
+    page.wait_for_function("() => { const c = document.querySelector('#pinned .chart');"
+                           " return c.data && c.data.some((t) => t.name === 'lr=0.01 (1 run)'); }", timeout=READY_MS)
+    names = page.evaluate("() => document.querySelector('#pinned .chart').data"
+                          ".filter((t) => !t.hoverinfo).map((t) => t.name)")
+    assert sorted(names) == ["lr=0.001 (1 run)", "lr=0.01 (1 run)"]
+    page.select_option("#groupby", "")
     # The key filter as a regex: the server says which keys match.
     page.check("#key-regex")
     page.fill("#keyfilter", "^(rollout|odom)/")
