@@ -167,7 +167,9 @@ _EXAMPLES = {
 
 def _bad(index: int | None, kind: str, name: str, value: Any, want: str) -> RltrackError:
     where = "workspace panel" if index is None else f"workspace panel {index}"
-    return RltrackError(f"{where} ({kind}): field {name!r}={str(value)[:80]!r} is invalid; write {want} "
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return RltrackError(f"{where} ({kind}): field {name!r}={shown} is invalid; write {want} "
                         f"(e.g. {_EXAMPLES[kind]})")
 
 
