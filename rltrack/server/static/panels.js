@@ -53,7 +53,7 @@
   };
   const missing = () => Promise.reject(new Error("not in this export: open the report on the server"));
   P.offline = function (D) {
-    const has = D !== undefined && D !== null;
+    const has = D !== undefined && D !== null && !D.error;
     const series = (key) => (has && D.series && D.series[key] ? Promise.resolve(D.series[key]) : Promise.resolve({ runs: [] }));
     return {
       offline: true,
@@ -63,7 +63,9 @@
       media: () => (has ? Promise.resolve(D) : missing()),
       simreal: () => (has && D.info ? Promise.resolve(D.info) : missing()),
       gap: () => (has && D.gap ? Promise.resolve(D.gap) : missing()),
-      runSeries: (id, source, keys, x, side) => Promise.resolve(has ? D[side] || {} : {}),
+      // sim vs real: D.series = {key: {sim: series, real: series}} (report_embed.py).
+      runSeries: (id, source, keys, x, side) => Promise.resolve(Object.fromEntries(keys
+        .filter((k) => has && D.series && D.series[k] && D.series[k][side]).map((k) => [k, D.series[k][side]]))),
       tables: () => (has && D.entry ? Promise.resolve([D.entry]) : missing()),
       tableRows: () => (has && D.rows ? Promise.resolve(D.rows) : missing()),
       fileJson: () => missing(),

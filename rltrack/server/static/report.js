@@ -21,7 +21,10 @@
       return { mode: "offline", dashboard: async () => data.dashboard, workspace: async () => data.workspace,
         series: async (panel) => data.series[panel.key + "|" + (panel.source || "")] || { runs: [] },
         panel: (index) => RT.panels.offline((data.panels || {})[String(index)]),
-        resolved: (p, index) => { const D = (data.panels || {})[String(index)]; return D ? { keys: D.keys || [], more: D.more || 0 } : { keys: [] }; } };
+        resolved: (p, index) => {
+          const D = (data.panels || {})[String(index)];
+          return D ? { keys: D.keys || [], more: D.more || 0, error: D.error || null } : { keys: [], error: "not in this export" };
+        } };
     }
     const share = parts[1] === "share" ? decodeURIComponent(parts[2] || "") : null;
     const base = share ? `/api/shared/${enc(share)}` : `/api/projects/${enc(decodeURIComponent(parts[2] || ""))}`;
