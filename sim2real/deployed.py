@@ -6,7 +6,8 @@ episodes there, so the gap compares them with the sim episodes of the same polic
 at that step (an evaluation of the checkpoint, as ``rltrack demo`` does), else the last
 :data:`RECENT_EPISODES` training episodes up to it (what SB3's ``rollout/ep_rew_mean`` averages).
 A training episode that happened to end exactly at the checkpoint step counts as evaluated there
-(the store cannot tell them apart). A run with no recorded policy step keeps every sim episode.
+(the store cannot tell them apart). A run with no recorded policy step takes the step every real episode
+was logged at, when they share one; otherwise it keeps every sim episode.
 
 :func:`select_sim` makes that choice and says it in words (``"sim: 10 eval episodes at step
 20,480, policy v3"``); ``compare()``, ``rltrack compare``, the demo, the dashboard and the HTML
@@ -223,6 +224,15 @@ def select_sim(
         step = _recorded_step(real_view)
     if step is None:
         step = _recorded_step(sim_view)
+    inferred = False
+    if step is None:
+        # Nothing records the checkpoint, but every real episode was logged at one training step: that is how the
+        # README's robot writer marks the policy it ran (``step=deployed_checkpoint_step``). Comparing with the
+        # whole learning curve instead would set the robot against untrained episodes (the gap changed sign).
+        real_steps = np.unique(_end_steps(real_view, real_source))
+        if real_steps.size == 1:
+            step = int(real_steps[0])
+            inferred = True
     ends = _end_steps(sim_view, source)
     if step is None:
         n = int(ends.size)
@@ -233,9 +243,10 @@ def select_sim(
     policy = _policy_name(real_view, real_source, step) or _policy_name(sim_view, source, step)
     named = f", policy {policy}" if policy else ""
     if kind == "eval":
-        text = f"sim: {n} eval episodes at step {step:,}{named}"
+        text = f"sim: {n} eval episodes at step {step:,}{named}" + (" (the real episodes' step)" if inferred else "")
     else:
-        text = f"sim: last {_episodes(n)} of training up to step {step:,}{named} (no eval episodes at that step)"
+        why = "no eval episodes at that step" + ("; every real episode was logged at it" if inferred else "")
+        text = f"sim: last {_episodes(n)} of training up to step {step:,}{named} ({why})"
     return SimSelection(DeployedEpisodes(sim_view, policy_step=step, kind=kind, source=source), text, kind, step, n)
 
 

@@ -62,6 +62,39 @@ def test_a_run_without_a_policy_step_keeps_every_episode_and_says_so(tmp_path: P
     assert (chosen.kind, chosen.description) == ("all", "sim: all 1 episode (no deployed policy step recorded)")
 
 
+def test_real_episodes_logged_at_one_step_mark_the_deployed_policy(tmp_path: Path) -> None:
+    # The README's robot writer: real episodes at the deployed checkpoint's step, nothing else recorded.
+    run = rltrack.init(project="p", dir=tmp_path, system_metrics=False)
+    for i in range(300):  # a learning curve: returns grow from 0 to 299
+        run.log({"episode/return": float(i), "episode/length": 10}, step=i * 10 + 5)
+    run.finish()
+    robot = rltrack.init(id=run.id, resume="must", source="real", dir=tmp_path, system_metrics=False)
+    for ret in (250.0, 260.0):
+        robot.log({"episode/return": ret, "episode/length": 10}, step=2000)
+    robot.finish()
+    chosen = select_sim(rltrack.Api(tmp_path).run(run.id))
+    assert (chosen.kind, chosen.policy_step) == ("recent", 2000)
+    values = chosen.view.series("episode/return", source="sim")[2]
+    assert values.tolist() == [float(i) for i in range(200 - RECENT_EPISODES, 200)]  # not the untrained start
+    assert chosen.description == (
+        f"sim: last {RECENT_EPISODES} episodes of training up to step 2,000 (no eval episodes at that step; "
+        "every real episode was logged at it)"
+    )
+
+
+def test_real_episodes_at_several_steps_record_no_policy_step(tmp_path: Path) -> None:
+    run = rltrack.init(project="p", dir=tmp_path, system_metrics=False)
+    for i in range(5):
+        run.log({"episode/return": float(i), "episode/length": 3}, step=i)
+    run.finish()
+    robot = rltrack.init(id=run.id, resume="must", source="real", dir=tmp_path, system_metrics=False)
+    for i in range(3):
+        robot.log({"episode/return": 1.0, "episode/length": 3}, step=i)
+    robot.finish()
+    chosen = select_sim(rltrack.Api(tmp_path).run(run.id))
+    assert (chosen.kind, chosen.description) == ("all", "sim: all 5 episodes (no deployed policy step recorded)")
+
+
 def test_the_policy_version_comes_from_the_robot_run_lineage(deployed: Deployed) -> None:
     chosen = select_sim(rltrack.Api(deployed.root).run(deployed.run_id))
     assert chosen.description == deployed.description == "sim: 6 eval episodes at step 3,000, policy v2"
