@@ -32,6 +32,9 @@ from .test_browser_dashboards import READY_MS, Watched, watch
 pytestmark = pytest.mark.browser
 
 HOSTILE = '<img src=x id=pwned onerror="window.pwned=1">"\'&</script>'
+#: Keys a writer chose: a clip and a summary metric whose names are markup.
+CLIP = "media/<script>window.pwned=1</script>"
+SCORE = 'eval/<img src=x id=pwned onerror="window.pwned=1">'
 PROJECT = "lab"
 A, B, ROBOT = "panela01", "panelb02", "panelr03"
 
@@ -52,14 +55,14 @@ def fill_lab(root: Path) -> Lab:
     table.add_data(2.5, HOSTILE, rltrack.Image(frame, caption=HOSTILE))
     table.add_data(-1.0, "plain", None)
     a.log({"media/frame": rltrack.Image(frame, caption=HOSTILE),
-           "media/clip": rltrack.Video(moving_frames(8, 16), fps=4), "eval/samples": table,
+           CLIP: rltrack.Video(moving_frames(8, 16), fps=4), "eval/samples": table, SCORE: 0.75,
            "weights/w": rltrack.Histogram(np.linspace(0.0, 1.0, 100), num_bins=8)}, step=20)
     a.finish()
     b = rltrack.init(id=B, project=PROJECT, name=HOSTILE, config={"lr": 0.01, "algo": "ppo"}, dir=root,
                      system_metrics=False, quiet=True)
     for step in range(50):
         b.log({"train/loss": 2.0 / (step + 1), "train/lr": 3e-4, "rollout/ep_rew_mean": 2.0 * step}, step=step)
-    b.log({"media/frame": rltrack.Image(frame, caption="beta frame")}, step=20)
+    b.log({"media/frame": rltrack.Image(frame, caption="beta frame"), SCORE: 0.5}, step=20)
     b.finish()
     sim = rltrack.init(id=ROBOT, project=PROJECT, name="sim-real", config={"deployed_step": 5000}, dir=root,
                        system_metrics=False, quiet=True)
@@ -77,12 +80,12 @@ def fill_lab(root: Path) -> Lab:
 #: One panel of every type (the hostile title on the regex chart).
 PANELS: list[dict[str, Any]] = [
     {"type": "line", "regex": "^train/", "source": None, "log_y": None, "title": HOSTILE},
-    {"type": "compare", "keys": ["rollout/ep_rew_mean", "train/loss"], "config": None, "title": "compare"},
-    {"type": "simreal", "run": ROBOT, "keys": None, "title": "robot"},
-    {"type": "media", "key": "media/frame", "step": None, "title": "frames"},
-    {"type": "media", "key": "media/clip", "step": None, "title": "clip"},
-    {"type": "media", "key": "weights/w", "step": None, "title": "histogram"},
-    {"type": "table", "run": A, "key": "eval/samples", "step": None, "title": "samples"},
+    {"type": "compare", "keys": [SCORE, "rollout/ep_rew_mean"], "config": None, "title": "compare " + HOSTILE},
+    {"type": "simreal", "run": ROBOT, "keys": None, "title": "robot " + HOSTILE},
+    {"type": "media", "key": "media/frame", "step": None, "title": "frames " + HOSTILE},
+    {"type": "media", "key": CLIP, "step": None, "title": None},
+    {"type": "media", "key": "weights/w", "step": None, "title": "histogram " + HOSTILE},
+    {"type": "table", "run": A, "key": "eval/samples", "step": None, "title": "samples " + HOSTILE},
 ]
 LAYOUT = {"runs": [A, B, ROBOT], "panels": PANELS}
 
@@ -124,7 +127,9 @@ def check_panels(page: Any, root: str, gap: dict[str, Any]) -> None:
     assert [c.get_attribute("data-ptype") for c in cards] == ["regex", "compare", "simreal", "media", "media", "media",
                                                               "table"]
     regex, compare, simreal, frames, clip, hist, table = cards
-    assert regex.locator(".ptitle").text_content() == HOSTILE  # a title is text
+    titles = [c.locator(".ptitle").text_content() for c in cards]  # titles and keys a writer chose are text
+    assert titles == [HOSTILE, "compare " + HOSTILE, "robot " + HOSTILE, "frames " + HOSTILE, CLIP,
+                      "histogram " + HOSTILE, "samples " + HOSTILE]
     chart = regex.locator(".chart")
     assert json.loads(chart.get_attribute("data-keys")) == ["train/loss", "train/lr"]
     assert chart.get_attribute("data-traces") == "4"  # 2 keys x 2 runs that logged them
@@ -137,6 +142,8 @@ def check_panels(page: Any, root: str, gap: dict[str, Any]) -> None:
     alpha = compare.locator(f"tbody tr[data-run='{A}']")
     assert alpha.locator("td[data-col='rollout/ep_rew_mean'][data-stat='last']").text_content() == "49"
     assert compare.locator(f"tbody tr[data-run='{B}'] td").first.text_content() == HOSTILE
+    assert compare.locator("th.num").all_text_contents()[0] == SCORE
+    assert compare.locator(f"tbody tr[data-run='{A}'] td.num").first.text_content() == "0.75"
     # the config keys whose values vary across the runs (the robot has no algo or lr, the others no deployed_step)
     assert compare.locator("th.cfg").all_text_contents() == ["algo", "deployed_step", "lr"]
     # sim vs real: both sides per key, and the gap numbers of GET /api/runs/{id}/simreal/gap
@@ -207,27 +214,28 @@ def test_every_panel_type_is_added_from_the_page_saved_and_reloaded(tab: Watched
         page.fill(".pf-title", HOSTILE)
 
     def compare() -> None:
-        page.select_option(".pf-keys", ["rollout/ep_rew_mean", "train/loss"])
-        page.fill(".pf-title", "compare")
+        page.select_option(".pf-keys", [SCORE, "rollout/ep_rew_mean"])
+        page.fill(".pf-title", "compare " + HOSTILE)
 
     def simreal() -> None:
         page.select_option(".pf-run", ROBOT)
-        page.fill(".pf-title", "robot")
+        page.fill(".pf-title", "robot " + HOSTILE)
 
     def media(key: str, title: str) -> Any:
         def fill() -> None:
             page.fill(".pf-key", key)
-            page.fill(".pf-title", title)
+            if title:
+                page.fill(".pf-title", title)
         return fill
 
     def table() -> None:
         page.select_option(".pf-run", A)
         page.wait_for_function("() => document.querySelector('.pf-key').value === 'eval/samples'")
-        page.fill(".pf-title", "samples")
+        page.fill(".pf-title", "samples " + HOSTILE)
 
     for kind, fill in (("regex", regex), ("compare", compare), ("simreal", simreal),
-                       ("media", media("media/frame", "frames")), ("media", media("media/clip", "clip")),
-                       ("media", media("weights/w", "histogram")), ("table", table)):
+                       ("media", media("media/frame", "frames " + HOSTILE)), ("media", media(CLIP, "")),
+                       ("media", media("weights/w", "histogram " + HOSTILE)), ("table", table)):
         add(kind, fill)
     # A refused panel (a regex that does not compile) says why and changes nothing.
     tab.expected.update({400, 422})
