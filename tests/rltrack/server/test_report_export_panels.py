@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,11 @@ import httpx
 
 from rltrack.server.report_embed import Budget
 
-from .test_workspace_panels import HOSTILE, World, world  # noqa: F401  # the fixture, for this module too
+from . import test_workspace_panels
+from .test_workspace_panels import HOSTILE, World
+
+#: The runs and server of test_workspace_panels (a module fixture: this module gets its own server).
+world = test_workspace_panels.world
 
 
 def _report(w: World) -> dict[str, Any]:

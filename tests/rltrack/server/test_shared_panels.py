@@ -16,7 +16,11 @@ pytest.importorskip("PIL", reason="images need Pillow")
 
 import httpx
 
-from .test_workspace_panels import HOSTILE, World, world  # noqa: F401  # the fixture, for this module too
+from . import test_workspace_panels
+from .test_workspace_panels import HOSTILE, World
+
+#: The runs and server of test_workspace_panels (a module fixture: this module gets its own server).
+world = test_workspace_panels.world
 
 
 def _share(w: World, kind: str, **body: Any) -> tuple[str, str, str]:
@@ -90,7 +94,7 @@ def test_a_shared_workspace_serves_its_panels_data_logged_out(world: World) -> N
 def test_a_shared_workspace_refuses_what_its_panels_do_not_show(world: World) -> None:
     _, token, base = _share(world, "workspace", layout=_workspace(world))
     clip = _ok(f"{world.api('/media')}", key="clip", runs=world.alpha)["items"][0]["url"]
-    table_file = [m for m in _ok(f"{world.url}/api/runs/{world.alpha}/media") if m["kind"] == "table"][0]["path"]
+    table_file = next(m for m in _ok(f"{world.url}/api/runs/{world.alpha}/media") if m["kind"] == "table")["path"]
     secret_cam = _ok(f"{world.url}/api/runs/{world.secret}/media", key="cam")[0]["path"]
     for url, params in [
         (f"{base}/media", {"key": "clip", "runs": world.alpha}),  # no media panel of that key
@@ -122,7 +126,7 @@ def test_a_shared_workspace_refuses_what_its_panels_do_not_show(world: World) ->
 
 
 def test_a_revoked_link_answers_404_on_every_route(world: World) -> None:
-    dashboard, token, base = _share(world, "workspace", layout=_workspace(world))
+    dashboard, _, base = _share(world, "workspace", layout=_workspace(world))
     media = _ok(f"{base}/media", key="cam", runs=world.alpha)["items"][0]["url"]
     urls = [(f"{base}/workspace", {}), (f"{base}/media", {"key": "cam", "runs": world.alpha}),
             (f"{base}/compare", {"runs": world.alpha, "keys": "eval/return"}),

@@ -38,10 +38,24 @@ QUERIES: dict[str, dict[str, str]] = {
     "/api/runs/{run_id}/series": {"key": "loss"},
     "/api/runs/{run_id}/tables/data": {"key": "loss", "column": "x"},
     "/api/runs/{run_id}/tables/rows": {"key": "loss"},
+    "/api/projects/{project}/media": {"key": "loss", "runs": LAB_RUN},
+    "/api/projects/{project}/compare": {"runs": LAB_RUN, "keys": "loss"},
+    "/api/projects/{project}/panels": {"p": '[{"type": "compare", "keys": ["loss"]}]'},
+    "/api/shared/{token}/media": {"key": "loss", "runs": LAB_RUN},
+    "/api/shared/{token}/compare": {"runs": LAB_RUN, "keys": "loss"},
+    "/api/shared/{token}/runs/{run_id}/series": {"key": "loss"},
+    "/api/shared/{token}/runs/{run_id}/tables/rows": {"key": "loss"},
+    "/api/shared/{token}/runs/{run_id}/tables/data": {"key": "loss", "column": "x"},
 }
+#: The share link's panel routes: the matrix's report has no panels, so each answers that it shows no such thing.
+_NOT_SHOWN = "is not shown by this shared dashboard"
 #: A 404 that is about the content asked for (the caller may see the run): its detail holds this phrase.
 CONTENT_404 = {"/api/runs/{run_id}/histograms": "has no histograms", "/api/runs/{run_id}/tables/data": "no table",
-               "/api/runs/{run_id}/tables/rows": "no table"}
+               "/api/runs/{run_id}/tables/rows": "no table",
+               **{f"/api/shared/{{token}}{sub}": _NOT_SHOWN for sub in (
+                   "/media", "/compare", "/runs/{run_id}/series", "/runs/{run_id}/simreal",
+                   "/runs/{run_id}/simreal/gap", "/runs/{run_id}/tables", "/runs/{run_id}/tables/rows",
+                   "/runs/{run_id}/tables/data", "/runs/{run_id}/media", "/runs/{run_id}/files/{path:path}")}}
 #: Password routes: the matrix sends a wrong password (a right one would log the client in).
 PASSWORD_ROUTES = {"/api/auth/login", "/api/auth/token"}
 #: Routes whose body names the run they write into.
