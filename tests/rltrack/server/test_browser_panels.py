@@ -367,10 +367,17 @@ def test_a_report_draws_every_panel_type_and_its_share_link_too(tab: Watched, se
     page.select_option(".panel-form .pf-type", "compare")
     page.select_option(".panel-form .pf-keys", ["train/lr"])
     page.click(".panel-form .pf-save")
+    # ... and edits one: the table panel's title.
+    page.locator("#r-blocks .block[data-block='7'] button", has_text="edit").click()
+    page.fill(".panel-form .pf-title", "edited <b>")
+    page.click(".panel-form .pf-save")
     page.click("#r-save")
     page.wait_for_selector("#r-status:has-text('version 2')")
     stored = httpx.get(_api(server, f"/dashboards/{report['id']}")).json()
     assert stored["blocks"][-1]["panel"]["type"] == "compare" and stored["blocks"][-1]["panel"]["keys"] == ["train/lr"]
+    assert stored["blocks"][7]["panel"]["type"] == "table" and stored["blocks"][7]["panel"]["title"] == "edited <b>"
+    page.wait_for_selector("#r-blocks .pcard[data-ptype='table'][data-loaded='1']")
+    assert page.text_content("#r-blocks .pcard[data-ptype='table'] .ptitle") == "edited <b>"
     page.wait_for_selector("#r-blocks .pcard[data-ptype='compare'] >> nth=1")
 
 
