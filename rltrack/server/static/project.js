@@ -274,8 +274,29 @@
     $("key-regex").addEventListener("change", () => { S.L.key_regex = $("key-regex").checked; keysChanged(); });
     $("search").addEventListener("input", debounce(() => { S.L.search = $("search").value; saveUrl(); renderRuns(); }));
     $("recent").addEventListener("change", () => { S.L.recent = Number($("recent").value); S.L.runs = null; S.L.hidden = []; changed({ refetch: true }); });
+    $("jump").addEventListener("change", jump);
+    $("key-list").replaceChildren(...S.keys.filter((k) => !k.key.startsWith("_")).slice(0, 5000).map((k) => el("option", { value: k.key })));
     $("show-matching").addEventListener("click", () => { S.L.runs = matching().slice(0, 1000).map((r) => r.id); S.L.hidden = []; changed({ refetch: true }); });
     $("hide-all").addEventListener("click", () => { S.L.runs = []; S.L.hidden = []; changed({ refetch: true }); });
+  }
+
+  // The key search: scrolls to a key's panel (its folded section opened, a filter hiding it cleared) and flashes it.
+  function jump() {
+    const key = $("jump").value.trim();
+    if (!key) return;
+    if (!S.panels.has(key) && S.keys.some((k) => k.key === key)) {
+      S.L.key_filter = ""; $("keyfilter").value = "";
+      changed({ rebuild: true });
+    }
+    const p = S.panels.get(key);
+    if (!p) { $("jump").setCustomValidity(`no key ${key} in this workspace`); $("jump").reportValidity(); return; }
+    $("jump").setCustomValidity("");
+    const details = p.div.closest("details");
+    if (details && !details.open) details.open = true;
+    const card = p.div.closest(".card");
+    card.scrollIntoView({ block: "center" });
+    card.classList.add("flash");
+    setTimeout(() => card.classList.remove("flash"), 1500);
   }
 
   // A regex key filter (or leaving one) asks the server which keys match; a substring filters here.

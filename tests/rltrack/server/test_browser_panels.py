@@ -330,6 +330,12 @@ def test_pin_a_chart_and_a_regex_key_filter(tab: Watched, server: BackgroundServ
                                                                                           "odom/speed"]
     assert page.input_value("#keyfilter") == "^(rollout|odom)/" and page.is_checked("#key-regex")
     assert page.locator("#pinned .pcard[data-loaded='1']").count() == 1
+    # The key search jumps to a panel the filter hides: the filter is cleared, the panel drawn and flashed.
+    page.fill("#jump", "train/loss")
+    page.dispatch_event("#jump", "change")
+    page.wait_for_selector("#panels .card.flash .chart[data-key='train/loss'][data-loaded='1']", timeout=READY_MS)
+    assert page.input_value("#keyfilter") == ""
+    assert page.locator("#panels .chart").count() == 6  # every key again
 
 
 def test_share_link_shows_every_panel_logged_out(tab: Watched, server: BackgroundServer) -> None:
