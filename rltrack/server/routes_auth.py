@@ -67,14 +67,14 @@ async def _check_password(request: Request, login: Login) -> str:
     gate = _gate(request)
     address = client_address(request.scope, gate.access.trusted_proxies)
     name = login.user.strip().lower()
-    wait = gate.limiter.retry_after(name, address)
+    # Counted as failed from here until the password is right: guesses sent at once cannot all pass.
+    wait = gate.limiter.attempt(name, address)
     if wait is not None:
         raise HTTPException(429, f"too many failed logins; try again in {wait} s", headers={"retry-after": str(wait)})
     user = await run_in_threadpool(accounts.check_password, login.user, login.password)
     if user is None:
-        gate.limiter.failed(name, address)
         raise HTTPException(401, "wrong user name or password")
-    gate.limiter.succeeded(name)
+    gate.limiter.succeeded(name, address)
     return user
 
 

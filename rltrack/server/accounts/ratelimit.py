@@ -5,6 +5,10 @@ failures, or an address :data:`PER_ADDRESS`, further attempts are refused before
 hashed (so guessing also cannot burn the server's CPU on argon2) until the oldest failure leaves the
 window. A successful login clears that user's count. Counts live in the server process: with several
 uvicorn workers each keeps its own (the limit is per worker, documented in the README).
+
+An attempt is counted when it starts (:meth:`LoginLimiter.attempt`), not when its password check
+ends: checked first and counted after, 40 guesses sent at once all passed the check while the first
+argon2 hash was still running, 8 times the per-user limit.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ class LoginLimiter:
         self.per_address = per_address
         self.window_s = window_s
         self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # attempt() holds it around retry_after()
 
     def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
         times = self._failures.get(key)
@@ -52,19 +56,36 @@ class LoginLimiter:
                     waits.append(self.window_s - (now - times[0]))
         return max(1, math.ceil(max(waits))) if waits else None
 
-    def failed(self, user: str, address: str) -> None:
-        """Count one failed login."""
-        now = time.monotonic()
-        with self._lock:
-            for key in (("user", user.lower()), ("address", address)):
-                times = self._recent(key, now)
-                times.append(now)
-                self._failures[key] = times
-                self._failures.move_to_end(key)
-            while len(self._failures) > _MAX_ENTRIES:
-                self._failures.popitem(last=False)
+    def attempt(self, user: str, address: str) -> int | None:
+        """Start a login: return seconds to wait when over the limit, else count it as failed until it succeeds.
 
-    def succeeded(self, user: str) -> None:
-        """Forget a user's failures after a good login."""
+        The check and the count are one step under the lock, so attempts sent at once cannot all pass
+        the check before any of them is counted; :meth:`succeeded` takes the count back.
+        """
+        with self._lock:
+            wait = self.retry_after(user, address)
+            if wait is None:
+                self._count(user, address, time.monotonic())
+            return wait
+
+    def failed(self, user: str, address: str) -> None:
+        """Count one failed login (one not started with :meth:`attempt`)."""
+        with self._lock:
+            self._count(user, address, time.monotonic())
+
+    def _count(self, user: str, address: str, now: float) -> None:
+        for key in (("user", user.lower()), ("address", address)):
+            times = self._recent(key, now)
+            times.append(now)
+            self._failures[key] = times
+            self._failures.move_to_end(key)
+        while len(self._failures) > _MAX_ENTRIES:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, user: str, address: str | None = None) -> None:
+        """Forget a user's failures after a good login (and the address's count of this attempt)."""
         with self._lock:
             self._failures.pop(("user", user.lower()), None)
+            times = self._failures.get(("address", address)) if address is not None else None
+            if times:
+                times.pop()
