@@ -36,7 +36,7 @@ __all__ = ["EXPORT_POINTS", "embedded_json", "report_data", "report_html"]
 
 #: Points per run and panel in an exported report: a printed chart shows no more, and 100 panels stay a few MB.
 EXPORT_POINTS = 1000
-_SCRIPTS = ("common.js", "charts.js", "groups.js", "report.js")
+_SCRIPTS = ("common.js", "charts.js", "groups.js", "panels.js", "panels_table.js", "panels_edit.js", "report.js")
 _STYLES = ("style.css", "workspace.css")
 
 

@@ -236,7 +236,8 @@ def test_a_report_exports_as_one_offline_html_file(served: Served) -> None:
     meta = re.search(r"http-equiv='Content-Security-Policy' content=\"([^\"]+)\"", page)
     assert meta is not None and "default-src 'none'" in meta.group(1) and meta.group(1) == r.headers[
         "content-security-policy"]
-    assert meta.group(1).count("'sha256-") == 5  # plotly, common.js, charts.js, groups.js, report.js
+    # plotly, common.js, charts.js, groups.js, panels.js, panels_table.js, panels_edit.js, report.js
+    assert meta.group(1).count("'sha256-") == 8
     # Writer-controlled text is escaped: in the title as entities, in the JSON with \u003c.
     assert HOSTILE not in page and "<script>alert(1)" not in page
     assert "&lt;img src=x onerror=" in page
