@@ -102,7 +102,8 @@ def test_every_panel_type_is_embedded_in_the_offline_file(world: World) -> None:
     assert table["rows"]["rows"][0][2]["url"].startswith("data:image/png;base64,")
     assert panels["9"]["type"] == "table" and "no table 'no/such/table'" in panels["9"]["error"]
     assert data["workspace"]["panels"][1]["keys"] == ["eval/length", "eval/return"]  # block order, resolved
-    print(f"\nexport of 9 panels, 2 runs with media: {len(r.content) / 1024:.0f} KiB")
+    embedded = len(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))  # type: ignore[union-attr]
+    print(f"\nexport of 9 panels over 3 runs: {len(r.content) / 1024:.0f} KiB, of which data {embedded / 1024:.0f} KiB")
 
 
 def test_media_over_the_budget_get_a_note_never_a_broken_element(world: World) -> None:
@@ -121,3 +122,41 @@ def test_media_over_the_budget_get_a_note_never_a_broken_element(world: World) -
     assert Budget().embed(root, "/api/runs/x/files/../../../etc/passwd.png")[0] is None
     assert Budget().embed(root, "https://example.org/x.png") == (None, None)
 
+
+
+def test_video_and_audio_over_their_own_cap_are_named_while_images_still_embed(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rltrack.server import report_embed
+
+    monkeypatch.setattr(report_embed, "MAX_EMBED_AV_BYTES", 1000)  # the clip is a few KiB: now over the cap
+    clip = httpx.get(world.api("/media"), params={"key": "clip", "runs": world.alpha}).json()["items"][0]["url"]
+    cam = httpx.get(world.api("/media"), params={"key": "cam", "runs": world.alpha}).json()["items"][0]["url"]
+    budget = Budget()
+    uri, note = budget.embed(world.root, clip)
+    assert uri is None and note is not None and note.endswith("KiB, open on the server")
+    uri, note = budget.embed(world.root, cam)
+    assert uri is not None and uri.startswith("data:image/png;base64,") and note is None
+
+
+def test_a_report_saved_before_panel_types_still_shares_and_exports(world: World) -> None:
+    from rltrack.server.dashboards import DashboardSpec
+    from rltrack.server.dashboards_open import open_dashboards
+
+    # Written as the server stored report blocks before panel types existed: no "type" in the panel.
+    old = DashboardSpec("report", "old report", {"runs": [world.alpha]},
+                        [{"markdown": "# old"}, {"panel": {"key": "loss", "source": None, "log_y": None}}])
+    store = open_dashboards(world.root, world.db)
+    try:
+        made = store.create("lab", old, None)
+    finally:
+        store.close()
+    page = httpx.get(world.api(f"/dashboards/{made.id}/export.html"))
+    assert page.status_code == 200
+    data = _embedded(page.text)
+    assert data["panels"] == {"1": {"type": "line", "series_key": "loss|"}}
+    assert data["series"]["loss|"]["runs"][0]["value"] == [1.0, 0.5, 1.0 / 3]
+    token = httpx.post(world.api(f"/dashboards/{made.id}/shares"), json={}).json()["token"]
+    boot = httpx.get(f"{world.url}/api/shared/{token}/workspace").json()
+    assert [(p["type"], p["keys"]) for p in boot["panels"]] == [("line", ["loss"])]
+    assert httpx.get(f"{world.url}/api/shared/{token}/series", params={"key": "loss", "runs": world.alpha}
+                     ).status_code == 200
