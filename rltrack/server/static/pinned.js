@@ -104,7 +104,17 @@
     X.started = true;
     await drawAll();
   };
-  X.redraw = function (refetch) { if (X.started) drawAll(!refetch); };
+  // Other runs shown: a regex panel's keys are those the shown runs logged, so the server resolves them again first.
+  let asked = 0;
+  X.redraw = async function (refetch) {
+    if (!X.started) return;
+    if (refetch && X.cards.some((c) => RT.panels.kind(c.p) === "regex")) {
+      const ask = ++asked;
+      try { await X.S.refetchWorkspace(); } catch (e) { say(e.message, true); }
+      if (ask !== asked) return;
+    }
+    await drawAll(!refetch);
+  };
   X.pin = function (key, opts) {
     const p = { type: "line", regex: "^" + escapeRe(key) + "$", source: opts.source ?? null, log_y: opts.log_y ?? null, title: key };
     commit([...X.S.L.panels, p], `pinned ${key}`);

@@ -494,3 +494,16 @@ def test_a_teammate_and_a_logged_out_viewer_see_every_panel(browser: Any, team_s
     finally:
         for c in contexts:
             c.close()
+
+
+def test_a_regex_panel_follows_the_runs_shown(tab: Watched, server: BackgroundServer) -> None:
+    layout = {"runs": [ROBOT], "panels": [PANELS[0]]}
+    page = tab.page
+    tab.ready(f"{server.url}/projects/{PROJECT}?w=" + quote(json.dumps(layout)))
+    card = page.locator("#pinned .pcard[data-ptype='regex']")
+    _cards(page, "#pinned")
+    assert card.locator(".pnote").text_content() == "no logged key matches"  # the robot logged no train/ key
+    page.check(f"#runs tbody tr[data-run='{A}'] input.vis")
+    page.wait_for_selector("#pinned .pcard[data-ptype='regex'][data-loaded='1'] .chart[data-traces='2']",
+                           timeout=READY_MS)
+    assert json.loads(card.locator(".chart").get_attribute("data-keys")) == ["train/loss", "train/lr"]
