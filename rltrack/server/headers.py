@@ -4,14 +4,22 @@ A route may set its own ``Content-Security-Policy`` (a run's uploaded files get 
 the middleware only adds the headers a response does not already carry. No other site may frame
 the dashboard (clickjacking), except the loopback notebook server of ``rltrack.show()``, which
 Jupyter shows in an iframe (:data:`NOTEBOOK_FRAME_ANCESTORS`).
+
+A 405 names in ``Allow`` every method the URL takes: Starlette names only those of the first route
+whose path matches, so ``OPTIONS /api/projects/p/dashboards/d`` answered ``Allow: GET`` although the
+URL also takes ``PUT`` and ``DELETE`` (routes of one path are separate routes).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.routing import Match
+
 from rltrack.server.security import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CSP", "NOTEBOOK_FRAME_ANCESTORS", "SANDBOX_CSP", "SECURITY_HEADERS", "HeadersMiddleware",
-           "security_headers"]
+           "allowed_methods", "security_headers"]
 
 #: The dashboard's policy: scripts only from this origin (no inline script, no eval); plotly sets
 #: inline styles, so styles may be inline; media may come from blob: URLs the pages create.
@@ -62,9 +70,30 @@ class HeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
+                if message.get("status") == 405:
+                    allowed = allowed_methods(scope)
+                    if allowed:
+                        headers = [(n, v) for n, v in headers if n.lower() != b"allow"]
+                        headers.append((b"allow", ", ".join(allowed).encode()))
                 present = {name.lower() for name, _ in headers}
                 headers.extend((name, value) for name, value in self.headers if name not in present)
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Return the methods the request's URL takes (asked of every route of the app, included routers too)."""
+    router: Any = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return []
+    allowed = []
+    for method in _METHODS:
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in router.routes):
+            allowed.append(method)
+    return allowed
