@@ -4,6 +4,9 @@ The token is the only credential: these routes need no login, and they reach not
 dashboard's project, its runs (the layout's runs, or its newest ``recent``) and the keys it draws
 (a workspace's keys after its key filter, a report's panel keys). Every route is a GET: a share link
 cannot save, delete or share. An unknown or revoked token answers 404, like a missing page.
+
+The typed panels' routes (media, compare, a run's tables, sim-vs-real and files) are in
+:mod:`rltrack.server.shared_runs`; what a link may serve is :func:`rltrack.server.shared_scope.share_scope`.
 """
 
 from __future__ import annotations

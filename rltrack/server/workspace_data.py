@@ -141,6 +141,9 @@ def workspace_payload(
 ) -> dict[str, Any]:
     """Return the layout (defaults filled in), the runs newest first, each key and where it was logged.
 
+    ``shown`` is the keys the layout's key filter keeps (a regex is evaluated here, never in the browser), and
+    ``panels`` the layout's panels resolved (:func:`rltrack.server.workspace_resolve.resolve_panels`).
+
     Args:
         request: The request (the app's settings locate sweep metadata).
         reader: The store reader.
@@ -152,6 +155,7 @@ def workspace_payload(
 
     Raises:
         RunNotFoundError: the project has no runs (or none of the allowed ones).
+        RltrackError: the layout's key regex runs out of time over the project's keys.
     """
     rows = project_runs(reader, cache, project)
     if allowed_runs is not None:
