@@ -28,6 +28,7 @@ from typing import Any
 
 from rltrack.errors import RltrackError
 from rltrack.server.workspace import layout_json, panel_json, parse_layout, parse_panel
+from rltrack.server.workspace_panels import MAX_PANELS
 
 __all__ = [
     "KINDS",
@@ -217,6 +218,9 @@ def parse_dashboard(data: Any, *, kind: str | None = None) -> DashboardSpec:
     if len(blocks_in) > MAX_BLOCKS:
         raise RltrackError(f"report has {len(blocks_in)} blocks; use at most {MAX_BLOCKS}")
     spec = DashboardSpec(given, _name(data.get("name")), layout, [_block(b, i) for i, b in enumerate(blocks_in)])
+    panels = len(report_panels(spec))
+    if panels > MAX_PANELS:
+        raise RltrackError(f"report has {panels} panel blocks; use at most {MAX_PANELS} (split it into two reports)")
     size = len(spec.body())
     if size > MAX_BODY:
         raise RltrackError(

@@ -95,6 +95,10 @@ def test_a_report_keeps_old_panel_blocks_valid_and_takes_every_type() -> None:
     assert old.blocks == [{"panel": {"type": "line", "key": "loss", "source": None, "log_y": None}}]
     spec = parse_dashboard({"kind": "report", "name": "r", "blocks": [{"panel": p} for p in EVERY]})
     assert report_panels(spec) == EVERY
+    with pytest.raises(RltrackError, match="report has 101 panel blocks; use at most 100"):
+        parse_dashboard({"kind": "report", "name": "r", "blocks": [{"panel": {"key": f"k{i}"}} for i in range(101)]})
+    assert len(parse_dashboard({"kind": "report", "name": "r", "blocks": [{"markdown": "x"}] * 100 + [
+        {"panel": {"key": f"k{i}"}} for i in range(100)]}).blocks) == 200
     with pytest.raises(RltrackError, match=r"report block 1: workspace panel \(media\): field 'key'"):
         parse_dashboard({"kind": "report", "name": "r", "blocks": [{"markdown": "x"}, {"panel": {"type": "media"}}]})
 
