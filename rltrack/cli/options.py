@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -31,15 +32,24 @@ def open_api(store_dir: str | None) -> Any:
 
     root = resolve_root(store_dir)
     if not (root / DB_FILENAME).is_file():
-        where = "--dir" if store_dir is not None else "no --dir given: $RLTRACK_DIR or ./rltrack-runs"
-        raise click.ClickException(
-            f"no rltrack store at {str(root)!r} ({where}); log a run first, or pass --dir PATH "
-            "(or set RLTRACK_DIR) to the folder that holds rltrack.db"
-        )
+        raise click.ClickException(missing_store(store_dir, root))
     try:
         return Api(store_dir)
     except RltrackError as err:
         raise click.ClickException(str(err)) from err
+
+
+def missing_store(store_dir: str | None, root: Path) -> str:
+    """The CLI's message for a folder without ``rltrack.db``: names ``--dir``, and the store the user stands in."""
+    from rltrack.store.paths import DB_FILENAME
+
+    where = "--dir" if store_dir is not None else "no --dir given: $RLTRACK_DIR or ./rltrack-runs"
+    text = (f"no rltrack store at {str(root)!r} ({where}); log a run first, or pass --dir PATH "
+            f"(or set RLTRACK_DIR) to the folder that holds {DB_FILENAME}")
+    if store_dir is None and (Path.cwd() / DB_FILENAME).is_file():
+        # `cd rltrack-runs && rltrack ui` is the usual slip: the folder holding rltrack.db is the store.
+        text += f"; this folder holds {DB_FILENAME}: pass --dir ."
+    return text
 
 
 def resolve_run_id(api: Any, run_id: str) -> str:

@@ -89,6 +89,16 @@ def test_runs_ls_on_a_folder_without_a_store(tmp_path: Path) -> None:
     assert "no rltrack store at" in result.output
 
 
+def test_runs_ls_inside_the_store_folder_says_to_pass_dir_dot(
+        store_dir: Path, filled: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(store_dir)  # `cd rltrack-runs && rltrack runs ls`
+    monkeypatch.delenv("RLTRACK_DIR", raising=False)
+    result = CliRunner().invoke(main, ["runs", "ls"])
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("this folder holds rltrack.db: pass --dir .")
+    assert filled in _invoke("runs", "ls", "--dir", ".")
+
+
 def test_export_csv_has_every_point_of_every_source(store_dir: Path, filled: str) -> None:
     rows = list(csv.reader(io.StringIO(_invoke("export", filled, "--dir", str(store_dir)))))
     assert rows[0] == ["source", "key", "step", "t_ns", "value"]
