@@ -87,8 +87,22 @@
     $("pinned-box").hidden = X.S.shared && !list.length;
   }
 
+  // The first EAGER panels draw at once (the page is ready when they are); the rest of a long list (up to 100)
+  // draw as they come near the screen, and again when they come back after a change (as the key panels do).
+  const EAGER = 12;
+  let observer = null;
   async function drawAll(onlyLines) {
-    await Promise.all(X.cards.filter((c) => !onlyLines || RT.panels.kind(c.p) === "regex").map((c) => RT.panels.draw(c.card, c.p, ctx(c.p, c.i))));
+    observer?.disconnect();
+    observer = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        const c = X.cards.find((x) => x.card === e.target);
+        if (e.isIntersecting && c && c.stale) { c.stale = false; observer.unobserve(c.card); RT.panels.draw(c.card, c.p, ctx(c.p, c.i)); }
+      }
+    }, { rootMargin: "600px 0px" });
+    const due = X.cards.filter((c) => !onlyLines || RT.panels.kind(c.p) === "regex");
+    due.forEach((c, n) => { c.stale = n >= EAGER; });
+    X.cards.forEach((c) => { if (c.stale) observer.observe(c.card); }); // undrawn ones outside `due` stay watched
+    await Promise.all(due.filter((c) => !c.stale).map((c) => RT.panels.draw(c.card, c.p, ctx(c.p, c.i))));
   }
 
   X.start = async function (S) {

@@ -507,3 +507,15 @@ def test_a_regex_panel_follows_the_runs_shown(tab: Watched, server: BackgroundSe
     page.wait_for_selector("#pinned .pcard[data-ptype='regex'][data-loaded='1'] .chart[data-traces='2']",
                            timeout=READY_MS)
     assert json.loads(card.locator(".chart").get_attribute("data-keys")) == ["train/loss", "train/lr"]
+
+
+def test_a_long_pinned_list_draws_as_it_comes_into_view(tab: Watched, server: BackgroundServer) -> None:
+    panels = [{"type": "line", "regex": f"^train/loss$|^x{i}$", "title": f"loss {i}"} for i in range(30)]
+    page = tab.page
+    tab.ready(f"{server.url}/projects/{PROJECT}?w=" + quote(json.dumps({"runs": [A, B], "panels": panels})))
+    cards = page.locator("#pinned .pcard")
+    assert cards.count() == 30
+    loaded = [c.get_attribute("data-loaded") for c in cards.all()]
+    assert loaded[:12] == ["1"] * 12 and loaded[-1] is None  # the first screenful drawn, the last not fetched
+    cards.nth(29).scroll_into_view_if_needed()
+    page.wait_for_selector("#pinned .pcard:nth-child(30)[data-loaded='1'] .chart[data-traces='2']", timeout=READY_MS)
