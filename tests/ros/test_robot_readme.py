@@ -36,10 +36,15 @@ def test_the_readme_builds_ros_with_pep517_and_installs_both_parts_from_git() ->
 
 
 def _python310() -> str:
-    found = os.environ.get("RLTRACK_PY310") or shutil.which("python3.10")
-    if not found:
-        pytest.skip("no Python 3.10 (set RLTRACK_PY310 or put python3.10 on PATH)")
-    return found
+    """A working Python 3.10, looked for as .ci/run does (a pyenv shim on PATH may not run)."""
+    candidates = [os.environ.get("RLTRACK_PY310", ""), shutil.which("python3.10") or ""]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))
+    candidates.append("/usr/bin/python3.10")
+    check = "import sys; assert sys.version_info[:2] == (3, 10)"
+    for cand in filter(None, candidates):
+        if subprocess.run([cand, "-c", check], capture_output=True, check=False).returncode == 0:
+            return cand
+    pytest.skip("no Python 3.10 (set RLTRACK_PY310)")
 
 
 def _sh(command: str, cwd: Path, venv: Path) -> str:
