@@ -100,6 +100,10 @@ class Forwarder:
         self._progress = threading.Condition()
         self.online: bool | None = None
         self._stuck = False
+        #: Rounds the thread has begun, and which of them last found the server away: wait() gives up
+        #: only on a try begun after it was called (the server may be back since the last one).
+        self._rounds_begun = 0
+        self._stuck_round = 0
         self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="rltrack-remote", daemon=True)
         self._thread.start()
@@ -151,11 +155,14 @@ class Forwarder:
         not for the orphans it adopted (another run's backlog).
         """
         deadline = time.monotonic() + timeout
+        begun = self._rounds_begun
         self._wake.set()
         with self._progress:
             while (self.own_pending_bytes if own_only else self.pending_bytes) > 0:
                 left = deadline - time.monotonic()
-                if left <= 0 or (give_up_offline and self._stuck):
+                # A try from before this call does not count: the server may be back since (a restart, space
+                # freed); finish() right then gave up at once and left the whole run in the spool.
+                if left <= 0 or (give_up_offline and self._stuck and self._stuck_round > begun):
                     return False
                 self._progress.wait(min(left, 0.05))
         return True
@@ -179,6 +186,8 @@ class Forwarder:
         backoff = FIRST_BACKOFF_S
         while not self._stopping:
             self._wake.clear()
+            self._rounds_begun += 1
+            this_round = self._rounds_begun
             try:
                 sent = self._round()
                 offline = False
@@ -187,7 +196,7 @@ class Forwarder:
             except Exception as err:  # the forwarder must outlive any one failure
                 self._warn("forwarder", f"the rltrack forwarder hit {type(err).__name__}: {err}; it tries again")
                 sent, offline = False, True
-            self._stuck = offline
+            self._stuck, self._stuck_round = offline, this_round
             with self._progress:
                 self._progress.notify_all()
             if offline:

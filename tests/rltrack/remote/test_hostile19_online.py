@@ -1,9 +1,12 @@
-"""Issue 19 audit, finding 3 from the user's side: the line ``finish()`` prints counts only what reached the server.
+"""Issue 19 audit, finding 3 and faults, from the user's side of an online run.
 
-An online run whose one batch the server answered 500 for kept every other value (the batch became a
-dead letter, as it should), but ``finish()`` printed "finished: 2,001 values of 2 keys stored in
-http://...", counting the dead letter's value as stored. It now says 2,000, beside the warning that
-names the dead letter; ``rltrack sync --retry`` then stores it.
+* An online run whose one batch the server answered 500 for kept every other value (the batch became
+  a dead letter, as it should), but ``finish()`` printed "finished: 2,001 values of 2 keys stored in
+  http://...", counting the dead letter's value as stored. It now says 2,000, beside the warning that
+  names the dead letter; ``rltrack sync --retry`` then stores it.
+* A server away (its disk full: 503, or restarting) that is back by the time ``finish()`` is called:
+  ``finish()`` gave up at once on the strength of the try before, warned "has not stored run yet" and
+  left the whole run in the spool (nothing of it on the server). It now tries again first.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,12 +37,20 @@ class PoisonProxy:
     """A real HTTP proxy that answers 500 to a batch post carrying a value chunk of key ``poison``."""
 
     def __init__(self, upstream: BackgroundServer) -> None:
+        self.away = False  # answer 503 to everything, as a server whose disk is full
+        self.answered_away = 0
+        proxy = self
+
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if proxy.away:
+                    proxy.answered_away += 1
+                    self._answer(503, b'{"detail": "the store is out of space"}', "application/json")
+                    return
                 if self.path == "/api/ingest/batches" and any(
                     c["key"] == POISON for b in json.loads(body)["batches"] for c in b.get("batches") or ()
                 ):
@@ -110,3 +122,29 @@ def test_the_finish_line_counts_only_what_reached_the_server(
     assert retried.exit_code == 0, retried.output
     assert rltrack.Api(tmp_path / "server").run(run.id).series(POISON)[2].tolist() == [1.0]
     assert not [p for p in spool.rglob("*") if p.is_file()]  # acknowledged spool and the retried letter are gone
+
+
+def test_a_server_back_when_finish_is_called_gets_the_whole_run(
+    served: tuple[BackgroundServer, PoisonProxy], tmp_path: Path,
+) -> None:
+    _, proxy = served
+    spool = tmp_path / "spool"
+    run = rltrack.init(project="p", name="away", mode="online", url=proxy.url, dir=spool, system_metrics=False,
+                       quiet=True)
+    proxy.away = True
+    for i in range(50_000):
+        run.log({"x": float(i)}, step=i)
+    run.flush()
+    deadline = time.monotonic() + 60
+    while proxy.answered_away < 4 and time.monotonic() < deadline:  # backoff grown: the next try is ~2 s off
+        time.sleep(0.05)
+    assert proxy.answered_away >= 4
+    proxy.away = False  # space freed, server restarted: back before finish()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.finish()
+    assert not [str(w.message) for w in caught if "has not stored run" in str(w.message)]
+    view = rltrack.Api(tmp_path / "server").run(run.id)
+    assert view.series("x")[0].tolist() == list(range(50_000))
+    assert view.state == "finished"
+    assert not [p for p in spool.rglob("*") if p.is_file()]
