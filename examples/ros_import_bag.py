@@ -3,8 +3,9 @@
     python examples/ros_import_bag.py                 # writes a small demo bag first
     python examples/ros_import_bag.py PATH/TO/BAG     # a rosbag2 folder or an .mcap file
 
-Needs `pip install 'rltrack[ros]'` and the `ros/` package importable (colcon, `pip install ./ros`,
-or this checkout). The CLI does the same: `rltrack import-bag BAG --run RUN_ID`.
+Needs rltrack's `ros` extra and the `ros/` package importable: from this checkout,
+`pip install '.[ros]' ./ros` (or build `ros/` with colcon; run from the checkout, this script finds
+`ros/` itself). The CLI does the same: `rltrack import-bag BAG --run RUN_ID`.
 """
 
 from __future__ import annotations
