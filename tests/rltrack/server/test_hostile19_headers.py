@@ -7,6 +7,7 @@ is a route of its own, and Starlette names the methods of the first one only).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +43,25 @@ def test_a_405_allows_every_method_of_its_url(server: httpx.Client, method: str,
     assert answer.headers["allow"] == allow
     assert answer.json() == {"detail": "Method Not Allowed"}
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_documented_path_allows_exactly_its_documented_methods(server: httpx.Client) -> None:
+    paths = server.get("/openapi.json").json()["paths"]
+
+    def pattern(template: str) -> re.Pattern[str]:
+        # A parameter is one path segment, except a file path (``{path}``), which may hold slashes.
+        parts = re.split(r"(\{[^}]+\})", template)
+        return re.compile("".join(("(.+)" if p == "{path}" else "([^/]+)") if p.startswith("{") else re.escape(p)
+                                  for p in parts) + "$")
+
+    patterns = {template: pattern(template) for template in paths}
+    checked = 0
+    for template in paths:
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        # Every method some documented route takes at this URL (/api/ingest/blobs/missing is also a blob's PUT).
+        documented = {m.upper() for t, ops in paths.items() if patterns[t].match(path) for m in ops}
+        answer = server.request("OPTIONS", path)
+        assert answer.status_code == 405, (template, answer.text)
+        assert set(answer.headers["allow"].split(", ")) == documented, template
+        checked += 1
+    assert checked > 40  # the whole API, not a handful
