@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 
 import click
@@ -28,7 +29,9 @@ def sweep_command(config_file: str, project: str | None, store_dir: str | None, 
         raise click.ClickException(str(err)) from err
     # The id alone on stdout, so `ID=$(rltrack sweep sweep.yaml)` works; the hint goes to stderr.
     click.echo(sweep_id)
-    click.echo(f"start agents with: rltrack agent {sweep_id}", err=True)
+    # The agent must open the same store: a --dir given here is part of the command to copy.
+    where = f" --dir {shlex.quote(store_dir)}" if store_dir is not None else ""
+    click.echo(f"start agents with: rltrack agent {sweep_id}{where}", err=True)
 
 
 @click.command("agent")
@@ -49,9 +52,9 @@ def agent_command(
     except (RltrackError, ImportError) as err:
         raise click.ClickException(str(err)) from err
     states = Counter(r.state for r in results)
+    trials = f"{len(results)} trial{'' if len(results) == 1 else 's'}"
     click.echo(
-        f"agent done: {len(results)} trials ({states['finished']} finished, {states['pruned']} pruned, "
-        f"{states['failed']} failed)",
+        f"agent done: {trials} ({states['finished']} finished, {states['pruned']} pruned, {states['failed']} failed)",
         err=True,
     )
 

@@ -142,10 +142,12 @@ def test_cli_sweep_prints_the_id_and_agent_runs_the_program(tmp_path: Path, prog
     assert created.exit_code == 0, created.output
     sweep_id = created.stdout.strip()
     assert len(sweep_id) == 8
+    # The hint is the command to copy: with the store the sweep was made in.
+    assert created.stderr.strip().splitlines()[-1] == f"start agents with: rltrack agent {sweep_id} --dir {store}"
     ran = runner.invoke(main, ["agent", sweep_id, "--count", "2", "--dir", store])
     assert ran.exit_code == 0, ran.output
     lines = ran.stderr.strip().splitlines()
-    assert lines[-1] == "agent done: 1 trials (1 finished, 0 pruned, 0 failed)"
+    assert lines[-1] == "agent done: 1 trial (1 finished, 0 pruned, 0 failed)"
     assert lines[-2].startswith(f"sweep {sweep_id} trial 0 run ")
     (view,) = rltrack.Api(store).runs(group=sweep_id)
     assert (view.project, view.state) == ("cli", "finished")
