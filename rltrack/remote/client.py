@@ -59,15 +59,34 @@ class Rejected(RltrackError):
         return self.status in TRANSIENT_STATUSES
 
 
+def _bearer(api_key: str) -> bytes:
+    """Return the ``Authorization`` value for a token, as UTF-8 bytes.
+
+    The server reads its ``--token-file`` as UTF-8 and compares bytes, so a non-ASCII token works
+    (sent as text, httpx refused it with a bare UnicodeEncodeError). The token is never echoed.
+
+    Raises:
+        RltrackError: the token holds a control character (a newline pasted with it) or is not valid Unicode.
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in api_key):
+        raise RltrackError("api_key holds a control character (a newline pasted with it?); pass the token exactly "
+                           "as it is written in the server's token file")
+    try:
+        return f"Bearer {api_key}".encode()
+    except UnicodeEncodeError:
+        raise RltrackError("api_key is not valid Unicode (a lone surrogate); pass the token exactly as it is "
+                           "written in the server's token file") from None
+
+
 class IngestClient:
     """A connection to one server; every method raises :class:`Unreachable` or :class:`Rejected`."""
 
     def __init__(self, url: str, api_key: str | None, *, transport: Any = None) -> None:
         import httpx
 
-        headers = {"user-agent": "rltrack-remote"}
+        headers: dict[bytes, bytes] = {b"user-agent": b"rltrack-remote"}
         if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
+            headers[b"authorization"] = _bearer(api_key)
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,

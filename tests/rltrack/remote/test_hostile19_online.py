@@ -148,3 +148,21 @@ def test_a_server_back_when_finish_is_called_gets_the_whole_run(
     assert view.series("x")[0].tolist() == list(range(50_000))
     assert view.state == "finished"
     assert not [p for p in spool.rglob("*") if p.is_file()]
+
+
+def test_a_non_ascii_token_works_and_a_pasted_newline_is_refused_at_init(tmp_path: Path) -> None:
+    from rltrack.server.security import AccessControl
+
+    token = "tøken-α-🔑"  # the server reads its --token-file as UTF-8 and compares bytes
+    access = AccessControl(tokens=frozenset({token}), public_read=False)
+    with BackgroundServer(ServerSettings(root=tmp_path / "server", ingest=True, access=access)) as server:
+        run = rltrack.init(project="p", mode="online", url=server.url, api_key=token, dir=tmp_path / "spool",
+                           system_metrics=False, quiet=True)  # was: a bare UnicodeEncodeError from httpx
+        run.log({"x": 1.0}, step=0)
+        run.finish()
+        assert rltrack.Api(tmp_path / "server").run(run.id).series("x")[2].tolist() == [1.0]
+        for bad in (token + "\n", "ab\rc"):
+            with pytest.raises(rltrack.RltrackError, match="api_key holds a control character") as refused:
+                rltrack.init(project="p", mode="online", url=server.url, api_key=bad, dir=tmp_path / "spool2",
+                             system_metrics=False, quiet=True)
+            assert token not in str(refused.value)  # a token is never echoed
