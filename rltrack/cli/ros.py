@@ -140,8 +140,11 @@ def _check_input(ros: ModuleType, source: Any, config: Any, *, guess: bool) -> A
                    "ended?); the files' own counts are expected", err=True)  # fmt: skip
     if nothing():
         listing = ", ".join(f"{t} ({info.expected})" for t, info in sorted(source.topics.items())) or "(none)"
+        # A file cut before its channels has no topics: say so, with its repair tool.
+        files = [*source.problems, *(f"{f.path.name}: {p}" for f in source.files if (p := f.problem()))]
+        why = "".join(f"; {problem}" for problem in files)
         raise RltrackError(f"nothing to import: the selected topics of {str(source.path)!r} hold no messages; "
-                           f"its topics: {listing}")  # fmt: skip
+                           f"its topics: {listing}{why}")  # fmt: skip
     _check_decodable(ros, source, selected)
     if config.episodes is None and guess:
         found = ros.bag.guess_episodes(source)

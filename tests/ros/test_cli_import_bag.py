@@ -224,3 +224,18 @@ def test_the_demos_bag_imports_its_episodes_without_a_config(tmp_path: Path) -> 
     assert "2 episodes" in result.output
     (view,) = rltrack.Api(dir=tmp_path / "store").runs(project="robot")
     assert view.series("episode/return", source="real")[2].tolist() == [5.0, 8.0]
+
+
+def test_a_single_mcap_cut_before_its_channels_is_refused_naming_the_cut_and_its_tool(tmp_path: Path) -> None:
+    # Was: "hold no messages; its topics: (none)", not a word that the file is cut.
+    cut = tmp_path / "talker.mcap"
+    cut.write_bytes((REAL / "rb2_mcap_talker" / "talker.mcap").read_bytes()[:200])
+    args = ["import-bag", str(cut), "--project", "robot", "--dir", str(tmp_path / "store")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "nothing to import: the selected topics of" in said
+    cut_note = "talker.mcap: the recording is cut short (the file is cut inside a record at byte 200)"
+    assert f"its topics: (none); {cut_note}" in said
+    assert "`mcap recover`" in said
+    assert not (tmp_path / "store" / "rltrack.db").exists()
