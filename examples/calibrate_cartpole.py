@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10, help="recorded episodes")
     parser.add_argument("--max-steps", type=int, default=100, help="steps per recorded episode")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--dir", default=None, help="store folder [default: RLTRACK_DIR or the user's folder]")
+    parser.add_argument("--dir", default=None, help="store folder (default: $RLTRACK_DIR or ./rltrack-runs)")
     args = parser.parse_args()
 
     with rltrack.init(project="calibrate-cartpole", dir=args.dir, source="real", system_metrics=False) as run:

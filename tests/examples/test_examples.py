@@ -43,6 +43,15 @@ def test_every_example_is_smoke_tested() -> None:
         assert name in (Path(__file__).parent / module).read_text(), f"{module} must run {name}"
 
 
+@pytest.mark.parametrize("name", sorted(set(EXAMPLES) | set(ELSEWHERE)))
+def test_example_help_names_the_store_it_writes_to(name: str) -> None:
+    # Read from the source: --help would import each framework. Every example writes to ./rltrack-runs by default
+    # (calibrate_cartpole.py's help said "the user's folder", which is no folder a user can find).
+    source = (ROOT / "examples" / name).read_text(encoding="utf-8")
+    (line,) = [line for line in source.splitlines() if '"--dir"' in line]
+    assert "./rltrack-runs" in line, line
+
+
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_example_runs(name: str, tmp_path: Path) -> None:
     if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
