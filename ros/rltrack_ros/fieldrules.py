@@ -59,7 +59,8 @@ class FieldFilter:
     Globs match the field path (``twist/twist/linear/x``; ``*`` also crosses ``/``). A field is kept
     when it matches an ``include`` glob (or ``include`` is empty) and no ``exclude`` glob; a field
     named in ``rename`` is always kept, under the key given there (absolute, no topic prefix).
-    Arrays longer than ``max_array`` are skipped.
+    Arrays longer than ``max_array`` are skipped, except arrays keyed by identity (``/tf``
+    transforms, elements with a name or id): their keys are names, not positions.
     """
 
     include: tuple[str, ...] = ()

@@ -72,6 +72,10 @@ _NUMERIC = frozenset(
 )  # fmt: skip
 _WIDE = frozenset({"int64", "uint64"})  # integers float64 cannot always hold exactly
 _EXACT = 2**53  # every integer up to this magnitude is exact in float64
+#: Elements of one identity-keyed array kept per message. ``max_array`` does not apply to these
+#: arrays: their keys are names, not positions, and a robot's /tf_static (one message with every
+#: fixed frame) or /tf often holds more than 64 transforms.
+MAX_IDENTITIES = 4096
 
 class _KeyCache:
     """Field path -> key (or None) for paths only known at run time (indices, joint names)."""
@@ -366,7 +370,8 @@ class MessageFlattener:
 
     def _plan_array(self, path: str, attr: str, detail: Any, *, fixed: bool, owner: str, only_field: bool) -> None:
         (subtype, subdetail), length = detail
-        if fixed and length > self._filter.max_array:
+        rule = self._identity_rule(subdetail) if subtype == Nodetype.NAME else None
+        if fixed and length > (self._filter.max_array if rule is None else MAX_IDENTITIES):
             return
         get = attrgetter(attr)
         if subtype == Nodetype.BASE:
@@ -379,7 +384,6 @@ class MessageFlattener:
             else:
                 self._emitters.append(self._numbers_emitter(path, get, wide=subdetail[0] in _WIDE))
         elif subtype == Nodetype.NAME:
-            rule = self._identity_rule(subdetail)
             self._may_group = True  # the elements' flatteners are built per message: they may carry stamps
             if rule is not None:
                 self._emitters.append(self._keyed_emitter("" if only_field else path, get, subdetail, rule))
@@ -435,7 +439,7 @@ class MessageFlattener:
 
     def _keyed_emitter(self, path: str, get: Callable[[Any], Any], subtype: str, rule: IdentityRule) -> Emit:
         """Key each element by its identity fields; each element's values go at its own stamp."""
-        limit = self._filter.max_array
+        limit = MAX_IDENTITIES
         ident = attrgetter(*(f.replace("/", ".") for f in rule.fields))
         single = len(rule.fields) == 1
         subs: dict[str, MessageFlattener] = {}
@@ -457,7 +461,7 @@ class MessageFlattener:
                 seen.add(name)
                 sub = subs.get(name)
                 if sub is None:
-                    if len(subs) >= 4096:
+                    if len(subs) >= MAX_IDENTITIES:
                         subs.clear()  # identities that change every message: stay bounded
                     sub = subs[name] = MessageFlattener(
                         self._typestore, subtype, self._prefix, self._filter, identity=self._identity,

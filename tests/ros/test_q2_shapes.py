@@ -233,3 +233,40 @@ def test_two_recordings_into_one_run_add_up_their_counters(tmp_path: Path) -> No
     assert len(view.series("odom/pose/pose/position/x", source="real")[2]) == 20
     summary = view.summary_of("real")
     assert [summary[f"_rltrack/ros/{k}"] for k in ("received", "logged", "received/odom", "expected/odom")] == [20] * 4
+
+
+def test_tf_messages_with_more_than_64_transforms_are_keyed_by_frame(tmp_path: Path) -> None:
+    # A robot's /tf_static holds every fixed frame in one message (often over 64); max_array (64) dropped
+    # the whole message, and the hint said TFMessage carries no numeric fields.
+    t = TS.types
+
+    def transform(parent: str, child: str, t_ns: int, x: float) -> object:
+        stamp = t["builtin_interfaces/msg/Time"](sec=t_ns // 10**9, nanosec=t_ns % 10**9)
+        return t["geometry_msgs/msg/TransformStamped"](
+            header=t["std_msgs/msg/Header"](stamp=stamp, frame_id=parent), child_frame_id=child,
+            transform=t["geometry_msgs/msg/Transform"](
+                translation=t["geometry_msgs/msg/Vector3"](x=x, y=0.0, z=0.0),
+                rotation=t["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)),
+        )  # fmt: skip
+
+    tf = "tf2_msgs/msg/TFMessage"
+    with Writer(tmp_path / "bag", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        static = writer.add_connection("/tf_static", tf, typestore=TS)
+        moving = writer.add_connection("/tf", tf, typestore=TS)
+        links = [transform("base_link", f"link_{i}", T0_NS, float(i)) for i in range(100)]
+        writer.write(static, T0_NS, TS.serialize_cdr(t[tf](transforms=links), tf))
+        for k in range(5):
+            t_ns = T0_NS + k * 10**8
+            chain = [transform(f"link_{i}", f"link_{i + 1}", t_ns - i * 1000, k + i / 100) for i in range(70)]
+            writer.write(moving, t_ns, TS.serialize_cdr(t[tf](transforms=chain), tf))
+    code, out, (view,) = cli(tmp_path / "bag", tmp_path / "store", "--clock", "header")
+    assert code == 0, out
+    assert "carry no numeric fields" not in out
+    keys = set(view.keys(source="real"))
+    assert {f"tf_static/base_link/link_{i}/translation/x" for i in range(100)} <= keys
+    assert {f"tf/link_{i}/link_{i + 1}/rotation/w" for i in range(70)} <= keys
+    _, t_ns, x = view.series("tf_static/base_link/link_99/translation/x", source="real")
+    assert (t_ns.tolist(), x.tolist()) == ([T0_NS], [99.0])
+    _, t_ns, x = view.series("tf/link_69/link_70/translation/x", source="real")
+    assert t_ns.tolist() == [T0_NS + k * 10**8 - 69_000 for k in range(5)]  # each transform at its own stamp
+    assert x.tolist() == [k + 0.69 for k in range(5)]
