@@ -252,8 +252,14 @@ class AccessControl:
 
     def is_local(self, scope: Scope) -> bool:
         """Return whether the request comes from a loopback client (see the module's rules)."""
-        if not self.trusted_proxies and any(_headers(scope, name) for name in _FORWARDING_HEADERS):
+        if not any(_headers(scope, name) for name in _FORWARDING_HEADERS):
+            return is_loopback(client_address(scope, self.trusted_proxies))
+        if not self.from_trusted_proxy(scope):
             return False  # forwarded by a proxy on this host that nobody declared: the client is elsewhere
+        if not any(hop.strip() for value in _headers(scope, b"x-forwarded-for") for hop in value.split(b",")):
+            # Forwarded by a trusted proxy that names the client only in a header this server does not read
+            # (Forwarded, X-Real-IP) or names nobody: the client is not the proxy's own loopback address.
+            return False
         return is_loopback(client_address(scope, self.trusted_proxies))
 
     def from_trusted_proxy(self, scope: Scope) -> bool:
