@@ -107,7 +107,10 @@ RT.PALETTE = ["#3b5bdb", "#e8590c", "#00aa00", "#00aabb", "#ff0099", "#555511", 
   "#dd8877", "#9999dd", "#bb9900", "#880088", "#008855", "#dd0044", "#773300", "#dd77bb", "#224488", "#88aa44",
   "#cc77ff"];
 RT.hash = (s) => { let h = 0x811c9dc5; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); } return h >>> 0; };
-RT.runColor = (id) => RT.PALETTE[RT.hash(String(id)) % RT.PALETTE.length];
+RT.runColor = (id) => (RT.pageColors && RT.pageColors.get(String(id))) || RT.PALETTE[RT.hash(String(id)) % RT.PALETTE.length];
+// A page that draws many runs together (workspace, report, share link) sets its runs once, so that two of
+// them whose ids hash to one colour are told apart on every chart, table and legend of that page.
+RT.usePageRuns = (ids) => { RT.pageColors = RT.runColors(ids); };
 // Colours for runs drawn together (compare): each keeps its own colour unless two hash to the same one; then
 // the later id (sorted, so the order on the page does not matter) takes the next free palette slot.
 RT.runColors = (ids) => {

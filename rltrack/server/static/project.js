@@ -12,7 +12,7 @@
   const enc = encodeURIComponent;
   const MAX_ROWS = 200; // run selector rows drawn at once (search narrows the rest)
   const COLLAPSE_ABOVE = 48; // keys beyond which sections start folded
-  const runColor = RT.runColor; // stable per run id across pages (common.js)
+  const runColor = (id) => RT.runColor(id); // per run id, told apart from the page's other runs (common.js)
   // DOM without HTML parsing: every writer-controlled string goes in as text or through setAttribute.
   const el = (tag, attrs, ...kids) => {
     const n = document.createElement(tag);
@@ -66,6 +66,7 @@
 
   // ---- run selector (also the legend: colour swatches) ----------------------------------------------------
   function renderRuns() {
+    RT.usePageRuns(baseIds()); // the shown runs never share a colour (hidden ones keep theirs)
     const visible = new Set(visibleIds());
     const rows = matching();
     const tbody = document.querySelector("#runs tbody");

@@ -263,7 +263,7 @@
     try {
       R.d = await SRC.dashboard();
       const ws = await SRC.workspace(R.d);
-      R.runs = ws.runs; R.keys = ws.keys || [];
+      R.runs = ws.runs; R.keys = ws.keys || []; RT.usePageRuns(ws.runs.map((r) => r.id));
       await resolve(ws);
       R.runs.forEach((r) => R.byId.set(r.id, r));
     } catch (e) { $("error").textContent = e.message; document.body.dataset.ready = "1"; return; }

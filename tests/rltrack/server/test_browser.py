@@ -173,6 +173,12 @@ def test_runs_whose_colours_collide_differ_when_compared(page: Any, server: Back
     together = line_colors(page, "[data-key='train/loss']")
     assert together["pal00000"] == alone["pal00000"]
     assert together["pal00031"] != together["pal00000"]
+    # The project workspace draws them together too (the sweep's four trials once drew two in one colour).
+    open_ready(page, f"{server.url}/projects/palette")
+    page.wait_for_function("() => { const d = document.querySelector(\"#panels [data-key='train/loss']\");"
+                           " return d && d.data && d.data.length >= 2; }", timeout=READY_TIMEOUT_MS)
+    workspace = line_colors(page, "#panels [data-key='train/loss']")
+    assert workspace == together
 
 
 def test_sim_vs_real_panels_are_drawn_when_on_screen(page: Any, server: BackgroundServer, filled: Any) -> None:
