@@ -399,9 +399,13 @@ class Run:
 
     def _end_line(self, state: str) -> str:
         writer = self._writer
-        keys = len(writer.keys)
+        keys, values = len(writer.keys), writer.stored_values
+        who = f"run {self.name!r} ({self.id})"
+        if not writer.owner:
+            # A second writer (the robot's 'real' source beside training) ends its source, not the run.
+            who = f"source {self.source!r} of {who}"
         text = (
-            f"run {self.name!r} ({self.id}) {state}: {writer.stored_values:,} values of {keys} "
+            f"{who} {state}: {values:,} value{'' if values == 1 else 's'} of {keys:,} "
             f"key{'' if keys == 1 else 's'} stored in {self._store.db.path}"
         )
         if writer.dropped_values:

@@ -374,6 +374,26 @@ def test_init_and_finish_each_print_one_line_to_stderr(
     )
 
 
+def test_a_second_source_says_it_ended_its_source_in_plain_numbers(
+    store_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RLTRACK_QUIET", raising=False)
+    sim = rltrack.init(project="talk", name="pair", dir=store_dir, system_metrics=False)
+    sim.log({"a": 1.0})
+    real = rltrack.init(id=sim.id, resume="must", source="real", dir=store_dir, system_metrics=False)
+    real.log({f"joint/{i}": 0.5 for i in range(1200)})
+    capsys.readouterr()
+    real.finish()
+    assert capsys.readouterr().err == (
+        f"rltrack: source 'real' of run 'pair' ({sim.id}) finished: 1,200 values of 1,200 keys stored in "
+        f"{store_dir / 'rltrack.db'}\n"
+    )
+    sim.finish()
+    assert capsys.readouterr().err == (
+        f"rltrack: run 'pair' ({sim.id}) finished: 1 value of 1 key stored in {store_dir / 'rltrack.db'}\n"
+    )
+
+
 def test_init_names_the_dashboard_that_serves_the_store(
     store_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
