@@ -209,7 +209,7 @@ def _with_options(config: Any, topics: tuple[str, ...], distro: str | None, msg_
     if topics:
         config = config.with_topics(topics)
     if distro:
-        config = replace(config, distro=distro)
+        config = replace(config, distro=distro, distro_given=True)
     if msg_dirs:
         config = replace(config, msg_dirs=config.msg_dirs + tuple(str(Path(d).resolve()) for d in msg_dirs))
     return config

@@ -84,7 +84,7 @@ def open_for(path: str | Path, config: MirrorConfig) -> BagSource:
         BagImportError: the recording cannot be opened, or a named topic is not in it.
     """
     # Topics guess_episodes may add later (`*/reward`, `*/done`) need their types too, or they are skipped.
-    source = open_bag(path, distro=config.distro, msg_dirs=config.msg_dirs,
+    source = open_bag(path, distro=config.distro if config.distro_given else None, msg_dirs=config.msg_dirs,
                       wanted=lambda t: config.reads(norm_topic(t)) or t.endswith(("/reward", "/done")))  # fmt: skip
     try:
         check_topics(source, config)

@@ -222,6 +222,18 @@ def bag_files(path: str | Path) -> tuple[list[Path], dict[str, Any] | None]:
     return files, None
 
 
+#: metadata.yaml versions up to this one are written by rosbag2 before Iron (Humble writes 5); such
+#: bags store no message definitions, and their types are Humble's.
+OLD_META_VERSION = 6
+
+
+def _meta_version(meta: dict[str, Any]) -> int:
+    try:
+        return int(meta.get("version") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _unlisted(folder: Path, listed: list[str]) -> list[Path]:
     """Return the storage files in ``folder`` that ``metadata.yaml`` does not list, in recording order.
 
@@ -236,7 +248,7 @@ def _unlisted(folder: Path, listed: list[str]) -> list[Path]:
 def open_bag(
     path: str | Path,
     *,
-    distro: str = "jazzy",
+    distro: str | None = None,
     msg_dirs: tuple[str, ...] = (),
     wanted: Callable[[str], bool] | None = None,
 ) -> BagSource:
@@ -244,7 +256,9 @@ def open_bag(
 
     Args:
         path: See the module docstring.
-        distro: Typestore for types the recording does not define (Humble-era sqlite3 bags).
+        distro: Typestore for types the recording does not define (Humble-era sqlite3 bags). None:
+            ``humble`` for a ``metadata.yaml`` of version 6 or older (rosbag2 before Iron: Humble and
+            Iron lay out ``sensor_msgs/Range`` without Jazzy's ``variance``), else ``jazzy``.
         msg_dirs: Folders of ``<pkg>/msg/*.msg`` for custom types.
         wanted: Topics whose types must be decodable (default: all).
 
@@ -252,6 +266,8 @@ def open_bag(
         BagImportError: no file of the recording can be opened; the message names each file.
     """
     files, meta = bag_files(path)
+    if distro is None:
+        distro = "humble" if meta is not None and _meta_version(meta) <= OLD_META_VERSION else "jazzy"
     tmp = None
     opened: list[StorageFile] = []
     problems: list[str] = []

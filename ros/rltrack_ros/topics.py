@@ -112,6 +112,8 @@ class MirrorConfig:
     msg_dirs: tuple[str, ...] = ()
     clock: str = "auto"
     identity: Mapping[str, IdentityRule] = field(default_factory=dict)
+    #: ``distro`` was chosen (config key, ``--distro``, node parameter); else a bag import may infer it.
+    distro_given: bool = False
 
     @property
     def mirror_all(self) -> bool:
@@ -199,7 +201,8 @@ def parse_config(data: Mapping[str, Any], *, origin: str = "config") -> MirrorCo
         msg_dirs = [msg_dirs]
     clock = check_clock(data.get("clock", "auto"), origin)
     identity = _identity_from(data.get("identity") or {}, origin)
-    return MirrorConfig(topics, episodes, images, distro, tuple(str(d) for d in msg_dirs), clock, identity)
+    return MirrorConfig(topics, episodes, images, distro, tuple(str(d) for d in msg_dirs), clock, identity,
+                        distro_given="distro" in data)
 
 
 def _identity_from(data: Any, origin: str) -> dict[str, IdentityRule]:

@@ -270,3 +270,40 @@ def test_tf_messages_with_more_than_64_transforms_are_keyed_by_frame(tmp_path: P
     _, t_ns, x = view.series("tf/link_69/link_70/translation/x", source="real")
     assert t_ns.tolist() == [T0_NS + k * 10**8 - 69_000 for k in range(5)]  # each transform at its own stamp
     assert x.tolist() == [k + 0.69 for k in range(5)]
+
+
+def write_humble_range_bag(path: Path) -> list[float]:
+    """A Humble-era sqlite3 recording: metadata.yaml version 5, no stored definitions, sensor_msgs/Range."""
+    import sqlite3
+
+    humble = get_typestore(Stores.ROS2_HUMBLE)
+    t, rng = humble.types, "sensor_msgs/msg/Range"
+    ranges = [1.0 + i for i in range(5)]
+    with Writer(path, version=8) as writer:
+        conn = writer.add_connection("/sonar", rng, typestore=humble)
+        for i, r in enumerate(ranges):
+            t_ns = T0_NS + i * 10**8
+            stamp = t["builtin_interfaces/msg/Time"](sec=t_ns // 10**9, nanosec=t_ns % 10**9)
+            msg = t[rng](header=t["std_msgs/msg/Header"](stamp=stamp, frame_id="sonar"), radiation_type=0,
+                         field_of_view=0.5, min_range=0.1, max_range=4.0, range=r)  # fmt: skip
+            writer.write(conn, t_ns, humble.serialize_cdr(msg, rng))
+    db = sqlite3.connect(path / f"{path.name}.db3")
+    db.executescript("DROP TABLE message_definitions; DROP TABLE IF EXISTS schema;")
+    db.close()
+    meta = path / "metadata.yaml"
+    text = meta.read_text()
+    meta.write_text(re.sub(r"(?m)^  version: 8$", "  version: 5", re.sub(r"(?m)^ *ros_distro:.*\n", "", text)))
+    return ranges
+
+
+def test_a_humble_era_recording_without_definitions_is_read_with_humble_types(tmp_path: Path) -> None:
+    # Was: every Range undecodable ('buffer of at least 40 bytes'): Jazzy's Range has one more field
+    # (variance), and jazzy was the typestore for types a Humble bag does not define.
+    ranges = write_humble_range_bag(tmp_path / "humble_bag")
+    code, out, (view,) = cli(tmp_path / "humble_bag", tmp_path / "store")
+    assert code == 0, out
+    assert re.search(r"^/sonar +sensor_msgs/msg/Range +5 +5 +5 +-$", out, re.M), out
+    assert view.series("sonar/range", source="real")[2].tolist() == ranges
+    # A distro the user names is used as given.
+    code, out, _ = cli(tmp_path / "humble_bag", tmp_path / "store2", "--distro", "jazzy")
+    assert re.search(r"^/sonar +sensor_msgs/msg/Range +5 +5 +0 +5 undecodable$", out, re.M), out
