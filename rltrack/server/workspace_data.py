@@ -76,6 +76,13 @@ def project_metrics(request: Request, reader: StoreReader, cache: ReadCache, row
     metrics, swept = cache.get_or_compute(
         ("workspace-sweeps", tuple(sorted(groups))), lambda: _sweep_metrics(root, groups)
     )
+    metrics, swept = list(metrics), list(swept)  # the cached lists stay as computed
+    calibration = [r for r in rows if r.job_type == "calibration"]
+    if calibration:
+        # A calibration's trials are a sweep over the simulator's parameters (every config key but its own
+        # bookkeeping under 'calibration'), scored by an objective it minimises.
+        metrics.append({"key": "calibration/objective", "goal": "minimize", "from": "calibration"})
+        swept.extend(k for r in calibration for k in r.config if k != "calibration" and k not in swept)
     seen = {m["key"] for m in metrics}
     defined = []
     for r in rows:

@@ -187,3 +187,19 @@ def test_define_metric_goal_is_a_project_metric(tmp_path: Path) -> None:
     with TestClient(create_app(tmp_path), base_url="http://127.0.0.1") as c:
         body = c.get("/api/projects/m/metrics").json()
     assert body == {"metrics": [{"key": "eval/return", "goal": "maximize", "from": "define_metric"}], "swept": []}
+
+
+def test_a_calibrations_trials_count_as_a_sweep_over_the_simulators_parameters(tmp_path: Path) -> None:
+    # What sim2real.calibrate stores per trial: the parameters, then its own bookkeeping under 'calibration'.
+    for trial, mass in enumerate((1.0, 2.5)):
+        config = {"pole_mass_factor": mass, "delay": trial, "calibration": {"real_run": "r1", "kind": "search",
+                                                                            "trial": trial}}
+        with rltrack.init(project="cal", dir=tmp_path, group="calibration-abc", job_type="calibration",
+                          config=config, system_metrics=False, quiet=True) as run:
+            run.log({"calibration/objective": 1.0 / (trial + 1)})
+    with rltrack.init(project="cal", dir=tmp_path, config={"lr": 3e-4}, system_metrics=False, quiet=True) as run:
+        run.log({"eval/return": 1.0})
+    with TestClient(create_app(tmp_path), base_url="http://127.0.0.1") as c:
+        body = c.get("/api/projects/cal/metrics").json()
+    assert body == {"metrics": [{"key": "calibration/objective", "goal": "minimize", "from": "calibration"}],
+                    "swept": ["pole_mass_factor", "delay"]}
