@@ -26,12 +26,23 @@ _STATS = ("min", "max", "mean")
 
 
 def split_list(text: str | None, name: str, most: int) -> list[str]:
-    """Return the comma-separated items of a query parameter, stripped, without repeats.
+    """Return the items of a query parameter, without repeats: comma-separated (stripped) or a JSON list.
+
+    The JSON form (``["a,b", "c"]``) is how a client names keys that hold commas, which keys may.
 
     Raises:
-        RltrackError: more than ``most`` items.
+        RltrackError: more than ``most`` items, or a JSON form that is not a list of texts.
     """
-    items = list(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
+    if text and text.lstrip().startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
+            raise RltrackError(f"{name}= {text[:80]!r} is not a JSON list of texts; write [\"a\", \"b\"] or a,b")
+        items = list(dict.fromkeys(p for p in parsed if p))
+    else:
+        items = list(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
     if len(items) > most:
         raise RltrackError(f"{name}= names {len(items)} items; ask for at most {most}")
     return items

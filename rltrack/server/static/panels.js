@@ -40,7 +40,7 @@
     return {
       offline: false,
       series: (key, ids, source, x, points) => RT.json(`${proj}/series?` + RT.qs({ key, runs: ids.join(","), source, points, x })),
-      compare: (ids, keys, config) => RT.json(`${proj}/compare?` + RT.qs({ runs: ids.join(","), keys: keys.join(","), config: config ? config.join(",") : null })),
+      compare: (ids, keys, config) => RT.json(`${proj}/compare?` + RT.qs({ runs: ids.join(","), keys: JSON.stringify(keys), config: config ? JSON.stringify(config) : null })),
       media: (key, ids, step) => RT.json(`${proj}/media?` + RT.qs({ key, runs: ids.join(","), step })),
       simreal: (id) => RT.json(run(id, "/simreal")),
       gap: (id) => RT.json(run(id, "/simreal/gap")),

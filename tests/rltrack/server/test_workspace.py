@@ -203,3 +203,16 @@ def test_a_calibrations_trials_count_as_a_sweep_over_the_simulators_parameters(t
         body = c.get("/api/projects/cal/metrics").json()
     assert body == {"metrics": [{"key": "calibration/objective", "goal": "minimize", "from": "calibration"}],
                     "swept": ["pole_mass_factor", "delay"]}
+
+
+def test_compare_names_keys_that_hold_commas_as_a_json_list(tmp_path: Path) -> None:
+    with rltrack.init(project="commas", dir=tmp_path, config={"lr": 0.1}, system_metrics=False, quiet=True) as run:
+        run.log({"reward,shaped": 2.0, "plain": 1.0})
+    with TestClient(create_app(tmp_path), base_url="http://127.0.0.1") as c:
+        body = c.get("/api/projects/commas/compare",
+                     params={"runs": run.id, "keys": json.dumps(["reward,shaped", "plain"])}).json()
+        assert body["keys"] == ["reward,shaped", "plain"]
+        assert body["runs"][0]["summary"]["reward,shaped"]["last"] == 2.0
+        bad = c.get("/api/projects/commas/compare", params={"runs": run.id, "keys": '["unclosed'})
+    assert bad.status_code == 400
+    assert "is not a JSON list of texts" in bad.json()["detail"]
