@@ -362,7 +362,10 @@ def write_html(report: GapReport, path: Path, *, calibration: Calibration | None
         f"{html.escape(r.source)}</h1><p class='note' id='sides'><b>{html.escape(s.description)}</b><br>"
         f"{html.escape(r.description)}</p><p class='note'>Differences are real - sim. "
         f"{report.settings.ci_level:.0%} bootstrap intervals with {report.settings.n_boot} resamples, "
-        f"seed {report.settings.seed}; paired episodes aligned on {html.escape(report.settings.align)}.</p>"
+        f"seed {report.settings.seed}"
+        # Only a report that paired episodes says how they were aligned (none paired: nothing was aligned).
+        + (f"; paired episodes aligned on {html.escape(report.settings.align)}" if report.n_pairs else "")
+        + ".</p>"
         + "".join(body)
         + f"<h2>Not computed</h2><ul>{skipped or '<li>everything was computed</li>'}</ul>"
         + "<script>const FIGS="

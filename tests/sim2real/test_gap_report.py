@@ -72,6 +72,16 @@ def test_html_is_one_self_contained_file(report: GapReport, tmp_path: Path) -> N
     assert page.count('class="chart"') == 3 + 2 + 2 + 2  # episodes, signals, paired, versions
 
 
+def test_html_says_how_episodes_were_aligned_only_when_it_paired_some(
+    report: GapReport, sim_real_run: Callable[..., str], store_dir: Path, tmp_path: Path
+) -> None:
+    assert "paired episodes aligned on step." in report.to_html(tmp_path / "paired.html").read_text()
+    unpaired = compare(sim_real_run(range(4), real_seeds=range(10, 14), max_steps=20), dir=store_dir, n_boot=50)
+    assert unpaired.n_pairs == 0
+    page = unpaired.to_html(tmp_path / "unpaired.html").read_text()
+    assert "aligned on" not in page and "seed 0.</p>" in page
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = shutil.which("chromium")
