@@ -128,6 +128,11 @@ def batch_from(d: Any) -> SeriesBatch:
 
     count = _get(d, "count", int)
     key = check_key(_get(d, "key", str))
+    for name in ("step_min", "step_max", "t_min_ns", "t_max_ns"):  # recomputed below, but typed as documented
+        _get(d, name, int, optional=True)
+    for name in ("vmin", "vmax"):
+        if isinstance(_get(d, name, (int, float), optional=True), bool):
+            raise WireError(f"field {name!r} must be a number or null, got a boolean")
     source = check_source(_get(d, "source", str), what="chunk source")
     steps, t_ns, values = (_unb64(_get(d, f, str), f) for f in ("steps", "t_ns", "values"))
     if count <= 0 or not len(steps) == len(t_ns) == len(values) == 8 * count:

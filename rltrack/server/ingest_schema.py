@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from rltrack.remote.wire import MAX_NAME, MAX_TEXT, OPS
+from rltrack.remote.wire import MAX_NAME, MAX_TEXT
+from rltrack.types import RUN_STATES
 from rltrack.validate import MAX_KEY_LENGTH, MAX_STEP
 
-__all__ = ["ATTACH_BODY", "BATCHES_BODY", "UPLOAD_BODY", "request_body"]
+__all__ = ["ATTACH_BODY", "BATCHES_BODY", "OP_FIELDS", "UPLOAD_BODY", "request_body"]
 
 _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _NS = {**_INT64, "description": "Time in integer nanoseconds."}
@@ -62,30 +63,39 @@ _NEW_RUN = {
         "tags": {"type": "array", "items": _NAME}, "config": {"type": "object"}, "source": _SOURCE,
     },
 }
-_BATCH = {
-    "type": "object",
-    "description": "One writer call. create_run needs run and who; write needs run_id and source; "
-    "end needs run_id, source, state and ended_ns.",
-    "required": ["id", "op"],
-    "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": 256, "description": "<writer uuid>:<sequence>"},
-        "op": {"type": "string", "enum": list(OPS)},
-        "run": _NEW_RUN,
-        "who": _WHO,
-        "run_id": _RUN_ID,
-        "source": _SOURCE,
-        "batches": {"type": "array", "items": _CHUNK},
-        "media": {"type": "array", "items": _MEDIA},
-        "summary": {"type": ["object", "null"]},
-        "config": {"type": ["object", "null"]},
-        "metadata": {"type": ["object", "null"]},
-        "heartbeat_ns": {**_NS, "type": ["integer", "null"]},
-        "owner": {"type": "boolean"},
-        "state": {"type": "string", "enum": ["running", "finished", "failed", "crashed", "pruned"]},
-        "reason": {"type": ["string", "null"], "maxLength": MAX_TEXT},
-        "exit_code": {**_INT64, "type": ["integer", "null"]},
-        "ended_ns": _NS,
+_ID = {"type": "string", "minLength": 1, "maxLength": 256, "description": "<writer uuid>:<sequence>"}
+#: What each op takes (:data:`OP_FIELDS` below names the same fields; the server refuses any other).
+_OP_PROPERTIES: dict[str, dict[str, Any]] = {
+    "create_run": {"run": _NEW_RUN, "who": _WHO},
+    "write": {
+        "run_id": _RUN_ID, "source": _SOURCE, "owner": {"type": "boolean"},
+        "batches": {"type": "array", "items": _CHUNK}, "media": {"type": "array", "items": _MEDIA},
+        "summary": {"type": ["object", "null"]}, "config": {"type": ["object", "null"]},
+        "metadata": {"type": ["object", "null"]}, "heartbeat_ns": {**_NS, "type": ["integer", "null"]},
     },
+    "end": {
+        "run_id": _RUN_ID, "source": _SOURCE, "owner": {"type": "boolean"},
+        "state": {"type": "string", "enum": [s for s in RUN_STATES if s != "running"]},
+        "reason": {"type": ["string", "null"], "maxLength": MAX_TEXT},
+        "exit_code": {**_INT64, "type": ["integer", "null"]}, "ended_ns": _NS,
+    },
+}
+_OP_REQUIRED = {"create_run": ["run", "who"], "write": ["run_id", "source"],
+                "end": ["run_id", "source", "state", "ended_ns"]}
+#: The fields a batch of each op may carry; a batch carrying any other field is refused (400).
+OP_FIELDS: dict[str, frozenset[str]] = {op: frozenset({"id", "op", *props}) for op, props in _OP_PROPERTIES.items()}
+_BATCH = {
+    "description": "One writer call: create_run, write or end, each with its own fields and no others.",
+    "oneOf": [
+        {
+            "type": "object",
+            "title": op,
+            "required": ["id", "op", *_OP_REQUIRED[op]],
+            "properties": {"id": _ID, "op": {"type": "string", "enum": [op]}, **props},
+            "additionalProperties": False,
+        }
+        for op, props in _OP_PROPERTIES.items()
+    ],
 }
 BATCHES_BODY: dict[str, Any] = {
     "type": "object",
@@ -100,6 +110,12 @@ ATTACH_BODY: dict[str, Any] = {
 UPLOAD_BODY: dict[str, Any] = {"type": "string", "format": "binary"}
 
 
-def request_body(schema: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
-    """Return ``openapi_extra`` that documents a required request body of ``media_type``."""
-    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+def request_body(
+    schema: dict[str, Any], media_type: str = "application/json", *, required: bool = True
+) -> dict[str, Any]:
+    """Return ``openapi_extra`` that documents a request body of ``media_type``.
+
+    ``required=False`` for uploads: an empty file is a file (HTTP cannot tell no body from an empty one).
+    """
+    return {"requestBody": {"required": required, "content": {media_type: {"schema": schema}}}}
+

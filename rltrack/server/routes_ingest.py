@@ -32,7 +32,7 @@ from rltrack.remote import wire
 from rltrack.server.accounts.principal import Principal
 from rltrack.server.deps import Cache, Caller, Reader
 from rltrack.server.files import run_dir, safe_path
-from rltrack.server.ingest_schema import ATTACH_BODY, BATCHES_BODY, UPLOAD_BODY, request_body
+from rltrack.server.ingest_schema import ATTACH_BODY, BATCHES_BODY, OP_FIELDS, UPLOAD_BODY, request_body
 from rltrack.store.base import Backend
 from rltrack.store.ingest import BoundDatabase, mark_applied, was_applied
 from rltrack.store.reader import StoreReader
@@ -66,6 +66,12 @@ def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
     op = wire._get(batch, "op", str)
     if op not in wire.OPS:
         raise wire.WireError(f"batch {batch_id!r} has unknown op {op!r}; expected one of {', '.join(wire.OPS)}")
+    others = sorted(set(batch) - OP_FIELDS[op])
+    if others:
+        # What the OpenAPI document says (additionalProperties: false): a field the op does not take is
+        # a mistake of the sender, not something to store or drop unseen.
+        raise wire.WireError(f"batch {batch_id!r} ({op}) carries {', '.join(map(repr, others))}, which {op} does "
+                             f"not take; it takes {', '.join(sorted(OP_FIELDS[op]))}")
     with db.transaction() as conn:
         if was_applied(conn, batch_id):
             return False
@@ -316,7 +322,7 @@ def count(project: str, reader: Reader, caller: Caller) -> int:
 @router.put(
     "/files/{run_id}/{path:path}",
     summary="Upload a file into a run's folder (idempotent)",
-    openapi_extra=request_body(UPLOAD_BODY, "application/octet-stream"),
+    openapi_extra=request_body(UPLOAD_BODY, "application/octet-stream", required=False),
 )
 async def upload(run_id: str, path: str, request: Request, reader: Reader) -> dict[str, Any]:
     """Store the request body as ``runs/<run_id>/<path>``, replacing it atomically.

@@ -289,7 +289,9 @@ def test_422_has_the_documented_shape(server: TestClient) -> None:
 def test_ingest_bodies_are_in_the_openapi_document(server: TestClient) -> None:
     paths = server.get("/openapi.json").json()["paths"]
     batches = paths["/api/ingest/batches"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert batches["properties"]["batches"]["items"]["properties"]["op"]["enum"] == ["create_run", "write", "end"]
+    one_of = batches["properties"]["batches"]["items"]["oneOf"]
+    assert [b["properties"]["op"]["enum"] for b in one_of] == [["create_run"], ["write"], ["end"]]
+    assert all(b["additionalProperties"] is False for b in one_of)  # each op its own fields, no others
     assert "run_id" in paths["/api/ingest/attach"]["post"]["requestBody"]["content"]["application/json"]["schema"][
         "properties"]
     assert "application/octet-stream" in paths["/api/ingest/files/{run_id}/{path}"]["put"]["requestBody"]["content"]
