@@ -8,6 +8,7 @@ they warn once per cause with :class:`RltrackWarning`, which users can filter or
 from __future__ import annotations
 
 __all__ = [
+    "UPGRADE_HINT",
     "InvalidKeyError",
     "InvalidValueError",
     "RltrackError",
@@ -17,6 +18,11 @@ __all__ = [
     "RunNotFoundError",
     "StoreError",
 ]
+
+
+#: What an older rltrack tells a user whose data is newer: rltrack is on no package index, so ``pip install -U
+#: rltrack`` would find nothing; a newer wheel or the repository URL (as the README installs it) does.
+UPGRADE_HINT = "upgrade rltrack (install a newer wheel, or pip install -U 'rltrack @ git+<repository URL>')"
 
 
 class RltrackError(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from rltrack.errors import StoreError
+from rltrack.errors import UPGRADE_HINT, StoreError
 from rltrack.server.dashboards_sql import DashboardStore
 
 __all__ = ["PostgresDashboards"]
@@ -71,7 +71,7 @@ class PostgresDashboards(DashboardStore):
             version = int(row[0]) if row else 0
             if version > latest:
                 raise StoreError(f"the dashboards tables in {self.where} have schema version {version}, newer than "
-                                 f"this rltrack understands ({latest}); upgrade rltrack (pip install -U rltrack)")
+                                 f"this rltrack understands ({latest}); {UPGRADE_HINT}")
             for number, script in migrations:
                 if number > version:
                     for statement in filter(None, (s.strip() for s in script.split(";"))):

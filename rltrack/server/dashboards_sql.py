@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from rltrack.errors import StoreError
+from rltrack.errors import UPGRADE_HINT, StoreError
 from rltrack.server.dashboards import (
     Dashboard,
     DashboardNotFoundError,
@@ -240,7 +240,7 @@ class SqliteDashboards(DashboardStore):
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise StoreError(f"the dashboards file {self.where} has schema version {version}, newer than this "
-                                 f"rltrack understands ({SCHEMA_VERSION}); upgrade rltrack (pip install -U rltrack)")
+                                 f"rltrack understands ({SCHEMA_VERSION}); {UPGRADE_HINT}")
             for number, script in MIGRATIONS:
                 if number > version:
                     for statement in filter(None, (s.strip() for s in script.split(";"))):

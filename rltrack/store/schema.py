@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from rltrack.errors import StoreError
+from rltrack.errors import UPGRADE_HINT, StoreError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
@@ -176,7 +176,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"store {str(path)!r} has schema version {version}, newer than this rltrack understands "
-            f"({SCHEMA_VERSION}); upgrade rltrack (pip install -U rltrack) or use another --dir"
+            f"({SCHEMA_VERSION}); {UPGRADE_HINT} or use another --dir"
         )
     if version == SCHEMA_VERSION:
         return

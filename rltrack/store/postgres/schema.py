@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from rltrack.errors import StoreError
+from rltrack.errors import UPGRADE_HINT, StoreError
 from rltrack.store.postgres.dialect import to_postgres_ddl
 from rltrack.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -54,7 +54,7 @@ def migrate(conn: psycopg.Connection[Any], where: str, *, create: bool) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"database {where} has schema version {version}, newer than this rltrack understands "
-                f"({SCHEMA_VERSION}); upgrade rltrack (pip install -U rltrack) or use another database"
+                f"({SCHEMA_VERSION}); {UPGRADE_HINT} or use another database"
             )
         for number, script in MIGRATIONS:
             if number > version:

@@ -46,7 +46,9 @@ def test_a_store_from_a_newer_rltrack_is_refused_untouched(store_dir: Path) -> N
     conn = sqlite3.connect(store_dir / "rltrack.db")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreError, match=r"newer than this rltrack understands.*upgrade rltrack"):
+    # rltrack is on no package index: the hint names what installs a newer one (not `pip install -U rltrack`).
+    hint = r"upgrade rltrack \(install a newer wheel, or pip install -U 'rltrack @ git\+<repository URL>'\)"
+    with pytest.raises(StoreError, match=r"newer than this rltrack understands.*" + hint):
         Database(store_dir)
     conn = sqlite3.connect(store_dir / "rltrack.db")
     assert conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == 1
