@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
 from collections.abc import Iterable
 from functools import lru_cache
@@ -137,13 +139,41 @@ def _compiled(pattern: str) -> Any:
 def match_keys(pattern: str, keys: Iterable[str], *, budget_s: float = MATCH_BUDGET_S) -> tuple[list[str], int]:
     """Return the keys ``pattern`` matches (searched, case-sensitive), sorted, and how many there are.
 
-    Keys that start with ``_`` (rltrack's own bookkeeping) never match.
+    Keys that start with ``_`` (rltrack's own bookkeeping) never match. A search that finished is remembered
+    (pattern and keys alike), because a share link resolves its panels again on every request it answers,
+    each image of a media panel included.
 
     Raises:
         RltrackError: the pattern is invalid (see :func:`check_pattern`) or needs more than ``budget_s`` seconds
             over these keys (catastrophic backtracking).
     """
     check_pattern(pattern)
+    wanted = tuple(keys)
+    # The keys as a digest: the memo holds no copy of a project's key list per pattern.
+    memo = (pattern, hashlib.blake2b("\0".join(wanted).encode("utf-8", "surrogatepass")).digest())
+    with _lock:
+        done = _found.get(memo)
+    if done is not None:
+        return list(done), len(done)
+    found = _search(pattern, wanted, budget_s)
+    if len(found) > _MAX_KEPT:
+        return found, len(found)
+    with _lock:
+        if len(_found) >= _MAX_FOUND:
+            _found.pop(next(iter(_found)))  # the oldest: a bound on memory, not a policy
+        _found[memo] = tuple(found)
+    return found, len(found)
+
+
+#: Finished searches: (pattern, digest of the keys) -> the keys matched (at most _MAX_FOUND, oldest dropped).
+_found: dict[tuple[str, bytes], tuple[str, ...]] = {}
+_MAX_FOUND = 256
+#: Searches that matched more keys than this are not remembered (a bound on the memo's memory).
+_MAX_KEPT = 1000
+_lock = threading.Lock()
+
+
+def _search(pattern: str, keys: tuple[str, ...], budget_s: float) -> list[str]:
     compiled = _compiled(pattern)
     deadline = time.monotonic() + budget_s
     found = []
@@ -162,4 +192,4 @@ def match_keys(pattern: str, keys: Iterable[str], *, budget_s: float = MATCH_BUD
         if hit is not None:
             found.append(key)
     found.sort()
-    return found, len(found)
+    return found

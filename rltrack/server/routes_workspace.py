@@ -146,6 +146,8 @@ def project_panels(
         data = json.loads(p)
     except ValueError as err:
         raise RltrackError(f"p= is not JSON ({err}); pass a JSON list of panel objects") from err
+    except RecursionError:  # a list nested a thousand deep: no panel is, and it must not be a 500
+        raise RltrackError("p= nests lists or objects too deep; pass a flat JSON list of panel objects") from None
     if not isinstance(data, list) or len(data) > MAX_BLOCKS:
         raise RltrackError(f"p= must be a JSON list of at most {MAX_BLOCKS} panel objects")
     panels = [parse_panel(item, i) for i, item in enumerate(data)]
@@ -174,6 +176,8 @@ def _layout_of(text: str | None) -> Any:
         data = json.loads(text)
     except ValueError as err:
         raise RltrackError(f"w= is not JSON ({err}); pass the layout as a JSON object") from err
+    except RecursionError:  # nested a thousand deep: no layout is, and it must not be a 500
+        raise RltrackError("w= nests lists or objects too deep; pass the layout as a JSON object") from None
     return parse_layout(data)
 
 

@@ -36,7 +36,7 @@ def split_list(text: str | None, name: str, most: int) -> list[str]:
     if text and text.lstrip().startswith("["):
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: [[[...]]] a thousand deep
             parsed = None
         if not isinstance(parsed, list) or not all(isinstance(p, str) for p in parsed):
             raise RltrackError(f"{name}= {text[:80]!r} is not a JSON list of texts; write [\"a\", \"b\"] or a,b")

@@ -8,11 +8,12 @@ project, its regex runs out of time) carries an ``error`` naming why instead of 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from rltrack.errors import RltrackError
-from rltrack.server.key_regex import match_keys
+from rltrack.server.key_regex import MATCH_BUDGET_S, match_keys
 from rltrack.server.workspace import AnyPanel, Layout, Panel
 from rltrack.server.workspace_panels import (
     MAX_REGEX_KEYS,
@@ -26,7 +27,10 @@ from rltrack.server.workspace_panels import (
 )
 from rltrack.store.reader import RunRow, StoreReader
 
-__all__ = ["resolve_panel", "resolve_panels", "simreal_sides"]
+__all__ = ["PANELS_BUDGET_S", "resolve_panel", "resolve_panels", "simreal_sides"]
+
+#: Seconds all the regex panels of one page may search for together.
+PANELS_BUDGET_S = 1.0
 
 
 def simreal_sides(reader: StoreReader, project: str, run_id: str) -> dict[str, Any]:
@@ -62,7 +66,8 @@ def _own_run(reader: StoreReader, project: str, run_id: str) -> None:
         raise RltrackError(f"run {run_id!r} is not a run of project {project!r}; pick one of its runs")
 
 
-def resolve_panel(reader: StoreReader, project: str, panel: AnyPanel, logged: Collection[str]) -> dict[str, Any]:
+def resolve_panel(reader: StoreReader, project: str, panel: AnyPanel, logged: Collection[str], *,
+                  budget_s: float = MATCH_BUDGET_S) -> dict[str, Any]:
     """Return one panel's JSON with what it draws: ``keys`` (and ``more``), a simreal panel's sides, or ``error``.
 
     Args:
@@ -70,13 +75,17 @@ def resolve_panel(reader: StoreReader, project: str, panel: AnyPanel, logged: Co
         project: The project the layout belongs to.
         panel: The validated panel.
         logged: Every key the layout's runs logged (what regex and per-key panels can draw).
+        budget_s: Seconds a regex panel's search may take.
     """
     out: dict[str, Any] = {**panel_json(panel), "error": None}
     try:
         if isinstance(panel, Panel):
             out["keys"] = [panel.key] if panel.key in logged else []
         elif isinstance(panel, RegexPanel):
-            matched, total = match_keys(panel.regex, sorted(logged))
+            if budget_s <= 0:
+                raise RltrackError(f"key regex {panel.regex!r} was not searched: this page's regex panels took "
+                                   f"their {PANELS_BUDGET_S:g} s together; write them without nested quantifiers")
+            matched, total = match_keys(panel.regex, sorted(logged), budget_s=min(budget_s, MATCH_BUDGET_S))
             out["keys"], out["more"] = matched[:MAX_REGEX_KEYS], max(0, total - MAX_REGEX_KEYS)
         elif isinstance(panel, ComparePanel):
             pass  # the saved summary keys, as they are: a run without one shows an empty cell
@@ -103,8 +112,19 @@ def resolve_panel(reader: StoreReader, project: str, panel: AnyPanel, logged: Co
 
 def resolve_panels(reader: StoreReader, project: str, panels: Sequence[AnyPanel],
                    logged: Collection[str]) -> list[dict[str, Any]]:
-    """Return every panel resolved (:func:`resolve_panel`), in page order, each with its ``index``."""
-    return [{**resolve_panel(reader, project, p, logged), "index": i} for i, p in enumerate(panels)]
+    """Return every panel resolved (:func:`resolve_panel`), in page order, each with its ``index``.
+
+    The regex panels share one time budget (:data:`PANELS_BUDGET_S`): each may take up to
+    :data:`~rltrack.server.key_regex.MATCH_BUDGET_S`, so 100 slow ones would otherwise hold a request (and
+    every request of a share link, which resolves them again) for 50 s; the ones left once it is spent
+    answer an ``error`` instead.
+    """
+    deadline = time.monotonic() + PANELS_BUDGET_S
+    out = []
+    for i, p in enumerate(panels):
+        left = deadline - time.monotonic()
+        out.append({**resolve_panel(reader, project, p, logged, budget_s=left), "index": i})
+    return out
 
 
 def visible_rows(layout: Layout, rows: Sequence[RunRow], ids: Sequence[str]) -> list[RunRow]:
