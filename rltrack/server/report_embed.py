@@ -10,6 +10,7 @@ gets ``url`` null and a ``note`` saying its size and that it opens on the server
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +24,12 @@ from rltrack.server.cache import ReadCache
 from rltrack.server.files import media_url, run_dir, safe_file
 from rltrack.server.routes_series import XAxis, series_payload
 from rltrack.server.workspace_compare import compare_rows
-from rltrack.server.workspace_data import series_of
 from rltrack.server.workspace_media import media_answer
 from rltrack.server.workspace_resolve import simreal_sides
 from rltrack.store.reader import RunRow, StoreReader
 
-__all__ = ["MAX_EMBED_AV_BYTES", "MAX_EMBED_BYTES", "MAX_TABLE_ROWS", "Budget", "panel_data"]
+__all__ = ["EXPORT_POINTS", "MAX_EMBED_AV_BYTES", "MAX_EMBED_BYTES", "MAX_EXPORT_POINTS", "MAX_PANEL_DATA_BYTES",
+           "MAX_TABLE_ROWS", "Budget", "export_points", "line_names", "panel_data", "series_name"]
 
 #: Media bytes one exported file embeds at most (before base64), over all its panels.
 MAX_EMBED_BYTES = 20 * 1024 * 1024
@@ -36,6 +37,15 @@ MAX_EMBED_BYTES = 20 * 1024 * 1024
 MAX_EMBED_AV_BYTES = 8 * 1024 * 1024
 #: Rows of a table panel's first page in the file.
 MAX_TABLE_ROWS = 200
+#: Points per run and line chart in the file: a printed chart shows no more (fewer when there are many).
+EXPORT_POINTS = 1000
+#: Fewest points per series: under this a chart says nothing, and the series is left out instead.
+MIN_EXPORT_POINTS = 50
+#: Points of every line and sim-vs-real series in one file (100 regex panels of 10 keys over 50 runs, each at
+#: 1,000 points, were a 499 MiB file that took the server 1.2 GB to build, for any share link's viewer).
+MAX_EXPORT_POINTS = 2_000_000
+#: Bytes of the compare, sim-vs-real, table and line-reference data of all panels (media have their own cap).
+MAX_PANEL_DATA_BYTES = 32 * 1024 * 1024
 #: Types embedded as ``data:`` URIs: what <img>, <video> and <audio> play (never SVG, which can carry script).
 _EMBEDDED = {"image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4", "video/webm", "audio/wav",
              "audio/x-wav", "audio/mpeg", "audio/ogg", "audio/webm", "audio/flac"}
@@ -94,7 +104,7 @@ def _embed_cells(root: Path, budget: Budget, page: dict[str, Any]) -> dict[str, 
     return page
 
 
-def _simreal(reader: StoreReader, project: str, resolved: dict[str, Any], x: XAxis) -> dict[str, Any]:
+def _simreal(reader: StoreReader, project: str, resolved: dict[str, Any], x: XAxis, points: int) -> dict[str, Any]:
     from rltrack.server.routes_simreal import gap
 
     info = simreal_sides(reader, project, resolved["run"])
@@ -106,7 +116,7 @@ def _simreal(reader: StoreReader, project: str, resolved: dict[str, Any], x: XAx
         series[key] = {}
         for side, run_name, source_name in (("sim", "sim_run", "sim"), ("real", "real_run", "real")):
             run_id, source = info.get(run_name), info.get(source_name)
-            series[key][side] = (series_payload(reader, run_id, source, key, x=x, max_points=1000)
+            series[key][side] = (series_payload(reader, run_id, source, key, x=x, max_points=points)
                                  if run_id and source else None)
     return {"type": "simreal", "info": info, "gap": gap(resolved["run"], reader), "keys": resolved["keys"],
             "series": series}
@@ -122,22 +132,51 @@ def _table(reader: StoreReader, resolved: dict[str, Any], budget: Budget) -> dic
             "rows": _embed_cells(reader.db.root, budget, rows)}
 
 
+def series_name(key: str, source: str | None) -> str:
+    """Return the name of a key's series in the file's ``series`` (``"<key>|<source or ''>"``)."""
+    return f"{key}|{source or ''}"
+
+
+def line_names(resolved: Sequence[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """Return the (key, source) pairs the line panels draw (per-key and regex), each once, in page order."""
+    names: dict[tuple[str, str | None], None] = {}
+    for panel in resolved:
+        if panel["type"] == "line" and not panel.get("error"):
+            names.update(dict.fromkeys((k, panel["source"]) for k in panel["keys"]))
+    return list(names)
+
+
+def export_points(line_series: int, simreal_series: int) -> tuple[int, int]:
+    """Return (points per run's series, how many run-series fit) within :data:`MAX_EXPORT_POINTS` in all.
+
+    Args:
+        line_series: Run-series the line panels draw (their distinct keys x the visible runs).
+        simreal_series: Series the sim-vs-real panels draw (two per key).
+    """
+    wanted = max(1, line_series + simreal_series)
+    points = max(MIN_EXPORT_POINTS, min(EXPORT_POINTS, MAX_EXPORT_POINTS // wanted))
+    return points, MAX_EXPORT_POINTS // points
+
+
 def _one(reader: StoreReader, cache: ReadCache, project: str, resolved: dict[str, Any], rows: Sequence[RunRow],
-         visible: Sequence[str], ids: Sequence[str], x: XAxis, budget: Budget) -> dict[str, Any]:
+         visible: Sequence[str], x: XAxis, budget: Budget, series: dict[str, Any], points: int) -> dict[str, Any]:
     kind = resolved["type"]
     if resolved.get("error"):
         return {"type": kind, "error": resolved["error"]}
     shown = _visible_rows(rows, visible)
     if kind == "line" and "regex" in resolved:
-        series = {k: series_of(reader, cache, project, k, ",".join(visible), source=resolved["source"],
-                               points=1000, x=x, allowed_runs=ids) for k in resolved["keys"]} if visible else {}
-        return {"type": "line", "keys": resolved["keys"], "more": resolved.get("more", 0), "series": series}
+        # The series sit once in the file's "series" (report_html.report_data), however many panels draw them.
+        names = {k: series_name(k, resolved["source"]) for k in resolved["keys"]}
+        if visible and any(n not in series for n in names.values()):
+            return {"type": kind, "error": f"not in this export: the report's line charts hold more than "
+                                           f"{MAX_EXPORT_POINTS:,} points; open the report on the server"}
+        return {"type": "line", "keys": resolved["keys"], "more": resolved.get("more", 0), "series_of": names}
     if kind == "line":
-        return {"type": "line", "series_key": f"{resolved['key']}|{resolved['source'] or ''}"}
+        return {"type": "line", "series_key": series_name(resolved["key"], resolved["source"])}
     if kind == "compare":
         return {"type": "compare", **compare_rows(reader, shown, resolved["keys"], resolved["config"])}
     if kind == "simreal":
-        return _simreal(reader, project, resolved, x)
+        return _simreal(reader, project, resolved, x, points)
     if kind == "media":
         answer = media_answer(reader, shown, resolved["key"], resolved["step"], media_url)
         for item in answer["items"]:
@@ -148,7 +187,7 @@ def _one(reader: StoreReader, cache: ReadCache, project: str, resolved: dict[str
 
 def panel_data(reader: StoreReader, cache: ReadCache, project: str, blocks: Sequence[dict[str, Any]],
                resolved: Sequence[dict[str, Any]], rows: Sequence[RunRow], visible: Sequence[str],
-               ids: Sequence[str], x: XAxis) -> dict[str, Any]:
+               x: XAxis, series: dict[str, Any], points: int) -> dict[str, Any]:
     """Return ``{block index: data}`` for every panel block of a report (see the module's docstring).
 
     Args:
@@ -159,10 +198,12 @@ def panel_data(reader: StoreReader, cache: ReadCache, project: str, blocks: Sequ
         resolved: Its panel blocks resolved (:func:`rltrack.server.workspace_resolve.resolve_panels`), in order.
         rows: The project's runs.
         visible: The runs drawn (the layout's, less those toggled off).
-        ids: The layout's runs.
         x: The x-axis of line charts.
+        series: The file's line series by :func:`series_name` (what regex panels point into).
+        points: Points per series of a sim-vs-real panel (:func:`export_points`).
     """
     budget = Budget()
+    data_left = MAX_PANEL_DATA_BYTES
     out: dict[str, Any] = {}
     panels = iter(resolved)
     for index, block in enumerate(blocks):
@@ -170,8 +211,16 @@ def panel_data(reader: StoreReader, cache: ReadCache, project: str, blocks: Sequ
             continue
         panel = next(panels)
         try:
-            out[str(index)] = _one(reader, cache, project, panel, rows, visible, ids, x, budget)
+            one = _one(reader, cache, project, panel, rows, visible, x, budget, series, points)
         except (RltrackError, HTTPException) as err:  # one panel's data missing must not lose the whole file
             detail = err.detail if isinstance(err, HTTPException) else str(err)
-            out[str(index)] = {"type": panel["type"], "error": str(detail)}
+            one = {"type": panel["type"], "error": str(detail)}
+        if one["type"] != "media":  # media have their own budget (Budget); a table's image cells are counted here
+            size = len(json.dumps(one, default=str, separators=(",", ":")))
+            if size > data_left:
+                one = {"type": panel["type"], "error": f"not in this export: the report's panels hold more than "
+                                                      f"{_size(MAX_PANEL_DATA_BYTES)} of data; open it on the server"}
+            else:
+                data_left -= size
+        out[str(index)] = one
     return out

@@ -24,18 +24,16 @@ from fastapi import Request
 from rltrack.server.cache import ReadCache
 from rltrack.server.dashboards import Dashboard, report_panels
 from rltrack.server.dashboards_view import rendered
-from rltrack.server.report_embed import panel_data
+from rltrack.server.report_embed import EXPORT_POINTS, export_points, line_names, panel_data, series_name
 from rltrack.server.routes_series import XAxis
 from rltrack.server.static_files import STATIC_DIR, plotly_js
-from rltrack.server.workspace import Panel, parse_layout, parse_panel
+from rltrack.server.workspace import parse_layout, parse_panel
 from rltrack.server.workspace_data import layout_run_ids, project_runs, run_keys, series_of, workspace_payload
 from rltrack.server.workspace_resolve import resolve_panels
 from rltrack.store.reader import StoreReader
 
 __all__ = ["EXPORT_POINTS", "embedded_json", "report_data", "report_html"]
 
-#: Points per run and panel in an exported report: a printed chart shows no more, and 100 panels stay a few MB.
-EXPORT_POINTS = 1000
 _SCRIPTS = ("common.js", "charts.js", "groups.js", "panels.js", "panels_table.js", "panels_edit.js", "report.js")
 _STYLES = ("style.css", "workspace.css")
 
@@ -77,16 +75,15 @@ def report_data(request: Request, reader: StoreReader, cache: ReadCache, dashboa
                                   allowed_keys=line_keys) if ids else {"runs": [], "keys": []}
     workspace["panels"] = resolved
     x: XAxis = "step" if layout.x_axis == "step" else "t_ns"
+    # Every line series once, at as many points as the file's budget gives the lot (report_embed.export_points).
+    names = [(k, s) for k, s in line_names(resolved) if k in logged] if visible else []
+    simreal = sum(2 * len(p["keys"]) for p in resolved if p["type"] == "simreal" and not p.get("error"))
+    points, fits = export_points(len(names) * len(visible), simreal)
     series: dict[str, Any] = {}
-    for panel in panels:
-        if not isinstance(panel, Panel):
-            continue
-        name = f"{panel.key}|{panel.source or ''}"
-        if name in series or panel.key not in logged or not visible:
-            continue
-        series[name] = series_of(reader, cache, dashboard.project, panel.key, ",".join(visible),
-                                 source=panel.source, points=EXPORT_POINTS, x=x, allowed_runs=ids)
-    data = panel_data(reader, cache, dashboard.project, dashboard.blocks, resolved, rows, visible, ids, x)
+    for key, source in names[: max(0, fits - simreal) // max(1, len(visible))]:
+        series[series_name(key, source)] = series_of(reader, cache, dashboard.project, key, ",".join(visible),
+                                                     source=source, points=points, x=x, allowed_runs=ids)
+    data = panel_data(reader, cache, dashboard.project, dashboard.blocks, resolved, rows, visible, x, series, points)
     return {"dashboard": rendered(dashboard, private=False), "workspace": workspace, "series": series,
             "panels": data}
 

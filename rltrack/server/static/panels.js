@@ -3,7 +3,8 @@
 // page, a report, a share link and the exported offline report; only where the data comes from differs:
 //   RT.panels.live(api, proj)  -> data from the server (project: "/api", "/api/projects/<p>";
 //                                 share link: both "/api/shared/<token>")
-//   RT.panels.offline(D)       -> data embedded in an exported report (D = its "panels"[block index])
+//   RT.panels.offline(D, all)  -> data embedded in an exported report (D = its "panels"[block index],
+//                                 all = its "series", which a regex panel's D.series_of points into)
 //   RT.panels.card(panel, tools) -> {card, body}; RT.panels.draw(card, panel, ctx) -> Promise
 //     ctx: {src, ids (visible runs), byId (run id -> run), layout, resolved ({keys, more} of a regex panel)}
 // Every string here may come from a writer (titles, keys, captions, run names): text nodes and setAttribute
@@ -52,9 +53,14 @@
     };
   };
   const missing = () => Promise.reject(new Error("not in this export: open the report on the server"));
-  P.offline = function (D) {
+  // all: the file's "series" by "<key>|<source>": a regex panel's D.series_of names its keys' entries there
+  // (each series is in the file once, however many panels draw it).
+  P.offline = function (D, all) {
     const has = D !== undefined && D !== null && !D.error;
-    const series = (key) => (has && D.series && D.series[key] ? Promise.resolve(D.series[key]) : Promise.resolve({ runs: [] }));
+    const series = (key) => {
+      const s = !has ? null : D.series && D.series[key] ? D.series[key] : D.series_of && all ? all[D.series_of[key]] : null;
+      return Promise.resolve(s || { runs: [] });
+    };
     return {
       offline: true,
       embedded: has,

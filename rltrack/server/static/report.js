@@ -20,7 +20,7 @@
       // A typed panel's data sits under "panels" by its block's index (report_html.py).
       return { mode: "offline", dashboard: async () => data.dashboard, workspace: async () => data.workspace,
         series: async (panel) => data.series[panel.key + "|" + (panel.source || "")] || { runs: [] },
-        panel: (index) => RT.panels.offline((data.panels || {})[String(index)]),
+        panel: (index) => RT.panels.offline((data.panels || {})[String(index)], data.series || {}),
         resolved: (p, index) => {
           const D = (data.panels || {})[String(index)];
           return D ? { keys: D.keys || [], more: D.more || 0, error: D.error || null } : { keys: [], error: "not in this export" };
