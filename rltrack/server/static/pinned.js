@@ -100,6 +100,7 @@
       c.card.dataset.index = String(i);
       return { p, i, card: c.card };
     });
+    RT.panels.purge(root); // the old cards' charts (see panels.js)
     root.replaceChildren(...X.cards.map((c) => c.card));
     $("pinned-box").dataset.count = String(list.length);
     $("pinned-box").hidden = X.S.shared && !list.length;

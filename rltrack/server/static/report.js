@@ -236,6 +236,7 @@
     const when = d.updated_ns ? new Date(d.updated_ns / 1e6).toLocaleString() : "";
     const meta = [d.project, when && "updated " + when, d.updated_by && "by " + d.updated_by,
       SRC.mode === "shared" && "shared, read-only", SRC.mode === "offline" && "exported report"].filter(Boolean).join(" · ");
+    RT.panels.purge(main); // every edit draws the page again: the old charts must let go (panels.js)
     main.replaceChildren(el("h1", { id: "r-title" }, d.name), el("p", { id: "r-meta", class: "muted small" }, meta));
     if (SRC.mode === "edit") main.append(toolbar());
     if (SRC.mode === "shared") main.append(el("div", { class: "toolbar" }, el("a", { id: "r-export", href: `${SRC.base}/export.html`, download: "" }, "Export HTML")));
