@@ -114,6 +114,7 @@
     S.observer?.disconnect();
     S.panels.clear(); S.onScreen.clear();
     const root = $("panels");
+    RT.panels.purge(root); // each change of the key filter draws the sections again: the old charts must let go
     root.replaceChildren();
     const keys = shownKeys();
     if (!keys.length) { root.append(el("p", { class: "muted" }, S.keys.length ? "no key matches the filter" : "no values logged yet")); return; }

@@ -144,6 +144,13 @@ def test_the_export_points_budget_thins_many_series_and_leaves_out_the_rest() ->
     assert points == MIN_EXPORT_POINTS and fits * points == MAX_EXPORT_POINTS
 
 
+def _resize_listeners(cdp: Any) -> int:
+    """Return how many "resize" listeners the page's window holds (plotly adds one per chart until purged)."""
+    window = cdp.send("Runtime.evaluate", {"expression": "window"})["result"]["objectId"]
+    found = cdp.send("DOMDebugger.getEventListeners", {"objectId": window})["listeners"]
+    return sum(1 for listener in found if listener["type"] == "resize")
+
+
 @pytest.mark.browser
 def test_pinned_regex_panels_redraw_from_held_series_when_an_option_changes(lab: Lab, browser: Any) -> None:
     from .test_browser_dashboards import READY_MS, watch
@@ -157,13 +164,7 @@ def test_pinned_regex_panels_redraw_from_held_series_when_an_option_changes(lab:
         page.wait_for_function("() => document.querySelectorAll(\"#pinned .pcard[data-loaded='1']\").length === 12",
                                timeout=READY_MS)
         cdp = context.new_cdp_session(page)
-
-        def resize_listeners() -> int:
-            window = cdp.send("Runtime.evaluate", {"expression": "window"})["result"]["objectId"]
-            found = cdp.send("DOMDebugger.getEventListeners", {"objectId": window})["listeners"]
-            return sum(1 for listener in found if listener["type"] == "resize")
-
-        listeners = resize_listeners()
+        listeners = _resize_listeners(cdp)
         before = len([u for u in tab.requests if "/series?" in u])
         for value in range(1, 31):
             page.evaluate("(v) => { const s = document.getElementById('smooth'); s.value = v; "
@@ -172,7 +173,7 @@ def test_pinned_regex_panels_redraw_from_held_series_when_an_option_changes(lab:
                                timeout=READY_MS)
         assert len([u for u in tab.requests if "/series?" in u]) == before  # was 720 more
         # Each redraw let go of the chart it replaced (plotly's resize listener held it: 12 more per move).
-        assert resize_listeners() == listeners
+        assert _resize_listeners(cdp) == listeners
         # Other runs shown: the data may differ, so they are fetched again.
         # Another x-axis: the data differs, so the panels ask again.
         with page.expect_request(lambda req: "/series?" in req.url and "x=t_ns" in req.url, timeout=READY_MS):
@@ -181,3 +182,27 @@ def test_pinned_regex_panels_redraw_from_held_series_when_an_option_changes(lab:
     finally:
         context.close()
 
+
+
+@pytest.mark.browser
+def test_the_key_sections_let_go_of_their_charts_when_the_filter_changes(lab: Lab, browser: Any) -> None:
+    from .test_browser_dashboards import READY_MS, watch
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = watch(context.new_page())
+    try:
+        tab.ready(f"{lab.url}/projects/lab?w=" + quote(json.dumps({"runs": lab.runs})))
+        page = tab.page
+        cdp = context.new_cdp_session(page)
+        drawn = "() => document.querySelectorAll(\"#panels .chart[data-loaded='1']\").length"
+        page.wait_for_function(f"() => ({drawn})() >= 4", timeout=READY_MS)
+        listeners = _resize_listeners(cdp)
+        for text in ("k", "", "k", ""):  # each change draws the sections again
+            page.fill("#keyfilter", text)
+            page.wait_for_function(f"() => ({drawn})() >= 4 && document.querySelectorAll('#panels .chart')"
+                                   f".length === {10 if text else 28}", timeout=READY_MS)
+        # The charts on screen hold theirs; the dropped ones none (each change kept every old one: +6 a change).
+        assert _resize_listeners(cdp) <= listeners + 6
+        assert tab.problems == []
+    finally:
+        context.close()
