@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from rltrack.cli.options import dir_option
+from rltrack.cli.options import dir_option, missing_store
 from rltrack.errors import RltrackError
 
 __all__ = ["register"]
@@ -91,9 +91,14 @@ def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
     from rltrack.server.app import ServerSettings
     from rltrack.server.security import AccessControl
     from rltrack.server.serve import serve
+    from rltrack.store.paths import DB_FILENAME
 
+    root = _root(store_dir)
+    if not (root / DB_FILENAME).is_file():
+        # Before the store opens: its own message names `dir=` (the Python API), not the --dir option.
+        raise click.ClickException(missing_store(store_dir, root))
     try:
-        settings = ServerSettings(root=_root(store_dir), access=AccessControl(allowed_hosts=_hosts(host)))
+        settings = ServerSettings(root=root, access=AccessControl(allowed_hosts=_hosts(host)))
         serve(settings, host=host, port=port, open_browser=open_browser)
     except RltrackError as err:
         raise click.ClickException(str(err)) from err

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from rltrack.errors import RltrackError, StoreError
+from rltrack.errors import UPGRADE_HINT, RltrackError, StoreError
 from rltrack.server.accounts.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE
 
 __all__ = ["FILE_NAME", "AccountsDB", "ConflictError", "PostgresAccountsDB", "SqliteAccountsDB", "Tx", "open_db"]
@@ -215,7 +215,7 @@ def _migrate(tx: Tx, where: str) -> None:
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"the accounts database {where} has schema version {version}, newer than this rltrack understands "
-            f"({SCHEMA_VERSION}); upgrade rltrack (pip install -U rltrack)"
+            f"({SCHEMA_VERSION}); {UPGRADE_HINT}"
         )
     for number, statements in MIGRATIONS:
         if number > version:

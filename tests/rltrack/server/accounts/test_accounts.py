@@ -11,10 +11,11 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the server needs the ui extra: pip install 'rltrack[server]'")
 
-from rltrack.errors import RltrackError, StoreError
+from rltrack.errors import UPGRADE_HINT, RltrackError, StoreError
 from rltrack.server.accounts import Accounts, ConflictError, ProjectRow, open_accounts
 from rltrack.server.accounts.credentials import digest
 from rltrack.server.accounts.principal import can_read, can_write
+from rltrack.server.accounts.schema import SCHEMA_VERSION
 from rltrack.server.accounts.ratelimit import LoginLimiter
 
 if TYPE_CHECKING:
@@ -125,8 +126,10 @@ def test_accounts_written_by_a_newer_rltrack_are_refused(backend: tuple[Accounts
     accounts, raw = backend
     with accounts.db.transaction() as tx:
         tx.execute("UPDATE acct_schema SET version = 99")
-    with pytest.raises(StoreError, match="schema version 99, newer than this rltrack"):
+    with pytest.raises(StoreError, match="schema version 99, newer than this rltrack") as refused:
         open_accounts(tmp_path / "store", raw.url)
+    # rltrack is on no package index: the hint says how to upgrade from a wheel or the repository.
+    assert str(refused.value).endswith(f"({SCHEMA_VERSION}); {UPGRADE_HINT}") and "pip install -U rltrack)" not in str(refused.value)
 
 
 def test_a_project_is_claimed_once(backend: tuple[Accounts, Raw]) -> None:
