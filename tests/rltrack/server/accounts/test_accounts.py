@@ -15,8 +15,8 @@ from rltrack.errors import UPGRADE_HINT, RltrackError, StoreError
 from rltrack.server.accounts import Accounts, ConflictError, ProjectRow, open_accounts
 from rltrack.server.accounts.credentials import digest
 from rltrack.server.accounts.principal import can_read, can_write
-from rltrack.server.accounts.schema import SCHEMA_VERSION
 from rltrack.server.accounts.ratelimit import LoginLimiter
+from rltrack.server.accounts.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from conftest import World  # tests/rltrack/server/accounts/conftest.py
@@ -129,7 +129,8 @@ def test_accounts_written_by_a_newer_rltrack_are_refused(backend: tuple[Accounts
     with pytest.raises(StoreError, match="schema version 99, newer than this rltrack") as refused:
         open_accounts(tmp_path / "store", raw.url)
     # rltrack is on no package index: the hint says how to upgrade from a wheel or the repository.
-    assert str(refused.value).endswith(f"({SCHEMA_VERSION}); {UPGRADE_HINT}") and "pip install -U rltrack)" not in str(refused.value)
+    assert str(refused.value).endswith(f"({SCHEMA_VERSION}); {UPGRADE_HINT}")
+    assert "pip install -U rltrack)" not in str(refused.value)
 
 
 def test_a_project_is_claimed_once(backend: tuple[Accounts, Raw]) -> None:
