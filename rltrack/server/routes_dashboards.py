@@ -9,13 +9,13 @@ existence is not told), a read-only member's save 403. Without accounts (no prin
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
 from rltrack.errors import RltrackError
@@ -31,6 +31,7 @@ from rltrack.server.dashboards_open import open_dashboards
 from rltrack.server.dashboards_sql import DashboardStore
 from rltrack.server.dashboards_view import page_url, rendered
 from rltrack.server.deps import Cache, Reader
+from rltrack.server.routes_ingest import parse_json
 
 __all__ = ["dashboards_of", "export_response", "require", "router"]
 
@@ -80,14 +81,22 @@ Store = Annotated[DashboardStore, Depends(dashboards_of)]
 
 
 async def json_body(request: Request) -> Any:
-    """Return the request's JSON body (a FastAPI dependency): 413 above the size limit, 422 if not JSON."""
+    """Return the request's JSON body (a FastAPI dependency): 413 above the size limit, 422 if not JSON.
+
+    Parsed by the ingest parser (:func:`routes_ingest.parse_json`): nested at most its ``MAX_DEPTH``
+    levels and every string valid Unicode, so a body of 100,000 ``[`` is a 422 naming the depth limit
+    (it was a 500 RecursionError).
+    """
     body = await request.body()
     if len(body) > MAX_BODY + 4096:
         raise HTTPException(413, f"a dashboard body of {len(body)} bytes is too large; send at most {MAX_BODY}")
     try:
-        return json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as err:
-        raise HTTPException(422, f"the body is not JSON ({err}); send a JSON object") from err
+        # In a worker thread, as ingest does: parsing must not stop the event loop.
+        return await run_in_threadpool(parse_json, body or b"{}")
+    except HTTPException as err:
+        status = 413 if err.status_code == 413 else 422  # a body a dashboard cannot hold stays this route's 422
+        raise HTTPException(status, f"the body is not JSON a dashboard can hold ({err.detail}); send a JSON object") \
+            from None
 
 
 Body = Annotated[Any, Depends(json_body)]
