@@ -61,10 +61,16 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _config(app: Any, log_level: str, **options: Any) -> Any:
+    """Every uvicorn this module starts (foreground, ``--workers`` processes, background thread) is built here.
+
+    ``proxy_headers=False``: uvicorn's default rewrites the peer and the scheme from ``X-Forwarded-For``/
+    ``-Proto`` of any client on 127.0.0.1, so a local process could claim https (Secure cookies) or another
+    address; ``--trusted-proxy`` (``AccessControl``) is the only authority on forwarded headers.
+    """
     import uvicorn
 
     return uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=2,
-                          **options)
+                          proxy_headers=False, **options)
 
 
 def build_app(settings: ServerSettings, blobs: BlobSettings | None = None) -> Any:
