@@ -133,12 +133,14 @@ def verify_key(url: str, key: str) -> str | None:
     """Return the user an API key logs in as on the server at ``url`` (None for a server token).
 
     Raises:
-        InvalidValueError: the server cannot be reached or refuses the key.
+        InvalidValueError: the key holds a space, a control character or a lone surrogate (named, never
+            echoed), or the server cannot be reached or refuses the key.
     """
     import httpx
 
+    authorization = _authorization(key)
     try:
-        response = httpx.get(_normal(url) + "/api/auth/me", headers={"authorization": f"Bearer {key}"},
+        response = httpx.get(_normal(url) + "/api/auth/me", headers={b"authorization": authorization},
                              timeout=TIMEOUT_S)
     except httpx.HTTPError as err:
         raise InvalidValueError(f"cannot reach the rltrack server at {url!r} ({err}); check the URL") from err
@@ -147,3 +149,23 @@ def verify_key(url: str, key: str) -> str | None:
         raise InvalidValueError(f"the server at {url!r} refused the key: {body.get('detail') or response.status_code}")
     user = body.get("user")
     return user if isinstance(user, str) else None
+
+
+def _authorization(key: str) -> bytes:
+    """Return the ``Authorization`` value for ``key`` as UTF-8 bytes; the key is never echoed.
+
+    The server compares token bytes (its ``--token-file`` is read as UTF-8), so a non-ASCII key is
+    sent as UTF-8, as ``init(mode="online")`` sends it (httpx refused it as text with a bare
+    UnicodeEncodeError).
+
+    Raises:
+        InvalidValueError: the key holds a space or control character, or is not valid Unicode.
+    """
+    if any(ord(c) < 33 or ord(c) == 127 for c in key):
+        raise InvalidValueError("the API key holds a space or a control character (a newline pasted with it?); "
+                                "pass the key exactly as the server printed it")
+    try:
+        return b"Bearer " + key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError("the API key is not valid Unicode (it holds a lone surrogate); pass the key exactly "
+                                "as the server printed it") from None
