@@ -63,7 +63,18 @@ def media(run_id: str, reader: Reader, key: str | None = None, source: str | Non
     ]
 
 
-@router.get("/runs/{run_id}/files/{path:path}", summary="A file of a run (supports Range requests)")
+#: What the file routes (this one and a share link's) document: the file's bytes, typed by its name (any media
+#: type; application/octet-stream when unknown or active), whole or one range; errors stay JSON ``{detail}``.
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes, typed by its name", "content": {"*/*": {}}},
+    206: {"description": "The requested range of the file's bytes (Range: bytes=START-END)", "content": {"*/*": {}}},
+    416: {"description": "The range is outside the file",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+}
+
+
+@router.get("/runs/{run_id}/files/{path:path}", summary="A file of a run (supports Range requests)",
+            response_class=Response, responses=FILE_RESPONSES)
 def run_file(run_id: str, path: str, request: Request, reader: Reader) -> Response:
     """Serve one file from the run's folder (or the S3 bucket); ``Range: bytes=a-b`` gets a 206 partial response."""
     reader.run(run_id)

@@ -208,7 +208,8 @@ def shared_run_media(token: str, run_id: str, reader: Reader, cache: Cache, stor
     return share_urls(token, kept)  # type: ignore[no-any-return]
 
 
-@router.get("/{token}/runs/{run_id}/files/{path:path}", summary="A media file a shared dashboard shows")
+@router.get("/{token}/runs/{run_id}/files/{path:path}", summary="A media file a shared dashboard shows",
+            response_class=Response, responses=routes_media.FILE_RESPONSES)
 def shared_file(token: str, run_id: str, path: str, request: Request, reader: Reader, cache: Cache,
                 store: Store) -> Response:
     """Serve the file (with Range) when a panel of the link shows it: a media panel's, a pair's video, a table cell."""
