@@ -118,6 +118,7 @@ def check_pattern(pattern: str, *, bounded: bool | None = None) -> str:
     if _POSSESSIVE.search(pattern):
         raise RltrackError(f"key regex {pattern!r} uses a possessive quantifier (*+, ++, ?+); they are Python-only: "
                            "write a plain quantifier")
+    _check_regex_module_forms(pattern)
     try:
         parsed = _sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError) as err:
@@ -129,11 +130,48 @@ def check_pattern(pattern: str, *, bounded: bool | None = None) -> str:
     return pattern
 
 
+#: What the search engine raises on a pattern it cannot compile.
+_ENGINE_ERROR: type[Exception] = _regex.error if _regex is not None else re.error
+_POSIX_CLASS = re.compile(r"\[:[^\]]*:\]")
+_REPEAT = re.compile(r"\d*(,\d*)?")
+
+
+def _check_regex_module_forms(pattern: str) -> None:
+    """Refuse what the ``regex`` package (which runs the search) reads otherwise than ``re`` (which checks it).
+
+    ``[[:alpha:]]`` is a POSIX class there (a set of ``[:alph`` then ``]`` in ``re`` and JavaScript), and
+    ``{e<=1}`` after a group is fuzzy matching there (literal text in ``re``): with them ``loss{e<=1}``
+    matched ``loss``, which the pattern as written does not; and ``a{e`` did not compile there (a 500).
+
+    Raises:
+        RltrackError: naming the form and how to write it literally.
+    """
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2  # an escaped character is literal in both
+            continue
+        if ch == "[" and _POSIX_CLASS.match(pattern, i):
+            raise RltrackError(f"key regex {pattern!r} uses a POSIX class such as [[:alpha:]], which is read "
+                               "differently here and in JavaScript; write the set out, e.g. [A-Za-z]")
+        if ch == "{":  # a repeat count, or nothing the two read alike (an unclosed "{e" fails to compile there)
+            end = pattern.find("}", i)
+            if end < 0 or not _REPEAT.fullmatch(pattern, i + 1, end):
+                shown = pattern[i:end + 1] if end > 0 else pattern[i:i + 10]
+                raise RltrackError(f"key regex {pattern!r} has {shown!r}, which is not a repeat count such as {{2}} "
+                                   "or {1,3}; write \\{ for a literal brace")
+        i += 1
+
+
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> Any:
-    if _regex is not None:
-        return _regex.compile(pattern)
-    return re.compile(pattern)
+    try:
+        return _regex.compile(pattern) if _regex is not None else re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, _ENGINE_ERROR) as err:
+        # What check_pattern let through but the engine refuses (e.g. a look-behind of varying width in re).
+        raise RltrackError(f"key regex {pattern!r} is not a valid regular expression here ({err}); fix it or turn "
+                           "the regex option off to filter by plain text") from None
 
 
 def match_keys(pattern: str, keys: Iterable[str], *, budget_s: float = MATCH_BUDGET_S) -> tuple[list[str], int]:

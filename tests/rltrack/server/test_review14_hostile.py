@@ -206,3 +206,33 @@ def test_the_key_sections_let_go_of_their_charts_when_the_filter_changes(lab: La
         assert tab.problems == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("pattern", "says"), [
+    ("[[:alpha:]]", "uses a POSIX class"),  # the regex package: any letter; re and JavaScript: a set of "[:alph"
+    ("[[::]]", "uses a POSIX class"),  # the regex package: "unknown property" (was a 500)
+    ("loss{e<=1}", "which is not a repeat count"),  # the regex package: fuzzy, matched "lsos"
+    ("a{e", "which is not a repeat count"),  # the regex package: "expected }" (was a 500)
+    ("x{foo}", "which is not a repeat count"),
+])
+def test_forms_the_regex_package_reads_otherwise_are_refused(pattern: str, says: str) -> None:
+    from rltrack.errors import RltrackError
+    from rltrack.server.key_regex import check_pattern
+
+    with pytest.raises(RltrackError, match=re.escape(says)):
+        check_pattern(pattern)
+
+
+def test_repeat_counts_and_escaped_braces_match_as_re_reads_them() -> None:
+    from rltrack.server.key_regex import match_keys
+
+    keys = ["a{e<=1}", "aa", "ab", "lsos", "loss", "[:alph]"]
+    for pattern in ("a{2}", "^a{,1}b", "a\\{e", "\\[:alph", "(?:loss){1,}", "[\\[:]"):
+        assert match_keys(pattern, keys) == ([k for k in sorted(keys) if re.search(pattern, k)],
+                                              len([k for k in keys if re.search(pattern, k)])), pattern
+
+
+def test_a_fuzzy_or_posix_pattern_is_a_400_on_the_server(lab: Lab) -> None:
+    for pattern in ("loss{e<=1}", "a{e", "[[::]]"):
+        r = lab.get("/api/projects/lab/workspace", w=json.dumps({"key_filter": pattern, "key_regex": True}))
+        assert r.status_code == 400 and pattern in r.json()["detail"], (pattern, r.text)
