@@ -109,7 +109,7 @@ def check_pattern(pattern: str, *, bounded: bool | None = None) -> str:
     if "\x00" in pattern:
         raise RltrackError(f"key regex {pattern!r} holds a NUL character; remove it")
     for form, instead in _PYTHON_ONLY:
-        if form in pattern:
+        if _unescaped(pattern, form):
             raise RltrackError(f"key regex {pattern!r} uses {form!r}, which JavaScript reads differently; write "
                                f"{instead}")
     if _FLAGS.search(pattern):
@@ -128,6 +128,20 @@ def check_pattern(pattern: str, *, bounded: bool | None = None) -> str:
         raise RltrackError(f"key regex {pattern!r} repeats a group that itself repeats (like (a+)+), which can run "
                            "for hours on one key; write it without the nested quantifier, e.g. (a+)$ for (a+)+$")
     return pattern
+
+
+def _unescaped(pattern: str, form: str) -> bool:
+    r"""Return whether ``form`` occurs in ``pattern`` as syntax: not after an escaping backslash.
+
+    ``^a\\A$`` (a pinned key ``a\A``, its backslash escaped) holds the text ``\A`` but no ``\A`` anchor.
+    """
+    at = pattern.find(form)
+    while at >= 0:
+        slashes = len(pattern[:at]) - len(pattern[:at].rstrip("\\"))
+        if slashes % 2 == 0:
+            return True
+        at = pattern.find(form, at + 1)
+    return False
 
 
 #: What the search engine raises on a pattern it cannot compile.

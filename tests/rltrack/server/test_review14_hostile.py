@@ -236,3 +236,12 @@ def test_a_fuzzy_or_posix_pattern_is_a_400_on_the_server(lab: Lab) -> None:
     for pattern in ("loss{e<=1}", "a{e", "[[::]]"):
         r = lab.get("/api/projects/lab/workspace", w=json.dumps({"key_filter": pattern, "key_regex": True}))
         assert r.status_code == 400 and pattern in r.json()["detail"], (pattern, r.text)
+
+
+def test_a_pinned_key_holding_a_backslash_and_a_or_z_is_a_valid_pattern() -> None:
+    from rltrack.server.key_regex import match_keys
+
+    # The page pins a key as ^<key, regex-escaped>$: a key a\A becomes ^a\\A$, which holds no \A anchor.
+    for key in ("a\\A", "x\\Z", "(?P<n>", "(?#c)"):
+        pinned = "^" + re.sub(r"[.*+?^${}()|[\]\\]", lambda m: "\\" + m.group(0), key) + "$"
+        assert match_keys(pinned, [key, "other"]) == ([key], 1), pinned
