@@ -53,6 +53,11 @@ MAX_CONTAINERS = 1_000_000
 #: Most values (``,`` bytes, strings included) one JSON body may hold: value chunks travel as base64 strings,
 #: so only a config or summary lists numbers; 4,000,000 short strings or floats cost a few hundred MB at most.
 MAX_VALUES = 4_000_000
+#: Most values (leaves and nested objects/arrays, counted together) one summary, config or metadata may hold.
+#: Reading a run loads them all (about 200 bytes of server memory each): a summary of 4,000,000 short strings,
+#: within the body limits, made one ``GET /api/runs/{id}`` peak at 834 MiB. Large data belongs in an artifact
+#: or a media file; an online run sends a single value over 4 MiB of JSON as a note (``remote.writer``).
+MAX_ENTRIES = 100_000
 
 
 def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
@@ -72,6 +77,7 @@ def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
         # a mistake of the sender, not something to store or drop unseen.
         raise wire.WireError(f"batch {batch_id!r} ({op}) carries {', '.join(map(repr, others))}, which {op} does "
                              f"not take; it takes {', '.join(sorted(OP_FIELDS[op]))}")
+    _check_sizes(batch_id, op, batch)
     with db.transaction() as conn:
         if was_applied(conn, batch_id):
             return False
@@ -106,6 +112,31 @@ def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
                 )
         mark_applied(conn, batch_id, run_id, time.time_ns())
     return True
+
+
+def _check_sizes(batch_id: str, op: str, batch: dict[str, Any]) -> None:
+    """Refuse a summary, config or metadata of more than :data:`MAX_ENTRIES` values (before any is stored)."""
+    run = batch.get("run") if op == "create_run" else None
+    fields = {"config": run.get("config")} if isinstance(run, dict) else {}
+    if op == "write":
+        fields = {name: batch.get(name) for name in ("summary", "config", "metadata")}
+    for name, value in fields.items():
+        if isinstance(value, dict) and _entries(value) > MAX_ENTRIES:
+            raise wire.WireError(f"batch {batch_id!r}: its {name} holds over {MAX_ENTRIES:,} values (nested ones "
+                                 "counted), the most a run's summary, config or metadata may hold; log large data "
+                                 "as an artifact or a media file")
+
+
+def _entries(data: dict[str, Any]) -> int:
+    """Count the values in ``data`` (nested objects and arrays and their values), stopping past the limit."""
+    count = 0
+    stack: list[Any] = [data]
+    while stack and count <= MAX_ENTRIES:
+        node = stack.pop()
+        values = node.values() if isinstance(node, dict) else node
+        count += len(values)
+        stack.extend(v for v in values if isinstance(v, (dict, list)))
+    return count
 
 
 def _end_state(state: str) -> str:
