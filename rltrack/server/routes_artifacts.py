@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from rltrack.artifacts.blobs import Blob
 from rltrack.errors import RltrackError, RunNotFoundError
@@ -44,6 +45,20 @@ if TYPE_CHECKING:
 
 __all__ = ["router"]
 
+
+class _BlobDigest(Convertor[str]):
+    """A blob URL segment: anything but ``missing`` (its own route), so the two paths do not overlap."""
+
+    regex = "(?!missing(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("blob_digest", _BlobDigest())
 router = APIRouter(prefix="/api", tags=["artifacts"])
 
 
@@ -172,7 +187,8 @@ async def missing_blobs(request: Request, reader: Reader, caller: Caller) -> dic
     return {"missing": missing}
 
 
-@router.put("/ingest/blobs/{digest}", summary="Upload one artifact blob; stored only if its sha256 matches")
+@router.put("/ingest/blobs/{digest:blob_digest}",
+            summary="Upload one artifact blob; stored only if its sha256 matches")
 async def put_blob(digest: str, request: Request, reader: Reader, caller: Caller) -> dict[str, Any]:
     """Hash the body as it arrives (spooled to disk, never held in memory); store it under ``digest``.
 
