@@ -53,7 +53,8 @@ def serve_run(
     try:
         app = create_app(ServerSettings(root=store))
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2,
+            proxy_headers=False,  # as rltrack server: only --trusted-proxy may rewrite the client address
         )
         server = uvicorn.Server(config)
         announcer = threading.Thread(
