@@ -115,8 +115,9 @@ def answers() -> Iterator[None]:
 
 def _version(data: Any) -> int:
     version = data.get("version") if isinstance(data, dict) else None
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise RltrackError(f"version={version!r}: a save names the version it edits (an integer from 1, "
+    # Bounded like every stored integer: 2**70 reached the database as an OverflowError (500).
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 2**63 - 1:
+        raise RltrackError(f"version={version!r}: a save names the version it edits (an integer from 1 to 2**63-1, "
                            "as the dashboard was read)")
     return version
 

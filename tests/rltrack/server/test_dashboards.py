@@ -155,7 +155,7 @@ def test_malformed_oversized_and_stale_less_bodies_get_4xx_never_5xx(served: Ser
     huge = json.dumps({"kind": "report", "name": "x", "blocks": [{"markdown": "y" * 19_000}] * 40})
     assert httpx.post(served.api("/dashboards"), content=huge, headers=headers).status_code == 413
     made = _create(served)
-    for version in (None, "1", 0, True):
+    for version in (None, "1", 0, True, 2**63, 2**70):  # 2**70 was an OverflowError (500) in the database
         r = httpx.put(served.api(f"/dashboards/{made['id']}"), json={"name": "x", "version": version})
         assert r.status_code == 400 and "version" in r.json()["detail"]
     r = httpx.put(served.api(f"/dashboards/{made['id']}"), json={"kind": "report", "name": "x", "version": 1})
