@@ -103,11 +103,14 @@ def shared_series(
 ) -> dict[str, Any]:
     """Return what ``/api/projects/{project}/series`` returns, for the dashboard's runs and keys only."""
     dashboard = shared_dashboard(store, token)
-    ids, keys = allowed(reader, cache, dashboard)
-    if key not in keys:
+    scope = share_scope(reader, cache, dashboard)
+    if key not in scope.keys:
         raise HTTPException(404, f"key {key!r} is not shown by this shared dashboard")
+    # Only from the sources its charts draw (a panel's source, or each run's primary one).
+    if not scope.project_source_allowed(key, source):
+        raise HTTPException(404, f"key {key!r} from source {source!r} is not shown by this shared dashboard")
     return series_of(reader, cache, dashboard.project, key, runs, source=source, points=points, x=x,
-                     allowed_runs=ids)
+                     allowed_runs=scope.runs)
 
 
 @router.get("/{token}/export.html", summary="A shared report as one offline HTML file", response_class=HTMLResponse)

@@ -105,8 +105,9 @@ def shared_run_series(
 ) -> dict[str, Any]:
     """Return what ``/api/runs/{id}/series`` returns, for keys a line chart or a sim-vs-real panel of the link shows."""
     scope = _scope(token, reader, cache, store)
-    if not scope.series_allowed(run_id, key):
-        raise scope.refuse(f"run {run_id!r} with key(s) {key[:3]!r}")
+    if not scope.series_allowed(run_id, key, source):
+        shown = f" from source {source!r}" if source else ""
+        raise scope.refuse(f"run {run_id!r} with key(s) {key[:3]!r}{shown}")
     return routes_series.series(run_id, reader, cache, key, source, x, max_points, x_min, x_max)
 
 

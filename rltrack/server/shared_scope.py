@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from fastapi import HTTPException
 
+from rltrack.errors import RltrackError
 from rltrack.media.table import table_cell_files
 from rltrack.server.dashboards import Dashboard, report_panels
 from rltrack.server.tables import table_path
@@ -42,6 +43,9 @@ class ShareScope:
         compare_keys: Summary keys of its compare panels.
         pairs: Sim-vs-real panels: panel run -> (keys drawn, the runs of both sides).
         tables: (run, key) of its table panels.
+        sources: Key of a line chart -> the sources its charts draw it from (None: each run's primary source).
+        pair_sources: (run, source) of both sides of its sim-vs-real panels.
+        primary: Run -> its primary source (what a request without ``source`` reads).
         panels: The resolved panels (the workspace's layout panels, or a report's panel blocks).
     """
 
@@ -52,6 +56,9 @@ class ShareScope:
     compare_keys: set[str] = field(default_factory=set)
     pairs: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     tables: set[tuple[str, str]] = field(default_factory=set)
+    sources: dict[str, set[str | None]] = field(default_factory=dict)
+    pair_sources: set[tuple[str, str]] = field(default_factory=set)
+    primary: dict[str, str] = field(default_factory=dict)
     panels: list[dict[str, Any]] = field(default_factory=list)
 
     def refuse(self, what: str) -> HTTPException:
@@ -62,11 +69,31 @@ class ShareScope:
         """Return every run on either side of a sim-vs-real panel."""
         return {r for _, runs in self.pairs.values() for r in runs}
 
-    def series_allowed(self, run_id: str, keys: Collection[str]) -> bool:
-        """Return whether the link may serve these keys of one run (a line chart's, or a sim-vs-real pair's)."""
-        if run_id in self.runs and set(keys) <= self.keys:
+    def source_allowed(self, run_id: str, keys: Collection[str], source: str | None) -> bool:
+        """Return whether a line chart of the link draws these keys of a run from ``source`` (None: primary)."""
+        primary = self.primary.get(run_id)
+        wanted = source or primary
+        for key in keys:
+            drawn = self.sources.get(key, {None})
+            if wanted not in {s or primary for s in drawn}:
+                return False
+        return True
+
+    def series_allowed(self, run_id: str, keys: Collection[str], source: str | None = None) -> bool:
+        """Return whether the link may serve these keys of one run from ``source`` (None: the run's primary).
+
+        A line chart's keys only from the sources its panels name (a panel without one: the primary source),
+        a sim-vs-real panel's keys only from the side a run is on.
+        """
+        if run_id in self.runs and set(keys) <= self.keys and self.source_allowed(run_id, keys, source):
             return True
-        return any(run_id in runs and set(keys) <= drawn for drawn, runs in self.pairs.values())
+        side = source or self.primary.get(run_id)
+        return (run_id, side or "") in self.pair_sources and any(
+            run_id in runs and set(keys) <= drawn for drawn, runs in self.pairs.values())
+
+    def project_source_allowed(self, key: str, source: str | None) -> bool:
+        """Return whether a line chart of the link draws ``key`` from ``source`` over the layout's runs."""
+        return all(self.source_allowed(run_id, [key], source) for run_id in self.runs)
 
     def file_allowed(self, reader: StoreReader, run_id: str, path: str) -> bool:
         """Return whether a run file is media a panel shows (a media panel's, a pair's video, a table's cell)."""
@@ -104,10 +131,12 @@ def share_scope(reader: StoreReader, cache: Any, dashboard: Dashboard) -> ShareS
         RltrackError: the saved key regex runs out of time (a 400 naming it).
     """
     layout = parse_layout(dashboard.layout)
-    ids = layout_run_ids(layout, project_runs(reader, cache, dashboard.project))
+    rows = project_runs(reader, cache, dashboard.project)
+    ids = layout_run_ids(layout, rows)
     logged = run_keys(reader, cache, dashboard.project, ids)
     scope = ShareScope(dashboard.project, ids)
     panels = _panels_of(dashboard)
+    named: dict[str, set[str | None]] = {}
     if dashboard.kind == "workspace":
         scope.keys = set(shown_keys(layout, logged))
     scope.panels = resolve_panels(reader, dashboard.project, panels, logged)
@@ -117,6 +146,8 @@ def share_scope(reader: StoreReader, cache: Any, dashboard: Dashboard) -> ShareS
         kind = resolved["type"]
         if kind == "line":
             scope.keys.update(resolved["keys"])
+            for key in resolved["keys"]:
+                named.setdefault(key, set()).add(resolved["source"])
         elif kind == "compare":
             scope.compare_keys.update(resolved["keys"])
         elif kind == "media":
@@ -127,8 +158,19 @@ def share_scope(reader: StoreReader, cache: Any, dashboard: Dashboard) -> ShareS
             runs = {resolved["run"], *(r for r in (resolved.get("sim_run"), resolved.get("real_run")) if r)}
             drawn, before = scope.pairs.get(resolved["run"], (set(), set()))
             scope.pairs[resolved["run"]] = (drawn | set(resolved["keys"]), before | runs)
+            for side in ("sim", "real"):
+                if resolved.get(side + "_run") and resolved.get(side):
+                    scope.pair_sources.add((resolved[side + "_run"], resolved[side]))
         if isinstance(panel, Panel) and panel.key not in logged:
             scope.keys.discard(panel.key)
+    # A key the filter shows without a panel naming it is drawn from each run's primary source.
+    scope.sources = {key: named.get(key, {None}) for key in scope.keys}
+    scope.primary = {r.id: r.primary_source for r in rows}
+    for run_id in scope.pair_runs() - scope.primary.keys():  # a linked run of another project
+        try:
+            scope.primary[run_id] = reader.run(run_id).primary_source
+        except RltrackError:
+            continue
     return scope
 
 
