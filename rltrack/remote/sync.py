@@ -15,12 +15,14 @@ import hashlib
 import os
 import uuid
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rltrack.errors import RltrackError, RltrackWarning
 from rltrack.remote import wire
 from rltrack.remote.client import SAVED_FOLDERS, IngestClient, Rejected, media_files
+from rltrack.remote.fit import fit_extra
 from rltrack.validate import check_media_path
 
 __all__ = ["push_run"]
@@ -29,6 +31,15 @@ __all__ = ["push_run"]
 PIECE_POINTS = 100_000
 #: Pieces per request.
 PIECES_PER_REQUEST = 8
+
+
+def _fit(run_id: str, what: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``values`` as the server takes them; a value over its limits is sent as a note, with a warning."""
+    out, noted = fit_extra(values)
+    for key, why in noted:
+        warnings.warn(f"run {run_id!r}: {what} value {key!r} {why}; the server keeps a note in its place "
+                      "(the local store keeps the value)", RltrackWarning, stacklevel=3)
+    return out
 
 
 def push_run(
@@ -55,12 +66,14 @@ def push_run(
 
     view = Api(dir).run(run_id)
     client = IngestClient(url, api_key, transport=transport)
+    config = _fit(view.id, "config", view.config)
+    metadata = _fit(view.id, "metadata", view.metadata)
     sent = {"points": 0, "media": 0}
     try:
         who = WriterInfo(host=os.uname().nodename, pid=0, pid_started_ns=0, now_ns=view.created_ns)
         new = NewRun(
             id=view.id, project=view.project, name=view.name, group=view.group, job_type=view.job_type,
-            notes=view.notes, tags=tuple(view.tags), config=view.config, source=view.primary_source,
+            notes=view.notes, tags=tuple(view.tags), config=config, source=view.primary_source,
         )
         ours = _create(client, view.id, wire.new_run_to(new), wire.who_to(who))
         sources = view.sources or [view.primary_source]
@@ -96,8 +109,9 @@ def push_run(
             sent["media"] += rows
             sent["files"] = sent.get("files", 0) + files
             client.send([{"id": f"sync:{view.id}:{source}:state:{uuid.uuid4().hex}", "op": "write",
-                          "run_id": view.id, "source": source, "summary": view.summary_of(source),
-                          "config": view.config, "metadata": view.metadata, "owner": False}])
+                          "run_id": view.id, "source": source,
+                          "summary": _fit(view.id, f"summary of source {source!r}", view.summary_of(source)),
+                          "config": config, "metadata": metadata, "owner": False}])
         # Before the end: a run the server shows as ended has all its files.
         sent["files"] = sent.get("files", 0) + _push_files(client, view.id, Path(view.dir), _saved(Path(view.dir)))
         for source in [s for s in sources if s != view.primary_source] + [view.primary_source]:

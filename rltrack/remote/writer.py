@@ -25,6 +25,7 @@ from typing import Any
 from rltrack.errors import InvalidValueError, RltrackWarning, RunExistsError, RunNotFoundError, StoreError
 from rltrack.remote import wire
 from rltrack.remote.client import IngestClient, Rejected, Unreachable
+from rltrack.remote.fit import fit_extra
 from rltrack.remote.forwarder import MAX_TRIES, RETRY_BASE_S, DeadCount, Forwarder
 from rltrack.store.writer import Attached, NewRun, Owner, WriterInfo
 from rltrack.types import MediaRecord, SeriesBatch
@@ -33,8 +34,6 @@ __all__ = ["RemoteWriter", "connect"]
 
 #: Raw chunk bytes per spooled batch; larger writes are split (the server limits request size).
 SPLIT_BYTES = 2 * 1024 * 1024
-#: Largest config, summary or metadata value (JSON bytes) an online run sends; a larger one is sent as a note.
-MAX_VALUE_BYTES = 4 * 1024 * 1024
 #: Largest summary (JSON bytes) sent in the same batch as a flush's values.
 SUMMARY_WITH_VALUES_BYTES = 256 * 1024
 #: How long ``end()`` waits for the spool to drain while the server answers.
@@ -315,26 +314,21 @@ class RemoteWriter:
             raise StoreError(str(err)) from err
 
     def _fit(self, what: str, values: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """Return ``values`` as :func:`rltrack.validate.portable` JSON, each value at most :data:`MAX_VALUE_BYTES`.
+        """Return ``values`` as :func:`rltrack.validate.portable` JSON that a server takes (:func:`fit_extra`).
 
         The whole config (or summary) is sent at every change, so one value too large for the
-        server's body limit would make every later write of it a dead letter; such a value is sent
+        server's limits would make every later write of it a dead letter; such a value is sent
         as a note saying what it was, with one warning.
         """
         if values is None:
             return None
-        out: dict[str, Any] = wire.portable(dict(values))
-        if _json_size(out) <= MAX_VALUE_BYTES:
-            return out
-        for key, value in out.items():
-            size = _json_size(value)
-            if size > MAX_VALUE_BYTES:
-                out[key] = f"<{type(value).__name__} of {size} bytes as JSON: too large to send to an rltrack server>"
-                self._warn(
-                    f"too-large:{what}:{key}",
-                    f"{what} value {key!r} is {size} bytes as JSON, over the {MAX_VALUE_BYTES} an online run sends; "
-                    "the server stores a note in its place (log large data as an artifact or media instead)",
-                )
+        out, noted = fit_extra(values)
+        for key, why in noted:
+            self._warn(
+                f"too-large:{what}:{key}",
+                f"{what} value {key!r} {why}; the server stores a note in its place "
+                "(log large data as an artifact or media instead)",
+            )
         return out
 
     def _warn(self, cause: str, message: str) -> None:

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rltrack.errors import RltrackError, RunExistsError, RunNotFoundError, StoreError
 from rltrack.remote import wire
+from rltrack.remote.fit import MAX_ENTRIES, count_entries
 from rltrack.server.accounts.principal import Principal
 from rltrack.server.deps import Cache, Caller, Reader
 from rltrack.server.files import run_dir, safe_path
@@ -53,11 +54,10 @@ MAX_CONTAINERS = 1_000_000
 #: Most values (``,`` bytes, strings included) one JSON body may hold: value chunks travel as base64 strings,
 #: so only a config or summary lists numbers; 4,000,000 short strings or floats cost a few hundred MB at most.
 MAX_VALUES = 4_000_000
-#: Most values (leaves and nested objects/arrays, counted together) one summary, config or metadata may hold.
-#: Reading a run loads them all (about 200 bytes of server memory each): a summary of 4,000,000 short strings,
-#: within the body limits, made one ``GET /api/runs/{id}`` peak at 834 MiB. Large data belongs in an artifact
-#: or a media file; an online run sends a single value over 4 MiB of JSON as a note (``remote.writer``).
-MAX_ENTRIES = 100_000
+# MAX_ENTRIES (rltrack.remote.fit): most values one summary, config or metadata may hold. Reading a run loads
+# them all (about 200 bytes of server memory each): a summary of 4,000,000 short strings, within the body
+# limits, made one ``GET /api/runs/{id}`` peak at 834 MiB. Large data belongs in an artifact or a media file;
+# online runs and ``rltrack sync`` send what exceeds it as a note (rltrack.remote.fit.fit_extra).
 
 
 def apply_batch(db: Backend, batch: dict[str, Any]) -> bool:
@@ -121,22 +121,10 @@ def _check_sizes(batch_id: str, op: str, batch: dict[str, Any]) -> None:
     if op == "write":
         fields = {name: batch.get(name) for name in ("summary", "config", "metadata")}
     for name, value in fields.items():
-        if isinstance(value, dict) and _entries(value) > MAX_ENTRIES:
+        if isinstance(value, dict) and count_entries(value) > MAX_ENTRIES:
             raise wire.WireError(f"batch {batch_id!r}: its {name} holds over {MAX_ENTRIES:,} values (nested ones "
                                  "counted), the most a run's summary, config or metadata may hold; log large data "
                                  "as an artifact or a media file")
-
-
-def _entries(data: dict[str, Any]) -> int:
-    """Count the values in ``data`` (nested objects and arrays and their values), stopping past the limit."""
-    count = 0
-    stack: list[Any] = [data]
-    while stack and count <= MAX_ENTRIES:
-        node = stack.pop()
-        values = node.values() if isinstance(node, dict) else node
-        count += len(values)
-        stack.extend(v for v in values if isinstance(v, (dict, list)))
-    return count
 
 
 def _end_state(state: str) -> str:

@@ -149,3 +149,25 @@ def test_portable_writes_an_int_past_pythons_digit_limit_as_its_size() -> None:
 def test_portable_keeps_nan_and_infinity() -> None:
     out = wire.portable({"nan": float("nan"), "inf": float("inf")})
     assert np.isnan(out["nan"]) and out["inf"] == float("inf")
+
+
+@pytest.mark.parametrize("where", ["config", "summary"])
+def test_a_value_holding_more_entries_than_the_server_keeps_is_sent_as_a_note(
+    server: BackgroundServer, tmp_path: Path, where: str
+) -> None:
+    # The server keeps at most 100,000 values in a run's config or summary (reading a run loads them all);
+    # a 150,000-item list under 4 MiB of JSON made every later config/summary write a dead letter.
+    def hostile(run: rltrack.Run) -> None:
+        if where == "config":
+            run.config.update({"seeds": list(range(150_000)), "lr": 0.1})
+        else:
+            run.summary["seeds"] = list(range(150_000))
+
+    run, warned = log_around(server, tmp_path, hostile)
+    assert run.history()["x"].tolist() == [float(s) for s in range(100)]
+    kept = run.config if where == "config" else run.summary
+    assert kept["seeds"] == "<list of 150,000 values: too many to send to an rltrack server>"
+    assert run.summary["x"] == 99.0
+    assert not [k for k in run.summary if k.startswith("_rltrack/dead_letters")]
+    assert sum(f"{where} value 'seeds' holds 150,000 values; a server keeps at most 100,000" in w
+               for w in warned) == 1
