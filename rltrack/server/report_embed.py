@@ -172,7 +172,11 @@ def _one(reader: StoreReader, cache: ReadCache, project: str, resolved: dict[str
                                            f"{MAX_EXPORT_POINTS:,} points; open the report on the server"}
         return {"type": "line", "keys": resolved["keys"], "more": resolved.get("more", 0), "series_of": names}
     if kind == "line":
-        return {"type": "line", "series_key": series_name(resolved["key"], resolved["source"])}
+        name = series_name(resolved["key"], resolved["source"])
+        if visible and resolved["keys"] and name not in series:  # logged, but cut by the points budget
+            return {"type": kind, "error": f"not embedded: the report's line charts hold more than "
+                                           f"{MAX_EXPORT_POINTS:,} points; open the report on the server"}
+        return {"type": "line", "series_key": name}
     if kind == "compare":
         return {"type": "compare", **compare_rows(reader, shown, resolved["keys"], resolved["config"])}
     if kind == "simreal":

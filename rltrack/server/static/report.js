@@ -19,7 +19,12 @@
       const data = JSON.parse(embedded().textContent);
       // A typed panel's data sits under "panels" by its block's index (report_html.py).
       return { mode: "offline", dashboard: async () => data.dashboard, workspace: async () => data.workspace,
-        series: async (panel) => data.series[panel.key + "|" + (panel.source || "")] || { runs: [] },
+        // A series the export's points budget left out says so (report_embed.py), never an empty chart.
+        series: async (panel, ids, layout, index) => {
+          const D = (data.panels || {})[String(index)];
+          if (D && D.error) throw new Error(D.error);
+          return data.series[panel.key + "|" + (panel.source || "")] || { runs: [] };
+        },
         panel: (index) => RT.panels.offline((data.panels || {})[String(index)], data.series || {}),
         resolved: (p, index) => {
           const D = (data.panels || {})[String(index)];
@@ -102,7 +107,7 @@
     for (const card of document.querySelectorAll("#r-blocks .panel")) {
       const panel = JSON.parse(card.dataset.panel);
       try {
-        draw(card, panel, ids.length ? await SRC.series(panel, ids, R.d.layout) : { runs: [] });
+        draw(card, panel, ids.length ? await SRC.series(panel, ids, R.d.layout, Number(card.dataset.block)) : { runs: [] });
       } catch (e) { card.querySelector(".note").textContent = e.message; card.querySelector(".chart").dataset.loaded = "error"; }
       R.drawn += 1;
     }
@@ -123,7 +128,7 @@
       card.dataset.block = String(index);
       return el("div", { class: "block" }, card);
     }
-    return el("div", { class: "block panel", "data-panel": JSON.stringify(p) },
+    return el("div", { class: "block panel", "data-panel": JSON.stringify(p), "data-block": String(index) },
       el("div", { class: "card" }, el("header", {}, el("span", { class: "key" }, p.key), el("span", { class: "muted small" }, p.source || "")),
         el("div", { class: "chart", "data-key": p.key }), el("div", { class: "note muted small" })));
   }
