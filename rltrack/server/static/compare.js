@@ -44,6 +44,8 @@
     const root = $("charts");
     const f = $("keyfilter").value.trim().toLowerCase();
     const keys = state.keys.filter((k) => !f || k.toLowerCase().includes(f)).slice(0, MAX_CHARTS);
+    // Each change of the key filter draws the charts again: the old ones let go of plotly's resize listener.
+    if (window.Plotly) root.querySelectorAll(".js-plotly-plot").forEach((d) => Plotly.purge(d));
     root.innerHTML = "";
     const divs = {};
     for (const [prefix, group] of RT.groupKeys(keys)) {

@@ -273,7 +273,9 @@
     const caption = it.caption ? el("div", { class: "caption small" }, it.caption) : "";
     const box = el("figure", { class: "media-item", dataset: { run: it.run, step: String(it.step), kind: it.kind } }, label);
     if (!it.url && !it.histogram) box.append(el("p", { class: "muted small not-embedded" }, it.note || `${it.kind} file missing`));
-    else if (it.kind === "image") box.append(el("img", { src: it.url, alt: it.caption || it.name || "image" }));
+    else if (it.kind === "image") box.append(el("img", { src: it.url, alt: it.caption || it.name || "image", loading: "lazy", decoding: "async",
+      // A square box until it loads (then its own shape): lazy loading needs to know which images are far off screen.
+      width: 256, height: 256 }));
     else if (it.kind === "video") box.append(el("video", { src: it.url, controls: true, muted: true, preload: "metadata" }));
     else if (it.kind === "audio") box.append(el("audio", { src: it.url, controls: true, preload: "metadata" }));
     else if (it.kind === "histogram") {

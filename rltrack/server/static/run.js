@@ -9,6 +9,8 @@
   //: Keys up to which every section starts open; beyond, only the first (a robot's telemetry has thousands).
   const OPEN_SECTIONS_UP_TO = 48;
   const t0 = performance.now();
+  // Plotly keeps a window "resize" listener (and through it the chart, its data and DOM) per chart until purged.
+  const purge = (node) => { if (window.Plotly) node.querySelectorAll(".js-plotly-plot").forEach((d) => Plotly.purge(d)); };
   const page = {
     id: runId, detail: null, source: null, polls: 0, zoom: {},
     panels: new Map(), // key -> {key, kind, div, card, visible, drawn, stale, loading, series}
@@ -72,6 +74,7 @@
     observer.disconnect();
     nearEnd.disconnect();
     sighted = new Promise((resolve) => { onSight = resolve; });
+    purge(root); // a new key (live), the key filter or the source lays the panels out again: the old charts let go
     root.replaceChildren();
     page.panels.clear();
     page.charts.clear();
@@ -263,6 +266,7 @@
   function drawHistogram(p) {
     const data = p.series;
     if (!data.steps.length) {
+      purge(p.div); p.heat = null;
       p.div.replaceChildren(RT.el("p", { class: "muted small" }, `${p.key}: no readable histogram file`));
       p.drawn = true; p.stale = false;
       return;
@@ -360,8 +364,8 @@
 
   function mediaHolder(m) {
     const url = RT.fileUrl(runId, m.path);
-    if (m.kind === "video") return RT.el("video", { controls: true, preload: "auto", src: url, dataset: { key: m.key } });
-    if (m.kind === "image") return RT.el("img", { class: "media", src: url, alt: m.key });
+    if (m.kind === "video") return RT.el("video", { controls: true, preload: "metadata", src: url, dataset: { key: m.key } });
+    if (m.kind === "image") return RT.el("img", { class: "media", src: url, alt: m.key, loading: "lazy", decoding: "async" });
     return RT.el("a", { href: url, download: "", rel: "noopener" }, m.path);
   }
 

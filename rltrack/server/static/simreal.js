@@ -51,6 +51,7 @@
       return card;
     }));
     const grid = $("simreal-charts");
+    if (window.Plotly) grid.querySelectorAll(".js-plotly-plot").forEach((d) => Plotly.purge(d)); // loaded again: let go
     grid.replaceChildren();
     SR.charts.clear();
     if (observer) observer.disconnect();
