@@ -171,6 +171,30 @@ def test_a_live_run_logging_new_keys_keeps_its_heap_flat(browser: Any, server: B
         live.finish()
 
 
+def test_the_compare_page_lets_go_of_its_charts_when_the_key_filter_changes(browser: Any, server: BackgroundServer,
+                                                                           lab: Lab) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = watch(context.new_page())
+    try:
+        tab.ready(f"{server.url}/compare?" + "&".join(f"run={r}" for r in lab.media[:3]))
+        page = tab.page
+        probe = Probe(context, page)
+        page.wait_for_function("() => document.querySelectorAll('#charts .js-plotly-plot').length === 2",
+                               timeout=READY_MS)
+        base = probe.listeners() - probe.charts()
+        for text in ["acc", "", "loss", ""] * 5:  # each change draws the charts again
+            with page.expect_response(lambda r: "/api/compare?" in r.url, timeout=READY_MS):
+                page.fill("#keyfilter", text)
+                page.dispatch_event("#keyfilter", "change")
+            want = 1 if text else 2
+            page.wait_for_function(f"() => document.querySelectorAll('#charts .js-plotly-plot').length === {want}",
+                                   timeout=READY_MS)
+        assert probe.listeners() == base + probe.charts() == base + 2  # each change kept the dropped charts'
+        assert tab.problems == []
+    finally:
+        context.close()
+
+
 def _report(server: BackgroundServer, runs: list[str], blocks: list[dict[str, Any]]) -> str:
     made = httpx.post(f"{server.url}/api/projects/lab/dashboards", headers={"origin": server.url}, json={
         "kind": "report", "name": "r", "layout": {"runs": runs}, "blocks": blocks})
