@@ -45,7 +45,7 @@
       const label = run === page.id ? (source === side ? side : `${side}: ${source}`) : `${side}: ${run} · ${source}`;
       const card = el("div", { class: "card", "data-side": side }, el("h3", {}, label));
       if (v) {
-        card.append(el("video", { controls: "", muted: "", preload: "auto", src: fileUrl(run, v.path) }),
+        card.append(el("video", { controls: "", muted: "", preload: "metadata", src: fileUrl(run, v.path) }),
           el("div", { class: "small muted" }, `${v.key} · step ${v.step}`));
       } else card.append(el("div", { class: "muted small" }, "no video"));
       return card;
