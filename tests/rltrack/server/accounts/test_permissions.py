@@ -64,7 +64,7 @@ BODY_RUN = {"/api/ingest/batches", "/api/ingest/attach", "/api/ingest/artifacts"
 PROBES = {"/api/ingest/count", "/api/ingest/runs/{run_id}/exists", "/api/ingest/runs/{run_id}/owner"}
 #: Artifact blob routes: a blob belongs to no project until a version names it, so they take any caller who may
 #: write into some project and refuse (403) those who may write none (a viewer, a user without a project).
-BLOB_ROUTES = {"/api/ingest/blobs/{digest}", "/api/ingest/blobs/missing"}
+BLOB_ROUTES = {"/api/ingest/blobs/{digest:blob_digest}", "/api/ingest/blobs/missing"}
 WRITES_NO_PROJECT = ("viewer", "stranger")
 #: Reads that need write access (who may share a dashboard sees its share links).
 WRITERS_ONLY_READS = {"/api/projects/{project}/dashboards/{dashboard_id}/shares"}
@@ -150,7 +150,7 @@ def _body(world: World, method: str, path: str) -> dict[str, Any]:
         "/api/ingest/attach": {"json": {"run_id": LAB_RUN, "source": "sim",
                                         "who": world.create_batch("x", "y")["who"]}},
         "/api/ingest/files/{run_id}/{path:path}": {"content": b"data", "headers": octets},
-        "/api/ingest/blobs/{digest}": {"content": world.blob, "headers": octets},
+        "/api/ingest/blobs/{digest:blob_digest}": {"content": world.blob, "headers": octets},
         "/api/ingest/blobs/missing": {"json": {"blobs": [{"sha256": world.blob_sha, "size": len(world.blob)}]}},
         "/api/ingest/artifacts": {"json": world.artifact_body()},
         "/api/ingest/artifacts/uses": {"json": {"name": "policy", "digest": world.artifact_digest, "run_id": LAB_RUN,
