@@ -64,14 +64,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def test_regex_panels_of_one_request_share_one_time_budget(lab: Lab) -> None:
     pytest.importorskip("regex", reason="without the regex package nested quantifiers are refused when parsed")
     # 100 different patterns (nothing remembered helps), each taking about 0.4 s over the keys.
-    panels = [{"type": "line", "regex": "^(a|aa)+$" + "|x" * i} for i in range(95)]
+    # A quick one first: it is searched within the budget however slow this host is today.
+    panels = [{"type": "line", "regex": "^k[0-9]$"}]
+    panels += [{"type": "line", "regex": "^(a|aa)+$" + "|x" * i} for i in range(94)]
     start = time.monotonic()
     r = lab.get("/api/projects/lab/workspace", w=json.dumps({"runs": lab.runs, "panels": panels}))
     took = time.monotonic() - start
     assert r.status_code == 200, r.text
     assert took < 10 * PANELS_BUDGET_S, took  # was about 40 s
     resolved = r.json()["panels"]
-    assert resolved[0]["error"] is None  # the first ones were searched
+    assert resolved[0]["error"] is None  # searched before the slow ones used the budget up
     last = resolved[-1]
     assert last["keys"] == [] and "this page's regex panels took their 1 s together" in last["error"]
     # A share link resolves them on every request it answers: each is bounded the same way.
