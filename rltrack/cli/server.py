@@ -87,16 +87,17 @@ def _needs_ui() -> None:
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a web browser.")
 def ui(store_dir: str | None, host: str, port: int, open_browser: bool) -> None:
     """Serve the dashboard of a local store (read-only, no login: keep it on loopback)."""
-    _needs_ui()
-    from rltrack.server.app import ServerSettings
-    from rltrack.server.security import AccessControl
-    from rltrack.server.serve import serve
     from rltrack.store.paths import DB_FILENAME
 
     root = _root(store_dir)
     if not (root / DB_FILENAME).is_file():
-        # Before the store opens: its own message names `dir=` (the Python API), not the --dir option.
+        # Before the store opens (its own message names `dir=`, the Python API), and before the ui extra is
+        # asked for: a wrong folder is the first thing to fix.
         raise click.ClickException(missing_store(store_dir, root))
+    _needs_ui()
+    from rltrack.server.app import ServerSettings
+    from rltrack.server.security import AccessControl
+    from rltrack.server.serve import serve
     try:
         settings = ServerSettings(root=root, access=AccessControl(allowed_hosts=_hosts(host)))
         serve(settings, host=host, port=port, open_browser=open_browser)
