@@ -27,7 +27,7 @@ from rltrack.server.workspace import MAX_RUNS, parse_layout
 from rltrack.server.workspace_data import series_of, workspace_payload
 from rltrack.store.reader import StoreReader
 
-__all__ = ["allowed", "router", "shared_dashboard"]
+__all__ = ["router", "shared_dashboard"]
 
 router = APIRouter(prefix="/shared", tags=["shared"])
 _MAX_TOKEN = 200
@@ -35,7 +35,7 @@ _MAX_TOKEN = 200
 
 def _app_reader(request: Request) -> StoreReader:
     # The token is the credential: the caller may be logged out, so the reader is the app's own (not scoped
-    # to the caller), and what it may answer is limited by allowed() below instead.
+    # to the caller), and what it may answer is limited by its dashboard's share scope (shared_scope.py).
     reader: StoreReader = request.app.state.reader
     return reader
 
@@ -55,15 +55,6 @@ def shared_dashboard(store: DashboardStore, token: str) -> Dashboard:
         raise HTTPException(404, "this share link does not exist or was revoked; ask its owner for a new one")
     with answers():
         return store.shared(token)
-
-
-def allowed(reader: StoreReader, cache: Any, dashboard: Dashboard) -> tuple[list[str], set[str]]:
-    """Return the runs and the line charts' keys a shared dashboard shows (nothing else of its project is served).
-
-    The whole scope (media, tables, compare, sim-vs-real) is :func:`rltrack.server.shared_scope.share_scope`.
-    """
-    scope = share_scope(reader, cache, dashboard)
-    return scope.runs, scope.keys
 
 
 @router.get("/{token}", summary="The shared dashboard: kind, name, layout and blocks")

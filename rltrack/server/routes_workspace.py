@@ -21,7 +21,7 @@ from rltrack.server.deps import Cache, Reader
 from rltrack.server.files import media_url
 from rltrack.server.routes_series import XAxis
 from rltrack.server.workspace import LAYOUT_SCHEMA, MAX_RUNS, layout_json, parse_layout, parse_panel
-from rltrack.server.workspace_compare import compare_rows, rows_of, split_list
+from rltrack.server.workspace_compare import compare_rows, rows_of, run_list, split_list
 from rltrack.server.workspace_data import (
     layout_run_ids,
     project_metrics,
@@ -99,10 +99,7 @@ def project_media(
     order of ``runs``, each run's media at ``step`` (or its latest). A histogram's counts and edges are inline.
     """
     routes_dashboards.require(request, project)
-    ids = split_list(runs, "runs", MAX_RUNS)
-    if not ids:
-        raise RltrackError("runs= is empty; pass comma-separated run ids of the project")
-    rows = rows_of(project_runs(reader, cache, project), ids, project)
+    rows = rows_of(project_runs(reader, cache, project), run_list(runs), project)
     return media_answer(reader, rows, key, step, media_url)
 
 
@@ -113,16 +110,13 @@ def project_compare(
     reader: Reader,
     cache: Cache,
     runs: Annotated[str, Query(description=f"comma-separated run ids (at most {MAX_RUNS})")],
-    keys: Annotated[str, Query(description=f"comma-separated summary keys (at most {MAX_COMPARE_KEYS})")] = "",
-    config: Annotated[str | None, Query(description="comma-separated config keys; absent = those that vary")]
+    keys: Annotated[str, Query(description=f"summary keys: a,b or a JSON list (at most {MAX_COMPARE_KEYS})")] = "",
+    config: Annotated[str | None, Query(description="config keys: a,b or a JSON list; absent = those that vary")]
     = None,
 ) -> dict[str, Any]:
     """Return ``{"config_keys", "keys", "runs": [{id, name, state, config, summary: {key: {last, min?, max?}}}]}``."""
     routes_dashboards.require(request, project)
-    ids = split_list(runs, "runs", MAX_RUNS)
-    if not ids:
-        raise RltrackError("runs= is empty; pass comma-separated run ids of the project")
-    rows = rows_of(project_runs(reader, cache, project), ids, project)
+    rows = rows_of(project_runs(reader, cache, project), run_list(runs), project)
     wanted = None if config is None else split_list(config, "config", MAX_CONFIG_KEYS)
     return compare_rows(reader, rows, split_list(keys, "keys", MAX_COMPARE_KEYS), wanted)
 

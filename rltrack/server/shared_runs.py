@@ -73,7 +73,7 @@ def shared_compare(
     cache: Cache,
     store: Store,
     runs: Annotated[str, Query(description=f"comma-separated run ids (at most {MAX_RUNS})")],
-    keys: Annotated[str, Query(description=f"comma-separated summary keys (at most {MAX_COMPARE_KEYS})")] = "",
+    keys: Annotated[str, Query(description=f"summary keys: a,b or a JSON list (at most {MAX_COMPARE_KEYS})")] = "",
     config: str | None = None,
 ) -> dict[str, Any]:
     """Return what ``/api/projects/{project}/compare`` returns, for a compare panel's keys and the link's runs."""

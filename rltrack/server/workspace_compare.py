@@ -19,7 +19,7 @@ from rltrack.server.workspace_panels import MAX_COMPARE_KEYS, MAX_CONFIG_KEYS
 from rltrack.store.reader import RunRow, StoreReader
 from rltrack.validate import check_key
 
-__all__ = ["compare_rows", "rows_of", "split_list", "varying_config"]
+__all__ = ["compare_rows", "rows_of", "run_list", "split_list", "varying_config"]
 
 #: Fields a summary entry that is an object may hold beside its last value.
 _STATS = ("min", "max", "mean")
@@ -46,6 +46,14 @@ def split_list(text: str | None, name: str, most: int) -> list[str]:
     if len(items) > most:
         raise RltrackError(f"{name}= names {len(items)} items; ask for at most {most}")
     return items
+
+
+def run_list(text: str | None) -> list[str]:
+    """Return the run ids of a project route's ``runs=`` (see :func:`split_list`), refusing none or too many."""
+    ids = split_list(text, "runs", MAX_RUNS)
+    if not ids:
+        raise RltrackError("runs= is empty; pass comma-separated run ids of the project")
+    return ids
 
 
 def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
