@@ -211,10 +211,8 @@ class BackgroundWriter:
             self._run_id, self._source, state=state, reason=reason, exit_code=exit_code,
             ended_ns=time.time_ns(), owner=self.owner,
         )
-        dead_count = getattr(self._store, "dead_count", None)  # an online run's RemoteWriter
-        if dead_count is not None:
-            # Values the server refused wait as dead letters (its own warning names them): not stored there.
-            self.stored_values = max(0, self.stored_values - int(dead_count(self._run_id).values))
+        # Values an online run's server refused wait as dead letters (their own warning names them).
+        self.stored_values = max(0, self.stored_values - self._store.undelivered_values(self._run_id))
 
     # ---- background -----------------------------------------------------------------------
 

@@ -271,6 +271,10 @@ class RemoteWriter:
         """Batches (and values) of ``run_id`` this writer moved to dead letters, and the server's last reason."""
         return self._forwarder.dead_count(run_id)
 
+    def undelivered_values(self, run_id: str) -> int:
+        """Return the values of ``run_id`` that wait as dead letters (the server refused them): not stored there."""
+        return self._forwarder.dead_count(run_id).values
+
     def wait(self, timeout: float, *, give_up_offline: bool = False) -> bool:
         """Block until every spooled batch is stored on the server or kept as a dead letter.
 

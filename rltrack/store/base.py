@@ -153,3 +153,11 @@ class WriterBackend(Protocol):
     ) -> None:
         """Record a writer's (and, if it owns the run, the run's) final state."""
         ...
+
+    def undelivered_values(self, run_id: str) -> int:
+        """Return how many of the run's values this back-end took but could not store (0 for a local store).
+
+        An online run's server may refuse a batch, which then waits as a dead letter: its values were
+        logged but are not stored, and ``finish()``'s line must not count them.
+        """
+        ...

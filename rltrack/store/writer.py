@@ -232,6 +232,10 @@ class StoreWriter:
         current.update(patch)
         conn.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (_dumps(current), run_id))
 
+    def undelivered_values(self, run_id: str) -> int:
+        """Return 0: a local store stores a flush or raises (see :meth:`WriterBackend.undelivered_values`)."""
+        return 0
+
     def end(
         self,
         run_id: str,
